@@ -1,0 +1,53 @@
+"""The ``actsearch`` command line: one typer app, commands grouped by the part they drive.
+
+Commands live in :mod:`actsearch.commands` (one module per group, each with ``register(app)``);
+this module only assembles them and turns every :class:`~actsearch.errors.UserError` into one
+line on stderr with exit status 2. Heavy imports (torch, ray) happen inside the commands, so
+``actsearch --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from actsearch.commands import register_all
+from actsearch.errors import UserError
+
+app = typer.Typer(
+    name="actsearch",
+    help="Search for neural-network activation functions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+register_all(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app(standalone_mode=False)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as err:  # click usage errors and aborts
+        import click
+
+        if isinstance(err, click.exceptions.ClickException):
+            err.show()
+            sys.exit(err.exit_code)
+        if isinstance(err, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""Helpers shared by the command groups: JSON output and parameter options."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from actsearch.errors import UserError
+
+
+def print_json(obj: Any) -> None:
+    """Write ``obj`` as JSON on stdout (NaN/inf become null)."""
+    sys.stdout.write(json.dumps(_finite(obj), indent=2, default=str) + "\n")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def parse_params(items: list[str] | None) -> dict[str, float]:
+    """Turn ``["beta=1.5", "alpha=0.25"]`` into ``{"beta": 1.5, "alpha": 0.25}``."""
+    out: dict[str, float] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"--param expects NAME=NUMBER, got {item!r}") from None
+    return out

@@ -1,0 +1,12 @@
+"""The one base class for mistakes a user can make (bad text, unknown name, missing file ...).
+
+Every module raises a subclass of :class:`UserError` for input the user controls; the CLI turns
+any ``UserError`` into one line on stderr and exit status 2, never a traceback. Programming
+errors stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+
+class UserError(ValueError):
+    """A problem with the user's input; its message is one self-contained line."""

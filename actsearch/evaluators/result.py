@@ -1,0 +1,76 @@
+"""The result types every evaluator returns and every later part stores and ranks.
+
+``EvalResult`` is one training run (one seed); ``CandidateResult`` folds the seeds of one
+candidate on one task. Both are plain data with ``to_dict``/``from_dict`` so they cross process
+boundaries (Ray) and go into the run store as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# Status of a run or candidate. Only "ok" has a meaningful score; the others score 0.0.
+OK, DIVERGED, ERROR, TIMEOUT, INVALID = "ok", "diverged", "error", "timeout", "invalid"
+STATUSES = (OK, DIVERGED, ERROR, TIMEOUT, INVALID)
+
+
+@dataclass
+class EvalResult:
+    """One training run of one candidate on one task with one seed."""
+
+    status: str  # one of STATUSES
+    score: float  # the task's score (validation accuracy for classification); 0.0 unless ok
+    seed: int
+    wall_s: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)  # test_acc, losses, steps_per_s, dnr ...
+    error: str | None = None  # message for error/invalid/timeout, "step N" detail for diverged
+    step: int | None = None  # step at which training stopped (diverged/timeout)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EvalResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class CandidateResult:
+    """All seeds of one candidate on one task, with the aggregate the searchers rank by."""
+
+    status: str  # ok if every seed is ok, else the first failing seed's status
+    score: float  # mean over seeds (failed seeds count 0.0)
+    score_std: float  # population std over seeds (0.0 for one seed)
+    runs: list[EvalResult] = field(default_factory=list)
+    wall_s: float = 0.0
+    metrics: dict[str, Any] = field(default_factory=dict)  # cross-seed metrics, e.g. "pd"
+    error: str | None = None
+
+    @classmethod
+    def from_runs(cls, runs: list[EvalResult], metrics: dict[str, Any] | None = None) -> CandidateResult:
+        """Aggregate seed runs: mean/std of scores, first failure decides the status."""
+        if not runs:
+            return cls(status=INVALID, score=0.0, score_std=0.0, error="no runs")
+        failed = [r for r in runs if r.status != OK]
+        scores = [r.score if r.status == OK and math.isfinite(r.score) else 0.0 for r in runs]
+        return cls(
+            status=failed[0].status if failed else OK,
+            score=statistics.fmean(scores),
+            score_std=statistics.pstdev(scores) if len(scores) > 1 else 0.0,
+            runs=list(runs),
+            wall_s=sum(r.wall_s for r in runs),
+            metrics=dict(metrics or {}),
+            error=failed[0].error if failed else None,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
+        kw = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        kw["runs"] = [EvalResult.from_dict(r) for r in data.get("runs", [])]
+        return cls(**kw)
