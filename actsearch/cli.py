@@ -25,6 +25,14 @@ app = typer.Typer(
 register_all(app)
 
 
+@app.command()
+def version() -> None:
+    """Print the actsearch version."""
+    from actsearch import __version__
+
+    print(__version__)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -2,8 +2,10 @@
 
 - ``grammar``: inspect
 - ``evaluate``: evaluate, baselines
-- ``search``: space, search, resume
+- ``space``: space
+- ``search``: search, resume
 - ``results``: leaderboard, show, plot, report, validate, export
+- ``features``: features (surrogate pre-screen)
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import importlib
 
 import typer
 
-GROUPS = ("grammar", "evaluate", "search", "results")
+GROUPS = ("grammar", "evaluate", "space", "search", "results", "features")
 
 
 def register_all(app: typer.Typer) -> None:
