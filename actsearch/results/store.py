@@ -1,0 +1,366 @@
+"""The run store: one SQLite file per run directory, the source of truth of a search.
+
+``RUN_DIR/run.sqlite`` is written only by the search driver (one writer, guarded by a lock file,
+``RUN_DIR/.writer.lock``) and read by anyone: readers open it read-only (``mode=ro``), and the
+database runs in WAL mode, so a reader never blocks the writer nor sees a half-written row.
+Every write is one transaction: a crash, a read-only directory or a full disk raise
+:class:`RunStoreError` (a :class:`~actsearch.errors.UserError`) and lose nothing already stored.
+
+Schema (``SCHEMA_VERSION`` 1)::
+
+    meta(key TEXT PRIMARY KEY, value TEXT)        -- JSON values: command, space, task, searcher,
+                                                  -- seed, budget, seeds, versions, git, created_at
+    candidates(                                   -- one row per evaluated (or aliased) candidate
+        id INTEGER PRIMARY KEY,                   -- 1, 2, ... in order of storage
+        trial_id TEXT,                            -- the searcher's id ("t000042"); NULL for aliases
+        expression TEXT, canonical TEXT,          -- input text; canonical text (NULL if unknown)
+        fingerprint TEXT, params TEXT,            -- params: JSON name -> initial value
+        alias_of INTEGER,                         -- id of the evaluated row with the same
+                                                  -- fingerprint; NULL for evaluated rows
+        searcher TEXT, step INTEGER,              -- who proposed it and its position (0, 1, ...)
+        task TEXT, role TEXT,                     -- role: "search" | "reference" | "validation"
+        status TEXT, score REAL, score_std REAL,  -- CandidateResult fields; status also "stopped"
+        seeds TEXT, runs TEXT, metrics TEXT,      -- JSON: [seed...], [EvalResult dict...], {...}
+        wall_s REAL, error TEXT, retries INTEGER, -- retries: worker failures Ray Tune retried
+        created_at TEXT)                          -- ISO 8601 UTC
+    pending(trial_id TEXT, role TEXT, task TEXT,  -- proposals handed out but not yet stored;
+        proposal TEXT)                            -- JSON; a resumed run evaluates them first
+    state(name TEXT PRIMARY KEY, value TEXT,      -- searcher snapshots (JSON) for resume
+        updated_at TEXT)
+
+An evaluated candidate is unique per (task, role, fingerprint); aliases (the other expressions
+with the same fingerprint) are rows whose ``alias_of`` points at it and which copy its result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import json
+import math
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.evaluators.result import INVALID, CandidateResult
+
+SCHEMA_VERSION = 1
+DB_NAME = "run.sqlite"
+LOCK_NAME = ".writer.lock"
+STOPPED = "stopped"  # stopped early by a scheduler (ASHA); score is the last reported one
+ROLES = ("search", "reference", "validation")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY, trial_id TEXT, expression TEXT NOT NULL, canonical TEXT,
+    fingerprint TEXT NOT NULL, params TEXT, alias_of INTEGER REFERENCES candidates(id),
+    searcher TEXT, step INTEGER, task TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL,
+    score REAL, score_std REAL, seeds TEXT, runs TEXT, metrics TEXT, wall_s REAL, error TEXT,
+    retries INTEGER DEFAULT 0, created_at TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS candidates_once ON candidates(task, role, fingerprint)
+    WHERE alias_of IS NULL;
+CREATE INDEX IF NOT EXISTS candidates_by_task ON candidates(task, role, score);
+CREATE TABLE IF NOT EXISTS pending (
+    trial_id TEXT NOT NULL, role TEXT NOT NULL, task TEXT NOT NULL, proposal TEXT NOT NULL,
+    PRIMARY KEY (role, task, trial_id));
+CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
+"""
+
+
+class RunStoreError(UserError):
+    """The run directory cannot be read or written (missing, read-only, full, locked, foreign)."""
+
+
+@dataclass
+class CandidateRecord:
+    """One stored row, decoded (JSON columns become Python objects)."""
+
+    id: int
+    trial_id: str | None
+    expression: str
+    canonical: str | None
+    fingerprint: str
+    params: dict[str, float]
+    alias_of: int | None
+    searcher: str | None
+    step: int | None
+    task: str
+    role: str
+    status: str
+    score: float
+    score_std: float
+    seeds: list[int]
+    runs: list[dict[str, Any]]
+    metrics: dict[str, Any]
+    wall_s: float
+    error: str | None
+    retries: int
+    created_at: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, default=str, allow_nan=True)
+
+
+def _num(value: Any) -> float | None:
+    """A float for SQLite; NaN is stored as NULL (SQLite has no NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+class RunStore:
+    """The SQLite store of one run directory. ``readonly=True`` for every reader."""
+
+    def __init__(self, run_dir: str | os.PathLike, readonly: bool = False) -> None:
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / DB_NAME
+        self.readonly = readonly
+        self._lock_fh = None
+        if readonly:
+            if not self.path.is_file():
+                raise RunStoreError(f"no run store in {self.run_dir} (expected {self.path})")
+            self._db = self._connect_ro()
+            return
+        with self._errors("open the run store for writing"):
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock()
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if found is None:
+                self._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(json.loads(found[0])) != SCHEMA_VERSION:
+                raise RunStoreError(f"{self.path} has schema version {found[0]}, expected {SCHEMA_VERSION}")
+
+    # -- connection plumbing --------------------------------------------------------------------
+    def _connect_ro(self) -> sqlite3.Connection:
+        uri = self.path.resolve().as_uri()
+        try:
+            db = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, isolation_level=None)
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("SELECT count(*) FROM meta").fetchone()
+            return db
+        except sqlite3.Error:
+            # A WAL database in a directory we cannot write (no -shm to create): read the file as is.
+            try:
+                db = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+                db.execute("SELECT count(*) FROM meta").fetchone()
+                return db
+            except sqlite3.Error as err:
+                raise RunStoreError(f"cannot read the run store {self.path}: {err}") from None
+
+    def _lock(self) -> None:
+        fh = open(self.run_dir / LOCK_NAME, "a+")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            raise RunStoreError(f"run directory {self.run_dir} is in use by another search") from None
+        self._lock_fh = fh
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as err:
+            raise RunStoreError(f"cannot {what} in {self.run_dir}: {err.strerror or err}") from None
+        except sqlite3.Error as err:
+            raise RunStoreError(f"cannot {what} in {self.path}: {err}") from None
+
+    @contextlib.contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One transaction: all of it is stored or none of it (then RunStoreError)."""
+        if self.readonly:
+            raise RunStoreError(f"the run store {self.path} was opened read-only")
+        with self._errors(what):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database (and release the writer lock)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        if self._lock_fh is not None:
+            self._lock_fh.close()
+            self._lock_fh = None
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- metadata -------------------------------------------------------------------------------
+    def init_run(self, meta: dict[str, Any]) -> None:
+        """Store the run's metadata (keys already present are overwritten)."""
+        with self._write("store the run metadata") as db:
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, _json(v)) for k, v in meta.items()])
+
+    def meta(self) -> dict[str, Any]:
+        """All metadata as a dict (``{}`` plus ``schema_version`` for a fresh store)."""
+        with self._errors("read the run metadata"):
+            rows = self._db.execute("SELECT key, value FROM meta").fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    # -- searcher state -------------------------------------------------------------------------
+    def save_state(self, name: str, state: dict[str, Any]) -> None:
+        """Store a searcher snapshot (JSON-serialisable) under ``name``."""
+        with self._write("store the searcher state") as db:
+            db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?)", (name, _json(state), _now()))
+
+    def load_state(self, name: str) -> dict[str, Any] | None:
+        """The last snapshot stored under ``name``, or None."""
+        with self._errors("read the searcher state"):
+            row = self._db.execute("SELECT value FROM state WHERE name=?", (name,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    # -- pending proposals ----------------------------------------------------------------------
+    def add_pending(
+        self, trial_id: str, proposal: dict[str, Any], *, task: str, role: str = "search",
+        state: tuple[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Note a proposal handed to a worker; with ``state=(name, snapshot)`` in the same transaction."""
+        with self._write("store a pending proposal") as db:
+            db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)", (trial_id, role, task, _json(proposal)))
+            if state is not None:
+                db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?)", (state[0], _json(state[1]), _now()))
+
+    def pending(self, task: str | None = None, role: str | None = None) -> list[dict[str, Any]]:
+        """Proposals handed out and not stored yet, oldest first (each with trial_id, task, role)."""
+        sql, args = _where("SELECT trial_id, task, role, proposal FROM pending", task=task, role=role)
+        with self._errors("read pending proposals"):
+            rows = self._db.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [{**json.loads(p), "trial_id": t, "task": k, "role": r} for t, k, r, p in rows]
+
+    # -- results --------------------------------------------------------------------------------
+    def record(
+        self, expression: str, fingerprint: str, result: CandidateResult, *, task: str,
+        role: str = "search", trial_id: str | None = None, canonical: str | None = None,
+        params: dict[str, float] | None = None, searcher: str | None = None, step: int | None = None,
+        seeds: Sequence[int] = (), aliases: Sequence[str] = (), retries: int = 0,
+        status: str | None = None, state: tuple[str, dict[str, Any]] | None = None,
+    ) -> int:
+        """Store one evaluated candidate (+ its aliases), clear it from pending, optionally save a
+        searcher snapshot — all in one transaction. Returns the row id. Storing a fingerprint that
+        is already stored for (task, role) raises RunStoreError (the store never holds duplicates)."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        res = result.to_dict()
+        row = {
+            "trial_id": trial_id, "expression": expression, "canonical": canonical,
+            "fingerprint": fingerprint, "params": _json(params or {}), "alias_of": None,
+            "searcher": searcher, "step": step, "task": task, "role": role,
+            "status": status or res["status"], "score": _num(res["score"]),
+            "score_std": _num(res["score_std"]), "seeds": _json(list(seeds)), "runs": _json(res["runs"]),
+            "metrics": _json(res["metrics"]), "wall_s": _num(res["wall_s"]), "error": res["error"],
+            "retries": int(retries), "created_at": _now(),
+        }
+        with self._write("store a result") as db:
+            try:
+                cur = db.execute(_insert(row), tuple(row.values()))
+            except sqlite3.IntegrityError:
+                raise RunStoreError(f"{expression!r} ({fingerprint}) is already stored for {task}/{role}") from None
+            row_id = cur.lastrowid
+            for alias in aliases:
+                alias_row = {**row, "trial_id": None, "expression": alias, "canonical": None,
+                             "alias_of": row_id, "runs": "[]", "created_at": row["created_at"]}
+                db.execute(_insert(alias_row), tuple(alias_row.values()))
+            if trial_id is not None:
+                db.execute("DELETE FROM pending WHERE trial_id=? AND role=? AND task=?", (trial_id, role, task))
+            if state is not None:
+                db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?)", (state[0], _json(state[1]), _now()))
+        return int(row_id)
+
+    def record_invalid(self, expression: str, fingerprint: str, reason: str, *, task: str,
+                       role: str = "search", **kw: Any) -> int:
+        """Store a candidate rejected before training (trivial, unparsable ...) as ``invalid``."""
+        result = CandidateResult(status=INVALID, score=0.0, score_std=0.0, error=reason)
+        return self.record(expression, fingerprint, result, task=task, role=role, **kw)
+
+    def record_alias(self, expression: str, alias_of: int) -> int:
+        """Add one more alias row for the stored candidate ``alias_of`` (copies its result)."""
+        with self._write("store an alias") as db:
+            src = db.execute("SELECT * FROM candidates WHERE id=?", (alias_of,)).fetchone()
+            if src is None:
+                raise RunStoreError(f"no stored candidate with id {alias_of}")
+            names = [d[0] for d in db.execute("SELECT * FROM candidates LIMIT 0").description]
+            row = dict(zip(names, src, strict=True))
+            row.pop("id")
+            row.update(trial_id=None, expression=expression, canonical=None, alias_of=alias_of,
+                       runs="[]", created_at=_now())
+            return int(db.execute(_insert(row), tuple(row.values())).lastrowid)
+
+    # -- reading --------------------------------------------------------------------------------
+    def candidates(
+        self, task: str | None = None, role: str | None = None, include_failed: bool = True,
+        include_aliases: bool = True,
+    ) -> list[CandidateRecord]:
+        """Stored rows in storage order, optionally filtered."""
+        extra = ([] if include_failed else ["status = 'ok'"]) + ([] if include_aliases else ["alias_of IS NULL"])
+        sql, args = _where("SELECT * FROM candidates", extra, task=task, role=role)
+        with self._errors("read candidates"):
+            cur = self._db.execute(sql + " ORDER BY id", args)
+            names = [d[0] for d in cur.description]
+            rows = cur.fetchall()
+        return [_decode(dict(zip(names, r, strict=True))) for r in rows]
+
+    def count(self, task: str | None = None, role: str | None = None) -> int:
+        """Number of evaluated (non-alias) rows, failures included."""
+        sql, args = _where("SELECT count(*) FROM candidates", ["alias_of IS NULL"], task=task, role=role)
+        with self._errors("count candidates"):
+            return int(self._db.execute(sql, args).fetchone()[0])
+
+    def fingerprints(self, task: str | None = None, role: str | None = None) -> dict[str, int]:
+        """Fingerprint -> row id of every evaluated (non-alias) row."""
+        sql, args = _where("SELECT fingerprint, id FROM candidates", ["alias_of IS NULL"], task=task, role=role)
+        with self._errors("read fingerprints"):
+            return dict(self._db.execute(sql, args).fetchall())
+
+
+def _where(sql: str, extra: Sequence[str] = (), **filters: str | None) -> tuple[str, tuple]:
+    keys = [k for k, v in filters.items() if v is not None]
+    clauses = [f"{k} = ?" for k in keys] + list(extra)
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    return sql, tuple(filters[k] for k in keys)
+
+
+def _insert(row: dict[str, Any]) -> str:
+    return f"INSERT INTO candidates ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+
+
+def _decode(row: dict[str, Any]) -> CandidateRecord:
+    for key, empty in (("params", {}), ("seeds", []), ("runs", []), ("metrics", {})):
+        row[key] = json.loads(row[key]) if row[key] else empty
+    for key in ("score", "score_std", "wall_s"):
+        row[key] = float("nan") if row[key] is None else float(row[key])
+    row["retries"] = int(row["retries"] or 0)
+    return CandidateRecord(**row)
