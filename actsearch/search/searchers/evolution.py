@@ -1,0 +1,81 @@
+"""Regularized ("aging") evolution, after Real et al. 2019.
+
+The first ``population_size`` proposals are uniform samples. After that each proposal is a child:
+``sample_size`` members of the population are drawn at random, the fittest is the parent, and the
+child differs from it in one component of one unit (a mutation that repeats a fingerprint is
+mutated again, a short random walk). Every completed trial joins the population and the oldest
+member leaves. A failed trial (non-ok status, NaN/inf score) joins with the lowest fitness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actsearch.search.searchers.base import FINISHED, Proposal, _Sentinel
+from actsearch.search.searchers.common import IndexStream, SpaceSearcher
+
+_WALK = 20  # mutation steps before a tournament is redrawn
+_TOURNAMENTS = 5  # tournaments before falling back to a uniform sample
+
+
+class Evolution(SpaceSearcher):
+    """Aging evolution with tournament selection and one-component mutation."""
+
+    name = "evolution"
+
+    def __init__(self, space: Any, *, seed: int = 0, population_size: int = 12, sample_size: int = 4) -> None:
+        super().__init__(space, seed=seed)
+        if population_size < 1 or sample_size < 1:
+            raise ValueError("population_size and sample_size must be at least 1")
+        self.population_size, self.sample_size = population_size, sample_size
+        self.population: list[list[Any]] = []  # [tokens, fitness or None], oldest first
+        self.n_completed = 0
+        self.stream = IndexStream(space.raw_size)
+
+    def _random(self) -> Proposal | None:
+        while not self.stream.done:
+            proposal = self._try(self.space.at(self.stream.next(self.rng)), walk=True, info={"origin": "random"})
+            if proposal is not None:
+                return proposal
+        return None
+
+    def _child(self) -> Proposal | None:
+        for _ in range(_TOURNAMENTS):
+            k = min(self.sample_size, len(self.population))
+            contenders = self.rng.sample(range(len(self.population)), k)
+            best = max(contenders, key=lambda i: (self.population[i][1] is not None, self.population[i][1] or 0.0))
+            cand = self.space.from_tokens(self.population[best][0])
+            for _ in range(_WALK):
+                cand = self.space.mutate(cand, self.rng)
+                proposal = self._try(cand, walk=False, info={"origin": "mutation", "parent": best})
+                if proposal is not None:
+                    return proposal
+        return None
+
+    def suggest(self) -> Proposal | _Sentinel:
+        proposal = None
+        if self.population and self.n_completed >= self.population_size:
+            proposal = self._child()
+        if proposal is None:
+            proposal = self._random()
+        return FINISHED if proposal is None else proposal
+
+    def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
+        self.n_completed += 1
+        self.population.append([entry["tokens"], fit])
+        if len(self.population) > self.population_size:
+            self.population.pop(0)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            **super().state(),
+            "population": self.population,
+            "n_completed": self.n_completed,
+            "stream": self.stream.state(),
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self.population = [list(m) for m in state["population"]]
+        self.n_completed = state["n_completed"]
+        self.stream.load_state(state["stream"])
