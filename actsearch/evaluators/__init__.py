@@ -1,1 +1,38 @@
-"""actsearch.evaluators."""
+"""Evaluators: score a candidate activation by training real child networks on real data.
+
+Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
+
+    from actsearch.evaluators import evaluate, get_task, TASKS
+    res = evaluate("x * sigmoid(x)", "mnist1d", seeds=(0, 1))   # CandidateResult
+    task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
+
+Modules: ``tasks`` (configs and registry), ``task`` (Task classes), ``data`` / ``cifar`` (data
+sets), ``models`` (child networks), ``train`` (budgeted loop), ``toy`` (XOR, teacher-student),
+``metrics`` (dead-neuron rate, prediction difference), ``candidate``, ``scoring`` (``evaluate``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from actsearch.evaluators.result import CandidateResult, EvalResult
+
+_LAZY = {
+    "evaluate": "actsearch.evaluators.scoring",
+    "get_task": "actsearch.evaluators.tasks",
+    "TASKS": "actsearch.evaluators.tasks",
+    "TaskError": "actsearch.evaluators.task",
+    "Task": "actsearch.evaluators.task",
+    "as_candidate": "actsearch.evaluators.candidate",
+}
+
+__all__ = ["CandidateResult", "EvalResult", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'actsearch.evaluators' has no attribute {name!r}")

@@ -1,0 +1,72 @@
+"""Metrics from the activation literature, computed on trained child networks.
+
+- :func:`evaluate_split`: loss and accuracy (and predictions) in batches, without gradients;
+- :func:`dead_neuron_rate`: the "dynamic dead neuron rate" (AP: Selective Activation for
+  De-sparsifying Pruned Neural Networks, 2022) — the fraction of hidden units whose activation
+  derivative is zero for every validation sample, with f′ taken by autograd at the unit's actual
+  pre-activations;
+- :func:`prediction_difference`: reproducibility (Shamir et al. 2020, the SmeLU paper) — the
+  fraction of test examples whose predicted class differs between models trained with
+  different seeds, averaged over pairs of seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@torch.no_grad()
+def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy and predicted classes of ``model`` on (x, y)."""
+    model.eval()
+    loss, preds = 0.0, []
+    for i in range(0, len(y), batch):
+        out = model(x[i:i + batch]).float()
+        loss += F.cross_entropy(out, y[i:i + batch], reduction="sum").item()
+        preds.append(out.argmax(1))
+    model.train()
+    pred = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
+    n = max(len(y), 1)
+    return loss / n, (pred == y).float().sum().item() / n, pred.cpu()
+
+
+def dead_neuron_rate(model: nn.Module, acts: Sequence[nn.Module], x: torch.Tensor) -> float:
+    """Fraction of hidden units (features, or channels of a conv layer) with f′ = 0 on all of ``x``."""
+    inputs: dict[int, list[torch.Tensor]] = {}
+    hooks = [a.register_forward_hook(lambda m, i, o, k=k: inputs.setdefault(k, []).append(i[0].detach()))
+             for k, a in enumerate(acts)]
+    try:
+        with torch.no_grad():
+            model.eval()
+            model(x)
+            model.train()
+    finally:
+        for h in hooks:
+            h.remove()
+    dead = total = 0
+    for k, act in enumerate(acts):
+        for z in inputs.get(k, []):
+            z = z.clone().requires_grad_(True)
+            with torch.enable_grad():
+                (grad,) = torch.autograd.grad(act(z).sum(), z, allow_unused=True)
+            if grad is None:  # the activation ignores its input: every unit is dead
+                grad = torch.zeros_like(z)
+            alive = grad.ne(0) & grad.isfinite()
+            dims = [d for d in range(alive.dim()) if d != 1] if alive.dim() > 1 else [0]
+            per_unit = alive.any(dim=dims[0]) if len(dims) == 1 else alive.permute(1, *dims).flatten(1).any(1)
+            dead += int((~per_unit).sum())
+            total += per_unit.numel()
+    return dead / total if total else 0.0
+
+
+def prediction_difference(preds: Sequence[torch.Tensor]) -> float | None:
+    """Mean over seed pairs of the fraction of examples predicted differently; None for < 2 models."""
+    if len(preds) < 2:
+        return None
+    diffs = [(a != b).float().mean().item() for a, b in itertools.combinations(preds, 2)]
+    return sum(diffs) / len(diffs)

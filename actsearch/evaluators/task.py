@@ -1,0 +1,120 @@
+"""Task classes: what one seed of an evaluation does, with failures turned into statuses.
+
+:class:`Task` owns the contract (``evaluate_seed(candidate, seed, report=, threads=,
+time_limit_s=)``): it rejects trivial candidates as ``invalid``, sets torch's thread count and
+seed, and turns any exception into an ``error`` result. :class:`ClassificationTask` trains a child
+network on a data split; :class:`ToyTask` runs one of the functions in :mod:`toy`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from actsearch.errors import UserError
+from actsearch.evaluators import data, models
+from actsearch.evaluators.candidate import Candidate, as_candidate
+from actsearch.evaluators.result import ERROR, INVALID, EvalResult
+from actsearch.evaluators.train import Report, train_classifier
+
+HEADS = ("softmax", "activation")
+
+
+class TaskError(UserError):
+    """Unknown task name, a bad task override, or task data that cannot be read."""
+
+
+class Task:
+    """A named evaluation task; subclasses define how one seed is trained and scored."""
+
+    def __init__(self, name: str, config: Any) -> None:
+        self.name, self.config = name, config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    def _run(self, cand: Candidate, seed: int, report: Report | None,
+             time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
+        raise NotImplementedError
+
+    def run_seed(self, candidate: Any, seed: int, *, report: Report | None = None, threads: int = 1,
+                 time_limit_s: float | None = None) -> tuple[EvalResult, torch.Tensor | None]:
+        """Like :meth:`evaluate_seed`, plus the test predictions (for reproducibility PD)."""
+        start = time.perf_counter()
+        previous = torch.get_num_threads()
+        try:
+            cand = as_candidate(candidate)
+            if cand.invalid:
+                return EvalResult(INVALID, 0.0, seed, 0.0, {}, f"trivial candidate: {cand.invalid}"), None
+            torch.set_num_threads(max(1, int(threads)))
+            torch.manual_seed(seed)
+            return self._run(cand, seed, report, time_limit_s)
+        except UserError:
+            raise
+        except Exception as err:  # a failing candidate is a result, not a crash
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            msg = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+            return EvalResult(ERROR, 0.0, seed, time.perf_counter() - start,
+                              {"where": f"{os.path.basename(where.filename)}:{where.lineno}"}, msg), None
+        finally:
+            torch.set_num_threads(previous)
+
+    def evaluate_seed(self, act: Any, seed: int, *, report: Report | None = None, threads: int = 1,
+                      time_limit_s: float | None = None) -> EvalResult:
+        """Train and score ``act`` once with ``seed``; failures come back as statuses."""
+        return self.run_seed(act, seed, report=report, threads=threads, time_limit_s=time_limit_s)[0]
+
+
+class ClassificationTask(Task):
+    """Data split + child network, trained by :func:`train_classifier`."""
+
+    def __init__(self, name: str, config: Any, load: Callable[[Any], data.Split],
+                 build: Callable[[Any, models.ActFactory, float | None], nn.Module],
+                 device: Callable[[Any], torch.device] = lambda cfg: torch.device("cpu"),
+                 augment: Callable[[Any], Callable | None] = lambda cfg: None) -> None:
+        super().__init__(name, config)
+        self._load, self._build, self._device, self._augment = load, build, device, augment
+        if config.init not in models.INITS:
+            raise TaskError(f"unknown init {config.init!r}; expected one of {', '.join(models.INITS)}")
+        if config.head not in HEADS:
+            raise TaskError(f"unknown head {config.head!r}; expected one of {', '.join(HEADS)}")
+
+    def _run(self, cand: Candidate, seed: int, report: Report | None,
+             time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
+        cfg = self.config
+        device = self._device(cfg)
+        split = self._load(cfg)
+        split = split.to(device) if split.x_train.device != device else split
+        gain = cand.he_gain() if cfg.init == "he-gain" else None
+        made: list[nn.Module] = []
+
+        def factory() -> nn.Module:
+            module = cand.factory()
+            made.append(module)
+            return module
+
+        model = self._build(cfg, factory, gain)
+        acts = list(made)
+        if cfg.head == "activation":
+            model = nn.Sequential(model, cand.factory())
+        model.to(device)
+        return train_classifier(model, acts, split, cfg, seed, report=report, time_limit_s=time_limit_s,
+                                augment=self._augment(cfg))
+
+
+class ToyTask(Task):
+    """A task whose whole run is one function of (factory, config, seed)."""
+
+    def __init__(self, name: str, config: Any, run: Callable[..., EvalResult]) -> None:
+        super().__init__(name, config)
+        self._fn = run
+
+    def _run(self, cand: Candidate, seed: int, report: Report | None,
+             time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
+        return self._fn(cand.factory, self.config, seed, report, time_limit_s), None
