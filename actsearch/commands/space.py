@@ -1,0 +1,52 @@
+"""``actsearch space PRESET|FILE [--dedup] [--list] [--json]``: inspect a search space."""
+
+from __future__ import annotations
+
+import typer
+
+from actsearch.commands.common import print_json
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``space`` command to ``app``."""
+
+    @app.command("space")
+    def space_cmd(
+        space: str = typer.Argument(..., help="preset (quick, x-gated, paper-1, paper-2) or a TOML space file"),
+        dedup: bool = typer.Option(False, "--dedup", help="also count distinct candidates (by fingerprint)"),
+        list_: bool = typer.Option(False, "--list", help="stream every candidate, one per line (with --dedup: distinct ones)"),
+        as_json: bool = typer.Option(False, "--json", help="JSON: one object, or with --list one object per line"),
+    ) -> None:
+        """Primitive lists and raw size of a space; --dedup adds the distinct count and its time."""
+        import json
+        import sys
+
+        from actsearch.search.dedup import count_distinct, distinct
+        from actsearch.search.space import load_space
+
+        sp = load_space(space)
+        if list_:
+            rows = ((t, p) for _, t, p, _ in distinct(sp)) if dedup else (sp.to_text(c) for c in sp.enumerate())
+            try:
+                for text, params in rows:
+                    line = json.dumps({"expression": text, "params": params}) if as_json else text
+                    sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:  # e.g. piped into head
+                sys.stderr.close()
+            return
+        info = sp.summary()
+        if dedup:
+            info.update(count_distinct(sp))
+        if as_json:
+            print_json(info)
+            return
+        print(f"space {info['name']}: {info['description']}")
+        print(f"units: {info['units']}" + ("  (gated)" if info["gated"] else "") + ("  (chain)" if info["chain"] else ""))
+        print(f"unary ({len(info['unary'])}): {' '.join(info['unary'])}")
+        print(f"binary ({len(info['binary'])}): {' '.join(info['binary'])}")
+        for name, text in info["primitives"].items():
+            print(f"user primitive {name} = {text}")
+        print(f"raw: {info['raw']:,}")
+        if dedup:
+            print(f"distinct: {info['distinct']:,}  invalid: {info['invalid']:,}  ({info['seconds']:.2f} s)")
