@@ -1,0 +1,258 @@
+"""Training-free features of a candidate activation: what the surrogate and the pre-screen see.
+
+Two groups, each computed at several values of the learnable constants (every learnable
+constant set to each value of ``PARAM_VALUES`` in turn), so that e.g. ``beta*x + (1-beta)*x^2``,
+which is the identity at beta = 1, does not look like ``x``:
+
+(b) scalar properties of f — E[f(z)²], E[f(z)], E[f'(z)²] for z ~ N(0, 1) (deterministic normal
+    quantiles), f(0), f'(0), the minimum on [-6, 6], monotonic on [-6, 6] (0/1), the growth
+    |f(±10)|/10, the fraction of [-6, 6] where f' = 0, and the fraction of probe points where f
+    or f' is not finite;
+(c) signal propagation through a child network at initialisation — one forward and one backward
+    pass on one fixed batch: log std of the last hidden activation's output, log std of the
+    first, log of the first/last weight-gradient-norm ratio, the initial loss, and whether
+    anything was non-finite. The network and batch come from a :class:`Probe` (the task's child
+    network on a real batch, see :func:`probe_for`).
+
+Everything is deterministic (fixed probe points, fixed init seed), so a feature vector is a pure
+function of (candidate, task). Non-finite values are clipped to ±``BIG`` so that a regressor can
+use them. About 10-40 ms a candidate on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+PARAM_VALUES = (0.5, 1.0, 2.0)  # every learnable constant is set to each of these in turn
+BIG = 1e6  # non-finite or huge feature values are clipped to ±BIG
+SCALAR_NAMES = (
+    "e_f2", "e_f", "e_df2", "f0", "df0", "min6", "monotonic",
+    "growth_left", "growth_right", "flat_frac", "nonfinite",
+)
+PROPAGATION_NAMES = ("log_std_last", "log_std_first", "log_grad_ratio", "loss0", "prop_nonfinite")
+
+_N_NORMAL = 1000  # normal quantiles for the expectations
+_GRID = torch.linspace(-6.0, 6.0, 1201)
+_NORMAL = torch.special.ndtri((torch.arange(_N_NORMAL, dtype=torch.float64) + 0.5) / _N_NORMAL).float()
+_TAILS = torch.tensor([-10.0, 10.0])
+
+
+def clip(value: float) -> float:
+    """A finite float: NaN → BIG (treated as 'exploded'), ±inf and huge values → ±BIG."""
+    if value != value:
+        return BIG
+    return float(min(max(value, -BIG), BIG))
+
+
+def set_params(module: nn.Module, value: float | None) -> nn.Module:
+    """Set every learnable constant of ``module`` to ``value`` (None: leave them as built)."""
+    if value is not None:
+        with torch.no_grad():
+            for p in module.parameters():
+                p.fill_(value)
+    return module
+
+
+def _value_and_grad(f: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    x = x.clone().requires_grad_(True)
+    y = f(x)
+    if y.shape != x.shape:
+        y = y.expand_as(x)  # a constant candidate may broadcast from a scalar
+    g = None
+    if y.requires_grad:
+        (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    if g is None:  # constant in x
+        g = torch.zeros_like(x)
+    return y.detach(), g.detach()
+
+
+def scalar_features(f: nn.Module) -> dict[str, float]:
+    """Group (b): shape properties of the elementwise function ``f`` (see the module docstring)."""
+    yz, gz = _value_and_grad(f, _NORMAL)
+    yg, gg = _value_and_grad(f, _GRID)
+    yt, _ = _value_and_grad(f, _TAILS)
+    y0, g0 = _value_and_grad(f, torch.zeros(1))
+    finite_g = torch.isfinite(gg)
+    monotonic = bool(finite_g.all()) and (bool((gg >= -1e-6).all()) or bool((gg <= 1e-6).all()))
+    all_y = torch.cat([yz, yg, yt, y0, gz, gg, g0])
+    with np.errstate(all="ignore"):
+        out = {
+            "e_f2": float((yz.double() ** 2).mean()),
+            "e_f": float(yz.double().mean()),
+            "e_df2": float((gz.double() ** 2).mean()),
+            "f0": float(y0[0]),
+            "df0": float(g0[0]),
+            "min6": float(yg.min()) if torch.isfinite(yg).all() else -math.inf,
+            "monotonic": float(monotonic),
+            "growth_left": float(yt[0].abs() / 10.0),
+            "growth_right": float(yt[1].abs() / 10.0),
+            "flat_frac": float((gg.abs() < 1e-6).float().mean()),
+            "nonfinite": float((~torch.isfinite(all_y)).float().mean()),
+        }
+    return {k: clip(v) for k, v in out.items()}
+
+
+class Probe:
+    """A child network and one fixed batch: what features (c) propagate a signal through.
+
+    ``build(act_factory)`` returns a fresh network whose activations are ``act_factory()``
+    modules (one per layer); ``inputs``/``targets`` are a batch for a cross-entropy loss.
+    """
+
+    def __init__(self, name: str, build: Callable[[Callable[[], nn.Module]], nn.Module],
+                 inputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self.name, self.build, self.inputs, self.targets = name, build, inputs, targets
+
+
+def deep_mlp(act_factory: Callable[[], nn.Module], sizes: Sequence[int] = (40, *[100] * 7, 10)) -> nn.Module:
+    """The deep plain MLP of the default task: He-normal (ReLU gain) hidden layers, zero bias."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        lin = nn.Linear(n_in, n_out)
+        if i < len(sizes) - 2:
+            nn.init.kaiming_normal_(lin.weight, nonlinearity="relu")
+            nn.init.zeros_(lin.bias)
+            layers += [lin, act_factory()]
+        else:
+            layers.append(lin)
+    return nn.Sequential(*layers)
+
+
+def default_probe(batch: int = 256) -> Probe:
+    """A task-free probe: the deep MLP on a fixed Gaussian batch with fixed random labels."""
+    gen = torch.Generator().manual_seed(0)
+    inputs = torch.randn(batch, 40, generator=gen)
+    targets = torch.randint(0, 10, (batch,), generator=gen)
+    return Probe("gaussian", deep_mlp, inputs, targets)
+
+
+def propagation_features(make_act: Callable[[], nn.Module], probe: Probe) -> dict[str, float]:
+    """Group (c): one forward/backward pass at initialisation (fixed init seed)."""
+    outputs: list[torch.Tensor] = []
+
+    def factory() -> nn.Module:
+        module = make_act()
+        module.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach()))
+        return module
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = probe.build(factory)
+    weights = [p for p in net.parameters() if p.dim() >= 2]
+    with np.errstate(all="ignore"):
+        try:
+            logits = net(probe.inputs)
+            loss = nn.functional.cross_entropy(logits, probe.targets)
+            loss.backward()
+            loss = float(loss.detach())
+        except RuntimeError:  # e.g. a shape error from a broken candidate
+            return {k: BIG for k in PROPAGATION_NAMES}
+        stds = [float(o.double().std()) for o in outputs] or [float(logits.double().std())]
+        grads = [float(w.grad.double().norm()) if w.grad is not None else 0.0 for w in weights]
+    nonfinite = not all(math.isfinite(v) for v in [*stds, *grads, loss])
+    out = {
+        "log_std_last": _log(stds[-1]),
+        "log_std_first": _log(stds[0]),
+        "log_grad_ratio": _log(grads[0]) - _log(grads[-1]) if grads else 0.0,
+        "loss0": loss,
+        "prop_nonfinite": float(nonfinite),
+    }
+    return {k: clip(v) for k, v in out.items()}
+
+
+def _log(v: float) -> float:
+    if v != v or v == math.inf:
+        return math.inf
+    return math.log(v) if v > 1e-30 else math.log(1e-30)
+
+
+def feature_names(values: Sequence[float] = PARAM_VALUES) -> list[str]:
+    """Names of the entries of a feature vector, in order (``e_f2@1``, ``log_std_last@0.5`` ...)."""
+    return [f"{n}@{v:g}" for v in values for n in (*SCALAR_NAMES, *PROPAGATION_NAMES)]
+
+
+class Featurizer:
+    """Feature vectors for candidates on one probe, cached by fingerprint.
+
+    ``Featurizer(task)`` uses the task's child network and a real batch (``probe_for(task)``);
+    ``Featurizer()`` the task-free Gaussian probe.
+    """
+
+    def __init__(self, task: Any = None, values: Sequence[float] = PARAM_VALUES) -> None:
+        self.probe = default_probe() if task is None else probe_for(task)
+        self.values = tuple(values)
+        self.names = feature_names(self.values)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def vector(self, act: Any) -> np.ndarray:
+        """The feature vector of an ``Activation`` (cached by its fingerprint)."""
+        key = act.fingerprint
+        if key not in self._cache:
+            self._cache[key] = self._compute(act)
+        return self._cache[key]
+
+    def matrix(self, acts: Sequence[Any]) -> np.ndarray:
+        """Stacked feature vectors, one row per activation."""
+        if not acts:
+            return np.zeros((0, len(self.names)))
+        return np.stack([self.vector(a) for a in acts])
+
+    def as_dict(self, act: Any) -> dict[str, float]:
+        """The feature vector as a name → value dict."""
+        return dict(zip(self.names, (float(v) for v in self.vector(act)), strict=True))
+
+    def _compute(self, act: Any) -> np.ndarray:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            rows: list[list[float]] = []
+            for i, value in enumerate(self.values):
+                if i and not act.params:  # no learnable constant: every value gives the same row
+                    rows.append(rows[0])
+                    continue
+                f = set_params(act.module(), value)
+                b = scalar_features(f)
+                c = propagation_features(lambda v=value: set_params(act.module(), v), self.probe)
+                rows.append([b[n] for n in SCALAR_NAMES] + [c[n] for n in PROPAGATION_NAMES])
+        finally:
+            torch.set_num_threads(threads)
+        return np.asarray([v for row in rows for v in row], dtype=np.float64)
+
+
+def probe_for(task: Any, batch: int = 256) -> Probe:
+    """The probe of a task (a name or a ``Task``): its child network and its first training batch.
+
+    Uses the task's public hooks ``build_model(act_factory)`` and ``sample_batch(n)`` when it has
+    them, else a classification task's network builder and data split; a task without a network
+    (toy or table tasks) gets the task-free Gaussian probe.
+    """
+    if isinstance(task, str):
+        from actsearch.evaluators import get_task
+
+        task = get_task(task)
+    build = getattr(task, "build_model", None)
+    if build is None and hasattr(task, "_build") and hasattr(task, "config"):
+        build = lambda factory: task._build(task.config, factory, None)  # noqa: E731
+    if build is None:
+        return default_probe(batch)
+    if hasattr(task, "sample_batch"):
+        inputs, targets = task.sample_batch(batch)
+    else:
+        split = task._load(task.config)
+        inputs, targets = split.x_train[:batch], split.y_train[:batch]
+    return Probe(getattr(task, "name", "task"), build, inputs.cpu(), targets.cpu())
+
+
+def features(act: Any, task: Any = None) -> dict[str, float]:
+    """Convenience: the named feature vector of one candidate (text or ``Activation``)."""
+    if isinstance(act, str):
+        from actsearch.grammar import parse
+
+        act = parse(act)
+    return Featurizer(task).as_dict(act)

@@ -1,0 +1,90 @@
+"""The pre-screen: reject a candidate before training when its initial signal propagation is broken.
+
+One forward and one backward pass of the task's child network at initialisation, with the
+candidate's learnable constants at their initial values (features group (c), see
+:mod:`actsearch.search.features`). A candidate is rejected — recorded as ``invalid`` with the
+reason, never trained — when that pass is non-finite, or when the std of the last hidden
+layer's output explodes or vanishes beyond ``Thresholds``. On by default in a search; a driver
+switches it off by not calling it.
+
+The default thresholds were chosen from data: on the scored x-gated replay table
+(``benchmarks/data/``), the widest band of log std that still removes most candidates that
+diverged or stayed at chance while keeping every candidate of the top 5 %; ``benchmarks/
+bench_surrogate.py`` re-derives and checks them (see its JSON for the figures).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from actsearch.evaluators.result import INVALID, CandidateResult, EvalResult
+from actsearch.search.features import Featurizer, Probe, propagation_features
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Bounds on the initial pass; outside them a candidate is rejected."""
+
+    max_log_std: float = 6.0  # log std of the last hidden layer's output above this: exploding
+    min_log_std: float = -9.0  # ... below this: vanishing (the signal dies before the output)
+
+
+DEFAULT = Thresholds()
+
+
+def reason(feats: dict[str, float], thresholds: Thresholds = DEFAULT) -> str | None:
+    """Why propagation features ``feats`` (group (c)) fail the pre-screen, or None if they pass."""
+    log_std = feats["log_std_last"]
+    if feats["prop_nonfinite"] or not math.isfinite(log_std):
+        return "pre-screen: non-finite forward/backward pass at initialisation"
+    if log_std > thresholds.max_log_std:
+        return (f"pre-screen: exploding signal at initialisation (last-layer std {_exp(log_std)}"
+                f" > {_exp(thresholds.max_log_std)})")
+    if log_std < thresholds.min_log_std:
+        return (f"pre-screen: vanishing signal at initialisation (last-layer std {_exp(log_std)}"
+                f" < {_exp(thresholds.min_log_std)})")
+    return None
+
+
+def _exp(log: float) -> str:
+    return f"{math.exp(log):.3g}" if log < 700 else "inf"
+
+
+class PreScreen:
+    """``PreScreen(task)(act)`` → the reason to reject ``act`` without training, or None.
+
+    ``task`` is a task name or ``Task`` (its child network and a real batch), or None for the
+    task-free Gaussian probe; ``probe`` overrides both.
+    """
+
+    def __init__(self, task: Any = None, thresholds: Thresholds = DEFAULT, probe: Probe | None = None) -> None:
+        self.probe = probe if probe is not None else Featurizer(task).probe
+        self.thresholds = thresholds
+        self._cache: dict[str, str | None] = {}
+
+    def features(self, act: Any) -> dict[str, float]:
+        """Group (c) at the candidate's initial constants."""
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return propagation_features(act.module, self.probe)
+        finally:
+            torch.set_num_threads(threads)
+
+    def __call__(self, act: Any) -> str | None:
+        key = act.fingerprint
+        if key not in self._cache:
+            self._cache[key] = reason(self.features(act), self.thresholds)
+        return self._cache[key]
+
+    def result(self, act: Any, seed: int = 0) -> CandidateResult | None:
+        """An ``invalid`` result carrying the reason when ``act`` is rejected, else None."""
+        why = self(act)
+        if why is None:
+            return None
+        run = EvalResult(status=INVALID, score=0.0, seed=seed, error=why)
+        return CandidateResult.from_runs([run])

@@ -1,0 +1,183 @@
+"""``surrogate``: a random forest on training-free features ranks the untrained candidates.
+
+After Bingham & Miikkulainen's AQuaSurF (NeurIPS 2023): features of an activation that cost
+milliseconds (:mod:`actsearch.search.features`) predict what it scores after training. The
+searcher
+
+1. builds a pool of distinct, non-trivial candidates that pass the pre-screen — the whole
+   deduplicated space when it is small (``raw_size <= pool_limit``), else ``pool_size`` uniform
+   samples, grown by ``refresh`` samples and mutations of the best trained ones at every refit;
+2. proposes ``n_initial`` random pool members;
+3. then fits a scikit-learn ``RandomForestRegressor`` on the trained candidates' features →
+   score (failures count 0) and proposes the untrained candidate with the highest upper bound
+   ``mean + kappa * spread`` over the forest's trees; with probability ``epsilon`` a random one.
+   Proposals made while trials run are the next ones down the same ranking (batches for parallel
+   workers); the forest is refitted when new results have arrived.
+
+Trivial candidates and those the pre-screen (:mod:`actsearch.search.prescreen`, on unless
+``prescreen=False``) rejects are never proposed: like the other space searchers' skipped
+candidates they are handed to the driver by ``pop_skipped()`` as ``invalid`` with the reason.
+``predict(acts)`` gives the forest's predicted score for any candidates (leaderboard column).
+Deterministic for a seed: the forest's seed derives from (seed, number of results), the pool's
+from (seed, pool size, number of results), and the random stream's state is part of ``state()``.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+from actsearch.evaluators.result import INVALID
+from actsearch.grammar import parse
+from actsearch.search.dedup import analyse
+from actsearch.search.features import Featurizer, propagation_features
+from actsearch.search.prescreen import DEFAULT, reason
+from actsearch.search.searchers.base import FINISHED, Proposal, _Sentinel
+from actsearch.search.searchers.common import SpaceSearcher
+
+
+class SurrogateSearcher(SpaceSearcher):
+    """Random-forest surrogate on features, upper-confidence ranking, random starts."""
+
+    name = "surrogate"
+
+    def __init__(self, space: Any, *, seed: int = 0, task: Any = "mnist1d", n_initial: int = 5,
+                 kappa: float = 1.0, epsilon: float = 0.0, n_trees: int = 64, prescreen: bool = True,
+                 pool_limit: int = 20000, pool_size: int = 500, refresh: int = 50,
+                 featurizer: Featurizer | None = None) -> None:
+        super().__init__(space, seed=seed)
+        self.n_initial, self.kappa, self.epsilon, self.n_trees = n_initial, kappa, epsilon, n_trees
+        self.prescreen, self.pool_limit, self.pool_size, self.refresh = prescreen, pool_limit, pool_size, refresh
+        self.featurizer = featurizer if featurizer is not None else Featurizer(task)
+        self._pool: list[str] = []  # fingerprints of distinct candidates that passed, in pool order
+        self._acts: dict[str, tuple[Any, Any]] = {}  # fingerprint -> (candidate, Activation)
+        self._results: list[tuple[str, float]] = []  # (fingerprint, score; failures 0) by completion
+        self._ranking: list[str] | None = None
+        self._ranked_at = -1  # number of results the current ranking was fitted on
+        self._pool_built = False
+
+    @property
+    def large(self) -> bool:
+        """Whether the space is sampled into a growing pool rather than enumerated whole."""
+        return self.space.raw_size > self.pool_limit
+
+    # -- pool --------------------------------------------------------------------------------------
+    def _add(self, cand: Any, screen: bool = True) -> None:
+        text, params = self.space.to_text(cand)
+        fp, trivial = analyse(text, params)
+        if fp in self._acts or fp in self.dedup:
+            return
+        act = parse(text, **params) if not trivial else None
+        why = trivial or (reason(self._init_propagation(act), DEFAULT) if screen and self.prescreen else None)
+        if why:  # trivial or rejected by the pre-screen: recorded invalid once, never proposed
+            self.dedup.claim(fp, "")
+            self.skipped.append({"expression": text, "params": params, "fingerprint": fp, "status": INVALID,
+                                 "reason": why, "alias_of": None})
+            return
+        self._acts[fp] = (cand, act)
+        self._pool.append(fp)
+
+    def _init_propagation(self, act: Any) -> dict[str, float]:
+        values = set(act.params.values())
+        if len(values) <= 1 and (values or {1.0}) <= set(self.featurizer.values):
+            feats = self.featurizer.as_dict(act)  # the same pass is part of the feature vector
+            v = next(iter(values), self.featurizer.values[0])
+            return {k.split("@")[0]: x for k, x in feats.items() if k.endswith(f"@{v:g}")}
+        return propagation_features(act.module, self.featurizer.probe)
+
+    def _build_pool(self) -> None:
+        if self.large:
+            self._grow(self.pool_size)
+        else:
+            for cand in self.space.enumerate():
+                self._add(cand)
+        self._pool_built = True
+
+    def _grow(self, n: int) -> None:
+        pool_rng = random.Random(f"{self.seed}:{len(self._pool)}:{len(self._results)}")
+        for _ in range(n):
+            self._add(self.space.sample(pool_rng))
+        for fp, _ in sorted(self._results, key=lambda r: -r[1])[:5]:  # around the best so far
+            for _ in range(max(1, n // 10)):
+                self._add(self.space.mutate(self._acts[fp][0], pool_rng))
+
+    def _open(self) -> list[str]:
+        """Pool members not yet proposed, in pool order."""
+        return [fp for fp in self._pool if fp not in self.dedup]
+
+    # -- model -------------------------------------------------------------------------------------
+    def _forest(self) -> Any:
+        from sklearn.ensemble import RandomForestRegressor
+
+        seed = (self.seed * 1_000_003 + len(self._results)) % (2**31)
+        forest = RandomForestRegressor(n_estimators=self.n_trees, random_state=seed, n_jobs=1)
+        X = self.featurizer.matrix([self._acts[fp][1] for fp, _ in self._results])
+        return forest.fit(X, np.array([s for _, s in self._results]))
+
+    def _rank(self, open_: list[str]) -> list[str]:
+        forest = self._forest()
+        Z = self.featurizer.matrix([self._acts[fp][1] for fp in open_])
+        per_tree = np.stack([t.predict(Z) for t in forest.estimators_])
+        ucb = per_tree.mean(0) + self.kappa * per_tree.std(0)
+        order = sorted(range(len(open_)), key=lambda i: (-ucb[i], i))
+        return [open_[i] for i in order]
+
+    def predict(self, acts: list[Any]) -> dict[str, float]:
+        """The forest's predicted score of each activation (by fingerprint), fitted on all results."""
+        if not self._results or not acts:
+            return {}
+        pred = self._forest().predict(self.featurizer.matrix(acts))
+        return {a.fingerprint: float(p) for a, p in zip(acts, pred, strict=True)}
+
+    # -- Searcher interface ------------------------------------------------------------------------
+    def suggest(self) -> Proposal | _Sentinel:
+        if not self._pool_built:
+            self._build_pool()
+        open_ = self._open()
+        if not open_ and self.large:
+            self._grow(self.refresh)
+            open_ = self._open()
+        if not open_:
+            return FINISHED
+        if len(self._results) < self.n_initial or self.rng.random() < self.epsilon:
+            return self._propose(open_[self.rng.randrange(len(open_))], "random")
+        if self._ranked_at != len(self._results):  # new results: (grow the pool and) refit
+            if self.large and self._ranked_at >= 0:
+                self._grow(self.refresh)
+                open_ = self._open()
+            self._ranking, self._ranked_at = None, len(self._results)
+        if self._ranking is None:
+            self._ranking = self._rank(open_)
+        return self._propose(next(fp for fp in self._ranking if fp not in self.dedup), "model")
+
+    def _propose(self, fp: str, how: str) -> Proposal:
+        proposal = self._try(self._acts[fp][0], walk=False, info={"how": how}, fp=fp)
+        assert proposal is not None and proposal.fingerprint == fp  # pool members are new and valid
+        return proposal
+
+    def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
+        self._results.append((entry["fp"], 0.0 if fit is None else fit))
+
+    def state(self) -> dict[str, Any]:
+        return {
+            **super().state(),
+            "results": [list(r) for r in self._results],
+            "pool": [self.space.to_tokens(self._acts[fp][0]) for fp in self._pool],
+            "pool_built": self._pool_built,
+            "ranked_at": self._ranked_at,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        self._results = [(fp, float(s)) for fp, s in state["results"]]
+        self._pool, self._acts = [], {}
+        for tokens in state["pool"]:  # members passed the pre-screen when they joined
+            cand = self.space.from_tokens(tokens)
+            text, params = self.space.to_text(cand)
+            act = parse(text, **params)
+            self._acts[act.fingerprint] = (cand, act)
+            self._pool.append(act.fingerprint)
+        self._pool_built = state["pool_built"]
+        self._ranking, self._ranked_at = None, state["ranked_at"]

@@ -1,0 +1,246 @@
+"""Surrogate pre-screen benchmark: features, the pre-screen threshold, and replayed searches.
+
+On a fully scored space (the x-gated replay table in ``benchmarks/data/``, one seed per
+candidate on ``mnist1d``) it measures
+
+1. features: milliseconds per candidate (all three parameter values), and how well they predict
+   (random forest, 5-fold CV: Spearman ρ to the score, ROC AUC for "failed": diverged/error);
+2. the pre-screen: the log std of the last hidden layer at initialisation for every candidate;
+   the band the data allows (the widest that removes the most failures while keeping ≥ 95 % of
+   the top 5 %), and what the shipped default ``prescreen.DEFAULT`` keeps and removes;
+3. replays (median over ``--seeds`` seeds): trainings until a candidate of the top 5 % and of
+   the top 1 % is trained, for ``random``, "filter then random" (random, with candidates the
+   pre-screen rejects recorded invalid without training) and ``surrogate``; ratios to random.
+
+Run: ``nice -n 10 python benchmarks/bench_surrogate.py [--table FILE] [--seeds 30]``; prints and
+saves ``benchmarks/results/bench_surrogate.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actsearch.grammar import parse
+from actsearch.search import prescreen as ps
+from actsearch.search.dedup import distinct
+from actsearch.search.features import Featurizer
+from actsearch.search.searchers import FINISHED, make_searcher
+from actsearch.search.searchers.surrogate import SurrogateSearcher
+from actsearch.search.space import load_space
+
+ROOT = Path(__file__).resolve().parent
+FAILED = ("diverged", "error", "timeout")
+
+
+def load_table(path: Path) -> dict[str, dict]:
+    """fingerprint -> {"score", "status", "expression"} from a CSV or JSON replay table."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        rows = data["candidates"] if isinstance(data, dict) else data
+    else:
+        with path.open() as fh:
+            rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    out = {}
+    for r in rows:
+        score = float(r["score"]) if r.get("score") not in (None, "") else 0.0
+        out[r["fingerprint"]] = {"score": score if math.isfinite(score) else 0.0,
+                                 "status": r.get("status") or "ok", "expression": r.get("expression")}
+    return out
+
+
+def top_set(table: dict[str, dict], frac: float) -> set[str]:
+    """Fingerprints whose score reaches the k-th best, k = max(1, round(frac * n))."""
+    scores = sorted((v["score"] for v in table.values()), reverse=True)
+    cut = scores[max(1, round(frac * len(scores))) - 1]
+    return {fp for fp, v in table.items() if v["score"] >= cut}
+
+
+def replay(searcher, table: dict[str, dict], targets: dict[str, set[str]], screen=None, budget: int = 10_000):
+    """Trainings until each target set is hit (None if never); rejected candidates cost nothing."""
+    hit = {name: None for name in targets}
+    trainings = 0
+    while trainings < budget and any(v is None for v in hit.values()):
+        p = searcher.suggest()
+        if p is FINISHED:
+            break
+        if screen is not None and screen(p.activation()):
+            searcher.on_trial_complete(p.trial_id, None, "invalid")
+            continue
+        row = table.get(p.fingerprint)
+        trainings += 1
+        score, status = (row["score"], row["status"]) if row else (0.0, "invalid")
+        searcher.on_trial_complete(p.trial_id, score, status)
+        for name, fps in targets.items():
+            if hit[name] is None and p.fingerprint in fps:
+                hit[name] = trainings
+    return hit
+
+
+def cv_quality(X: np.ndarray, y: np.ndarray, failed: np.ndarray) -> dict[str, float]:
+    from scipy.stats import spearmanr
+    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    folds = KFold(5, shuffle=True, random_state=0)
+    pred = cross_val_predict(RandomForestRegressor(200, random_state=0, n_jobs=1), X, y, cv=folds)
+    out = {"spearman_rho": float(spearmanr(pred, y).statistic)}
+    if 0 < failed.sum() < len(failed):
+        prob = cross_val_predict(RandomForestClassifier(200, random_state=0, n_jobs=1), X, failed, cv=folds,
+                                 method="predict_proba")[:, 1]
+        out["failed_auc"] = float(roc_auc_score(failed, prob))
+    return out
+
+
+def screen_band(log_std: np.ndarray, top5: np.ndarray, failed: np.ndarray, keep: float = 0.95) -> dict:
+    """The narrowest band [lo, hi] of finite log std keeping ≥ ``keep`` of the top 5 %."""
+    fin = np.isfinite(log_std) & (np.abs(log_std) < 1e5)
+    ok_top = np.sort(log_std[top5 & fin])
+    drop = int(math.floor((1 - keep) * top5.sum()))
+    best = None
+    for i in range(drop + 1):  # drop i from the bottom and drop - i from the top
+        lo, hi = ok_top[i], ok_top[len(ok_top) - 1 - (drop - i)]
+        removed = float((failed & (~fin | (log_std < lo) | (log_std > hi))).sum() / max(1, failed.sum()))
+        if best is None or removed > best["removed_failed"]:
+            best = {"lo": float(lo), "hi": float(hi), "removed_failed": removed}
+    return best
+
+
+def screen_effect(log_std: np.ndarray, rejected: np.ndarray, top5: np.ndarray, top1: np.ndarray,
+                  failed: np.ndarray) -> dict:
+    return {
+        "kept_top5": float((top5 & ~rejected).sum() / top5.sum()),
+        "kept_top1": float((top1 & ~rejected).sum() / top1.sum()),
+        "removed_failed": float((failed & rejected).sum() / max(1, failed.sum())),
+        "removed_all": float(rejected.mean()),
+        "n_failed": int(failed.sum()),
+        "n_rejected": int(rejected.sum()),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", type=Path, default=None, help="scored replay table (CSV or JSON)")
+    ap.add_argument("--space", default="x-gated")
+    ap.add_argument("--task", default="mnist1d", help="task whose network the features probe")
+    ap.add_argument("--seeds", type=int, default=30)
+    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_surrogate.json")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    table_path = args.table or next(iter(sorted((ROOT / "data").glob(f"*{args.space}*"))), None)
+    if table_path is None:
+        sys.exit(f"no replay table for {args.space} in {ROOT / 'data'}; pass --table")
+    table = load_table(table_path)
+    space = load_space(args.space)
+
+    # 1. Features of every distinct candidate of the space that the table scores.
+    featurizer = Featurizer(args.task)
+    acts, missing = [], 0
+    for _cand, text, params, fp in distinct(space):
+        if fp in table:
+            acts.append(parse(text, **params))
+        else:
+            missing += 1
+    start = time.perf_counter()
+    X = featurizer.matrix(acts)
+    ms_per_candidate = 1000 * (time.perf_counter() - start) / len(acts)
+    fps = [a.fingerprint for a in acts]
+    sub = {fp: table[fp] for fp in fps}
+    y = np.array([sub[fp]["score"] for fp in fps])
+    failed = np.array([sub[fp]["status"] in FAILED for fp in fps])
+    top5_set, top1_set = top_set(sub, 0.05), top_set(sub, 0.01)
+    top5 = np.array([fp in top5_set for fp in fps])
+    top1 = np.array([fp in top1_set for fp in fps])
+    names = featurizer.names
+    b_cols = [i for i, n in enumerate(names) if n.split("@")[0] in ps_names("b")]
+    quality = {"all": cv_quality(X, y, failed), "scalar_b": cv_quality(X[:, b_cols], y, failed),
+               "at_1_only": cv_quality(X[:, [i for i, n in enumerate(names) if n.endswith("@1")]], y, failed)}
+
+    # 2. The pre-screen threshold.
+    col = names.index("log_std_last@1")
+    log_std = np.where(X[:, names.index("prop_nonfinite@1")] > 0, np.inf, X[:, col])
+    screen = ps.PreScreen(probe=featurizer.probe)
+    rejected = np.array([screen(a) is not None for a in acts])
+    single = {}
+    fin = np.isfinite(log_std)
+    if failed.any() and (~failed).any():
+        from sklearn.metrics import roc_auc_score
+
+        single["log_std_last_failed_auc"] = float(roc_auc_score(failed, np.where(fin, np.abs(log_std), 1e9)))
+    prescreen = {
+        "default": {"max_log_std": ps.DEFAULT.max_log_std, "min_log_std": ps.DEFAULT.min_log_std,
+                    **screen_effect(log_std, rejected, top5, top1, failed)},
+        "data_band_95": screen_band(log_std, top5, failed),
+        "top5_log_std": [float(v) for v in np.sort(log_std[top5])],
+        **single,
+    }
+
+    # 3. Replays.
+    targets = {"top5": top5_set, "top1": top1_set}
+    runs: dict[str, dict[str, list]] = {}
+    strategies = {
+        "random": lambda s: (make_searcher("random", space, seed=s), None),
+        "filter+random": lambda s: (make_searcher("random", space, seed=s), screen),
+        "surrogate": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer), None),
+    }
+    timing = {}
+    for name, make in strategies.items():
+        start = time.perf_counter()
+        runs[name] = {"top5": [], "top1": []}
+        for seed in range(args.seeds):
+            searcher, scr = make(seed)
+            hit = replay(searcher, sub, targets, scr)
+            for k in targets:
+                runs[name][k].append(hit[k])
+        timing[name] = round((time.perf_counter() - start) / args.seeds, 3)
+    summary = {}
+    for name, r in runs.items():
+        summary[name] = {k: _median(v) for k, v in r.items()}
+    for name in summary:
+        for k in targets:
+            summary[name][f"{k}_ratio_to_random"] = _ratio(summary[name][k], summary["random"][k])
+    result = {
+        "table": str(table_path.relative_to(ROOT.parent) if table_path.is_relative_to(ROOT.parent) else table_path),
+        "space": args.space, "task": args.task, "seeds": args.seeds,
+        "n_candidates": len(acts), "not_in_table": missing, "n_top5": len(top5_set), "n_top1": len(top1_set),
+        "features_ms_per_candidate": round(ms_per_candidate, 2), "feature_quality_cv5": quality,
+        "prescreen": prescreen, "replay_median_trainings": summary, "replay_runs": runs,
+        "replay_seconds_per_seed": timing, "torch_threads": 1,
+        "prototype": {"features_ms_per_candidate": 38, "spearman_rho": 0.90, "failed_auc": 0.975,
+                      "log_std_last_failed_auc": 0.96, "random_top5": 15, "surrogate_top5": 10,
+                      "surrogate_top5_ratio": 0.67},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "replay_runs"}, indent=2))
+
+
+def ps_names(group: str) -> tuple[str, ...]:
+    from actsearch.search.features import PROPAGATION_NAMES, SCALAR_NAMES
+
+    return SCALAR_NAMES if group == "b" else PROPAGATION_NAMES
+
+
+def _median(values: list) -> float | None:
+    """Median with a never-hit run counted as infinitely many trainings."""
+    vals = [math.inf if v is None else v for v in values]
+    m = statistics.median(vals)
+    return None if math.isinf(m) else float(m)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else round(a / b, 3)
+
+
+if __name__ == "__main__":
+    main()
