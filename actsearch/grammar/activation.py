@@ -1,0 +1,117 @@
+"""``parse`` and :class:`Activation`: one candidate function with everything derived from it.
+
+Parsing and the tree are eager (fast); the fingerprint, sympy expression, canonical text and
+properties are computed on first use and cached. ``parse`` + ``fingerprint`` of a two-unit
+candidate takes well under a millisecond (see ``benchmarks/bench_compile.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from actsearch.grammar import nodes
+from actsearch.grammar.nodes import Node
+from actsearch.grammar.parse import ExpressionError, is_param_name, parse_tree
+
+DEFAULT_PARAM = 1.0
+
+
+def parse(text: str, **params: float) -> Activation:
+    """Parse expression text into an :class:`Activation`.
+
+    ``params`` give initial values of learnable constants (default 1.0). Names that do not occur
+    in the text are ignored (one set of initial values can serve many candidates); names that
+    could never be parameters raise :class:`ExpressionError`.
+    """
+    tree = parse_tree(text)
+    return Activation(tree, _initial(tree, params), text)
+
+
+def _initial(tree: Node, params: dict[str, Any]) -> dict[str, float]:
+    for name, value in params.items():
+        if not is_param_name(name):
+            raise ExpressionError(
+                f"'{name}' is not a parameter name (alpha, beta, gamma, beta2, alpha_1 ...)"
+            )
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ExpressionError(f"initial value of '{name}' must be a number, got {value!r}") from None
+        if not math.isfinite(value):
+            raise ExpressionError(f"initial value of '{name}' must be finite, got {value}")
+    return {n: float(params.get(n, DEFAULT_PARAM)) for n in nodes.param_names(tree)}
+
+
+class Activation:
+    """A candidate activation function: text, tree, learnable constants and derived views."""
+
+    def __init__(self, tree: Node, params: dict[str, float] | None = None, text: str | None = None) -> None:
+        self.tree = tree
+        self.text = text if text is not None else nodes.to_text(tree)
+        self.params = _initial(tree, params or {})
+
+    @classmethod
+    def from_tree(cls, tree: Node, params: dict[str, float] | None = None) -> Activation:
+        """An activation for a node tree (its text is the tree printed)."""
+        return cls(tree, params)
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"parse({self.text!r}{extra})"
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """16 hex digits, equal for mathematically equal functions (see ``fingerprint.py``)."""
+        from actsearch.grammar.fingerprint import fingerprint
+
+        return fingerprint(self.tree)
+
+    @cached_property
+    def complexity(self) -> int:
+        """Number of operations in the tree (x → 0, x*sigmoid(beta*x) → 3)."""
+        return nodes.complexity(self.tree)
+
+    @cached_property
+    def expr(self) -> Any:
+        """The sympy expression (x and the constants are real symbols)."""
+        from actsearch.grammar.symbolic import to_sympy
+
+        return to_sympy(self.tree)
+
+    @cached_property
+    def canonical(self) -> str:
+        """Canonical text; ``parse(act.canonical)`` has the same fingerprint."""
+        from actsearch.grammar.canonical import canonical_text
+
+        return canonical_text(self.tree, self.fingerprint)
+
+    def module(self, per_channel: int | None = None) -> Any:
+        """A ``torch.nn.Module`` applying the function elementwise; learnable constants are
+        ``nn.Parameter``s (scalars, or shape ``(per_channel,)`` broadcast over dim 1)."""
+        from actsearch.grammar.compile import ActivationModule
+
+        if per_channel is not None and (not isinstance(per_channel, int) or per_channel < 1):
+            raise ValueError(f"per_channel must be a positive int, got {per_channel!r}")
+        return ActivationModule(self.tree, self.params, self.text, per_channel)
+
+    def __call__(self, x: Any, **params: float) -> np.ndarray:
+        """float64 values at ``x`` (numpy), with the initial parameter values unless overridden."""
+        values = {**self.params, **params}
+        return np.asarray(nodes.evaluate(nodes.stable(self.tree), np.asarray(x, dtype=np.float64), values))
+
+    def properties(self) -> dict[str, Any]:
+        """Shape properties and the generalised He gain (see ``properties.py``)."""
+        from actsearch.grammar.properties import properties
+
+        return properties(self)
+
+    def trivial(self) -> str | None:
+        """Why the candidate is useless, or None: "non-finite" (no finite value on the probe set),
+        "constant" (same value everywhere), "zero gradient" (piecewise constant)."""
+        from actsearch.grammar.properties import trivial
+
+        return trivial(self)

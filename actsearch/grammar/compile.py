@@ -1,0 +1,194 @@
+"""Tree → torch: closures built straight from the node tree, wrapped in an ``nn.Module``.
+
+Before closures are built the tree is prepared:
+
+1. constant subtrees (no ``x``, no parameter) are folded to one number in float64;
+2. :func:`~actsearch.grammar.nodes.stable` rewrites overflow-prone patterns
+   (``log(1 + exp(u))`` → softplus, ``1/(1 + exp(-u))`` → sigmoid, ``max(u, 0)`` → relu);
+3. fused forms use torch's own kernels: ``u * sigmoid(u)`` → ``silu(u)``,
+   ``u * tanh(softplus(u))`` → ``mish(u)``.
+
+Each node becomes a small Python closure ``f(x, args, params) -> Tensor``; the module calls
+the root closure. Learnable constants are scalar ``nn.Parameter``s (or shape ``(C,)`` with
+``per_channel=C``, broadcast over dim 1). The module works under ``torch.jit.trace`` and
+``torch.compile``; ``torch.jit.script`` cannot compile Python closures (use trace, or the
+source text from :func:`torch_source` in an exported file).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from actsearch.grammar.nodes import Node, evaluate, stable
+
+Fn = Callable[[torch.Tensor, tuple, dict], Any]
+
+_UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "neg": torch.neg, "abs": torch.abs, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
+    "sin": torch.sin, "cos": torch.cos, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
+    "asinh": torch.asinh, "atan": torch.atan, "sinc": lambda u: torch.sinc(u / math.pi),
+    "erf": torch.erf, "sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu,
+    "silu": F.silu, "mish": F.mish,
+}  # fmt: skip
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b, "pow": lambda a, b: a**b,
+}  # fmt: skip
+
+
+def fold(node: Node) -> Node:
+    """Fold constant subtrees (no x, no parameter, no operand) into one finite number."""
+    op = node[0]
+    if op in ("x", "num", "param", "arg"):
+        return node
+    kids = tuple(fold(c) for c in node[1:])
+    node = (op, *kids)
+    if all(k[0] == "num" for k in kids):
+        value = float(evaluate(node, np.zeros(()), {}))
+        if math.isfinite(value):
+            return ("num", value)
+    return node
+
+
+def fuse(node: Node) -> Node:
+    """Replace ``u*sigmoid(u)`` by ``silu(u)`` and ``u*tanh(softplus(u))`` by ``mish(u)``."""
+    op = node[0]
+    if op in ("x", "num", "param", "arg"):
+        return node
+    node = (op, *(fuse(c) for c in node[1:]))
+    if op == "mul":
+        for u, v in ((node[1], node[2]), (node[2], node[1])):
+            if v == ("sigmoid", u):
+                return ("silu", u)
+            if v == ("tanh", ("softplus", u)):
+                return ("mish", u)
+    return node
+
+
+def prepare(node: Node) -> Node:
+    """The tree the closures are built from (values unchanged)."""
+    return fuse(stable(fold(node)))
+
+
+def closure(node: Node) -> Fn:
+    """A closure ``f(x, args, params)`` computing the tree (call :func:`prepare` first for speed)."""
+    op = node[0]
+    if op == "x":
+        return lambda x, a, p: x
+    if op == "num":
+        value = node[1]
+        return lambda x, a, p: value
+    if op == "param":
+        name = node[1]
+        return lambda x, a, p: p[name]
+    if op == "arg":
+        i = node[1]
+        return lambda x, a, p: a[i]
+    if op in _UNARY:
+        f, g = _UNARY[op], closure(node[1])
+        return lambda x, a, p: f(_tensor(g(x, a, p), x))
+    if op in ("max", "min"):
+        return _minmax(op, node[1], node[2])
+    f, g, h = _BINARY[op], closure(node[1]), closure(node[2])
+    return lambda x, a, p: f(g(x, a, p), h(x, a, p))
+
+
+def _tensor(value: Any, x: torch.Tensor) -> torch.Tensor:
+    return value if isinstance(value, torch.Tensor) else torch.full_like(x, value)
+
+
+def _minmax(op: str, left: Node, right: Node) -> Fn:
+    if right[0] == "num" or left[0] == "num":
+        (value,), other = (right[1:], left) if right[0] == "num" else (left[1:], right)
+        g = closure(other)
+        if op == "max":
+            return lambda x, a, p: torch.clamp(_tensor(g(x, a, p), x), min=value)
+        return lambda x, a, p: torch.clamp(_tensor(g(x, a, p), x), max=value)
+    f = torch.maximum if op == "max" else torch.minimum
+    g, h = closure(left), closure(right)
+    return lambda x, a, p: f(*torch.broadcast_tensors(_tensor(g(x, a, p), x), _tensor(h(x, a, p), x)))
+
+
+class ActivationModule(nn.Module):
+    """An elementwise activation compiled from an expression tree; learnable constants are
+    ``nn.Parameter``s named as in the expression."""
+
+    def __init__(
+        self, tree: Node, params: dict[str, float], text: str, per_channel: int | None = None
+    ) -> None:
+        super().__init__()
+        self.text = text
+        self.tree = tree
+        self.per_channel = per_channel
+        self.names = list(params)
+        for name, value in params.items():
+            shape = (per_channel,) if per_channel else ()
+            self.register_parameter(name, nn.Parameter(torch.full(shape, float(value))))
+        self._fn = closure(prepare(tree))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the activation elementwise."""
+        params = {n: getattr(self, n) for n in self.names}
+        if self.per_channel and x.dim() > 1:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            params = {n: v.view(shape) for n, v in params.items()}
+        return _tensor(self._fn(x, (), params), x)
+
+    def extra_repr(self) -> str:
+        """The expression text (shown by ``print(module)``)."""
+        extra = f", per_channel={self.per_channel}" if self.per_channel else ""
+        return f"{self.text!r}{extra}"
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_fn", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._fn = closure(prepare(self.tree))
+
+
+_SOURCE = {
+    "neg": "-({})", "abs": "torch.abs({})", "exp": "torch.exp({})", "log": "torch.log({})",
+    "sqrt": "torch.sqrt({})", "sin": "torch.sin({})", "cos": "torch.cos({})", "sinh": "torch.sinh({})",
+    "cosh": "torch.cosh({})", "tanh": "torch.tanh({})", "asinh": "torch.asinh({})",
+    "atan": "torch.atan({})", "sinc": "torch.sinc(({}) / math.pi)", "erf": "torch.erf({})",
+    "sigmoid": "torch.sigmoid({})", "softplus": "F.softplus({})", "relu": "torch.relu({})",
+    "silu": "F.silu({})", "mish": "F.mish({})", "add": "({} + {})", "sub": "({} - {})",
+    "mul": "({} * {})", "div": "({} / {})", "pow": "torch.pow({}, {})",
+    "max": "torch.maximum({}, {})", "min": "torch.minimum({}, {})",
+}  # fmt: skip
+
+
+def torch_source(tree: Node, x: str = "x", params: str = "p") -> str:
+    """Python source of the prepared tree using ``torch``, ``F`` and ``math`` (for export files).
+
+    Parameters appear as ``p["beta"]``; numbers as ``torch.tensor`` only where an operation needs
+    a tensor (every name comes from a fixed table, so the text is safe to write into a file)."""
+    return _src(prepare(tree), x, params)
+
+
+def _src(node: Node, x: str, params: str) -> str:
+    op = node[0]
+    if op == "x":
+        return x
+    if op == "num":
+        return f"torch.full_like({x}, {node[1]!r})"
+    if op in ("max", "min") and (node[1][0] == "num" or node[2][0] == "num"):
+        value, other = (node[2][1], node[1]) if node[2][0] == "num" else (node[1][1], node[2])
+        bound = "min" if op == "max" else "max"
+        return f"torch.clamp({_src(other, x, params)}, {bound}={value!r})"
+    if op in _BINARY and (node[1][0] == "num" or node[2][0] == "num"):
+        left, right = (_src(c, x, params) if c[0] != "num" else repr(c[1]) for c in node[1:])
+        return _SOURCE[op].format(left, right)
+    if op == "param":
+        return f"{params}[{node[1]!r}]"
+    return _SOURCE[op].format(*(_src(c, x, params) for c in node[1:]))

@@ -1,0 +1,201 @@
+"""Named activation functions from the literature: ``get(name, **params) -> nn.Module``.
+
+Most are expressions in the language (``expression(name)`` gives the text, ``defaults(name)``
+the initial values of their learnable constants) and are compiled like any candidate, so a
+search result and a library function go through the same code. Two need more than an
+expression: ``smelu`` (a piecewise definition with a width hyper-parameter) and ``helu`` (a
+different backward pass, a custom ``autograd.Function``). Each entry cites its source.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from actsearch.errors import UserError
+
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
+
+
+class LibraryError(UserError):
+    """Unknown library name or parameter."""
+
+
+def relu() -> str:
+    """ReLU, max(x, 0). Nair & Hinton (2010), "Rectified linear units improve restricted
+    Boltzmann machines", ICML."""
+    return "relu(x)"
+
+
+def prelu() -> str:
+    """PReLU with a learnable negative slope α (init 0.25). He, Zhang, Ren & Sun (2015),
+    "Delving deep into rectifiers", ICCV."""
+    return "max(x, 0) + alpha * min(x, 0)"
+
+
+def gelu() -> str:
+    """GELU, x·Φ(x) (exact erf form). Hendrycks & Gimpel (2016), "Gaussian error linear
+    units (GELUs)", arXiv:1606.08415."""
+    return "0.5 * x * (1 + erf(x / sqrt(2)))"
+
+
+def swish() -> str:
+    """Swish, x·σ(βx) with learnable β (init 1). Ramachandran, Zoph & Le (2017), "Searching
+    for activation functions", arXiv:1710.05941."""
+    return "x * sigmoid(beta * x)"
+
+
+def silu() -> str:
+    """SiLU, x·σ(x). Elfwing, Uchibe & Doya (2018), "Sigmoid-weighted linear units for neural
+    network function approximation in reinforcement learning", Neural Networks 107."""
+    return "x * sigmoid(x)"
+
+
+def mish() -> str:
+    """Mish, x·tanh(softplus(x)). Misra (2019), "Mish: a self regularized non-monotonic
+    activation function", arXiv:1908.08681."""
+    return "x * tanh(softplus(x))"
+
+
+def elu() -> str:
+    """ELU with α = 1: x for x > 0, exp(x) − 1 otherwise. Clevert, Unterthiner & Hochreiter
+    (2016), "Fast and accurate deep network learning by exponential linear units", ICLR."""
+    return "max(x, 0) + exp(min(x, 0)) - 1"
+
+
+def selu() -> str:
+    """SELU, λ·ELU_α(x) with the self-normalising constants. Klambauer, Unterthiner, Mayr &
+    Hochreiter (2017), "Self-normalizing neural networks", NeurIPS."""
+    return f"{SELU_SCALE!r} * (max(x, 0) + {SELU_ALPHA!r} * (exp(min(x, 0)) - 1))"
+
+
+def softplus() -> str:
+    """Softplus, log(1 + eˣ). Dugas, Bengio, Bélisle, Nadeau & Garcia (2001), "Incorporating
+    second-order functional knowledge for better option pricing", NeurIPS."""
+    return "softplus(x)"
+
+
+def tanh() -> str:
+    """Hyperbolic tangent. LeCun, Bottou, Orr & Müller (1998), "Efficient backprop"."""
+    return "tanh(x)"
+
+
+def sigmoid() -> str:
+    """Logistic sigmoid, 1/(1 + e⁻ˣ). Rumelhart, Hinton & Williams (1986), "Learning
+    representations by back-propagating errors", Nature 323."""
+    return "sigmoid(x)"
+
+
+class SmeLU(nn.Module):
+    """Smooth ReLU: 0 for x ≤ −β, (x + β)²/(4β) for |x| ≤ β, x for x ≥ β (β: half-width, a
+    fixed hyper-parameter). Shamir, Lin, Coviello & Dabney (2020), "Smooth activations and
+    reproducibility in deep networks", arXiv:2010.09931."""
+
+    def __init__(self, beta: float = 1.0) -> None:
+        super().__init__()
+        if not beta > 0:
+            raise LibraryError(f"smelu needs beta > 0, got {beta}")
+        self.beta = float(beta)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply SmeLU elementwise."""
+        b = self.beta
+        quad = (x + b) ** 2 / (4 * b)
+        return torch.where(x >= b, x, torch.where(x <= -b, torch.zeros_like(x), quad))
+
+    def extra_repr(self) -> str:
+        """Show the width."""
+        return f"beta={self.beta}"
+
+
+class _HeLUFunction(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, alpha: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.alpha = alpha
+        return torch.relu(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        return grad * (x > -ctx.alpha).to(grad.dtype), None
+
+
+class HeLU(nn.Module):
+    """Hysteresis ReLU: ReLU in the forward pass; the backward pass lets the gradient through
+    for x > −α (not only x > 0), so units just below zero still learn. Kimhi, Kashani,
+    Mendelson & Baskin (2024), "Hysteresis activation function for efficient inference",
+    arXiv:2411.10573. α is a hyper-parameter (default 0.05 here)."""
+
+    def __init__(self, alpha: float = 0.05) -> None:
+        super().__init__()
+        if not alpha >= 0:
+            raise LibraryError(f"helu needs alpha >= 0, got {alpha}")
+        self.alpha = float(alpha)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """ReLU forward with the hysteresis backward."""
+        return _HeLUFunction.apply(x, self.alpha)
+
+    def extra_repr(self) -> str:
+        """Show the threshold."""
+        return f"alpha={self.alpha}"
+
+
+_EXPRESSIONS = {
+    f.__name__: f for f in (relu, prelu, gelu, swish, silu, mish, elu, selu, softplus, tanh, sigmoid)
+}
+_MODULES: dict[str, tuple[type[nn.Module], dict[str, float]]] = {
+    "smelu": (SmeLU, {"beta": 1.0}),
+    "helu": (HeLU, {"alpha": 0.05}),
+}
+_DEFAULTS = {"prelu": {"alpha": 0.25}, "swish": {"beta": 1.0}}
+NAMES: tuple[str, ...] = (*_EXPRESSIONS, *_MODULES)
+
+
+def _check(name: str) -> None:
+    if name not in NAMES:
+        raise LibraryError(f"unknown activation {name!r}; known: {', '.join(NAMES)}")
+
+
+def expression(name: str) -> str | None:
+    """The expression-language text of a library function, or None for module-only ones."""
+    _check(name)
+    return _EXPRESSIONS[name]() if name in _EXPRESSIONS else None
+
+
+def defaults(name: str) -> dict[str, float]:
+    """Initial values of the learnable constants (or hyper-parameters of module-only ones)."""
+    _check(name)
+    if name in _MODULES:
+        return dict(_MODULES[name][1])
+    return dict(_DEFAULTS.get(name, {}))
+
+
+def citation(name: str) -> str:
+    """The docstring of the entry, which names its source."""
+    _check(name)
+    doc = (_EXPRESSIONS[name] if name in _EXPRESSIONS else _MODULES[name][0]).__doc__ or ""
+    return " ".join(doc.split())
+
+
+def get(name: str, **params: float) -> nn.Module:
+    """The module for a library name; ``params`` override initial values / hyper-parameters."""
+    _check(name)
+    known = defaults(name)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        allowed = ", ".join(known) or "none"
+        raise LibraryError(f"{name} has no parameter {unknown[0]!r} (parameters: {allowed})")
+    values = {**known, **{k: float(v) for k, v in params.items()}}
+    if any(not math.isfinite(v) for v in values.values()):
+        raise LibraryError(f"{name}: parameter values must be finite")
+    if name in _MODULES:
+        return _MODULES[name][0](**values)
+    from actsearch.grammar.activation import parse
+
+    return parse(expression(name), **values).module()

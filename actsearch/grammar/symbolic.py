@@ -1,0 +1,179 @@
+"""Node tree ⇄ sympy, built by walking trees (never ``sympify`` of text).
+
+``to_sympy`` gives the genuine sympy expression (``sigmoid(u)`` is ``1/(1 + exp(-u))``,
+``relu(u)`` is ``Max(u, 0)``); with ``opaque=True`` sigmoid, softplus and relu stay undefined
+sympy functions, so that :mod:`actsearch.grammar.canonical` can expand around them and print
+them back. ``from_sympy`` turns such an expression back into a node tree, or raises
+``ValueError`` for anything outside the language (``zoo``, ``nan`` …).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import sympy as sp
+
+from actsearch.grammar.nodes import Node
+
+X_SYMBOL = sp.Symbol("x", real=True)
+OPAQUE = ("sigmoid", "softplus", "relu")
+
+
+@lru_cache(maxsize=1)
+def _functions() -> dict[str, Any]:
+    return {
+        "abs": sp.Abs, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
+        "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "asinh": sp.asinh, "atan": sp.atan,
+        "sinc": sp.sinc, "erf": sp.erf, "max": sp.Max, "min": sp.Min,
+        "sigmoid": lambda u: 1 / (1 + sp.exp(-u)), "softplus": lambda u: sp.log(1 + sp.exp(u)),
+        "relu": lambda u: sp.Max(u, 0),
+    }  # fmt: skip
+
+
+def symbol(name: str) -> sp.Symbol:
+    """The sympy symbol of a learnable constant (real)."""
+    return sp.Symbol(name, real=True)
+
+
+def number(value: float) -> sp.Expr:
+    """An exact sympy number for short decimals (0.5 → 1/2), a Float otherwise."""
+    if value.is_integer():
+        return sp.Integer(int(value))
+    text = repr(value)
+    if len(text) <= 10:
+        frac = Fraction(text)
+        return sp.Rational(frac.numerator, frac.denominator)
+    return sp.Float(value, 17)
+
+
+def to_sympy(
+    tree: Node, *, args: tuple = (), params: dict[str, Any] | None = None, opaque: bool = False
+) -> Any:
+    """The sympy expression of a tree (``args`` replace ``("arg", i)`` leaves)."""
+    funcs = _functions()
+    params = params or {}
+
+    def go(node: Node) -> Any:
+        op = node[0]
+        if op == "x":
+            return X_SYMBOL
+        if op == "num":
+            return number(node[1])
+        if op == "param":
+            return params.get(node[1]) if params.get(node[1]) is not None else symbol(node[1])
+        if op == "arg":
+            return args[node[1]]
+        kids = [go(c) for c in node[1:]]
+        if op == "neg":
+            return -kids[0]
+        if op == "add":
+            return kids[0] + kids[1]
+        if op == "sub":
+            return kids[0] - kids[1]
+        if op == "mul":
+            return kids[0] * kids[1]
+        if op == "div":
+            return kids[0] / kids[1]
+        if op == "pow":
+            return kids[0] ** kids[1]
+        if opaque and op in OPAQUE:
+            return sp.Function(op)(*kids)
+        return funcs[op](*kids)
+
+    return go(tree)
+
+
+_NAMES = {
+    sp.Abs: "abs", sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.sinh: "sinh",
+    sp.cosh: "cosh", sp.tanh: "tanh", sp.asinh: "asinh", sp.atan: "atan", sp.sinc: "sinc", sp.erf: "erf",
+}  # fmt: skip
+
+
+def from_sympy(expr: Any) -> Node:
+    """A node tree for a sympy expression in the language (ValueError otherwise)."""
+    if expr.is_Symbol:
+        return ("x",) if expr.name == "x" else ("param", expr.name)
+    if expr.is_Integer:
+        return _num(int(expr))
+    if expr.is_Rational:
+        return _signed(("div", ("num", float(abs(expr.p))), ("num", float(expr.q))), expr.p < 0)
+    if expr.is_Float or isinstance(expr, sp.NumberSymbol):
+        value = float(expr)
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {expr}")
+        return _num(value)
+    if expr.is_Add:
+        terms = list(expr.args)
+        node = from_sympy(terms[0])
+        for term in terms[1:]:
+            if term.could_extract_minus_sign():
+                node = ("sub", node, from_sympy(-term))
+            else:
+                node = ("add", node, from_sympy(term))
+        return node
+    if expr.is_Mul:
+        return _mul(expr)
+    if expr.is_Pow:
+        base, exp = expr.args
+        if exp == sp.Rational(1, 2):
+            return ("sqrt", from_sympy(base))
+        if exp.is_Number and exp < 0:
+            return ("div", ("num", 1.0), from_sympy(base**-exp))
+        return ("pow", _base(base), from_sympy(exp))
+    if isinstance(expr, (sp.Max, sp.Min)):
+        name = "max" if isinstance(expr, sp.Max) else "min"
+        kids = [from_sympy(a) for a in expr.args]
+        node = kids[0]
+        for kid in kids[1:]:
+            node = (name, node, kid)
+        return node
+    if expr.func in _NAMES:
+        return (_NAMES[expr.func], from_sympy(expr.args[0]))
+    name = getattr(expr.func, "__name__", "")
+    if name in OPAQUE and len(expr.args) == 1:
+        return (name, from_sympy(expr.args[0]))
+    raise ValueError(f"no expression-language form for {expr!r}")
+
+
+def _num(value: float) -> Node:
+    return _signed(("num", float(abs(value))), value < 0)
+
+
+def _signed(node: Node, negative: bool) -> Node:
+    return ("neg", node) if negative else node
+
+
+def _base(base: Any) -> Node:
+    return from_sympy(base)
+
+
+def _mul(expr: Any) -> Node:
+    coeff, factors = expr.as_coeff_mul()
+    numer, denom = [], []
+    for f in factors:
+        if f.is_Pow and f.args[1].is_Number and f.args[1] < 0:
+            denom.append(f.args[0] ** -f.args[1])
+        else:
+            numer.append(f)
+    negative = coeff < 0
+    coeff = abs(coeff)
+    if coeff.is_Rational and not coeff.is_Integer:
+        if coeff.p != 1:
+            numer.insert(0, sp.Integer(coeff.p))
+        denom.insert(0, sp.Integer(coeff.q))
+    elif coeff != 1:
+        numer.insert(0, coeff)
+    node = _product(numer) if numer else ("num", 1.0)
+    if denom:
+        node = ("div", node, _product(denom))
+    return _signed(node, negative)
+
+
+def _product(factors: list) -> Node:
+    node = from_sympy(factors[0])
+    for f in factors[1:]:
+        node = ("mul", node, from_sympy(f))
+    return node
