@@ -1,0 +1,187 @@
+"""Torch source code from the grammar's expression tree (for the standalone export).
+
+The tree (nested tuples from :func:`actsearch.grammar.parse.parse_tree`, see
+:mod:`actsearch.grammar.nodes`) is first prepared exactly as the grammar's compiler prepares it
+(:func:`actsearch.grammar.compile.prepare`: constants folded, overflow-prone patterns rewritten to
+softplus/sigmoid/relu, silu/mish fused), then printed node by node from a fixed table of torch
+forms that mirrors the compiler's, so the exported module computes the same values and gradients. Nothing of the input text is copied: identifiers are the table's function names and the
+parameter names the grammar accepted (checked again against a strict pattern), numbers are
+printed with ``repr(float)``. The result is TorchScript-compatible.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+
+from actsearch.errors import UserError
+
+Node = tuple
+IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+PARAM = re.compile(r"(alpha|beta|gamma)(\d+|_\d+)?")
+INLINE_DEPTH = 24  # deeper trees are printed as a sequence of assignments
+RESERVED = ("torch", "nn", "F", "math", "x", "self")  # names the generated module itself uses
+
+# torch forms; "{0}"/"{1}" are the printed arguments
+UNARY = {
+    "neg": "-{0}",  # as torch.neg
+    "abs": "torch.abs({0})",
+    "exp": "torch.exp({0})",
+    "log": "torch.log({0})",
+    "sqrt": "torch.sqrt({0})",
+    "sin": "torch.sin({0})",
+    "cos": "torch.cos({0})",
+    "sinh": "torch.sinh({0})",
+    "cosh": "torch.cosh({0})",
+    "tanh": "torch.tanh({0})",
+    "asinh": "torch.asinh({0})",
+    "atan": "torch.atan({0})",
+    "sinc": "torch.sinc({0} / math.pi)",  # torch.sinc is normalised: sin(pi u) / (pi u)
+    "erf": "torch.erf({0})",
+    "sigmoid": "torch.sigmoid({0})",
+    "softplus": "F.softplus({0})",
+    "relu": "torch.relu({0})",
+    "silu": "F.silu({0})",
+    "mish": "F.mish({0})",
+}
+BINARY = {
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "pow": "{0} ** {1}",
+    "max": "torch.maximum({0}, {1})",
+    "min": "torch.minimum({0}, {1})",
+}
+
+
+def _number(value: float) -> str:
+    value = float(value)
+    if not math.isfinite(value):
+        raise UserError(f"cannot export a non-finite constant ({value})")
+    return repr(value)
+
+
+def param_ident(name: str) -> str:
+    """``name`` when it is a valid learnable-constant name, else UserError."""
+    if not isinstance(name, str) or not PARAM.fullmatch(name):
+        raise UserError(f"bad parameter name {name!r}")
+    return name
+
+
+def _is_tensor(node: Node) -> bool:
+    """Whether the printed node is a tensor: everything but a number (operations on numbers alone
+    are folded by ``prepare``, and the printer makes the rest tensors like the compiler does)."""
+    return node[0] != "num"
+
+
+def _depth(node: Node) -> int:
+    depth, stack = 0, [(node, 1)]
+    while stack:  # iterative: trees may be as deep as the grammar allows
+        n, d = stack.pop()
+        depth = max(depth, d)
+        if n[0] not in ("x", "num", "param"):
+            stack.extend((c, d + 1) for c in n[1:])
+    return depth
+
+
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}  # as Python binds them
+
+
+class _Printer:
+    """Prints a prepared tree as one expression or, with ``flat``, as ``tN = ...`` lines.
+
+    Parentheses follow Python's precedence, and a right operand of the same precedence is
+    always wrapped, so the evaluation order (and every float rounding) is the tree's."""
+
+    def __init__(self, flat: bool) -> None:
+        self.flat = flat
+        self.lines: list[str] = []
+        self.names: dict[Node, str] = {}
+
+    def prec(self, node: Node) -> int:
+        if node[0] == "num":
+            return 3 if math.copysign(1.0, node[1]) < 0 else 5
+        if self.flat and node in self.names:
+            return 5
+        return _PREC.get(node[0], 5)
+
+    def wrap(self, node: Node, below: int) -> str:
+        text = self.expr(node)
+        return f"({text})" if self.prec(node) < below else text
+
+    def expr(self, node: Node) -> str:
+        op = node[0]
+        if op == "num":
+            return _number(node[1])
+        if op == "x":
+            return "x"
+        if op == "param":
+            return param_ident(node[1])  # a local variable bound at the top of forward()
+        if self.flat and node in self.names:
+            return self.names[node]
+        if op in ("max", "min") and len(node) == 3 and (node[1][0] == "num" or node[2][0] == "num"):
+            value, other = (node[2][1], node[1]) if node[2][0] == "num" else (node[1][1], node[2])
+            bound = "min" if op == "max" else "max"  # compiled as a clamp, like the grammar does
+            text = f"torch.clamp({self.tensor(other)}, {bound}={_number(value)})"
+        elif op == "neg" and len(node) == 2:
+            text = "-" + self.wrap(node[1], 4) if _is_tensor(node[1]) else f"-{self.tensor(node[1])}"
+        elif op in UNARY and len(node) == 2:
+            text = UNARY[op].format(self.tensor(node[1]))
+        elif op in ("max", "min") and len(node) == 3:
+            text = BINARY[op].format(self.tensor(node[1]), self.tensor(node[2]))
+        elif op in BINARY and len(node) == 3:
+            p = _PREC[op]
+            left = self.wrap(node[1], p + 1 if op == "pow" else p)
+            right = self.wrap(node[2], p + 1)
+            if not _is_tensor(node[1]) and not _is_tensor(node[2]):
+                left = f"torch.full_like(x, {self.expr(node[1])})"
+            text = BINARY[op].format(left, right)
+        else:
+            raise UserError(f"cannot export the operation {op!r}")
+        if self.flat:
+            self.names[node] = f"t{len(self.names)}"
+            self.lines.append(f"{self.names[node]} = {text}")
+            return self.names[node]
+        return text
+
+    def tensor(self, node: Node) -> str:
+        """The argument of a torch function: numbers become tensors shaped like x."""
+        text = self.expr(node)
+        return text if _is_tensor(node) else f"torch.full_like(x, {text})"
+
+
+def forward_lines(tree: Node) -> list[str]:
+    """Python lines (without indentation) computing the activation of ``x`` from locals named
+    like the parameters; the last line returns a tensor shaped like ``x``."""
+    from actsearch.grammar.compile import prepare
+
+    tree = prepare(tree)
+    printer = _Printer(flat=_depth(tree) > INLINE_DEPTH)
+    result = printer.expr(tree)
+    if not any(n[0] == "x" for n in _nodes(tree)):  # a constant: still one value per element of x
+        result = f"torch.zeros_like(x) + {printer.wrap(tree, 2) if not printer.flat else result}"
+    return printer.lines + [f"return {result}"]
+
+
+def _nodes(tree: Node) -> list[Node]:
+    from actsearch.grammar.nodes import walk
+
+    return walk(tree)
+
+
+def class_name(tree: Node, hint: str | None = None) -> str:
+    """A readable identifier: ``hint`` when it is a safe one, else from the functions used."""
+    if hint:
+        if not IDENT.fullmatch(hint) or keyword.iskeyword(hint) or hint in RESERVED:
+            raise UserError(f"class name must be a Python identifier of letters, digits and _, got {hint!r}")
+        return hint
+    words: list[str] = []
+    for node in _nodes(tree):
+        if node[0] in UNARY and node[0] != "neg" or node[0] in ("max", "min", "pow"):
+            word = node[0].capitalize()
+            if word not in words:
+                words.append(word)
+    name = "".join(words[:3]) or ("Polynomial" if any(n[0] == "x" for n in _nodes(tree)) else "Constant")
+    return name + "Activation"

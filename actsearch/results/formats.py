@@ -1,0 +1,158 @@
+"""Leaderboard output formats: a rich terminal table, CSV, JSON and Markdown.
+
+CSV and JSON carry every :class:`~actsearch.results.leaderboard.Entry` field (CSV stores
+``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
+back into the same dictionaries, so the files round-trip and load straight into pandas.
+The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
+status, complexity, key properties, dead-neuron rate, reproducibility, aliases, validation.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import fields
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.results.leaderboard import Entry
+
+FORMATS = ("table", "csv", "json", "markdown")
+_JSON_FIELDS = ("params", "aliases")
+_INT_FIELDS = ("rank", "seeds", "complexity", "val_seeds")
+_FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std")
+_BOOL_FIELDS = ("monotonic", "bounded_below")
+
+
+def render(entries: list[Entry], fmt: str, *, width: int = 160) -> str:
+    """The leaderboard as text in ``fmt`` (one of :data:`FORMATS`)."""
+    if fmt == "json":
+        return to_json(entries)
+    if fmt == "csv":
+        return to_csv(entries)
+    if fmt == "markdown":
+        return to_markdown(entries)
+    if fmt == "table":
+        return to_table(entries, width=width)
+    raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def to_json(entries: list[Entry]) -> str:
+    """One JSON list of objects, one per entry (NaN/inf become null)."""
+    return json.dumps([{k: _clean(v) for k, v in e.to_dict().items()} for e in entries], indent=2) + "\n"
+
+
+def from_json(text: str) -> list[dict[str, Any]]:
+    """Read :func:`to_json` output back."""
+    return json.loads(text)
+
+
+def to_csv(entries: list[Entry]) -> str:
+    """CSV with a header of every entry field; params/aliases as JSON text, None as empty."""
+    names = [f.name for f in fields(Entry)]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for e in entries:
+        row = {}
+        for k, v in e.to_dict().items():
+            v = _clean(v)
+            row[k] = json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def from_csv(text: str) -> list[dict[str, Any]]:
+    """Read :func:`to_csv` output back into typed dictionaries (the JSON form)."""
+    out = []
+    for row in csv.DictReader(io.StringIO(text)):
+        rec: dict[str, Any] = {}
+        for k, v in row.items():
+            if k in _JSON_FIELDS:
+                rec[k] = json.loads(v)
+            elif v == "":
+                rec[k] = None
+            elif k in _INT_FIELDS:
+                rec[k] = int(v)
+            elif k in _FLOAT_FIELDS:
+                rec[k] = float(v)
+            elif k in _BOOL_FIELDS:
+                rec[k] = v == "True"
+            elif k == "id":
+                rec[k] = int(v) if v.lstrip("-").isdigit() else v
+            else:
+                rec[k] = v
+        out.append(rec)
+    return out
+
+
+def _num(v: float | None, digits: int = 4) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def _flag(v: bool | None) -> str:
+    return "" if v is None else ("yes" if v else "no")
+
+
+def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
+    """Header and text cells of the human-readable table (shared by table, Markdown and HTML)."""
+    has_val = any(e.val_task for e in entries)
+    has_err = any(e.status != "ok" for e in entries)
+    head = ["rank", "expression", "score", "seeds", "status", "cx", "mono", "bnd↓", "gain", "dnr", "pd", "aliases"]
+    if has_val:
+        head.append(f"val ({next(e.val_task for e in entries if e.val_task)})")
+    if has_err:
+        head.append("error")
+    rows = []
+    for e in entries:
+        rank = str(e.rank) if e.rank is not None else ("ref" if e.reference else "-")
+        expr = e.expression + (f"  [{e.reference}]" if e.reference and e.reference != e.expression else "")
+        score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
+        cells = [rank, expr, score, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
+                 _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
+                 str(len(e.aliases)) if e.aliases else ""]
+        if has_val:
+            cells.append("" if e.val_score is None else f"{e.val_score:.4f} ± {e.val_std or 0.0:.4f} ({e.val_seeds})")
+        if has_err:
+            cells.append((e.error or "")[:80])
+        rows.append(cells)
+    return head, rows
+
+
+def to_markdown(entries: list[Entry]) -> str:
+    """A GitHub-flavoured Markdown table (``|`` in cells escaped)."""
+    head, rows = columns(entries)
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
+
+    out = [line(head), "|" + "|".join("---" for _ in head) + "|"]
+    out += [line(r) for r in rows]
+    return "\n".join(out) + "\n"
+
+
+def to_table(entries: list[Entry], *, width: int = 160) -> str:
+    """A rich table rendered to plain text (references dimmed, failures red)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    head, rows = columns(entries)
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for h in head:
+        table.add_column(h, justify="right" if h in ("rank", "seeds", "cx", "gain", "dnr", "pd") else "left",
+                         overflow="fold")
+    for e, cells in zip(entries, rows, strict=True):
+        style = "red" if e.status != "ok" else ("cyan" if e.reference else "")
+        table.add_row(*(Text(c) for c in cells), style=style)  # Text: no markup from stored strings
+    console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
+    console.print(table)
+    return console.file.getvalue()

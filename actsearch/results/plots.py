@@ -1,0 +1,156 @@
+"""Figures of a run (matplotlib, Agg, no pyplot state): functions and their derivatives, progress.
+
+- :func:`functions_figure`: the top-K functions f and their derivatives f′ over [−6, 6], with ReLU
+  and Swish drawn as dashed references; derivatives come from autograd on the compiled modules.
+- :func:`progress_figure`: best score so far vs. number of evaluations, one line per searcher.
+Both return PNG bytes; :func:`plot_run` writes them next to each other.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+
+X_RANGE = (-6.0, 6.0)
+N_POINTS = 601
+
+
+def _figure(ncols: int, width: float = 11.0, height: float = 4.2) -> tuple[Any, list[Any]]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
+    return fig, axes
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def curve(module: Any) -> tuple[list[float], list[float], list[float]]:
+    """x, f(x), f′(x) on :data:`X_RANGE` (float64; non-finite values become NaN gaps)."""
+    import torch
+
+    x = torch.linspace(*X_RANGE, N_POINTS, dtype=torch.float64, requires_grad=True)
+    module = module.double()
+    y = module(x)
+    (dy,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    dy = torch.zeros_like(x) if dy is None else dy
+    clean = lambda t: [v if math.isfinite(v) else math.nan for v in t.detach().tolist()]  # noqa: E731
+    return x.detach().tolist(), clean(y), clean(dy)
+
+
+def reference_modules() -> dict[str, Any]:
+    """ReLU and Swish (β = 1) modules from the library."""
+    from actsearch.grammar import library
+
+    return {"relu": library.get("relu"), "swish": library.get("swish")}
+
+
+def functions_figure(curves: list[tuple[str, Any]], *, title: str = "", references: bool = True) -> bytes:
+    """PNG: f and f′ of each ``(label, module)`` over [−6, 6], ReLU and Swish dashed."""
+    fig, (ax_f, ax_d) = _figure(2)
+    refs = list(reference_modules().items()) if references else []
+    ys = []
+    for i, (label, module) in enumerate(curves):
+        x, y, dy = curve(module)
+        ys.append(y)
+        ax_f.plot(x, y, label=_short(label), color=f"C{i % 10}", lw=1.6)
+        ax_d.plot(x, dy, color=f"C{i % 10}", lw=1.6)
+    for name, module in refs:
+        x, y, dy = curve(module)
+        ys.append(y)
+        ax_f.plot(x, y, "--", color="0.45" if name == "relu" else "0.2", lw=1.0, label=f"{name} (reference)")
+        ax_d.plot(x, dy, "--", color="0.45" if name == "relu" else "0.2", lw=1.0)
+    for ax, name in ((ax_f, "f(x)"), (ax_d, "f′(x)")):
+        ax.axhline(0, color="0.85", lw=0.8, zorder=0)
+        ax.axvline(0, color="0.85", lw=0.8, zorder=0)
+        ax.set_xlim(*X_RANGE)
+        ax.set_xlabel("x")
+        ax.set_title(name)
+    ax_f.set_ylim(*_limits(ys, (-3, 6)))
+    ax_d.set_ylim(-1.5, 2.5)
+    ax_f.legend(fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def _short(label: str, n: int = 60) -> str:
+    label = label.replace("$", r"\$")  # matplotlib would read $...$ as math text
+    return label if len(label) <= n else label[: n - 1] + "…"
+
+
+def _limits(ys: list[list[float]], clip: tuple[float, float]) -> tuple[float, float]:
+    vals = [v for y in ys for v in y if math.isfinite(v)]
+    if not vals:
+        return clip
+    lo, hi = max(min(vals), clip[0]), min(max(vals), clip[1])
+    pad = 0.05 * (hi - lo or 1.0)
+    return lo - pad, hi + pad
+
+
+def progress_figure(records: list[Any], *, title: str = "") -> bytes:
+    """PNG: best score so far vs. number of evaluations, one step line per searcher."""
+    fig, (ax,) = _figure(1, width=7.0, height=4.0)
+    for i, (searcher, ys) in enumerate(sorted(progress(records).items())):
+        ax.step(range(1, len(ys) + 1), ys, where="post", color=f"C{i % 10}", label=_short(searcher, 30))
+    ax.set_xlabel("evaluations")
+    ax.set_ylabel("best score so far")
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, loc="lower right")
+    else:
+        ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _png(fig)
+
+
+def progress(records: list[Any]) -> dict[str, list[float]]:
+    """Searcher → running best score over its evaluated search candidates, in storage order.
+
+    Failed candidates count as evaluations (they keep the previous best); aliases do not count.
+    """
+    out: dict[str, list[float]] = {}
+    best: dict[str, float] = {}
+    for rec in sorted(records, key=lambda r: r.id):
+        if rec.role != "search" or rec.alias_of is not None:
+            continue
+        name = rec.searcher or "search"
+        score = rec.score if rec.status == "ok" and math.isfinite(rec.score) else -math.inf
+        best[name] = max(best.get(name, -math.inf), score)
+        out.setdefault(name, []).append(best[name] if math.isfinite(best[name]) else math.nan)
+    return out
+
+
+def entry_module(entry: Any) -> Any:
+    """The compiled torch module of a leaderboard entry (library references included)."""
+    from actsearch.results.export import activation_of
+
+    return activation_of(entry.expression, entry.params).module()
+
+
+def plot_run(run: Any, out: Path, *, top: int = 5, task: str | None = None) -> list[Path]:
+    """Write ``out`` (top-K functions) and ``<stem>-progress.png`` (progress); return both paths."""
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out must name a .png file, got {out}")
+    board = [e for e in run.leaderboard(top=top, task=task, properties=False) if e.rank is not None]
+    curves = [(f"#{e.rank} {e.expression}", entry_module(e)) for e in board]
+    name = run.dir.name
+    second = out.with_name(out.stem + "-progress.png")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(functions_figure(curves, title=f"{name}: top {len(curves)}"))
+        second.write_bytes(progress_figure(run.records(), title=name))
+    except OSError as err:
+        raise UserError(f"cannot write {out}: {err.strerror or err}") from None
+    return [out, second]

@@ -1,0 +1,136 @@
+"""One self-contained HTML page for a run: settings, leaderboard, plots and validation table.
+
+Everything is inline — the CSS, and the figures as base64 ``data:`` PNGs — so the file can be
+mailed or archived and opens offline: the page references no URL at all and has no scripts.
+Every text that comes from the store is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import math
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.results.formats import columns
+
+_CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #1d1d1f; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; margin: .5em 0; font-size: 13px; }
+th, td { padding: 3px 9px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
+th { background: #f5f5f7; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.expr { font-family: ui-monospace, Menlo, Consolas, monospace; }
+tr.ref td { color: #0b6e99; background: #f3f9fc; } tr.failed td { color: #a1260d; }
+img { max-width: 100%; border: 1px solid #eee; }
+.muted { color: #777; }
+"""
+_NUMERIC = {"rank", "seeds", "cx", "gain", "dnr", "pd"}
+_SETTINGS = ("command", "task", "space", "searcher", "seed", "budget", "seeds", "scheduler", "workers",
+             "created_at", "git", "versions")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    return escape(json.dumps(value, default=str, sort_keys=True))
+
+
+def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = None,
+           table_id: str = "") -> str:
+    attr = f' id="{table_id}"' if table_id else ""
+    out = [f"<table{attr}><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        tds = []
+        for h, c in zip(head, row, strict=True):
+            kind = "num" if h in _NUMERIC else ("expr" if h == "expression" else "")
+            tds.append(f'<td class="{kind}">{escape(c)}</td>' if kind else f"<td>{escape(c)}</td>")
+        out.append(f"<tr{cls}>" + "".join(tds) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _img(png: bytes, alt: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></p>'
+
+
+def settings_table(meta: dict[str, Any]) -> str:
+    """The run's settings, the usual keys first."""
+    keys = [k for k in _SETTINGS if k in meta] + sorted(k for k in meta if k not in _SETTINGS)
+    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{_cell(meta[k])}</td></tr>" for k in keys)
+    return f'<table id="settings"><tbody>{rows}</tbody></table>'
+
+
+def validation_table(records: list[Any]) -> str:
+    """Every validation row, grouped by task, best first."""
+    vals = [r for r in records if r.role == "validation" and r.alias_of is None]
+    if not vals:
+        return '<p class="muted">No validation runs yet (<code>actsearch validate RUN_DIR --task T</code>).</p>'
+    vals.sort(key=lambda r: (r.task, -(r.score if math.isfinite(r.score) else -1.0)))
+    head = ["task", "expression", "score", "seeds", "status", "error"]
+    rows = [[r.task, r.expression, "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
+             str(len(r.seeds)), r.status, (r.error or "")[:100]] for r in vals]
+    return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
+
+
+def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
+    """The report page as a string."""
+    from actsearch.results.plots import entry_module, functions_figure, progress_figure
+
+    meta = run.meta
+    records = run.records()
+    board = run.leaderboard(top=top, task=task)
+    head, rows = columns(board)
+    classes = ["failed" if e.status != "ok" else ("ref" if e.reference and e.rank is None else "") for e in board]
+    ranked = [e for e in board if e.rank is not None][: min(top, 8)]
+    curves = [(f"#{e.rank} {e.expression}", entry_module(e)) for e in ranked]
+    evaluated = [r for r in records if r.alias_of is None and r.role == "search"]
+    failed = sum(1 for r in evaluated if r.status != "ok")
+    aliases = sum(1 for r in records if r.alias_of is not None)
+    name = run.dir.name
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>actsearch report: {escape(name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>actsearch report: {escape(name)}</h1>",
+        f'<p class="muted">Generated {stamp}. {len(evaluated)} candidates evaluated '
+        f"({failed} failed), {aliases} aliases folded.</p>",
+        "<h2>Settings</h2>",
+        settings_table(meta),
+        f"<h2>Leaderboard (top {top}{', task ' + escape(task) if task else ''})</h2>",
+        _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
+        '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
+        "bnd↓: bounded below; gain: variance-preserving init gain; dnr: dead-neuron rate; "
+        "pd: prediction disagreement across seeds; ref: reference functions, unranked.</p>",
+        "<h2>Top functions and derivatives</h2>",
+        _img(functions_figure(curves, title=f"top {len(curves)}"), "top functions and their derivatives"),
+        "<h2>Progress</h2>",
+        _img(progress_figure(records), "best score vs. evaluations per searcher"),
+        "<h2>Validation</h2>",
+        validation_table(records),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def write_report(run: Any, out: Path, *, top: int = 20, task: str | None = None) -> Path:
+    """Render the report and write it to ``out``."""
+    html = render(run, top=top, task=task)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html, encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot write {out}: {err.strerror or err}") from None
+    return out

@@ -1,0 +1,126 @@
+"""A finished (or still running) search, opened read-only: the Python face of the results CLI.
+
+``actsearch.open_run(dir)`` returns a :class:`Run`; ``run.leaderboard()`` ranks its candidates,
+``run.best()`` is the winner, ``run.entry("3")`` / ``run.entry("id:17")`` / ``run.entry("relu")``
+finds one row, and ``export``, ``plot``, ``report``, ``validate`` mirror the CLI commands.
+Reading never takes the writer's lock, so all of this works while a search is still running.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.results.leaderboard import REFERENCES, Entry, Leaderboard, build
+from actsearch.results.store import CandidateRecord, RunStore
+
+
+class Run:
+    """Read-only access to one run directory's store."""
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self.dir = Path(run_dir)
+        if not self.dir.is_dir():
+            raise UserError(f"no run directory {self.dir}")
+        self._store = RunStore(self.dir, readonly=True)
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.dir)!r})"
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The run's settings (command, space, task, searcher, seed, versions ...)."""
+        return self._store.meta()
+
+    def records(self, **filters: Any) -> list[CandidateRecord]:
+        """Every stored row (aliases and failures included), in storage order."""
+        return self._store.candidates(**filters)
+
+    def record(self, record_id: int) -> CandidateRecord:
+        """The stored row with this id."""
+        for rec in self.records():
+            if rec.id == record_id:
+                return rec
+        raise UserError(f"no candidate with id {record_id} in {self.dir}")
+
+    def leaderboard(self, top: int | None = None, task: str | None = None, include_failed: bool = False,
+                    properties: bool = True) -> Leaderboard:
+        """Ranked distinct functions (see :func:`actsearch.results.leaderboard.build`)."""
+        records = self.records()
+        if task is not None and not any(r.task == task for r in records):
+            tasks = sorted({r.task for r in records})
+            raise UserError(f"no candidates for task {task!r} in {self.dir}; tasks: {', '.join(tasks) or 'none'}")
+        return build(records, task=task or self.meta.get("task"), top=top, include_failed=include_failed,
+                     properties=properties)
+
+    def best(self, task: str | None = None) -> Entry:
+        """The top-ranked candidate."""
+        board = [e for e in self.leaderboard(top=1, task=task, properties=False) if e.rank == 1]
+        if not board:
+            raise UserError(f"no successful candidate in {self.dir} yet")
+        return board[0]
+
+    def entry(self, key: str | int, task: str | None = None) -> Entry:
+        """One row by rank (``3``), store id (``id:17`` or ``#17``) or reference name (``relu``)."""
+        text = str(key).strip()
+        board = self.leaderboard(task=task, include_failed=True, properties=False)
+        if text.lstrip("#").startswith("id:") or text.startswith("#"):
+            raw = text[3:] if text.startswith("id:") else text[1:]
+            if not raw.isdigit():
+                raise UserError(f"bad candidate id {text!r}")
+            found = [e for e in board if e.id == int(raw)]
+            if not found:  # an alias or a row of another task: rank it on its own task
+                rec = self.record(int(raw))
+                found = [e for e in self.leaderboard(task=rec.task, include_failed=True, properties=False)
+                         if e.id == rec.id or e.fingerprint == rec.fingerprint]
+        elif text.isdigit():
+            found = [e for e in board if e.rank == int(text)]
+        elif text in REFERENCES:
+            found = [e for e in board if e.reference == text and e.rank is None] or \
+                    [e for e in board if e.reference == text]
+        else:
+            raise UserError(f"expected a rank (3), an id (id:17) or relu/swish, got {text!r}")
+        if not found:
+            raise UserError(f"no candidate {text} in {self.dir}")
+        return found[0]
+
+    def export(self, key: str | int, out: str | os.PathLike, format: str = "py",
+               class_name: str | None = None) -> Path:
+        """Write the candidate as a standalone torch module (``py``) or TorchScript file."""
+        from actsearch.results.export import export_entry
+
+        return export_entry(self, self.entry(key), Path(out), fmt=format, class_name=class_name)
+
+    def plot(self, out: str | os.PathLike, top: int = 5, task: str | None = None) -> list[Path]:
+        """The top-K functions/derivatives figure and the progress figure (second path)."""
+        from actsearch.results.plots import plot_run
+
+        return plot_run(self, Path(out), top=top, task=task)
+
+    def report(self, out: str | os.PathLike, top: int = 20, task: str | None = None) -> Path:
+        """One self-contained HTML page."""
+        from actsearch.results.report import write_report
+
+        return write_report(self, Path(out), top=top, task=task)
+
+    def validate(self, task: str, top: int = 3, seeds: int = 3, **kw: Any) -> list[dict[str, Any]]:
+        """Re-evaluate the top K (plus relu and swish) on ``task`` with more seeds; store the rows."""
+        from actsearch.results.validate import validate
+
+        return validate(self.dir, task, top=top, seeds=seeds, **kw)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_run(run_dir: str | os.PathLike) -> Run:
+    """Open a run directory for reading (``actsearch.open_run``)."""
+    return Run(run_dir)
