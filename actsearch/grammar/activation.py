@@ -89,14 +89,15 @@ class Activation:
 
         return canonical_text(self.tree, self.fingerprint)
 
-    def module(self, per_channel: int | None = None) -> Any:
+    def module(self, per_channel: int | None = None, *, fast: bool = True) -> Any:
         """A ``torch.nn.Module`` applying the function elementwise; learnable constants are
-        ``nn.Parameter``s (scalars, or shape ``(per_channel,)`` broadcast over dim 1)."""
+        ``nn.Parameter``s (scalars, or shape ``(per_channel,)`` broadcast over dim 1).
+        ``fast=False`` skips torch's fused kernels (plain closures, for testing)."""
         from actsearch.grammar.compile import ActivationModule
 
         if per_channel is not None and (not isinstance(per_channel, int) or per_channel < 1):
             raise ValueError(f"per_channel must be a positive int, got {per_channel!r}")
-        return ActivationModule(self.tree, self.params, self.text, per_channel)
+        return ActivationModule(self.tree, self.params, self.text, per_channel, fast)
 
     def __call__(self, x: Any, **params: float) -> np.ndarray:
         """float64 values at ``x`` (numpy), with the initial parameter values unless overridden."""

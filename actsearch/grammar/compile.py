@@ -6,7 +6,13 @@ Before closures are built the tree is prepared:
 2. :func:`~actsearch.grammar.nodes.stable` rewrites overflow-prone patterns
    (``log(1 + exp(u))`` → softplus, ``1/(1 + exp(-u))`` → sigmoid, ``max(u, 0)`` → relu);
 3. fused forms use torch's own kernels: ``u * sigmoid(u)`` → ``silu(u)``,
-   ``u * tanh(softplus(u))`` → ``mish(u)``.
+   ``u * tanh(softplus(u))`` → ``mish(u)``;
+4. a whole function without learnable constants whose fingerprint is that of one of torch's
+   own activations (gelu, silu, mish, elu, selu, softplus, relu, tanh, sigmoid) runs torch's
+   kernel: ``0.5*x*(1 + erf(x/sqrt(2)))`` compiles to ``F.gelu``.
+
+Steps 3–4 are the ``fast`` path (on by default); ``fast=False`` builds plain closures, which the
+tests compare against torch's functions too.
 
 Each node becomes a small Python closure ``f(x, args, params) -> Tensor``; the module calls
 the root closure. Learnable constants are scalar ``nn.Parameter``s (or shape ``(C,)`` with
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actsearch.grammar.nodes import Node, evaluate, stable
+from actsearch.grammar.nodes import Node, evaluate, stable, walk
 
 Fn = Callable[[torch.Tensor, tuple, dict], Any]
 
@@ -77,6 +84,38 @@ def prepare(node: Node) -> Node:
     return fuse(stable(fold(node)))
 
 
+@lru_cache(maxsize=1)
+def _native_table() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    from actsearch.grammar.fingerprint import fingerprint
+    from actsearch.grammar.library import expression
+    from actsearch.grammar.parse import parse_tree
+
+    kernels = {
+        "gelu": F.gelu, "silu": F.silu, "mish": F.mish, "elu": F.elu, "selu": torch.selu,
+        "softplus": F.softplus, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+    }  # fmt: skip
+    return {fingerprint(parse_tree(expression(name))): fn for name, fn in kernels.items()}
+
+
+def native(tree: Node) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """torch's own kernel when the (parameter-free) tree computes one of its activations."""
+    if any(n[0] in ("param", "arg") for n in walk(tree)):
+        return None
+    from actsearch.grammar.fingerprint import fingerprint
+
+    return _native_table().get(fingerprint(tree))
+
+
+def build(tree: Node, fast: bool = True) -> Fn:
+    """The closure for a whole tree: torch's kernel, or fused closures, or plain closures."""
+    if fast:
+        kernel = native(tree)
+        if kernel is not None:
+            return lambda x, a, p: kernel(x)
+        return closure(prepare(tree))
+    return closure(stable(fold(tree)))
+
+
 def closure(node: Node) -> Fn:
     """A closure ``f(x, args, params)`` computing the tree (call :func:`prepare` first for speed)."""
     op = node[0]
@@ -121,17 +160,23 @@ class ActivationModule(nn.Module):
     ``nn.Parameter``s named as in the expression."""
 
     def __init__(
-        self, tree: Node, params: dict[str, float], text: str, per_channel: int | None = None
+        self,
+        tree: Node,
+        params: dict[str, float],
+        text: str,
+        per_channel: int | None = None,
+        fast: bool = True,
     ) -> None:
         super().__init__()
         self.text = text
         self.tree = tree
         self.per_channel = per_channel
+        self.fast = fast
         self.names = list(params)
         for name, value in params.items():
             shape = (per_channel,) if per_channel else ()
             self.register_parameter(name, nn.Parameter(torch.full(shape, float(value))))
-        self._fn = closure(prepare(tree))
+        self._fn = build(tree, fast)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the activation elementwise."""
@@ -153,7 +198,7 @@ class ActivationModule(nn.Module):
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self._fn = closure(prepare(self.tree))
+        self._fn = build(self.tree, self.fast)
 
 
 _SOURCE = {

@@ -1,0 +1,112 @@
+"""``actsearch inspect EXPR``: canonical form, fingerprint, parameters and properties of one
+activation (an expression, or the name of a library function that is an expression)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from actsearch.commands.common import parse_params, print_json
+
+
+def resolve(expr: str, params: dict[str, float]) -> Any:
+    """An Activation for expression text or a library name (library defaults, then ``params``)."""
+    from actsearch.grammar import parse
+    from actsearch.grammar.library import NAMES, LibraryError, defaults, expression
+
+    if expr.strip() in NAMES:
+        name = expr.strip()
+        text = expression(name)
+        if text is None:
+            raise LibraryError(f"'{name}' is a module-only library activation with no expression form")
+        return parse(text, **{**defaults(name), **params})
+    return parse(expr, **params)
+
+
+def report(act: Any) -> dict[str, Any]:
+    """The JSON object ``inspect --json`` prints."""
+    return {
+        "expression": act.text,
+        "canonical": act.canonical,
+        "fingerprint": act.fingerprint,
+        "params": act.params,
+        "complexity": act.complexity,
+        "trivial": act.trivial(),
+        "properties": act.properties(),
+    }
+
+
+def plot(act: Any, path: Path) -> None:
+    """Draw f and f' over [-6, 6] into an image file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import torch
+
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64, requires_grad=True)
+    y = act.module().double()(x)
+    (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    g = torch.zeros_like(x) if g is None else g
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(x.detach(), y.detach(), label="f(x)")
+    ax.plot(x.detach(), g.detach(), "--", label="f'(x)")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_title(act.canonical, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    try:
+        fig.savefig(path)
+    except OSError as err:
+        from actsearch.errors import UserError
+
+        raise UserError(f"cannot write plot {path}: {err.strerror or err}") from None
+    finally:
+        plt.close(fig)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``inspect`` command."""
+
+    @app.command()
+    def inspect(
+        expr: str = typer.Argument(
+            ..., help="expression in x (e.g. 'x * sigmoid(beta * x)') or a library name"
+        ),
+        param: list[str] = typer.Option(
+            None, "--param", "-p", help="initial value, NAME=NUMBER (repeatable)"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
+        plot_file: Path = typer.Option(None, "--plot", help="write a plot of f and f' over [-6, 6] (PNG)"),
+    ) -> None:
+        """Canonical form, fingerprint, parameters and properties of an activation."""
+        act = resolve(expr, parse_params(param))
+        info = report(act)
+        if plot_file is not None:
+            plot(act, plot_file)
+        if as_json:
+            print_json(info)
+            return
+        width = max(len(k) for k in info["properties"])
+        print(f"expression   {info['expression']}")
+        print(f"canonical    {info['canonical']}")
+        print(f"fingerprint  {info['fingerprint']}")
+        print(f"params       {', '.join(f'{k}={v:g}' for k, v in act.params.items()) or '(none)'}")
+        print(f"complexity   {info['complexity']}")
+        if info["trivial"]:
+            print(f"trivial      {info['trivial']}")
+        print("properties")
+        for key, value in info["properties"].items():
+            shown = (
+                f"{value:.6g}"
+                if isinstance(value, float)
+                else str(value).lower()
+                if value is not None
+                else "-"
+            )
+            print(f"  {key:<{width}}  {shown}")
+        if plot_file is not None:
+            print(f"plot         {plot_file}")
