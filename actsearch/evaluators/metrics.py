@@ -53,7 +53,8 @@ def dead_neuron_rate(model: nn.Module, acts: Sequence[nn.Module], x: torch.Tenso
         for z in inputs.get(k, []):
             z = z.clone().requires_grad_(True)
             with torch.enable_grad():
-                (grad,) = torch.autograd.grad(act(z).sum(), z, allow_unused=True)
+                out = act(z)
+                grad = torch.autograd.grad(out.sum(), z, allow_unused=True)[0] if out.requires_grad else None
             if grad is None:  # the activation ignores its input: every unit is dead
                 grad = torch.zeros_like(z)
             alive = grad.ne(0) & grad.isfinite()
