@@ -12,7 +12,9 @@ Schema (``SCHEMA_VERSION`` 1)::
                                                   -- seed, budget, seeds, versions, git, created_at
     candidates(                                   -- one row per evaluated (or aliased) candidate
         id INTEGER PRIMARY KEY,                   -- 1, 2, ... in order of storage
-        trial_id TEXT,                            -- the searcher's id ("t000042"); NULL for aliases
+        trial_id TEXT,                            -- the searcher's id ("t000042"), "ref:NAME" for a
+                                                  -- reference; NULL for aliases and for candidates
+                                                  -- stored without training (invalid)
         expression TEXT, canonical TEXT,          -- input text; canonical text (NULL if unknown)
         fingerprint TEXT, params TEXT,            -- params: JSON name -> initial value
         alias_of INTEGER,                         -- id of the evaluated row with the same
@@ -136,6 +138,7 @@ class RunStore:
         self.path = self.run_dir / DB_NAME
         self.readonly = readonly
         self._lock_fh = None
+        self._depth = 0  # open write transactions (nested ones join the outermost)
         if readonly:
             if not self.path.is_file():
                 raise RunStoreError(f"no run store in {self.run_dir} (expected {self.path})")
@@ -191,17 +194,35 @@ class RunStore:
             raise RunStoreError(f"cannot {what} in {self.path}: {err}") from None
 
     @contextlib.contextmanager
+    def transaction(self) -> Iterator[RunStore]:
+        """Group several writes into one transaction: all of them are stored or none.
+
+        Writer methods called inside join it; nesting is allowed (the outermost one commits)."""
+        with self._write("store results"):
+            yield self
+
+    @contextlib.contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
         """One transaction: all of it is stored or none of it (then RunStoreError)."""
         if self.readonly:
             raise RunStoreError(f"the run store {self.path} was opened read-only")
+        if self._depth:  # inside an outer transaction: it commits or rolls back for us
+            self._depth += 1
+            try:
+                yield self._db
+            finally:
+                self._depth -= 1
+            return
         with self._errors(what):
             self._db.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self._db.execute("COMMIT")
 
     def close(self) -> None:
@@ -333,8 +354,10 @@ class RunStore:
         return [_decode(dict(zip(names, r, strict=True))) for r in rows]
 
     def count(self, task: str | None = None, role: str | None = None) -> int:
-        """Number of evaluated (non-alias) rows, failures included."""
-        sql, args = _where("SELECT count(*) FROM candidates", ["alias_of IS NULL"], task=task, role=role)
+        """Number of evaluations: rows with a trial id (not aliases, not candidates skipped before
+        training), failures included. A finished search holds exactly its budget of them."""
+        sql, args = _where("SELECT count(*) FROM candidates", ["alias_of IS NULL", "trial_id IS NOT NULL"],
+                           task=task, role=role)
         with self._errors("count candidates"):
             return int(self._db.execute(sql, args).fetchone()[0])
 

@@ -29,11 +29,13 @@ def test_round_trip_with_aliases_and_filters(tmp_path):
                          seeds=[0, 1], aliases=["sigmoid(x) * x"])
         store.record("relu(x)", "fp-b", _result(0.0, "diverged"), task="digits", trial_id="t000001",
                      searcher="exhaustive", step=1, seeds=[0, 1])
-        store.record("swish", "fp-c", _result(0.8), task="digits", role="reference", params={"beta": 1.0})
+        store.record("swish", "fp-c", _result(0.8), task="digits", role="reference", params={"beta": 1.0},
+                     trial_id="ref:swish")
+        store.record_invalid("x - x", "fp-d", "constant", task="digits", searcher="exhaustive")
     ro = RunStore(tmp_path / "run", readonly=True)
     assert ro.meta()["task"] == "digits" and ro.meta()["budget"] == 3
     rows = ro.candidates()
-    assert [r.expression for r in rows] == ["x * sigmoid(x)", "sigmoid(x) * x", "relu(x)", "swish"]
+    assert [r.expression for r in rows] == ["x * sigmoid(x)", "sigmoid(x) * x", "relu(x)", "swish", "x - x"]
     first, alias = rows[0], rows[1]
     assert first.id == a and alias.alias_of == a and alias.score == first.score == pytest.approx(0.9)
     assert first.runs[1]["seed"] == 1 and first.metrics == {"pd": 0.01} and first.seeds == [0, 1]
@@ -42,8 +44,10 @@ def test_round_trip_with_aliases_and_filters(tmp_path):
         "x * sigmoid(x)", "sigmoid(x) * x"]
     assert [r.expression for r in ro.candidates(task="digits", role="reference")] == ["swish"]
     assert rows[3].params == {"beta": 1.0}
+    assert rows[4].status == "invalid" and rows[4].error == "constant" and rows[4].trial_id is None
+    # Evaluations: rows with a trial id; the invalid one was stored without training.
     assert ro.count(role="search") == 2 and ro.count() == 3
-    assert set(ro.fingerprints(role="search")) == {"fp-a", "fp-b"}
+    assert set(ro.fingerprints(role="search")) == {"fp-a", "fp-b", "fp-d"}
     with pytest.raises(RunStoreError):
         ro.init_run({"x": 1})
 
@@ -84,6 +88,20 @@ def test_pending_and_state_are_atomic_with_results(tmp_path):
     assert len(store.pending()) == 1 and store.load_state("searcher") == {"n": 3}
 
 
+def test_transaction_groups_writes(tmp_path):
+    store = RunStore(tmp_path)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.add_pending("t1", {"expression": "x"}, task="digits")
+            store.record_invalid("x - x", "f-const", "constant", task="digits")
+            raise RuntimeError("driver dies mid-way")
+    assert store.pending() == [] and store.candidates() == []
+    with store.transaction():
+        store.add_pending("t1", {"expression": "x"}, task="digits")
+        store.record_invalid("x - x", "f-const", "constant", task="digits")
+    assert len(store.pending()) == 1 and len(RunStore(tmp_path, readonly=True).candidates()) == 1
+
+
 def test_second_writer_is_refused_readers_are_not(tmp_path):
     store = RunStore(tmp_path)
     with pytest.raises(RunStoreError, match="in use"):
@@ -95,7 +113,7 @@ def test_second_writer_is_refused_readers_are_not(tmp_path):
 
 def test_reader_never_blocks_the_writer(tmp_path):
     writer = RunStore(tmp_path)
-    writer.record("x", "f0", _result(0.1), task="digits")
+    writer.record("x", "f0", _result(0.1), task="digits", trial_id="t0")
     seen: list[int] = []
     stop = threading.Event()
 
@@ -111,7 +129,7 @@ def test_reader_never_blocks_the_writer(tmp_path):
     thread.start()
     try:
         for i in range(1, 60):
-            writer.record(f"x + {i}", f"f{i}", _result(0.1), task="digits")
+            writer.record(f"x + {i}", f"f{i}", _result(0.1), task="digits", trial_id=f"t{i}")
     finally:
         stop.set()
         thread.join()
@@ -126,13 +144,13 @@ def test_missing_store_for_reader(tmp_path):
 
 def test_full_disk_gives_clear_error_and_keeps_stored_rows(tmp_path):
     store = RunStore(tmp_path)
-    store.record("x", "f0", _result(0.3), task="digits")
+    store.record("x", "f0", _result(0.3), task="digits", trial_id="t0")
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
     store._db.execute(f"PRAGMA max_page_count={pages + 2}")  # a disk with room for ~2 more pages
     big = _result(0.5, seeds=range(400))
     with pytest.raises(RunStoreError, match="full"):
         for i in range(1, 50):
-            store.record(f"x + {i}", f"f{i}", big, task="digits")
+            store.record(f"x + {i}", f"f{i}", big, task="digits", trial_id=f"t{i}")
     stored = RunStore(tmp_path, readonly=True).candidates()
     assert stored[0].expression == "x" and len(stored) == store.count() >= 1
     assert all(len(r.runs) == 400 for r in stored[1:])

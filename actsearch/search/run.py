@@ -1,0 +1,340 @@
+"""A search run: run directory + run store + searcher + Ray Tune trials, resumable at any point.
+
+``run_search(SearchSpec(...), run_dir)`` evaluates the references (relu, swish) and then up to
+``budget`` proposals of the searcher, one Ray Tune trial per candidate (all its seeds), writing
+every result to the run store (:mod:`actsearch.results.store`) as it arrives. The store is the
+source of truth, so a run stopped by Ctrl-C or a killed driver resumes (``resume=True``) from it:
+
+- a proposal is stored as *pending* together with the searcher's snapshot (one transaction)
+  before its trial starts, and its result replaces it together with the next snapshot; on
+  resume the searcher is restored and the pending proposals are evaluated first;
+- a proposal whose fingerprint is already stored is never evaluated again (its stored score is
+  fed back to the searcher);
+- the budget counts evaluated search candidates in the store, so a finished run holds exactly
+  ``budget`` of them (fewer if the space is exhausted), each fingerprint once.
+
+Aliases and trivial (invalid) candidates the searcher skips are stored too, without training.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.evaluators.result import CandidateResult
+from actsearch.results.store import STOPPED, RunStore, RunStoreError
+from actsearch.search.searchers.base import FINISHED, WAIT, Proposal
+
+REFERENCES = ("relu", "swish")
+# Settings that define a search: a resumed run must match them (budget, workers, address may change).
+IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options")
+SPACE_COPY = "space.toml"
+
+
+@dataclass
+class SearchSpec:
+    """Everything ``actsearch search`` needs; stored in the run's metadata."""
+
+    space: str  # preset name or TOML file (copied into the run dir as space.toml)
+    searcher: str = "evolution"
+    task: str = "mnist1d"
+    budget: int = 100  # evaluated search candidates (references and skipped ones not counted)
+    seeds: int = 1  # seeds 0 .. seeds-1 per candidate, all in one trial
+    seed: int = 0  # the searcher's seed
+    workers: int = 2  # concurrent trials
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    address: str | None = None  # HOST:PORT of a Ray head node; None = embedded local Ray
+    scheduler: str | None = None  # None/"fifo" or "asha"
+    references: tuple[str, ...] = REFERENCES
+    task_overrides: dict[str, Any] = field(default_factory=dict)
+    searcher_options: dict[str, Any] = field(default_factory=dict)
+    time_limit_s: float | None = None  # per seed
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    evaluated: int  # search candidates in the store
+    budget: int
+    finished: bool  # budget reached or space exhausted
+    interrupted: bool
+    failures: int
+    wall_s: float
+    new: int = 0  # evaluated by this invocation
+
+
+class RunDirError(RunStoreError):
+    """The run directory belongs to another search, or exists when a new run was asked for."""
+
+
+def _version_info() -> dict[str, Any]:
+    import platform
+    import subprocess
+
+    import ray
+    import torch
+
+    import actsearch
+
+    try:
+        git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    return {"versions": {"actsearch": actsearch.__version__, "python": platform.python_version(),
+                         "torch": torch.__version__, "ray": ray.__version__}, "git": git}
+
+
+def prepare(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False) -> RunStore:
+    """Open (or create) the run directory's store and check that it belongs to this search."""
+    run_dir = Path(run_dir)
+    if resume and not (run_dir / "run.sqlite").is_file():
+        raise RunDirError(f"nothing to resume: {run_dir} holds no run store")
+    store = RunStore(run_dir)
+    try:
+        meta = store.meta()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if "spec" in meta:
+            if not resume:
+                raise RunDirError(f"{run_dir} already holds a search; add --resume to continue it, "
+                                  "or choose another --run-dir")
+            old, mine = meta["spec"], asdict(spec)
+            for key in IDENTITY:
+                if _norm(old.get(key)) != _norm(mine[key]):
+                    raise RunDirError(f"{run_dir} belongs to a different search ({key}: stored "
+                                      f"{old.get(key)!r}, given {mine[key]!r})")
+            store.init_run({"spec": {**old, **{k: mine[k] for k in mine if k not in IDENTITY}},
+                            "budget": spec.budget, "resumed_at": now})
+        else:
+            if Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
+                shutil.copyfile(spec.space, run_dir / SPACE_COPY)
+            spec_dict = asdict(spec)
+            store.init_run({"spec": spec_dict, "command": sys.argv, "created_at": now,
+                            **{k: spec_dict[k] for k in (*IDENTITY, "budget")}, **_version_info()})
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def space_of(spec: SearchSpec, run_dir: str | Path) -> str:
+    """The space to load: the run's copy of a TOML file when there is one."""
+    copy = Path(run_dir, SPACE_COPY)
+    return str(copy) if copy.is_file() and not _is_preset(spec.space) else spec.space
+
+
+def _is_preset(name: str) -> bool:
+    from actsearch.search.space import PRESETS
+
+    return name in PRESETS
+
+
+def _norm(value: Any) -> Any:
+    return value if value not in (None, {}, [], ()) else None
+
+
+def spec_from_store(run_dir: str | Path) -> SearchSpec:
+    """The SearchSpec a run directory was started with (for ``actsearch resume``)."""
+    meta = RunStore(run_dir, readonly=True).meta()
+    if "spec" not in meta:
+        raise RunDirError(f"{run_dir} holds no search to resume")
+    data = {k: v for k, v in meta["spec"].items() if k in SearchSpec.__dataclass_fields__}
+    data["references"] = tuple(data.get("references") or ())
+    return SearchSpec(**data)
+
+
+class Bookkeeper:
+    """The ``TrialSource`` of a run: references, pending re-runs, then searcher proposals."""
+
+    def __init__(self, store: RunStore, spec: SearchSpec, searcher: Any,
+                 on_result: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self.store, self.spec, self.searcher = store, spec, searcher
+        self.on_result = on_result
+        self.task = spec.task
+        self.seeds = list(range(spec.seeds))
+        self.state_key = f"searcher:{spec.searcher}"
+        self.stored = store.fingerprints(task=self.task, role="search")
+        self.scores = {r.fingerprint: (r.score, r.status) for r in store.candidates(task=self.task, role="search")}
+        self.refs = [r for r in spec.references
+                     if f"library:{r}" not in store.fingerprints(task=self.task, role="reference")]
+        self.refs_running: set[str] = set()
+        self.rerun = store.pending(task=self.task, role="search")
+        self.inflight: dict[str, dict[str, Any]] = {p["trial_id"]: p for p in self.rerun}
+        self.searcher_done = False
+        self.new = 0
+
+    # budget bookkeeping
+    @property
+    def evaluated(self) -> int:
+        return self.store.count(task=self.task, role="search")
+
+    @property
+    def finished(self) -> bool:
+        done = self.evaluated >= self.spec.budget or (self.searcher_done and not self.inflight)
+        return done and not self.refs and not self.refs_running
+
+    def _config(self, expression: str, fingerprint: str, params: dict[str, float], **extra: Any) -> dict[str, Any]:
+        return {"expression": expression, "fingerprint": fingerprint, "params": params, "task": self.task,
+                "task_overrides": self.spec.task_overrides, "seeds": self.seeds,
+                "threads": max(1, int(self.spec.cpus_per_trial)), "time_limit_s": self.spec.time_limit_s, **extra}
+
+    def next_config(self) -> dict[str, Any] | object:
+        if self.refs:
+            name = self.refs.pop(0)
+            self.refs_running.add(name)
+            return self._config(_library_text(name), f"library:{name}", {}, library=name, role="reference",
+                                trial_id=f"ref:{name}")
+        if self.rerun:
+            p = self.rerun.pop(0)
+            return self._config(p["expression"], p["fingerprint"], p.get("params") or {}, role="search",
+                                trial_id=p["trial_id"])
+        while not self.searcher_done and self.evaluated + len(self.inflight) < self.spec.budget:
+            proposal = self.searcher.suggest()
+            skipped = getattr(self.searcher, "pop_skipped", list)()
+            if proposal is WAIT:
+                self._store_skipped(skipped)
+                return WAIT
+            if proposal is FINISHED:
+                self.searcher_done = True
+                self._store_skipped(skipped)
+                break
+            if proposal.fingerprint in self.stored:  # already evaluated (e.g. before a crash): reuse it
+                score, status = self.scores.get(proposal.fingerprint, (None, "error"))
+                self.searcher.on_trial_complete(proposal.trial_id, score=score, status=status)
+                self._store_skipped(skipped)
+                continue
+            self._dispatch(proposal, skipped)
+            return self._config(proposal.expression, proposal.fingerprint, proposal.params, role="search",
+                                trial_id=proposal.trial_id)
+        return WAIT if self.inflight or self.refs_running else FINISHED
+
+    def _dispatch(self, proposal: Proposal, skipped: list[dict[str, Any]]) -> None:
+        entry = {"expression": proposal.expression, "fingerprint": proposal.fingerprint,
+                 "params": proposal.params, "aliases": []}
+        self.inflight[proposal.trial_id] = entry
+        with self.store.transaction():
+            self._store_skipped(skipped)
+            self.store.add_pending(proposal.trial_id, entry, task=self.task, role="search",
+                                   state=(self.state_key, self.searcher.state()))
+
+    def _store_skipped(self, skipped: list[dict[str, Any]]) -> None:
+        """Store aliases (with their evaluated twin) and trivial candidates (as invalid)."""
+        if not skipped:
+            return
+        with self.store.transaction():
+            for rec in skipped:
+                fp = rec["fingerprint"]
+                if rec["status"] == "invalid":
+                    if fp not in self.stored:
+                        self.stored[fp] = self.store.record_invalid(
+                            rec["expression"], fp, rec.get("reason") or "invalid", task=self.task,
+                            params=rec.get("params"), searcher=self.spec.searcher)
+                elif fp in self.stored:
+                    self.store.record_alias(rec["expression"], self.stored[fp])
+                else:
+                    twin = next((t for t, e in self.inflight.items() if e["fingerprint"] == fp), None)
+                    if twin is not None:
+                        self.inflight[twin]["aliases"].append(rec["expression"])
+                        self.store.add_pending(twin, self.inflight[twin], task=self.task, role="search")
+
+    def complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
+        cand, status = _decode(result, error)
+        trial_id, role = config["trial_id"], config["role"]
+        kw = {"task": self.task, "role": role, "canonical": (result or {}).get("canonical"),
+              "params": config["params"], "seeds": self.seeds, "retries": retries, "status": status,
+              "trial_id": trial_id}
+        if role == "reference":
+            self.refs_running.discard(config["library"])
+            self.store.record(config["expression"], config["fingerprint"], cand, searcher="reference", **kw)
+        else:
+            entry = self.inflight.pop(trial_id, None) or {"aliases": []}
+            self.searcher.on_trial_complete(trial_id, score=cand.score, status=status)
+            step = int(trial_id[1:]) if re.fullmatch(r"t\d+", trial_id) else None
+            row = self.store.record(config["expression"], config["fingerprint"], cand, searcher=self.spec.searcher,
+                                    step=step, aliases=entry.get("aliases", []),
+                                    state=(self.state_key, self.searcher.state()), **kw)
+            self.stored[config["fingerprint"]] = row
+            self.scores[config["fingerprint"]] = (cand.score, status)
+            self.new += 1
+        if self.on_result is not None:
+            self.on_result({"expression": config["expression"], "role": role, "status": status,
+                            "score": cand.score, "score_std": cand.score_std, "retries": retries,
+                            "evaluated": self.evaluated, "budget": self.spec.budget})
+
+
+def _library_text(name: str) -> str:
+    try:
+        from actsearch.grammar.library import expression
+
+        return expression(name) or name
+    except (ImportError, AttributeError, KeyError, ValueError):
+        return name
+
+
+def _decode(result: dict[str, Any] | None, error: bool) -> tuple[CandidateResult, str]:
+    """The CandidateResult of a finished trial; a trial stopped early (ASHA) or lost keeps its last score."""
+    if result and result.get("candidate"):
+        import json
+
+        cand = CandidateResult.from_dict(json.loads(result["candidate"]))
+        return cand, cand.status
+    if error or not result:
+        return CandidateResult(status="error", score=0.0, score_std=0.0, error="trial failed in Ray"), "error"
+    score = float(result.get("score", 0.0))
+    return CandidateResult(status=STOPPED, score=score, score_std=0.0,
+                           error=f"stopped early at report {result.get('iteration')}"), STOPPED
+
+
+def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
+               on_result: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
+    """Run (or resume) a search into ``run_dir``; see the module docstring."""
+    from actsearch.search.searchers import make_searcher
+    from actsearch.search.space import load_space
+    from actsearch.search.tune import probe_address, run_trials, start_ray, stop_ray
+
+    if spec.budget < 1:
+        raise UserError("--budget must be at least 1")
+    if spec.scheduler not in (None, "", "fifo", "asha"):
+        raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: fifo, asha")
+    if resume and (Path(run_dir) / SPACE_COPY).is_file():
+        space = load_space(space_of(spec, run_dir))
+    else:
+        space = load_space(spec.space)  # bad space, searcher or task: an error before anything is written
+    searcher = make_searcher(spec.searcher, space, seed=spec.seed, **spec.searcher_options)
+    from actsearch.evaluators import get_task
+
+    get_task(spec.task, **spec.task_overrides)
+    if spec.address and spec.address != "auto":
+        probe_address(spec.address)
+    store = prepare(spec, run_dir, resume=resume)
+    handle = None
+    try:
+        state = store.load_state(f"searcher:{spec.searcher}")
+        if state is not None:
+            searcher.load_state(state)
+        book = Bookkeeper(store, spec, searcher, on_result)
+        start = time.perf_counter()
+        if not book.finished:
+            handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
+                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_dir)
+            outcome = run_trials(book, storage=Path(run_dir, "tune"), name=f"trials-{int(time.time())}",
+                                 workers=spec.workers, cpus_per_trial=spec.cpus_per_trial,
+                                 gpus_per_trial=spec.gpus_per_trial, scheduler=spec.scheduler)
+            interrupted = outcome.interrupted
+        else:
+            interrupted = False
+        failures = sum(1 for r in store.candidates(task=spec.task, role="search", include_aliases=False)
+                       if r.status != "ok" and r.trial_id)
+        return RunSummary(Path(run_dir), book.evaluated, spec.budget, book.finished, interrupted, failures,
+                          time.perf_counter() - start, book.new)
+    finally:
+        stop_ray(handle)
+        store.close()
