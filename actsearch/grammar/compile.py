@@ -184,7 +184,8 @@ class ActivationModule(nn.Module):
         if self.per_channel and x.dim() > 1:
             shape = (1, -1) + (1,) * (x.dim() - 2)
             params = {n: v.view(shape) for n, v in params.items()}
-        return _tensor(self._fn(x, (), params), x)
+        out = _tensor(self._fn(x, (), params), x)
+        return out if out.shape == x.shape else out.expand(x.shape)
 
     def extra_repr(self) -> str:
         """The expression text (shown by ``print(module)``)."""

@@ -111,7 +111,7 @@ def _wrap(node: Node, need: int, x: str) -> str:
 def stable(node: Node) -> Node:
     """Rewrite overflow-prone patterns into their stable primitives (values are unchanged).
 
-    ``log(1 + exp(u))`` → ``softplus(u)``; ``1 / (1 + exp(-u))`` → ``sigmoid(u)``;
+    ``log(1 + exp(u))`` → ``softplus(u)``; ``a / (1 + exp(-u))`` → ``a * sigmoid(u)``;
     ``exp(u) / (1 + exp(u))`` → ``sigmoid(u)``; ``max(u, 0)`` → ``relu(u)``.
     """
     op = node[0]
@@ -124,8 +124,8 @@ def stable(node: Node) -> Node:
             return ("softplus", u)
     elif op == "div":
         u = _one_plus_exp(node[2])
-        if u is not None and u[0] == "neg" and node[1] == ("num", 1.0):
-            return ("sigmoid", u[1])
+        if u is not None and u[0] == "neg":
+            return ("sigmoid", u[1]) if node[1] == ("num", 1.0) else ("mul", node[1], ("sigmoid", u[1]))
         if u is not None and node[1] == ("exp", u):
             return ("sigmoid", u)
     elif op == "max":

@@ -106,7 +106,7 @@ def from_sympy(expr: Any) -> Node:
             raise ValueError(f"not a finite number: {expr}")
         return _num(value)
     if expr.is_Add:
-        terms = list(expr.args)
+        terms = list(expr.as_ordered_terms())
         node = from_sympy(terms[0])
         for term in terms[1:]:
             if term.could_extract_minus_sign():
