@@ -225,4 +225,4 @@ def export_entry(run: Any, entry: Any, out: Path, *, fmt: str = "py", class_name
 
 
 def _reference_class(entry: Any) -> str | None:
-    return entry.reference.capitalize() if entry.reference and entry.reference == entry.expression else None
+    return entry.reference.capitalize() if entry.reference and entry.role == "reference" else None

@@ -113,8 +113,11 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         head.append("error")
     rows = []
     for e in entries:
-        rank = str(e.rank) if e.rank is not None else ("ref" if e.reference else "-")
-        expr = e.expression + (f"  [{e.reference}]" if e.reference and e.reference != e.expression else "")
+        rank = str(e.rank) if e.rank is not None else ("ref" if e.role == "reference" else "-")
+        if e.role == "reference":
+            expr = e.reference or e.expression
+        else:
+            expr = e.expression + (f"  (= {e.reference})" if e.reference else "")
         score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
         cells = [rank, expr, score, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
                  _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
@@ -151,7 +154,7 @@ def to_table(entries: list[Entry], *, width: int = 160) -> str:
         table.add_column(h, justify="right" if h in ("rank", "seeds", "cx", "gain", "dnr", "pd") else "left",
                          overflow="fold")
     for e, cells in zip(entries, rows, strict=True):
-        style = "red" if e.status != "ok" else ("cyan" if e.reference else "")
+        style = "red" if e.status != "ok" else ("cyan" if e.role == "reference" else "")
         table.add_row(*(Text(c) for c in cells), style=style)  # Text: no markup from stored strings
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(table)

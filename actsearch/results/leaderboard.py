@@ -11,6 +11,7 @@ Validation runs (role ``validation``) of the same function fill the ``val_*`` co
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -34,6 +35,7 @@ class Entry:
     seeds: int
     status: str
     task: str | None = None
+    role: str = "search"  # "reference" for relu/swish baselines (unranked), else the row's role
     searcher: str | None = None
     fingerprint: str | None = None
     reference: str | None = None  # "relu" / "swish" when this function is a reference
@@ -115,7 +117,12 @@ def _sortable_id(v: Any) -> tuple:
 
 
 def reference_name(expression: str, fingerprint: str | None, ref_prints: dict[str, str]) -> str | None:
-    """``relu``/``swish`` when the text names or computes one of the reference functions."""
+    """The library name (``relu``, ``swish`` ...) when the row names or computes a reference.
+
+    The search driver stores references with the fingerprint ``library:NAME``; validation rows
+    of references carry the library name as their expression."""
+    if fingerprint and fingerprint.startswith("library:"):
+        return fingerprint.split(":", 1)[1]
     if expression in REFERENCES:
         return expression
     for name, fp in ref_prints.items():
@@ -124,6 +131,7 @@ def reference_name(expression: str, fingerprint: str | None, ref_prints: dict[st
     return None
 
 
+@functools.lru_cache(maxsize=1)
 def reference_fingerprints() -> dict[str, str]:
     """Fingerprints of the reference functions (empty when the grammar cannot provide them)."""
     out: dict[str, str] = {}
@@ -145,7 +153,16 @@ def _best(recs: list[Any]) -> Any:
     return max(scored, key=lambda r: (_get(r, "status") == OK, _n_seeds(r), _order(r)))
 
 
+def _is_reference(rec: Any) -> bool:
+    """A reference row: stored as one, or a validation row of a reference by name."""
+    role = _get(rec, "role", "search")
+    if role == "reference" or str(_get(rec, "fingerprint") or "").startswith("library:"):
+        return True
+    return role == "validation" and _get(rec, "expression") in REFERENCES
+
+
 def _group(records: list[Any]) -> list[list[Any]]:
+    """Rows of the same function together (references apart from candidates, aliases with their row)."""
     by_id = {_get(r, "id"): r for r in records}
 
     def key(rec: Any, depth: int = 0) -> str:
@@ -153,7 +170,8 @@ def _group(records: list[Any]) -> list[list[Any]]:
         if target is not None and target in by_id and depth < 20:
             return key(by_id[target], depth + 1)
         fp = _get(rec, "fingerprint")
-        return f"fp:{fp}" if fp else f"id:{_get(rec, 'id')}"
+        kind = "ref" if _is_reference(rec) else "cand"
+        return f"{kind}:fp:{fp}" if fp else f"{kind}:id:{_get(rec, 'id')}"
 
     groups: dict[str, list[Any]] = {}
     for rec in sorted(records, key=_order):
@@ -164,7 +182,7 @@ def _group(records: list[Any]) -> list[list[Any]]:
 def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
     """The entry of one group, and whether the group holds a search candidate."""
     best = _best(recs)
-    search = [r for r in recs if _get(r, "role", "search") != "reference"]
+    search = [r for r in recs if not _is_reference(r)]
     texts = []
     for r in recs:
         text = str(_get(r, "expression") or "")
@@ -184,6 +202,7 @@ def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
         seeds=_n_seeds(best),
         status=str(_get(best, "status") or "pending"),
         task=_get(best, "task"),
+        role="reference" if not search else str(_get(best, "role") or "search"),
         searcher=_get(best, "searcher"),
         fingerprint=_get(best, "fingerprint"),
         reference=ref,
@@ -263,9 +282,16 @@ def _attach_validation(board: Leaderboard, others: list[Any]) -> None:
     if not vals:
         return
     vtask = _get(vals[-1], "task")  # the most recent validation task
-    latest = {_get(r, "fingerprint"): r for r in vals if _get(r, "task") == vtask}
+    ref_prints = reference_fingerprints()
+
+    def key(rec: Any) -> tuple:
+        if _is_reference(rec):
+            return ("ref", reference_name(str(_get(rec, "expression")), _get(rec, "fingerprint"), ref_prints))
+        return ("cand", _get(rec, "fingerprint"))
+
+    latest = {key(r): r for r in vals if _get(r, "task") == vtask}
     for e in board:
-        rec = latest.get(e.fingerprint)
+        rec = latest.get(("ref", e.reference) if e.role == "reference" else ("cand", e.fingerprint))
         if rec is not None:
             e.val_task, e.val_seeds = vtask, _n_seeds(rec)
             e.val_score = _finite(_get(rec, "score"))

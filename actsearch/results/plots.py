@@ -154,3 +154,26 @@ def plot_run(run: Any, out: Path, *, top: int = 5, task: str | None = None) -> l
     except OSError as err:
         raise UserError(f"cannot write {out}: {err.strerror or err}") from None
     return [out, second]
+
+
+def ascii_plot(module: Any, width: int = 61, height: int = 15) -> str:
+    """A terminal sketch of f (``*``) over [−6, 6] with the axes, for ``actsearch show``."""
+    import torch
+
+    xs = torch.linspace(*X_RANGE, width, dtype=torch.float64)
+    with torch.no_grad():
+        ys = [v if math.isfinite(v) else math.nan for v in module.double()(xs).tolist()]
+    lo, hi = _limits([ys], (-6.0, 6.0))
+    grid = [[" "] * width for _ in range(height)]
+    row_of = lambda y: round((hi - y) / (hi - lo) * (height - 1))  # noqa: E731
+    if lo <= 0 <= hi:
+        grid[row_of(0.0)] = ["-"] * width
+    for r in range(height):
+        grid[r][width // 2] = "+" if grid[r][width // 2] == "-" else "|"
+    for c, y in enumerate(ys):
+        if math.isfinite(y) and lo <= y <= hi:
+            grid[row_of(y)][c] = "*"
+    lines = [f"{hi:8.2f} ┤" + "".join(grid[0])] + ["         │" + "".join(r) for r in grid[1:-1]]
+    lines.append(f"{lo:8.2f} ┤" + "".join(grid[-1]))
+    lines.append(" " * 10 + f"{X_RANGE[0]:<{width // 2}g}0{X_RANGE[1]:>{width - width // 2 - 1}g}")
+    return "f(x) over [-6, 6]\n" + "\n".join(lines)

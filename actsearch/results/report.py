@@ -91,7 +91,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
     records = run.records()
     board = run.leaderboard(top=top, task=task)
     head, rows = columns(board)
-    classes = ["failed" if e.status != "ok" else ("ref" if e.reference and e.rank is None else "") for e in board]
+    classes = ["failed" if e.status != "ok" else ("ref" if e.role == "reference" else "") for e in board]
     ranked = [e for e in board if e.rank is not None][: min(top, 8)]
     curves = [(f"#{e.rank} {e.expression}", entry_module(e)) for e in ranked]
     evaluated = [r for r in records if r.alias_of is None and r.role == "search"]
@@ -106,7 +106,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         f"<title>actsearch report: {escape(name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>actsearch report: {escape(name)}</h1>",
         f'<p class="muted">Generated {stamp}. {len(evaluated)} candidates evaluated '
-        f"({failed} failed), {aliases} aliases folded.</p>",
+        f"({failed} failed), {aliases} alias row(s) folded into their functions.</p>",
         "<h2>Settings</h2>",
         settings_table(meta),
         f"<h2>Leaderboard (top {top}{', task ' + escape(task) if task else ''})</h2>",

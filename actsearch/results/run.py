@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.leaderboard import REFERENCES, Entry, Leaderboard, build
+from actsearch.results.leaderboard import Entry, Leaderboard, build
 from actsearch.results.store import CandidateRecord, RunStore
 
 
@@ -77,11 +77,11 @@ class Run:
                          if e.id == rec.id or e.fingerprint == rec.fingerprint]
         elif text.isdigit():
             found = [e for e in board if e.rank == int(text)]
-        elif text in REFERENCES:
-            found = [e for e in board if e.reference == text and e.rank is None] or \
+        elif text.isidentifier():  # a reference by its library name
+            found = [e for e in board if e.reference == text and e.role == "reference"] or \
                     [e for e in board if e.reference == text]
         else:
-            raise UserError(f"expected a rank (3), an id (id:17) or relu/swish, got {text!r}")
+            raise UserError(f"expected a rank (3), an id (id:17) or a reference name (relu), got {text!r}")
         if not found:
             raise UserError(f"no candidate {text} in {self.dir}")
         return found[0]

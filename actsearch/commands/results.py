@@ -1,0 +1,207 @@
+"""``leaderboard``, ``show``, ``plot``, ``report``, ``validate``, ``export``: look at a run's results.
+
+Every command reads the run directory's store read-only (so it works while a search is still
+running), except ``validate``, which adds rows with role ``validation`` and therefore waits for
+the search to finish. A candidate is named by its rank (``3``), its store id (``id:17``) or as a
+reference (``relu``, ``swish``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from actsearch.commands.common import print_json
+from actsearch.errors import UserError
+
+KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
+
+
+def _settings(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise UserError(f"--set expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _details(run: Any, key: str) -> dict[str, Any]:
+    """Everything known about one candidate: its leaderboard row, stored rows, properties."""
+    from actsearch.results.export import activation_of
+
+    entry = run.entry(key)
+    rows = [r for r in run.records() if r.fingerprint == entry.fingerprint]
+    out: dict[str, Any] = entry.to_dict()
+    try:
+        act = activation_of(entry.expression, entry.params)
+        out["canonical"] = out["canonical"] or act.canonical
+        out["properties"] = act.properties()
+        out["trivial"] = act.trivial()
+    except UserError as err:
+        out["properties"] = {"error": str(err)}
+    out["rows"] = [{k: v for k, v in r.to_dict().items() if k not in ("fingerprint",)} for r in rows]
+    return out
+
+
+def _print_details(info: dict[str, Any], curve: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    title = f"rank {info['rank']}" if info["rank"] else (info["reference"] or f"id {info['id']}")
+    table = Table(title=Text(f"{title}: {info['expression']}"), show_header=False, show_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    skip = {"rows", "properties"}
+    for k, v in info.items():
+        if k not in skip and v not in (None, [], {}):
+            table.add_row(Text(k), Text(str(v)))
+    for k, v in (info.get("properties") or {}).items():
+        table.add_row(Text(f"property {k}"), Text(f"{v:.4g}" if isinstance(v, float) else str(v)))
+    console.print(table)
+    console.print(Text("\nstored rows:", style="bold"))
+    for r in info["rows"]:
+        line = (f"  id {r['id']}  {r['role']:<10} {r['task']:<12} {r['status']:<8} score {r['score']:.4f} "
+                f"± {r['score_std']:.4f}  seeds {r['seeds']}  {r['expression']}"
+                + (f"  (alias of {r['alias_of']})" if r["alias_of"] else ""))
+        console.print(Text(line))
+        for s in r.get("runs") or []:
+            console.print(Text(f"      seed {s.get('seed')}: {s.get('status')} {s.get('score')} "
+                               f"{(s.get('error') or '')[:100]}"))
+    console.print(Text("\n" + curve))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the results commands to ``app``."""
+    run_arg = typer.Argument(..., help="run directory (holds run.sqlite)")
+
+    @app.command()
+    def leaderboard(
+        run_dir: Path = run_arg,
+        top: int = typer.Option(20, "--top", "-k", min=0, help="rows to show (0 = all)"),
+        fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or markdown"),
+        task: str = typer.Option(None, "--task", "-t", help="rank the results of this task"),
+        all_: bool = typer.Option(False, "--all", help="also list failed candidates, with status and error"),
+    ) -> None:
+        """Ranked results, one row per distinct function (aliases folded in and counted)."""
+        from actsearch.results import open_run
+
+        with open_run(run_dir) as run:
+            board = run.leaderboard(top=top or None, task=task, include_failed=all_)
+            text = board.format(fmt, width=max(100, _width()))
+        sys.stdout.write(text if text.strip() else "no results yet\n")
+
+    @app.command()
+    def show(
+        run_dir: Path = run_arg,
+        key: str = typer.Argument(..., help=KEY_HELP),
+        out: Path = typer.Option(None, "--out", "-o", help="also write its plot (f, f′, references) as PNG"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        """Everything known about one candidate, and its plot."""
+        from actsearch.results import open_run
+        from actsearch.results.plots import ascii_plot, entry_module, functions_figure
+
+        with open_run(run_dir) as run:
+            info = _details(run, key)
+            module = entry_module(run.entry(key))
+        if out is not None:
+            _write(out, functions_figure([(info["expression"], module)], title=info["expression"]))
+        if as_json:
+            print_json(info)
+        else:
+            _print_details(info, ascii_plot(module))
+        if out is not None:
+            print(f"wrote {out}", file=sys.stderr)
+
+    @app.command()
+    def plot(
+        run_dir: Path = run_arg,
+        out: Path = typer.Option(..., "--out", "-o", help="PNG file; the progress figure goes next to it"),
+        top: int = typer.Option(5, "--top", "-k", min=1, help="functions to draw"),
+        task: str = typer.Option(None, "--task", "-t", help="task whose ranking is drawn"),
+    ) -> None:
+        """Top-K functions and derivatives over [−6, 6] with ReLU and Swish; best score vs evaluations."""
+        from actsearch.results import open_run
+
+        with open_run(run_dir) as run:
+            paths = run.plot(out, top=top, task=task)
+        for p in paths:
+            print(f"wrote {p}")
+
+    @app.command()
+    def report(
+        run_dir: Path = run_arg,
+        out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
+        top: int = typer.Option(20, "--top", "-k", min=1, help="leaderboard rows"),
+        task: str = typer.Option(None, "--task", "-t", help="task whose ranking is shown"),
+    ) -> None:
+        """One self-contained HTML page: settings, leaderboard, plots, validation."""
+        from actsearch.results import open_run
+
+        with open_run(run_dir) as run:
+            path = run.report(out, top=top, task=task)
+        print(f"wrote {path}")
+
+    @app.command()
+    def validate(
+        run_dir: Path = run_arg,
+        task: str = typer.Option(..., "--task", "-t", help="task to validate on"),
+        top: int = typer.Option(3, "--top", "-k", min=0, help="top candidates to re-evaluate"),
+        seeds: int = typer.Option(3, "--seeds", "-n", min=1, help="seeds 0 .. N-1"),
+        steps: int = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
+        settings: list[str] = typer.Option(None, "--set", help="task config override NAME=VALUE (repeatable)"),
+        source_task: str = typer.Option(None, "--from-task", help="rank on this task (default: the search's)"),
+        no_refs: bool = typer.Option(False, "--no-references", help="skip relu and swish"),
+        threads: int = typer.Option(1, "--threads", min=1, help="torch threads per training"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    ) -> None:
+        """Re-evaluate the top K (plus relu and swish) on another task with more seeds; store the rows."""
+        from actsearch.results.validate import validate as run_validate
+
+        overrides: dict[str, Any] = _settings(settings)
+        if steps is not None:
+            overrides["steps"] = steps
+        rows = run_validate(run_dir, task, top=top, seeds=seeds, overrides=overrides, source_task=source_task,
+                            references=not no_refs, threads=threads,
+                            progress=None if as_json else lambda msg: print(msg, file=sys.stderr))
+        if as_json:
+            print_json(rows)
+        else:
+            print(f"validated {sum(r['status'] != 'skipped' for r in rows)} candidates on {rows[0]['task']}"
+                  if rows else "nothing to validate")
+
+    @app.command()
+    def export(
+        run_dir: Path = run_arg,
+        key: str = typer.Argument(..., help=KEY_HELP),
+        out: Path = typer.Option(..., "--out", "-o", help="file to write (my_act.py, or my_act.pt)"),
+        fmt: str = typer.Option("py", "--format", "-f", help="py (standalone module) or torchscript"),
+        name: str = typer.Option(None, "--name", help="class name (default: from the functions used)"),
+    ) -> None:
+        """Write a candidate as a standalone torch module (only torch needed) or a TorchScript file."""
+        from actsearch.results import open_run
+
+        with open_run(run_dir) as run:
+            path = run.export(key, out, format=fmt, class_name=name)
+        print(f"wrote {path}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def _width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((160, 24)).columns

@@ -1,0 +1,60 @@
+"""A generated run store (no search needed), written through the store's writer API.
+
+Task ``digits``: five ranked functions (one with an alias, two with an equal score), relu and
+swish as references, a diverged and an invalid candidate; task ``digits[steps=50]``: validation
+rows for the winner and relu.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import actsearch
+from actsearch.evaluators.result import CandidateResult, EvalResult
+from actsearch.results.store import RunStore
+
+TASK = "digits"
+VAL_TASK = "digits[steps=50]"
+
+# expression, params, per-seed scores, status, aliases
+SEARCH = [
+    ("x * sigmoid(beta * x)", {"beta": 1.5}, [0.96, 0.94], "ok", ["x / (1 + exp(-beta * x))"]),
+    ("max(x, 0) + 0.1 * x", {}, [0.93, 0.93], "ok", []),
+    ("tanh(x) * x", {}, [0.91, 0.89], "ok", []),
+    ("sin(x)", {}, [0.70, 0.90], "ok", []),  # mean 0.80, std 0.10
+    ("cos(x) + x", {}, [0.80, 0.80], "ok", []),  # mean 0.80, std 0.0: ranks above sin(x)
+    ("exp(x)^3", {}, [0.5, 0.0], "diverged", []),
+]
+REFERENCES = [("relu", [0.92, 0.90]), ("swish", [0.95, 0.93])]
+
+
+def result(scores: list[float], status: str = "ok", error: str | None = None) -> CandidateResult:
+    runs = [EvalResult(status="ok", score=s, seed=i, wall_s=0.5, metrics={"dnr": 0.1 * i}) for i, s in
+            enumerate(scores)]
+    if status != "ok":
+        runs[-1] = EvalResult(status=status, score=0.0, seed=len(scores) - 1, error=error, step=12)
+    return CandidateResult.from_runs(runs, metrics={"pd": 0.05})
+
+
+def fill(run_dir: Path) -> Path:
+    """Write the generated run into ``run_dir`` and return it."""
+    with RunStore(run_dir) as store:
+        store.init_run({"command": "actsearch search --space quick --task digits", "task": TASK,
+                        "searcher": "random", "seed": 0, "space": "quick", "budget": 10})
+        for step, (text, params, scores, status, aliases) in enumerate(SEARCH):
+            act = actsearch.parse(text, **params)
+            res = result(scores, status, "loss became nan at step 12" if status != "ok" else None)
+            store.record(text, act.fingerprint, res, task=TASK, role="search", trial_id=f"t{step:06d}",
+                         canonical=act.canonical, params=act.params, searcher="random", step=step,
+                         seeds=[0, 1], aliases=aliases)
+        store.record_invalid("x * 0", actsearch.parse("x * 0").fingerprint, "constant", task=TASK,
+                             searcher="random", step=len(SEARCH))
+        for name, scores in REFERENCES:  # as the search driver stores them
+            store.record(actsearch.library.expression(name), f"library:{name}", result(scores), task=TASK,
+                         role="reference", searcher="reference", trial_id=f"ref:{name}", seeds=[0, 1])
+        for text, params, scores in (("x * sigmoid(beta * x)", {"beta": 1.5}, [0.97, 0.95, 0.96]),
+                                     ("relu", {}, [0.90, 0.91, 0.92])):
+            act = actsearch.parse(actsearch.library.expression(text) if text == "relu" else text, **params)
+            store.record(text, act.fingerprint, result(scores), task=VAL_TASK, role="validation",
+                         params=act.params, seeds=[0, 1, 2], searcher="validate")
+    return run_dir
