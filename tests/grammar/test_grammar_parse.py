@@ -27,7 +27,10 @@ from actsearch.grammar.parse import MAX_LENGTH, parse_tree
         ("x ^ -1", ("pow", ("x",), ("neg", ("num", 1.0)))),
         ("x - x - x", ("sub", ("sub", ("x",), ("x",)), ("x",))),
         ("x / 2 * 3", ("mul", ("div", ("x",), ("num", 2.0)), ("num", 3.0))),
-        ("beta2 * alpha_1 + gamma", ("add", ("mul", ("param", "beta2"), ("param", "alpha_1")), ("param", "gamma"))),
+        (
+            "beta2 * alpha_1 + gamma",
+            ("add", ("mul", ("param", "beta2"), ("param", "alpha_1")), ("param", "gamma")),
+        ),
         ("max(x, 0)", ("max", ("x",), ("num", 0.0))),
         ("+x", ("x",)),
         ("  sigmoid ( x )\n", ("sigmoid", ("x",))),
@@ -95,7 +98,12 @@ def test_deep_nesting_is_refused_without_recursion_error():
     for text in ("(" * 10_000 + "x" + ")" * 10_000, "(" * 4_000 + "x" + ")" * 4_000):
         with pytest.raises(ExpressionError, match="too long|nesting deeper"):
             parse(text)
-    for text in ("-" * 5_000 + "x", "x^" * 3_000 + "x", "exp(" * 2_000 + "x" + ")" * 2_000, "x+" * 4_000 + "x"):
+    for text in (
+        "-" * 5_000 + "x",
+        "x^" * 3_000 + "x",
+        "exp(" * 2_000 + "x" + ")" * 2_000,
+        "x+" * 4_000 + "x",
+    ):
         with pytest.raises(ExpressionError, match=f"deeper than {MAX_DEPTH}|too long"):
             parse(text)
     # just below the bound still works end to end
