@@ -138,13 +138,13 @@ def _print_runs(label: str, task: str, res: Any) -> None:
     from rich.table import Table
 
     table = Table(title=f"{label} on {task}")
-    for col in ("seed", "status", "score", "test acc", "val loss", "DNR", "steps/s", "seconds", "note"):
-        table.add_column(col, justify="left" if col in ("status", "note") else "right")
+    for col in ("seed", "status", "score", "test acc", "val loss", "DNR", "steps/s", "seconds"):
+        table.add_column(col, justify="left" if col == "status" else "right")
     for r in res.runs:
         m = r.metrics
         table.add_row(str(r.seed), r.status, _fmt(r.score, ".4f"), _fmt(m.get("test_acc"), ".4f"),
                       _fmt(m.get("val_loss")), _fmt(m.get("dnr")), _fmt(m.get("steps_per_s"), ".0f"),
-                      _fmt(r.wall_s, ".1f"), r.error or "")
+                      _fmt(r.wall_s, ".1f"))
     console = Console()
     console.print(table)
     pd = res.metrics.get("pd")

@@ -26,9 +26,15 @@ class Candidate:
     factory: Callable[[], nn.Module]  # a fresh module per call
     gain: float | None = None  # generalised He gain; None = estimate numerically on demand
     invalid: str | None = None  # reason to reject before training (constant, non-finite …)
+    activation: Any = None  # the grammar Activation, when there is one (its properties give the gain)
 
     def he_gain(self) -> float:
         """The generalised He gain: the grammar's value, else 1 / sqrt(E[f(z)²]) for z ~ N(0, 1)."""
+        if self.gain is None and self.activation is not None:
+            try:  # computed lazily: only --init he-gain needs it
+                self.gain = float(self.activation.properties()["gain"])
+            except Exception:  # properties are a convenience; fall back to the numeric estimate
+                self.gain = None
         if self.gain is not None and math.isfinite(self.gain) and self.gain > 0:
             return float(self.gain)
         self.gain = estimate_gain(self.factory)
@@ -46,13 +52,7 @@ def estimate_gain(factory: Callable[[], nn.Module], samples: int = 20000) -> flo
 
 
 def _from_activation(act: Any, label: str | None = None) -> Candidate:
-    gain = None
-    try:
-        gain = act.properties().get("gain")
-        gain = float(gain) if gain is not None else None
-    except Exception:  # properties are a convenience; fall back to the numeric estimate
-        gain = None
-    return Candidate(label or act.text, act.module, gain, act.trivial())
+    return Candidate(label or act.text, act.module, None, act.trivial(), act)
 
 
 def as_candidate(candidate: Any, **params: float) -> Candidate:
@@ -65,12 +65,9 @@ def as_candidate(candidate: Any, **params: float) -> Candidate:
         name = candidate.strip()
         if name in library.NAMES:
             text = library.expression(name)
-            if text is not None:
-                cand = _from_activation(parse(text, **params), label=name)
-            else:
-                cand = Candidate(name, lambda: library.get(name, **params))
-            cand.factory = lambda: library.get(name, **params)
-            return cand
+            # the library's own module (its default constants); the gain is estimated from it
+            invalid = parse(text, **params).trivial() if text is not None else None
+            return Candidate(name, lambda: library.get(name, **params), None, invalid)
         return _from_activation(parse(candidate, **params))
     if hasattr(candidate, "module") and hasattr(candidate, "trivial"):
         return _from_activation(candidate)

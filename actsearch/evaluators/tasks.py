@@ -94,7 +94,7 @@ class Cifar10Config(TrainConfig):
 class XorConfig:
     """One neuron y = f(w1·x1 + w2·x2) on XOR (Pinto & Tavares 2024); score = success rate."""
 
-    trials: int = 20  # independent trials per seed (trial seeds seed*1000 + i)
+    trials: int = 10  # independent trials per seed (trial seeds seed*1000 + i)
     epochs: int = 300  # full-batch Adam steps on the 4 points
     lr: float = 0.05  # Adam learning rate
     inputs: str = "pm1"  # pm1: inputs in {-1, 1}; 01: inputs in {0, 1}
