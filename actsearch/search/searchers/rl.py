@@ -15,12 +15,27 @@ states, so a restored searcher makes the same next suggestions.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from actsearch.search.searchers.base import FINISHED, WAIT, Proposal, _Sentinel
 from actsearch.search.searchers.common import IndexStream, SpaceSearcher
 
 _TRIES = 8  # sampling rounds per batch before uniform samples fill it up
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the tiny controller on one thread (several threads only contend on tiny tensors)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _controller(vocabs: list[int], hidden: int):  # noqa: ANN202 - torch module, built lazily
@@ -149,9 +164,10 @@ class RLController(SpaceSearcher):
         if not self.queue:
             if any(r is None for _, r in self.batch.values()):
                 return WAIT
-            if self.batch:
-                self._update()
-            self._sample_batch()
+            with _one_thread():
+                if self.batch:
+                    self._update()
+                self._sample_batch()
             if not self.queue:
                 return FINISHED
         return Proposal(**self.queue.pop(0))
