@@ -69,21 +69,25 @@ def validate(
         done = store.fingerprints(task=label, role="validation")
         for expression, params in todo:
             act = activation_of(expression, params)
+            is_ref = expression in REFERENCES
+            # references are stored under "library:NAME", as the search stores them: swish and a
+            # candidate x * sigmoid(beta * x) share a fingerprint yet are validated separately
+            fingerprint = f"library:{expression}" if is_ref else act.fingerprint
             row = {"expression": expression, "task": label, "seeds": seeds}
-            if act.fingerprint in done:
+            if fingerprint in done:
                 out.append({**row, "status": "skipped", "score": None, "score_std": None,
-                            "id": done[act.fingerprint]})
+                            "id": done[fingerprint]})
                 if progress:
                     progress(f"{expression}: already validated on {label}")
                 continue
             t0 = time.perf_counter()
-            candidate = expression if expression in REFERENCES else act
+            candidate = expression if is_ref else act
             result = evaluate(candidate, task_obj, seeds=seed_list, threads=threads, time_limit_s=time_limit_s)
             row_id = store.record(
-                expression, act.fingerprint, result, task=label, role="validation",
+                expression, fingerprint, result, task=label, role="validation",
                 canonical=_canonical(act), params=dict(act.params), searcher="validate", seeds=seed_list,
             )
-            done[act.fingerprint] = row_id
+            done[fingerprint] = row_id
             out.append({**row, "status": result.status, "score": result.score, "score_std": result.score_std,
                         "id": row_id, "wall_s": time.perf_counter() - t0})
             if progress:

@@ -55,6 +55,6 @@ def fill(run_dir: Path) -> Path:
         for text, params, scores in (("x * sigmoid(beta * x)", {"beta": 1.5}, [0.97, 0.95, 0.96]),
                                      ("relu", {}, [0.90, 0.91, 0.92])):
             act = actsearch.parse(actsearch.library.expression(text) if text == "relu" else text, **params)
-            store.record(text, act.fingerprint, result(scores), task=VAL_TASK, role="validation",
+            store.record(text, "library:relu" if text == "relu" else act.fingerprint, result(scores), task=VAL_TASK, role="validation",
                          params=act.params, seeds=[0, 1, 2], searcher="validate")
     return run_dir
