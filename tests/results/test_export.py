@@ -33,26 +33,28 @@ try:
 except ImportError:
     pass
 import torch
-module = importlib.import_module(sys.argv[3])
-cls = getattr(module, module.__all__[0])
-out = {"actsearch_importable": False, "class": cls.__name__, "doc": cls.__doc__,
-       "modules": sorted(m for m in sys.modules if m.split(".")[0] == "actsearch")}
-for per_channel in (0, 4):
-    act = cls(per_channel=per_channel)
-    x = torch.load(sys.argv[4], weights_only=True).clone().requires_grad_()
-    y = act(x)
-    y.sum().backward()
-    torch.save({"y": y.detach(), "grad": x.grad, "params": {n: p.grad for n, p in act.named_parameters()}},
-               sys.argv[4] + f".{per_channel}.out")
+out = {"actsearch_importable": False, "classes": {}, "docs": {}}
+for name in sys.argv[3].split(","):
+    module = importlib.import_module(name)
+    cls = getattr(module, module.__all__[0])
+    out["classes"][name], out["docs"][name] = cls.__name__, cls.__doc__
+    for per_channel in (0, 4):
+        act = cls(per_channel=per_channel)
+        x = torch.load(sys.argv[4], weights_only=True).clone().requires_grad_()
+        y = act(x)
+        y.sum().backward()
+        grads = {n: p.grad for n, p in act.named_parameters()}
+        torch.save({"y": y.detach(), "grad": x.grad, "params": grads}, f"{sys.argv[4]}.{name}.{per_channel}.out")
+out["modules"] = sorted(m for m in sys.modules if m.split(".")[0] == "actsearch")
 print(json.dumps(out))
 """
 
 
-def _fresh(folder: Path, module: str, x: torch.Tensor) -> dict:
+def _fresh(folder: Path, modules: list[str], x: torch.Tensor) -> dict:
     data = folder / "x.pt"
     torch.save(x, data)
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", CHILD, str(folder), TORCH_SITE, module, str(data)],
-                          capture_output=True, text=True, timeout=120, cwd=folder)
+    cmd = [sys.executable, "-I", "-S", "-c", CHILD, str(folder), TORCH_SITE, ",".join(modules), str(data)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=folder)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1]) | {"data": data}
 
@@ -65,25 +67,33 @@ def _reference(act, x: torch.Tensor, per_channel: int | None) -> dict:
     return {"y": y.detach(), "grad": x.grad, "params": {n: p.grad for n, p in module.named_parameters()}}
 
 
-@pytest.mark.parametrize("text,params", [
+CASES = [
     ("x * sigmoid(beta * x)", {"beta": 1.5}),
     ("log(1 + exp(x)) * tanh(x) + max(x, 0.5) - 2^x / (alpha + abs(x))", {"alpha": 2.0}),
-])
-def test_fresh_interpreter_matches_compiled(tmp_path, text, params):
-    act = actsearch.parse(text, **params)
-    path = export.write(text, params, tmp_path / "my_act.py", info={"task": "digits", "run": "r1"})
+    ("x * erf(gamma_1 * x) + min(sinc(x), beta2) - atan(x)^2", {"gamma_1": 0.5, "beta2": 0.3}),
+]
+
+
+def test_fresh_interpreter_matches_compiled(tmp_path):
+    """Imported where only torch is (actsearch not importable): same values and gradients."""
+    names = []
+    for i, (text, params) in enumerate(CASES):
+        path = export.write(text, params, tmp_path / f"my_act{i}.py", info={"task": "digits", "run": "r1"})
+        names.append(path.stem)
     x = torch.linspace(-6, 6, 4 * 6 * 5, dtype=torch.float32).reshape(6, 4, 5) + 0.013
-    out = _fresh(tmp_path, path.stem, x)
+    out = _fresh(tmp_path, names, x)
     assert out["actsearch_importable"] is False and out["modules"] == []
-    assert text.split(" ")[0] in out["doc"]
-    for per_channel in (0, 4):
-        got = torch.load(str(out["data"]) + f".{per_channel}.out", weights_only=True)
-        want = _reference(act, x, per_channel or None)
-        torch.testing.assert_close(got["y"], want["y"], rtol=0, atol=0)
-        torch.testing.assert_close(got["grad"], want["grad"], rtol=0, atol=0)
-        assert got["params"].keys() == want["params"].keys()
-        for name in want["params"]:
-            torch.testing.assert_close(got["params"][name], want["params"][name], rtol=1e-6, atol=1e-6)
+    for name, (text, params) in zip(names, CASES, strict=True):
+        act = actsearch.parse(text, **params)
+        assert f"f(x) = {text}" in out["docs"][name]
+        for per_channel in (0, 4):
+            got = torch.load(f"{out['data']}.{name}.{per_channel}.out", weights_only=True)
+            want = _reference(act, x, per_channel or None)
+            torch.testing.assert_close(got["y"], want["y"], rtol=0, atol=0)
+            torch.testing.assert_close(got["grad"], want["grad"], rtol=0, atol=0)
+            assert got["params"].keys() == want["params"].keys() == set(params)
+            for p in params:
+                torch.testing.assert_close(got["params"][p], want["params"][p], rtol=1e-6, atol=1e-6)
 
 
 def test_deep_expression_exports_as_statements(tmp_path):
@@ -159,10 +169,10 @@ def test_crafted_store_text_cannot_inject_code(tmp_path):
     work = tmp_path / "exec"
     work.mkdir()
     shutil.copy(path, work / "safe_act.py")
-    out = _fresh(work, "safe_act", torch.randn(4, 4))
+    out = _fresh(work, ["safe_act"], torch.randn(4, 4))
     assert not (work / "PWNED").exists()
-    assert EVIL in out["doc"]  # shown verbatim once Python has read the escaped docstring
-    assert SEARCHER in out["doc"]
+    assert EVIL in out["docs"]["safe_act"]  # shown verbatim once Python has read the escaped docstring
+    assert SEARCHER in out["docs"]["safe_act"]
     assert not any(line.lstrip().startswith("import os") for line in src.splitlines())
 
 
