@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actsearch.grammar.nodes import Node, evaluate, stable, walk
+from actsearch.grammar.nodes import Node, evaluate, has_x, stable, walk
 
 Fn = Callable[[torch.Tensor, tuple, dict], Any]
 
@@ -177,6 +177,7 @@ class ActivationModule(nn.Module):
             shape = (per_channel,) if per_channel else ()
             self.register_parameter(name, nn.Parameter(torch.full(shape, float(value))))
         self._fn = build(tree, fast)
+        self._constant = not has_x(tree)  # output does not follow x's shape by itself
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Apply the activation elementwise."""
@@ -185,7 +186,7 @@ class ActivationModule(nn.Module):
             shape = (1, -1) + (1,) * (x.dim() - 2)
             params = {n: v.view(shape) for n, v in params.items()}
         out = _tensor(self._fn(x, (), params), x)
-        return out if out.shape == x.shape else out.expand(x.shape)
+        return out.expand(x.shape) if self._constant else out
 
     def extra_repr(self) -> str:
         """The expression text (shown by ``print(module)``)."""
