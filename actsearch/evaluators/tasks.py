@@ -60,7 +60,7 @@ class Mnist1dShallowConfig(Mnist1dConfig):
 class Mnist1dResnetConfig(Mnist1dConfig):
     """MNIST-1D on a 1-D pre-activation ResNet with batch norm: a validation task (~99 %)."""
 
-    steps: int = 2000  # optimizer steps
+    steps: int = 600  # optimizer steps (~25 s on one CPU thread; ~0.95 after 200 steps)
     channels: int = 32  # channels of the first stage (doubling, up to 4x)
     blocks: int = 3  # residual blocks; each after the first halves the length
 
