@@ -19,7 +19,6 @@ saves ``benchmarks/results/bench_surrogate.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import statistics
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actsearch.evaluators.table import read_rows
 from actsearch.grammar import parse
 from actsearch.search import prescreen as ps
 from actsearch.search.dedup import distinct
@@ -43,18 +43,11 @@ FAILED = ("diverged", "error", "timeout")
 
 
 def load_table(path: Path) -> dict[str, dict]:
-    """fingerprint -> {"score", "status", "expression"} from a CSV or JSON replay table."""
-    if path.suffix == ".json":
-        data = json.loads(path.read_text())
-        rows = data["candidates"] if isinstance(data, dict) else data
-    else:
-        with path.open() as fh:
-            rows = list(csv.DictReader(line for line in fh if not line.startswith("#")))
+    """fingerprint -> row (``score``, ``status``, ``expression`` ...) of a replay table."""
     out = {}
-    for r in rows:
-        score = float(r["score"]) if r.get("score") not in (None, "") else 0.0
-        out[r["fingerprint"]] = {"score": score if math.isfinite(score) else 0.0,
-                                 "status": r.get("status") or "ok", "expression": r.get("expression")}
+    for row in read_rows(path):
+        fp = row["fingerprint"] or parse(row["expression"], **row["params"]).fingerprint
+        out.setdefault(fp, row)
     return out
 
 

@@ -178,7 +178,7 @@ def feature_names(values: Sequence[float] = PARAM_VALUES) -> list[str]:
 
 
 class Featurizer:
-    """Feature vectors for candidates on one probe, cached by fingerprint.
+    """Feature vectors for candidates on one probe, cached by expression text and parameters.
 
     ``Featurizer(task)`` uses the task's child network and a real batch (``probe_for(task)``);
     ``Featurizer()`` the task-free Gaussian probe.
@@ -188,11 +188,15 @@ class Featurizer:
         self.probe = default_probe() if task is None else probe_for(task)
         self.values = tuple(values)
         self.names = feature_names(self.values)
-        self._cache: dict[str, np.ndarray] = {}
+        self._cache: dict[tuple, np.ndarray] = {}
 
     def vector(self, act: Any) -> np.ndarray:
-        """The feature vector of an ``Activation`` (cached by its fingerprint)."""
-        key = act.fingerprint
+        """The feature vector of an ``Activation`` (cached by its text and initial parameters).
+
+        Not by fingerprint: two texts of one function can differ in the last bits of a feature,
+        and a searcher's choices must not depend on which of them was featurised first.
+        """
+        key = (act.text, tuple(sorted(act.params.items())))
         if key not in self._cache:
             self._cache[key] = self._compute(act)
         return self._cache[key]

@@ -12,7 +12,8 @@ searcher
    score (failures count 0) and proposes the untrained candidate with the highest upper bound
    ``mean + kappa * spread`` over the forest's trees; with probability ``epsilon`` a random one.
    Proposals made while trials run are the next ones down the same ranking (batches for parallel
-   workers); the forest is refitted when new results have arrived.
+   workers); the forest is refitted when new results have arrived — after every result at
+   first, then when the results have grown by ``refit_growth`` (10 %) since the last fit.
 
 Trivial candidates and those the pre-screen (:mod:`actsearch.search.prescreen`, on unless
 ``prescreen=False``) rejects are never proposed: like the other space searchers' skipped
@@ -24,6 +25,7 @@ from (seed, pool size, number of results), and the random stream's state is part
 
 from __future__ import annotations
 
+import copy
 import random
 from typing import Any
 
@@ -45,11 +47,12 @@ class SurrogateSearcher(SpaceSearcher):
 
     def __init__(self, space: Any, *, seed: int = 0, task: Any = "mnist1d", n_initial: int = 5,
                  kappa: float = 1.0, epsilon: float = 0.0, n_trees: int = 64, prescreen: bool = True,
-                 pool_limit: int = 20000, pool_size: int = 500, refresh: int = 50,
+                 pool_limit: int = 20000, pool_size: int = 500, refresh: int = 50, refit_growth: float = 0.1,
                  featurizer: Featurizer | None = None) -> None:
         super().__init__(space, seed=seed)
         self.n_initial, self.kappa, self.epsilon, self.n_trees = n_initial, kappa, epsilon, n_trees
         self.prescreen, self.pool_limit, self.pool_size, self.refresh = prescreen, pool_limit, pool_size, refresh
+        self.refit_growth = refit_growth
         self.featurizer = featurizer if featurizer is not None else Featurizer(task)
         self._pool: list[str] = []  # fingerprints of distinct candidates that passed, in pool order
         self._acts: dict[str, tuple[Any, Any]] = {}  # fingerprint -> (candidate, Activation)
@@ -143,7 +146,8 @@ class SurrogateSearcher(SpaceSearcher):
             return FINISHED
         if len(self._results) < self.n_initial or self.rng.random() < self.epsilon:
             return self._propose(open_[self.rng.randrange(len(open_))], "random")
-        if self._ranked_at != len(self._results):  # new results: (grow the pool and) refit
+        new = len(self._results) - self._ranked_at
+        if new and new >= max(1, int(self.refit_growth * self._ranked_at)):  # (grow the pool and) refit
             if self.large and self._ranked_at >= 0:
                 self._grow(self.refresh)
                 open_ = self._open()
@@ -162,7 +166,7 @@ class SurrogateSearcher(SpaceSearcher):
 
     def state(self) -> dict[str, Any]:
         return {
-            **super().state(),
+            **copy.deepcopy(super().state()),  # a snapshot, not live references to pending/skipped
             "results": [list(r) for r in self._results],
             "pool": [self.space.to_tokens(self._acts[fp][0]) for fp in self._pool],
             "pool_built": self._pool_built,

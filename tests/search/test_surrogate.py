@@ -1,0 +1,132 @@
+"""The ``surrogate`` searcher: determinism, no repeats, failures, restore, pre-screen, and that it
+beats random search on an objective its features can see."""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import pytest
+import torch
+
+from actsearch.search.features import Featurizer
+from actsearch.search.searchers import FINISHED, make_searcher
+from actsearch.search.searchers.surrogate import SurrogateSearcher
+from actsearch.search.space import load_space
+
+GRID = torch.linspace(-4, 4, 201)
+
+
+@pytest.fixture(scope="module")
+def featurizer():
+    return Featurizer()  # task-free Gaussian probe, shared (features are cached by fingerprint)
+
+
+@pytest.fixture(scope="module")
+def quick():
+    return load_space("quick")
+
+
+def swish_likeness(proposal) -> float:
+    """A real, cheap objective: 1 / (1 + mean squared distance to x·σ(x) on [-4, 4])."""
+    with torch.no_grad():
+        y = proposal.activation().module()(GRID)
+    d = float(((y - GRID * torch.sigmoid(GRID)) ** 2).mean())
+    return 1.0 / (1.0 + d) if math.isfinite(d) else 0.0
+
+
+def drive(searcher, objective, limit=10_000):
+    """Sequential replay: returns [(fingerprint, score)] in proposal order."""
+    seen = []
+    while len(seen) < limit:
+        p = searcher.suggest()
+        if p is FINISHED:
+            break
+        score = objective(p)
+        searcher.on_trial_complete(p.trial_id, score)
+        seen.append((p.fingerprint, score))
+    return seen
+
+
+def test_deterministic_no_repeats_and_finishes(tiny_space, featurizer):
+    a = drive(SurrogateSearcher(tiny_space, seed=3, featurizer=featurizer, n_initial=3), swish_likeness)
+    b = drive(SurrogateSearcher(tiny_space, seed=3, featurizer=featurizer, n_initial=3), swish_likeness)
+    assert a == b
+    fps = [fp for fp, _ in a]
+    assert len(fps) == len(set(fps)) > 10
+    c = drive(SurrogateSearcher(tiny_space, seed=4, featurizer=featurizer, n_initial=3), swish_likeness)
+    assert sorted(fp for fp, _ in c) == sorted(fps) and [fp for fp, _ in c] != fps
+
+
+def test_prescreen_rejections_are_skipped_invalid(tiny_space, featurizer):
+    s = SurrogateSearcher(tiny_space, seed=0, featurizer=featurizer, n_initial=3)
+    proposed = {fp for fp, _ in drive(s, swish_likeness)}
+    skipped = s.pop_skipped()
+    screened = [r for r in skipped if r["reason"] and r["reason"].startswith("pre-screen")]
+    assert screened and all(r["status"] == "invalid" for r in skipped)
+    assert not proposed & {r["fingerprint"] for r in skipped}
+    # with the pre-screen off those candidates are proposed
+    off = SurrogateSearcher(tiny_space, seed=0, featurizer=featurizer, n_initial=3, prescreen=False)
+    proposed_off = {fp for fp, _ in drive(off, swish_likeness)}
+    assert {r["fingerprint"] for r in screened} <= proposed_off
+
+
+def test_failures_and_non_finite_scores_are_handled(quick, featurizer):
+    s = SurrogateSearcher(quick, seed=1, featurizer=featurizer, n_initial=3)
+    outcomes = [(float("nan"), "ok"), (None, "error"), (float("inf"), "ok"), (0.5, "diverged")]
+    for i in range(12):
+        p = s.suggest()
+        score, status = outcomes[i % 4] if i < 8 else (swish_likeness(p), "ok")
+        s.on_trial_complete(p.trial_id, score, status)
+    assert [r for _, r in s._results[:8]] == [0.0] * 8  # failures count as score 0 for the model
+    assert s.suggest() is not FINISHED
+
+
+def test_state_restore_mid_run_gives_the_same_suggestions(quick, featurizer):
+    s = SurrogateSearcher(quick, seed=5, featurizer=featurizer, n_initial=3, epsilon=0.2)
+    drive(s, swish_likeness, limit=7)
+    pending = s.suggest()  # one trial still running at save time
+    snap = s.state()
+    s.on_trial_complete(pending.trial_id, swish_likeness(pending))
+    after = [fp for fp, _ in drive(s, swish_likeness, limit=6)]
+    r = SurrogateSearcher(quick, seed=5, featurizer=Featurizer(), n_initial=3, epsilon=0.2)
+    r.load_state(snap)
+    # the running trial completes after the restore, then the searcher continues
+    r.on_trial_complete(pending.trial_id, swish_likeness(pending))
+    again = [fp for fp, _ in drive(r, swish_likeness, limit=6)]
+    assert again == after
+
+
+def test_batches_without_results_are_distinct_and_ranked(quick, featurizer):
+    s = SurrogateSearcher(quick, seed=2, featurizer=featurizer, n_initial=4)
+    drive(s, swish_likeness, limit=4)
+    batch = [s.suggest() for _ in range(5)]  # five parallel workers, no result yet
+    assert len({p.fingerprint for p in batch}) == 5
+    assert all(p.info["how"] == "model" for p in batch)
+    predicted = s.predict([p.activation() for p in batch])
+    values = [predicted[p.fingerprint] for p in batch]
+    assert all(0.0 <= v <= 1.0 for v in values)
+
+
+def test_beats_random_on_a_feature_visible_objective(quick, featurizer):
+    """Evaluations until one of the 5 most swish-like candidates: surrogate < 0.75 x random (median)."""
+    pool = drive(SurrogateSearcher(quick, seed=0, featurizer=featurizer, prescreen=False), swish_likeness)
+    fifth = sorted(score for _, score in pool)[-5]
+    top = {fp for fp, score in pool if score >= fifth}
+
+    def to_top(searcher):
+        for n, (fp, _) in enumerate(drive(searcher, swish_likeness), 1):
+            if fp in top:
+                return n
+        return math.inf
+
+    rand = [to_top(make_searcher("random", quick, seed=s)) for s in range(8)]
+    surr = [to_top(SurrogateSearcher(quick, seed=s, featurizer=featurizer, n_trees=32)) for s in range(8)]
+    assert statistics.median(surr) < 0.75 * statistics.median(rand), (surr, rand)
+
+
+def test_large_space_uses_a_growing_pool(featurizer):
+    space = load_space("paper-2")
+    s = SurrogateSearcher(space, seed=0, featurizer=featurizer, pool_size=20, refresh=5, n_initial=3, n_trees=16)
+    seen = drive(s, swish_likeness, limit=6)
+    assert len({fp for fp, _ in seen}) == 6 and s.large and 10 < len(s._pool) < 100
