@@ -15,6 +15,12 @@ Contract (checked for every registered searcher by ``tests/search/test_searcher_
 deterministic for a seed; never proposes the same fingerprint twice; returns ``FINISHED`` once
 the space is exhausted; treats a NaN/inf score or a non-"ok" status as a failure without
 crashing; ``state()`` → ``load_state()`` mid-run gives the same next suggestions.
+
+Candidates a searcher declines are never proposed for training; ``pop_skipped()`` hands the
+driver records of them (``expression``, ``params``, ``fingerprint``, ``status`` "alias" or
+"invalid", ``reason``, ``alias_of``: the first trial id with that fingerprint) so that the run
+store can keep them. The space searchers report every trivial candidate (once per fingerprint)
+and, when they walk the space (exhaustive, random), every alias they pass.
 """
 
 from __future__ import annotations
@@ -73,6 +79,10 @@ class Searcher(ABC):
     @abstractmethod
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore a snapshot made by ``state()`` on a searcher built with the same arguments."""
+
+    def pop_skipped(self) -> list[dict[str, Any]]:
+        """Records of the candidates declined since the last call (see the module docstring)."""
+        return []
 
     # File form, as Ray Tune's Searcher.save/restore expect.
     def save(self, path: str) -> None:
