@@ -1,0 +1,28 @@
+"""The plain driver with real training (tiny budget): suggest → evaluate → report end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from actsearch.evaluators import get_task
+from actsearch.search.driver import run_search
+from actsearch.search.searchers import make_searcher
+from actsearch.search.space import load_space
+
+
+@pytest.mark.slow
+def test_driver_trains_real_candidates_and_feeds_the_searcher():
+    space = load_space("quick")
+    searcher = make_searcher("evolution", space, seed=0, population_size=2, sample_size=2)
+    task = get_task("mnist1d", steps=30, num_samples=2000, train_size=1600, val_size=200)
+    skipped = []
+    trials = run_search(searcher, task, budget=3, on_skipped=skipped.append)
+    assert len(trials) == 3
+    assert len({t.proposal.fingerprint for t in trials}) == 3
+    for t in trials:
+        assert t.result.status in ("ok", "diverged", "error", "timeout", "invalid")
+        assert t.result.runs and t.result.runs[0].seed == 0
+        if t.result.status == "ok":
+            assert 0.0 <= t.result.score <= 1.0
+    assert searcher.n_completed == 3 and len(searcher.population) == 2  # the oldest member left
+    assert trials[2].proposal.info["origin"] == "mutation"
