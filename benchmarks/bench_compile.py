@@ -62,7 +62,9 @@ def random_candidate(rng: random.Random) -> tuple[str, str, str]:
 
 def candidate_text(b: str, u1: str, u2: str) -> str:
     """Each learnable constant gets its own name: beta1 (u1), beta2 (u2), beta3 (b)."""
-    return BINARY[b].apply(UNARY[u1].apply("x", param="beta1"), UNARY[u2].apply("x", param="beta2"), param="beta3")
+    return BINARY[b].apply(
+        UNARY[u1].apply("x", param="beta1"), UNARY[u2].apply("x", param="beta2"), param="beta3"
+    )
 
 
 class Hand(torch.nn.Module):
@@ -96,7 +98,9 @@ def fwd_bwd_seconds(module: torch.nn.Module, x: torch.Tensor) -> float:
     return time.process_time() - t0
 
 
-def compare(name: str, compiled: torch.nn.Module, hand: torch.nn.Module, x: torch.Tensor, repeats: int) -> dict:
+def compare(
+    name: str, compiled: torch.nn.Module, hand: torch.nn.Module, x: torch.Tensor, repeats: int
+) -> dict:
     torch.testing.assert_close(compiled(x), hand(x), rtol=1e-4, atol=1e-5, equal_nan=True)
     for m in (compiled, hand):  # warm up
         fwd_bwd_seconds(m, x)
@@ -126,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    repeats, n_cand, n_simplify = (5, 100, 3) if args.quick else (25, 1000, 20)
+    repeats, n_cand, n_simplify = (5, 100, 3) if args.quick else (41, 1000, 20)
 
     x = torch.randn(1_000_000) * 3
     rng = random.Random(7)
@@ -139,9 +143,21 @@ def main() -> None:
     rows = [
         compare("swish x*sigmoid(beta*x)", actsearch.get("swish"), HandSwish(), x, repeats),
         compare("gelu", parse(gelu_text).module(), _Formula(_gelu), x, repeats),
-        compare("gelu, plain closures (fast=False)", parse(gelu_text).module(fast=False), _Formula(_gelu), x, repeats),
+        compare(
+            "gelu, plain closures (fast=False)",
+            parse(gelu_text).module(fast=False),
+            _Formula(_gelu),
+            x,
+            repeats,
+        ),
         compare("mish", parse(mish_text).module(), _Formula(_mish), x, repeats),
-        compare("mish, plain closures (fast=False)", parse(mish_text).module(fast=False), _Formula(_mish), x, repeats),
+        compare(
+            "mish, plain closures (fast=False)",
+            parse(mish_text).module(fast=False),
+            _Formula(_mish),
+            x,
+            repeats,
+        ),
     ]
     for c in picks:
         text = candidate_text(*c)

@@ -25,7 +25,9 @@ def _run(monkeypatch, capsys, *args):
 
 def test_inspect_json_and_plot(tmp_path, monkeypatch, capsys):
     png = tmp_path / "f.png"
-    proc = _run(monkeypatch, capsys, "x * sigmoid(beta * x)", "--param", "beta=1.5", "--json", "--plot", str(png))
+    proc = _run(
+        monkeypatch, capsys, "x * sigmoid(beta * x)", "--param", "beta=1.5", "--json", "--plot", str(png)
+    )
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert {"expression", "canonical", "fingerprint", "params", "properties"} <= set(info)
