@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import keyword
 import math
 import os
 import tempfile
@@ -82,7 +83,7 @@ def _float(value: Any, name: str) -> float:
 
 
 def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
-                  info: dict[str, Any] | None = None) -> str:
+                  info: dict[str, Any] | None = None, module: str = "my_act") -> str:
     """The standalone module's source for expression ``text`` with initial ``params``."""
     from actsearch.grammar.nodes import param_names, to_text
     from actsearch.grammar.parse import parse_tree
@@ -93,7 +94,9 @@ def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
     names = [codegen.param_ident(p) for p in param_names(tree)]
     values = {p: _float(act.params[p], p) for p in names}
     pretty = doc_text(to_text(tree))
-    info = {k: v for k, v in (info or {}).items() if v not in (None, "")}
+    info = {k: v for k, v in (info or {}).items() if v not in (None, "", to_text(tree))}
+    module = module if codegen.IDENT.fullmatch(module) and not keyword.iskeyword(module) else "my_act"
+    per_channel = f"  # or {cls}(per_channel=C): one value of each constant per channel (dim 1)" if names else ""
     details = [f"{doc_text(k)}: {doc_text(v)}" for k, v in info.items()]
     consts = ", ".join(f"{p} = {values[p]!r}" for p in names) or "none"
     body = codegen.forward_lines(tree)
@@ -103,8 +106,8 @@ def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
         "An activation function found by actsearch, exported as a standalone torch module (this file",
         "depends only on torch). Usage::",
         "",
-        f"    from {{this module}} import {cls}",
-        f"    act = {cls}()  # or {cls}(per_channel=C): one learnable constant per channel (dim 1)",
+        f"    from {module} import {cls}",
+        f"    act = {cls}(){per_channel}",
         "    y = act(torch.randn(8, 16))",
         '"""',
         "",
@@ -185,7 +188,7 @@ def write(text: str, params: dict[str, Any], out: Path, *, fmt: str = "py", name
     """Write expression ``text`` as a ``.py`` module or a TorchScript file at ``out``."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    source = module_source(text, params, name=name, info=info)
+    source = module_source(text, params, name=name, info=info, module=out.stem)
     cls = ast.parse(source).body[-1].name
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

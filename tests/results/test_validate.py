@@ -52,5 +52,18 @@ def test_validate_refuses_bad_input_and_a_busy_run(writable_run):
         validate(writable_run, "cifar100", top=1)
     with pytest.raises(UserError):
         validate(writable_run, "digits", top=1, seeds=0)
-    with RunStore(writable_run), pytest.raises(UserError, match="in use"):
-        validate(writable_run, "digits", top=0, seeds=1, overrides={"steps": 5})
+    with RunStore(writable_run) as writer:  # a search is running: reading works, validating waits
+        with pytest.raises(UserError, match="in use"):
+            validate(writable_run, "digits", top=0, seeds=1, overrides={"steps": 5})
+        with actsearch.open_run(writable_run) as run:
+            before = len(run.leaderboard(properties=False))
+            act = actsearch.parse("x * tanh(softplus(x))")
+            writer.record(act.text, act.fingerprint, result_of(0.99), task="digits", seeds=[0])
+            board = run.leaderboard(properties=False)  # the same reader sees the new row
+        assert len(board) == before + 1 and board[0].expression == "x * tanh(softplus(x))"
+
+
+def result_of(score: float):
+    from actsearch.evaluators.result import CandidateResult, EvalResult
+
+    return CandidateResult.from_runs([EvalResult(status="ok", score=score, seed=0)])
