@@ -28,7 +28,7 @@ class Evolution(SpaceSearcher):
         if population_size < 1 or sample_size < 1:
             raise ValueError("population_size and sample_size must be at least 1")
         self.population_size, self.sample_size = population_size, sample_size
-        self.population: list[list[Any]] = []  # [tokens, fitness or None], oldest first
+        self.population: list[list[Any]] = []  # [tokens, fitness or None, trial id], oldest first
         self.n_completed = 0
         self.stream = IndexStream(space.raw_size)
 
@@ -47,7 +47,7 @@ class Evolution(SpaceSearcher):
             cand = self.space.from_tokens(self.population[best][0])
             for _ in range(_WALK):
                 cand = self.space.mutate(cand, self.rng)
-                proposal = self._try(cand, walk=False, info={"origin": "mutation", "parent": best})
+                proposal = self._try(cand, walk=False, info={"origin": "mutation", "parent": self.population[best][2]})
                 if proposal is not None:
                     return proposal
         return None
@@ -62,7 +62,7 @@ class Evolution(SpaceSearcher):
 
     def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
         self.n_completed += 1
-        self.population.append([entry["tokens"], fit])
+        self.population.append([entry["tokens"], fit, trial_id])
         if len(self.population) > self.population_size:
             self.population.pop(0)
 
