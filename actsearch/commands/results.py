@@ -88,14 +88,16 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or markdown"),
         task: str = typer.Option(None, "--task", "-t", help="rank the results of this task"),
         all_: bool = typer.Option(False, "--all", help="also list failed candidates, with status and error"),
+        props: bool = typer.Option(True, "--properties/--no-properties",
+                                   help="complexity, shape properties and gain (about 0.1 s a row)"),
     ) -> None:
         """Ranked results, one row per distinct function (aliases folded in and counted)."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            board = run.leaderboard(top=top or None, task=task, include_failed=all_)
+            board = run.leaderboard(top=top or None, task=task, include_failed=all_, properties=props)
             text = board.format(fmt, width=max(100, _width()))
-        sys.stdout.write(text if text.strip() else "no results yet\n")
+        sys.stdout.write("no results yet\n" if fmt == "table" and not board else text)
 
     @app.command()
     def show(
