@@ -13,11 +13,13 @@ input tree printed in standard form instead.
 
 from __future__ import annotations
 
+import math
+
 from actsearch.grammar.fingerprint import fingerprint
 from actsearch.grammar.nodes import Node, to_text, walk
 
 MAX_EXPAND_NODES = 60  # larger trees are printed as they are
-MAX_POWER = 12  # expand only if the product of nested integer exponents stays below this
+MAX_TERMS = 64  # expand only if the multiplied-out form has at most this many terms (estimate)
 
 
 def canonical_text(tree: Node, fp: str | None = None) -> str:
@@ -45,22 +47,26 @@ def _expanded(tree: Node) -> Node:
 
 
 def _cheap(tree: Node) -> bool:
-    """Whether expand stays small: few nodes and modest integer powers."""
-    nodes = walk(tree)
-    if len(nodes) > MAX_EXPAND_NODES:
+    """Whether expand stays small: few nodes and few terms once multiplied out."""
+    if len(walk(tree)) > MAX_EXPAND_NODES:
         return False
-    return _power(tree) <= MAX_POWER
+    return _terms(tree) <= MAX_TERMS
 
 
-def _power(node: Node) -> float:
-    """The largest product of nested numeric exponents along any path."""
+def _terms(node: Node) -> float:
+    """An upper estimate of the number of terms ``expand`` produces (inside functions too)."""
     op = node[0]
     if op in ("x", "num", "param", "arg"):
         return 1.0
-    inner = max(_power(c) for c in node[1:])
+    kids = [_terms(c) for c in node[1:]]
+    if op in ("add", "sub"):
+        return kids[0] + kids[1]
+    if op in ("mul", "div"):
+        return kids[0] * kids[1] if op == "mul" else kids[0] + kids[1]
     if op == "pow":
         e = node[2]
-        return inner * (
-            abs(e[1]) if e[0] == "num" else (abs(e[1][1]) if e[0] == "neg" and e[1][0] == "num" else 1.0)
-        )
-    return inner
+        k = e[1] if e[0] == "num" else (e[1][1] if e[0] == "neg" and e[1][0] == "num" else None)
+        if k is not None and float(k).is_integer() and k >= 0:
+            return float(math.comb(int(kids[0] + k - 1), int(k))) if kids[0] > 1 else 1.0
+        return kids[0] + kids[1]
+    return sum(kids)  # a function: its argument is expanded, it stays one term outside

@@ -196,3 +196,15 @@ def test_torch_compile():
     compiled = torch.compile(module)
     x = torch.randn(256)
     torch.testing.assert_close(compiled(x), module(x))
+
+
+def test_activation_pickles_with_its_cached_views():
+    act = parse("x * sigmoid(beta * x)", beta=1.5)
+    fp, canonical, expr = act.fingerprint, act.canonical, act.expr
+    clone = pickle.loads(pickle.dumps(act))
+    assert (clone.fingerprint, clone.canonical, clone.expr, clone.params) == (
+        fp,
+        canonical,
+        expr,
+        {"beta": 1.5},
+    )
