@@ -3,9 +3,10 @@
 Candidate records from the run store are grouped by fingerprint (a record marked ``alias_of``
 joins the group of the record it aliases); each group becomes one :class:`Entry` whose score is
 that of its best evaluated record and whose ``aliases`` lists the other texts found for the same
-function. Successful entries are ranked by score (higher first; ties: smaller std, fewer
-primitives, earlier id). Reference functions (relu, swish) evaluated on the same task are shown in
-place, unranked. Failed candidates are listed, after the ranked ones, only when asked for.
+function. Successful entries are ranked by score (higher first; ties: smaller std, then earlier
+id). Reference functions (relu, swish) evaluated on the same task are shown in
+place, unranked. Failed candidates (and those an early-stopping scheduler stopped, status ``stopped``,
+whose partial scores do not compare) are listed after the ranked ones only when asked for.
 Validation runs (role ``validation``) of the same function fill the ``val_*`` columns.
 """
 
@@ -64,7 +65,10 @@ class Leaderboard(list):
 
     def to_pandas(self) -> Any:
         """A ``pandas.DataFrame`` with one row per entry (pandas must be installed)."""
-        import pandas as pd
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Leaderboard.to_pandas() needs pandas (pip install pandas)") from None
 
         return pd.DataFrame(self.to_records(), columns=[f.name for f in fields(Entry)])
 
