@@ -216,8 +216,9 @@ _SOURCE = {
 def torch_source(tree: Node, x: str = "x", params: str = "p") -> str:
     """Python source of the prepared tree using ``torch``, ``F`` and ``math`` (for export files).
 
-    Parameters appear as ``p["beta"]``; numbers as ``torch.tensor`` only where an operation needs
-    a tensor (every name comes from a fixed table, so the text is safe to write into a file)."""
+    Parameters appear as ``p["beta"]``; numbers stay Python floats where the operation takes one
+    and become ``torch.full_like(x, v)`` elsewhere (every name comes from a fixed table, so the
+    text is safe to write into a file)."""
     return _src(prepare(tree), x, params)
 
 
