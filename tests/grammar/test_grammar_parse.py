@@ -133,3 +133,19 @@ def test_arbitrary_text_parses_or_raises_expression_error(text):
         assert err.pos is None or 0 <= err.pos <= len(text)
     else:
         assert parse_tree(to_text(act.tree)) == act.tree
+
+
+TOKENS = ["x", "beta", "gamma2", "2", "0.5", "1e-3", "+", "-", "*", "/", "^", "**", "(", ")", ",", "exp(",
+          "max(", "sigmoid(", "relu(", "foo(", "y", "$"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(TOKENS), max_size=25).map(" ".join))
+@settings(max_examples=400, deadline=None)
+def test_token_soup_parses_or_raises_expression_error(text):
+    try:
+        act = parse(text)
+    except ExpressionError as err:
+        assert str(err) and (err.pos is None or 0 <= err.pos <= len(text))
+    else:
+        assert isinstance(act.fingerprint, str) and len(act.fingerprint) == 16
+        assert parse(act.canonical).fingerprint == act.fingerprint
