@@ -66,7 +66,7 @@ def replay(searcher, table: dict[str, dict], targets: dict[str, set[str]], scree
         p = searcher.suggest()
         if p is FINISHED:
             break
-        if screen is not None and screen(p.activation()):
+        if p.info.get("prescreen") or (screen is not None and screen(p.activation())):
             searcher.on_trial_complete(p.trial_id, None, "invalid")
             continue
         row = table.get(p.fingerprint)

@@ -229,6 +229,20 @@ class Featurizer:
         return np.asarray([v for row in rows for v in row], dtype=np.float64)
 
 
+_SHARED: dict[str, Featurizer] = {}
+
+
+def shared_featurizer(task: Any = None) -> Featurizer:
+    """One ``Featurizer`` per task name per process (features are deterministic, so sharing the
+    cache between searchers is safe); a ``Task`` object gets a fresh one."""
+    if task is not None and not isinstance(task, str):
+        return Featurizer(task)
+    key = task or ""
+    if key not in _SHARED:
+        _SHARED[key] = Featurizer(task)
+    return _SHARED[key]
+
+
 def probe_for(task: Any, batch: int = 256) -> Probe:
     """The probe of a task (a name or a ``Task``): its child network and its first training batch.
 

@@ -9,6 +9,8 @@ import statistics
 import pytest
 import torch
 
+import actsearch
+from actsearch.search.dedup import distinct
 from actsearch.search.features import Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
@@ -29,8 +31,9 @@ def quick():
 
 def swish_likeness(proposal) -> float:
     """A real, cheap objective: 1 / (1 + mean squared distance to x·σ(x) on [-4, 4])."""
+    act = proposal.activation() if hasattr(proposal, "activation") else proposal
     with torch.no_grad():
-        y = proposal.activation().module()(GRID)
+        y = act.module()(GRID)
     d = float(((y - GRID * torch.sigmoid(GRID)) ** 2).mean())
     return 1.0 / (1.0 + d) if math.isfinite(d) else 0.0
 
@@ -58,17 +61,22 @@ def test_deterministic_no_repeats_and_finishes(tiny_space, featurizer):
     assert sorted(fp for fp, _ in c) == sorted(fps) and [fp for fp, _ in c] != fps
 
 
-def test_prescreen_rejections_are_skipped_invalid(tiny_space, featurizer):
+def test_prescreen_rejections_come_last_and_flagged(tiny_space, featurizer):
     s = SurrogateSearcher(tiny_space, seed=0, featurizer=featurizer, n_initial=3)
-    proposed = {fp for fp, _ in drive(s, swish_likeness)}
-    skipped = s.pop_skipped()
-    screened = [r for r in skipped if r["reason"] and r["reason"].startswith("pre-screen")]
-    assert screened and all(r["status"] == "invalid" for r in skipped)
-    assert not proposed & {r["fingerprint"] for r in skipped}
-    # with the pre-screen off those candidates are proposed
+    props = []
+    while (p := s.suggest()) is not FINISHED:
+        props.append(p)
+        flagged = "prescreen" in p.info  # a driver records these invalid without training
+        s.on_trial_complete(p.trial_id, None if flagged else swish_likeness(p), "invalid" if flagged else "ok")
+    flagged = [i for i, p in enumerate(props) if "prescreen" in p.info]
+    assert flagged and flagged == list(range(len(props) - len(flagged), len(props)))
+    assert all(props[i].info["prescreen"].startswith("pre-screen:") for i in flagged)
+    assert all(r["status"] == "invalid" and r["reason"] for r in s.pop_skipped())  # the trivial ones
+    # with the pre-screen off: the same candidates, none flagged
     off = SurrogateSearcher(tiny_space, seed=0, featurizer=featurizer, n_initial=3, prescreen=False)
-    proposed_off = {fp for fp, _ in drive(off, swish_likeness)}
-    assert {r["fingerprint"] for r in screened} <= proposed_off
+    props_off = drive(off, swish_likeness)
+    assert {fp for fp, _ in props_off} == {p.fingerprint for p in props}
+    assert off.suggest() is FINISHED
 
 
 def test_failures_and_non_finite_scores_are_handled(quick, featurizer):
@@ -110,14 +118,17 @@ def test_batches_without_results_are_distinct_and_ranked(quick, featurizer):
 
 def test_beats_random_on_a_feature_visible_objective(quick, featurizer):
     """Evaluations until one of the 5 most swish-like candidates: surrogate < 0.75 x random (median)."""
-    pool = drive(SurrogateSearcher(quick, seed=0, featurizer=featurizer, prescreen=False), swish_likeness)
+    pool = [(fp, swish_likeness(actsearch.parse(text, **params))) for _, text, params, fp in distinct(quick)]
     fifth = sorted(score for _, score in pool)[-5]
     top = {fp for fp, score in pool if score >= fifth}
 
     def to_top(searcher):
-        for n, (fp, _) in enumerate(drive(searcher, swish_likeness), 1):
-            if fp in top:
+        n = 0
+        while (p := searcher.suggest()) is not FINISHED:
+            n += 1
+            if p.fingerprint in top:
                 return n
+            searcher.on_trial_complete(p.trial_id, swish_likeness(p))
         return math.inf
 
     rand = [to_top(make_searcher("random", quick, seed=s)) for s in range(8)]

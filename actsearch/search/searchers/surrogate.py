@@ -4,9 +4,9 @@ After Bingham & Miikkulainen's AQuaSurF (NeurIPS 2023): features of an activatio
 milliseconds (:mod:`actsearch.search.features`) predict what it scores after training. The
 searcher
 
-1. builds a pool of distinct, non-trivial candidates that pass the pre-screen — the whole
-   deduplicated space when it is small (``raw_size <= pool_limit``), else ``pool_size`` uniform
-   samples, grown by ``refresh`` samples and mutations of the best trained ones at every refit;
+1. builds a pool of distinct, non-trivial candidates — the whole deduplicated space when it is
+   small (``raw_size <= pool_limit``), else ``pool_size`` uniform samples, grown by ``refresh``
+   samples and mutations of the best trained ones at every refit;
 2. proposes ``n_initial`` random pool members;
 3. then fits a scikit-learn ``RandomForestRegressor`` on the trained candidates' features →
    score (failures count 0) and proposes the untrained candidate with the highest upper bound
@@ -15,10 +15,12 @@ searcher
    workers); the forest is refitted when new results have arrived — after every result at
    first, then when the results have grown by ``refit_growth`` (10 %) since the last fit.
 
-Trivial candidates and those the pre-screen (:mod:`actsearch.search.prescreen`, on unless
-``prescreen=False``) rejects are never proposed: like the other space searchers' skipped
-candidates they are handed to the driver by ``pop_skipped()`` as ``invalid`` with the reason.
-``predict(acts)`` gives the forest's predicted score for any candidates (leaderboard column).
+Candidates the pre-screen (:mod:`actsearch.search.prescreen`; on unless ``prescreen=False``)
+rejects are proposed only after every other one, each with ``info["prescreen"]`` = the reason,
+so that a driver records them ``invalid`` without training (and the space is still covered
+before ``FINISHED``). Trivial candidates are never proposed; like the other space searchers'
+skipped candidates they reach the driver through ``pop_skipped()``. ``predict(acts)`` gives the
+forest's predicted score for any candidates (the leaderboard's "predicted" column).
 Deterministic for a seed: the forest's seed derives from (seed, number of results), the pool's
 from (seed, pool size, number of results), and the random stream's state is part of ``state()``.
 """
@@ -34,7 +36,7 @@ import numpy as np
 from actsearch.evaluators.result import INVALID
 from actsearch.grammar import parse
 from actsearch.search.dedup import analyse
-from actsearch.search.features import Featurizer, propagation_features
+from actsearch.search.features import Featurizer, propagation_features, shared_featurizer
 from actsearch.search.prescreen import DEFAULT, reason
 from actsearch.search.searchers.base import FINISHED, Proposal, _Sentinel
 from actsearch.search.searchers.common import SpaceSearcher
@@ -53,9 +55,9 @@ class SurrogateSearcher(SpaceSearcher):
         self.n_initial, self.kappa, self.epsilon, self.n_trees = n_initial, kappa, epsilon, n_trees
         self.prescreen, self.pool_limit, self.pool_size, self.refresh = prescreen, pool_limit, pool_size, refresh
         self.refit_growth = refit_growth
-        self.featurizer = featurizer if featurizer is not None else Featurizer(task)
-        self._pool: list[str] = []  # fingerprints of distinct candidates that passed, in pool order
-        self._acts: dict[str, tuple[Any, Any]] = {}  # fingerprint -> (candidate, Activation)
+        self.featurizer = featurizer if featurizer is not None else shared_featurizer(task)
+        self._pool: list[str] = []  # fingerprints of distinct non-trivial candidates, in pool order
+        self._acts: dict[str, tuple[Any, Any, str | None]] = {}  # fp -> (candidate, Activation, rejection)
         self._results: list[tuple[str, float]] = []  # (fingerprint, score; failures 0) by completion
         self._ranking: list[str] | None = None
         self._ranked_at = -1  # number of results the current ranking was fitted on
@@ -67,20 +69,24 @@ class SurrogateSearcher(SpaceSearcher):
         return self.space.raw_size > self.pool_limit
 
     # -- pool --------------------------------------------------------------------------------------
-    def _add(self, cand: Any, screen: bool = True) -> None:
+    def _add(self, cand: Any) -> None:
+        """Add a new candidate to the pool, with the pre-screen's verdict."""
         text, params = self.space.to_text(cand)
         fp, trivial = analyse(text, params)
         if fp in self._acts or fp in self.dedup:
             return
-        act = parse(text, **params) if not trivial else None
-        why = trivial or (reason(self._init_propagation(act), DEFAULT) if screen and self.prescreen else None)
-        if why:  # trivial or rejected by the pre-screen: recorded invalid once, never proposed
+        if trivial:  # constant, non-finite, zero gradient: recorded invalid once, never proposed
             self.dedup.claim(fp, "")
             self.skipped.append({"expression": text, "params": params, "fingerprint": fp, "status": INVALID,
-                                 "reason": why, "alias_of": None})
+                                 "reason": trivial, "alias_of": None})
             return
-        self._acts[fp] = (cand, act)
-        self._pool.append(fp)
+        act = parse(text, **params)
+        why = reason(self._init_propagation(act), DEFAULT) if self.prescreen else None
+        self._join(cand, act, why)
+
+    def _join(self, cand: Any, act: Any, why: str | None) -> None:
+        self._acts[act.fingerprint] = (cand, act, why)
+        self._pool.append(act.fingerprint)
 
     def _init_propagation(self, act: Any) -> dict[str, float]:
         values = set(act.params.values())
@@ -106,9 +112,9 @@ class SurrogateSearcher(SpaceSearcher):
             for _ in range(max(1, n // 10)):
                 self._add(self.space.mutate(self._acts[fp][0], pool_rng))
 
-    def _open(self) -> list[str]:
-        """Pool members not yet proposed, in pool order."""
-        return [fp for fp in self._pool if fp not in self.dedup]
+    def _open(self, rejected: bool = False) -> list[str]:
+        """Pool members not yet proposed that pass (``rejected``: that fail) the pre-screen."""
+        return [fp for fp in self._pool if fp not in self.dedup and (self._acts[fp][2] is not None) == rejected]
 
     # -- model -------------------------------------------------------------------------------------
     def _forest(self) -> Any:
@@ -142,8 +148,11 @@ class SurrogateSearcher(SpaceSearcher):
         if not open_ and self.large:
             self._grow(self.refresh)
             open_ = self._open()
-        if not open_:
-            return FINISHED
+        if not open_:  # only candidates the pre-screen rejects are left: in pool order, flagged
+            rest = self._open(rejected=True)
+            if not rest:
+                return FINISHED
+            return self._propose(rest[0], "rejected", prescreen=self._acts[rest[0]][2])
         if len(self._results) < self.n_initial or self.rng.random() < self.epsilon:
             return self._propose(open_[self.rng.randrange(len(open_))], "random")
         new = len(self._results) - self._ranked_at
@@ -156,8 +165,8 @@ class SurrogateSearcher(SpaceSearcher):
             self._ranking = self._rank(open_)
         return self._propose(next(fp for fp in self._ranking if fp not in self.dedup), "model")
 
-    def _propose(self, fp: str, how: str) -> Proposal:
-        proposal = self._try(self._acts[fp][0], walk=False, info={"how": how}, fp=fp)
+    def _propose(self, fp: str, how: str, **info: Any) -> Proposal:
+        proposal = self._try(self._acts[fp][0], walk=False, info={"how": how, **info}, fp=fp)
         assert proposal is not None and proposal.fingerprint == fp  # pool members are new and valid
         return proposal
 
@@ -168,7 +177,7 @@ class SurrogateSearcher(SpaceSearcher):
         return {
             **copy.deepcopy(super().state()),  # a snapshot, not live references to pending/skipped
             "results": [list(r) for r in self._results],
-            "pool": [self.space.to_tokens(self._acts[fp][0]) for fp in self._pool],
+            "pool": [[self.space.to_tokens(self._acts[fp][0]), self._acts[fp][2]] for fp in self._pool],
             "pool_built": self._pool_built,
             "ranked_at": self._ranked_at,
         }
@@ -177,11 +186,9 @@ class SurrogateSearcher(SpaceSearcher):
         super().load_state(state)
         self._results = [(fp, float(s)) for fp, s in state["results"]]
         self._pool, self._acts = [], {}
-        for tokens in state["pool"]:  # members passed the pre-screen when they joined
+        for tokens, why in state["pool"]:
             cand = self.space.from_tokens(tokens)
             text, params = self.space.to_text(cand)
-            act = parse(text, **params)
-            self._acts[act.fingerprint] = (cand, act)
-            self._pool.append(act.fingerprint)
+            self._join(cand, parse(text, **params), why)
         self._pool_built = state["pool_built"]
         self._ranking, self._ranked_at = None, state["ranked_at"]
