@@ -109,7 +109,8 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         f"({failed} failed), {aliases} alias row(s) folded into their functions.</p>",
         "<h2>Settings</h2>",
         settings_table(meta),
-        f"<h2>Leaderboard (top {top}{', task ' + escape(task) if task else ''})</h2>",
+        f"<h2>Leaderboard: top {sum(e.rank is not None for e in board)}"
+        f"{' on ' + escape(board[0].task or '') if board else ''}</h2>",
         _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
         '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
         "bnd↓: bounded below; gain: variance-preserving init gain; dnr: dead-neuron rate; "
