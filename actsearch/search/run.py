@@ -247,6 +247,8 @@ class Bookkeeper:
 
     def complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
         cand, status = _decode(result, error)
+        if result and result.get("node"):
+            cand.metrics["node"] = result["node"]
         trial_id, role = config["trial_id"], config["role"]
         kw = {"task": self.task, "role": role, "canonical": (result or {}).get("canonical"),
               "params": config["params"], "seeds": self.seeds, "retries": retries, "status": status,
@@ -296,9 +298,9 @@ def _decode(result: dict[str, Any] | None, error: bool) -> tuple[CandidateResult
 def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
                on_result: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run (or resume) a search into ``run_dir``; see the module docstring."""
+    from actsearch.search.cluster import probe_address, start_ray, stop_ray
     from actsearch.search.searchers import make_searcher
     from actsearch.search.space import load_space
-    from actsearch.search.tune import probe_address, run_trials, start_ray, stop_ray
 
     if spec.budget < 1:
         raise UserError("--budget must be at least 1")
@@ -325,6 +327,8 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
         if not book.finished:
             handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
                                gpus_per_trial=spec.gpus_per_trial, run_dir=run_dir)
+            from actsearch.search.tune import run_trials
+
             outcome = run_trials(book, storage=Path(run_dir, "tune"), name=f"trials-{int(time.time())}",
                                  workers=spec.workers, cpus_per_trial=spec.cpus_per_trial,
                                  gpus_per_trial=spec.gpus_per_trial, scheduler=spec.scheduler)

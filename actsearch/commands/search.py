@@ -1,0 +1,181 @@
+"""``actsearch search`` and ``actsearch resume``: run a search on Ray Tune into a run directory.
+
+``search --space PRESET|FILE --searcher S --task T --budget N [--workers K] [--seeds S]
+[--address HOST:PORT] [--run-dir D] [--resume] [--seed N] [--scheduler asha]`` evaluates the
+references and then N candidates, storing each in ``D/run.sqlite`` as it finishes. On a terminal
+a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
+plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from actsearch.errors import UserError
+
+
+class Progress:
+    """What the live view and the plain log show: counts, rate, failures, top 5."""
+
+    def __init__(self, budget: int, records: list[Any]) -> None:
+        self.budget, self.start = budget, time.monotonic()
+        self.lock = threading.Lock()
+        self.done = sum(1 for r in records if r.role == "search" and r.trial_id and r.alias_of is None)
+        self.failures = sum(1 for r in records if r.role == "search" and r.trial_id and r.status != "ok")
+        self.new = self.retries = 0
+        self.board = [(r.score, r.score_std, r.expression, r.role) for r in records
+                      if r.alias_of is None and r.status == "ok" and math.isfinite(r.score)]
+
+    def add(self, event: dict[str, Any]) -> None:
+        with self.lock:
+            if event["role"] == "search":
+                self.done, self.new = event["evaluated"], self.new + 1
+                self.failures += event["status"] != "ok"
+            self.retries += event.get("retries", 0)
+            if event["status"] == "ok" and math.isfinite(event["score"]):
+                self.board.append((event["score"], event["score_std"], event["expression"], event["role"]))
+
+    def rate(self) -> float:
+        minutes = (time.monotonic() - self.start) / 60
+        return self.new / minutes if minutes > 0 else 0.0
+
+    def top(self, k: int = 5) -> list[tuple[float, float, str, str]]:
+        with self.lock:
+            return sorted(self.board, key=lambda t: -t[0])[:k]
+
+    def line(self, event: dict[str, Any]) -> str:
+        tag = "ref" if event["role"] == "reference" else f"{self.done}/{self.budget}"
+        extra = f" (retried {event['retries']}x)" if event.get("retries") else ""
+        return (f"[{tag}] {event['status']:<8} {event['score']:.4f} ± {event['score_std']:.4f}  "
+                f"{event['expression']}{extra}  ({self.rate():.1f}/min)")
+
+    def render(self) -> Any:
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        elapsed = time.monotonic() - self.start
+        head = Text(f"{self.done}/{self.budget} candidates  ·  {self.rate():.1f}/min  ·  {self.failures} failed"
+                    f"  ·  {self.retries} retried  ·  {elapsed:.0f} s")
+        table = Table(title="top 5", title_justify="left", box=None, pad_edge=False)
+        for col in ("#", "score", "± std", "expression"):
+            table.add_column(col, justify="right" if col != "expression" else "left")
+        for i, (score, std, expr, role) in enumerate(self.top(), 1):
+            table.add_row(str(i), f"{score:.4f}", f"{std:.4f}", expr + ("  (reference)" if role == "reference" else ""))
+        return Group(ProgressBar(total=max(1, self.budget), completed=self.done, width=50), head, table)
+
+
+def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    from actsearch.results.store import RunStore
+    from actsearch.search.run import run_search
+
+    records = RunStore(run_dir, readonly=True).candidates() if (run_dir / "run.sqlite").is_file() else []
+    progress = Progress(spec.budget, records)
+    console = Console()
+    live_view = not plain and console.is_terminal
+
+    def on_result(event: dict[str, Any]) -> None:
+        progress.add(event)
+        if not live_view:
+            print(progress.line(event), flush=True)
+
+    if live_view:
+        with Live(console=console, refresh_per_second=2, get_renderable=progress.render, transient=False):
+            summary = run_search(spec, run_dir, resume=resume, on_result=on_result)
+    else:
+        summary = run_search(spec, run_dir, resume=resume, on_result=on_result)
+    if not live_view:
+        print("top 5:")
+        for i, (score, std, expr, role) in enumerate(progress.top(), 1):
+            print(f"  {i}. {score:.4f} ± {std:.4f}  {expr}{'  (reference)' if role == 'reference' else ''}")
+    print(f"{summary.evaluated}/{summary.budget} candidates evaluated ({summary.new} now, "
+          f"{summary.failures} failed) in {summary.wall_s:.0f} s; run directory: {run_dir}", flush=True)
+    if summary.interrupted:
+        print(f"interrupted; continue with: actsearch resume {run_dir}", file=sys.stderr)
+        raise typer.Exit(130)
+
+
+def _default_run_dir(space: str, searcher: str, task: str, seed: int) -> Path:
+    stem = Path(space).stem if space.endswith(".toml") else space
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{stem}-{searcher}-{task}-s{seed}")
+    return Path("runs") / safe
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``search`` and ``resume`` commands to ``app``."""
+
+    @app.command("search")
+    def search_cmd(
+        space: str = typer.Option(..., "--space", help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
+        searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution or rl"),
+        task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
+        budget: int = typer.Option(..., "--budget", "-b", help="candidates to evaluate (references not counted)"),
+        workers: int = typer.Option(2, "--workers", "-w", min=1, help="trials running at once"),
+        seeds: int = typer.Option(1, "--seeds", "-n", min=1, help="seeds per candidate (0 .. N-1)"),
+        seed: int = typer.Option(0, "--seed", help="the searcher's random seed"),
+        address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS",
+                                           help="HOST:PORT of a Ray head node (default: embedded local Ray)"),
+        run_dir: Path | None = typer.Option(None, "--run-dir", help="default runs/SPACE-SEARCHER-TASK-sSEED"),
+        resume: bool = typer.Option(False, "--resume", help="continue the search stored in the run directory"),
+        scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
+        cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
+        gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
+        steps: int | None = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
+        settings: list[str] | None = typer.Option(None, "--set", help="any task setting, NAME=VALUE (repeatable)"),
+        references: str = typer.Option("relu,swish", "--references",
+                                       help="library activations evaluated alongside (comma-separated, '' for none)"),
+        time_limit: float | None = typer.Option(None, "--time-limit", help="seconds per seed before a timeout"),
+        plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
+    ) -> None:
+        """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
+        from actsearch.commands.evaluate import task_overrides
+        from actsearch.search.run import SearchSpec
+
+        if budget < 1:
+            raise UserError("--budget must be at least 1")
+        refs = tuple(r.strip() for r in references.split(",") if r.strip())
+        _check_references(refs)
+        spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
+                          workers=workers, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
+                          address=address, scheduler=scheduler, references=refs,
+                          task_overrides=task_overrides(task, steps, None, None, None, settings),
+                          time_limit_s=time_limit)
+        _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
+
+    @app.command("resume")
+    def resume_cmd(
+        run_dir: Path = typer.Argument(..., help="a run directory written by `actsearch search`"),
+        budget: int | None = typer.Option(None, "--budget", "-b", help="raise (or keep) the budget"),
+        workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="trials running at once"),
+        address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="HOST:PORT of a Ray head"),
+        plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
+    ) -> None:
+        """Continue a stopped search: nothing stored is lost or evaluated again."""
+        from actsearch.search.run import spec_from_store
+
+        if not (run_dir / "run.sqlite").is_file():
+            raise UserError(f"nothing to resume: {run_dir} holds no run store")
+        spec = spec_from_store(run_dir)
+        spec.budget = budget or spec.budget
+        spec.workers = workers or spec.workers
+        spec.address = address
+        _run(spec, run_dir, True, plain)
+
+
+def _check_references(names: tuple[str, ...]) -> None:
+    from actsearch.grammar.library import NAMES
+
+    bad = [n for n in names if n not in NAMES]
+    if bad:
+        raise UserError(f"unknown reference activation {bad[0]!r}; valid: {', '.join(NAMES)}")

@@ -1,0 +1,75 @@
+"""End-to-end faults: a SIGKILLed driver resumed from the store; a multi-node Ray cluster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from actsearch.results.store import RunStore
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "actsearch.cli"]
+
+
+def _evaluated(run_dir):
+    return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+
+
+def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
+    run = tmp_path / "run"
+    args = ["search", "--space", "quick", "--searcher", "evolution", "--task", "digits", "--steps", "150",
+            "--budget", "10", "--workers", "2", "--run-dir", str(run), "--plain", "--references", "relu"]
+    driver = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            if (run / "run.sqlite").exists() and len(_evaluated(run)) >= 3:
+                break
+            assert driver.poll() is None, driver.stderr.read().decode()
+            time.sleep(0.2)
+        os.kill(driver.pid, signal.SIGKILL)  # the driver only: its Ray processes are left behind
+        driver.wait()
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    before = _evaluated(run)
+    assert 3 <= len(before) < 10
+    store = RunStore(run, readonly=True)
+    assert store.pending(), "a killed driver leaves the proposals it had handed out"
+    out = subprocess.run(CLI + ["resume", str(run), "--plain"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = _evaluated(run)
+    assert len(rows) == 10 and len({r.fingerprint for r in rows}) == 10 and len({r.trial_id for r in rows}) == 10
+    assert {(r.id, r.fingerprint) for r in before} <= {(r.id, r.fingerprint) for r in rows}  # nothing lost
+    assert RunStore(run, readonly=True).pending() == []
+    assert RunStore(run, readonly=True).count(role="reference") == 1
+
+
+def test_search_on_a_multi_node_cluster(tmp_path):
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from actsearch.search.run import SearchSpec, run_search
+
+    assert not ray.is_initialized()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        spec = SearchSpec(space="quick", searcher="random", task="digits", budget=6, workers=2,
+                          address=cluster.address, task_overrides={"steps": 150}, references=())
+        summary = run_search(spec, tmp_path)
+        rows = _evaluated(tmp_path)
+        assert summary.finished and len(rows) == 6 and len({r.fingerprint for r in rows}) == 6
+        nodes = {r.metrics.get("node") for r in rows}
+        assert len(nodes) == 2 and None not in nodes  # trials ran on both nodes
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()

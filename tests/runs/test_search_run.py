@@ -1,0 +1,109 @@
+"""Searches on a real local Ray (2 CPUs) with real training on digits, stored in real SQLite."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from actsearch.results.store import RunStore
+from actsearch.search.run import SearchSpec, run_search
+
+TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
+
+
+def _spec(**kw) -> SearchSpec:
+    base = {"space": "quick", "searcher": "random", "task": "digits", "budget": 6, "workers": 2,
+            "task_overrides": dict(TINY), "references": ()}
+    return SearchSpec(**{**base, **kw})
+
+
+def _evaluated(run_dir):
+    return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+
+
+def test_budget_then_resume_with_more_budget_under_asha(local_ray, tmp_path):
+    events = []
+    first = run_search(_spec(searcher="evolution", budget=5, references=("relu",)), tmp_path,
+                       on_result=events.append)
+    assert first.finished and not first.interrupted and first.evaluated == 5
+    assert [e["role"] for e in events].count("reference") == 1 and len(events) == 6
+    # The scheduler is not part of a search's identity: the rest runs with ASHA stopping weak trials.
+    again = run_search(_spec(searcher="evolution", budget=9, references=("relu",), scheduler="asha",
+                             task_overrides=dict(TINY)), tmp_path, resume=True)
+    rows = _evaluated(tmp_path)
+    assert again.evaluated == 9 and again.new == 4 and len(rows) == 9
+    assert len({r.fingerprint for r in rows}) == 9 and len({r.trial_id for r in rows}) == 9
+    # The restored searcher continued its own sequence of trial ids; relu was not evaluated again.
+    assert sorted(r.step for r in rows) == list(range(9))
+    store = RunStore(tmp_path, readonly=True)
+    assert store.count(role="reference") == 1 and store.pending() == []
+    assert store.meta()["budget"] == 9 and store.meta()["searcher"] == "evolution"
+    assert all(r.status in ("ok", "diverged", "error") and r.runs for r in rows[:5])
+    assert {r.status for r in rows} <= {"ok", "stopped", "diverged", "error"}
+    assert all(0.0 <= r.score <= 1.0 for r in rows if r.status == "stopped")  # last reported score kept
+
+
+def _ray_workers(raylet_pid: int) -> list[int]:
+    """Trial worker processes of our local Ray node (by the raylet that spawned them)."""
+    out = []
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+            env = open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if cmd.startswith("ray::ImplicitFunc") and f"RAY_RAYLET_PID={raylet_pid}" in env:
+            out.append(pid)
+    return out
+
+
+def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
+    import ray
+
+    raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
+    killed: list[int] = []
+
+    def kill_one_worker() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            # wait until a trial has been running a moment, then kill its worker process
+            if RunStore(tmp_path, readonly=True).pending() if (tmp_path / "run.sqlite").exists() else False:
+                time.sleep(0.3)
+                for pid in _ray_workers(raylet)[:1]:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.1)
+
+    killer = threading.Thread(target=kill_one_worker, daemon=True)
+    killer.start()
+    summary = run_search(_spec(budget=4, task_overrides={"steps": 300}), tmp_path)
+    killer.join()
+    rows = _evaluated(tmp_path)
+    assert killed, "no trial worker was found to kill"
+    assert summary.finished and len(rows) == 4 and len({r.fingerprint for r in rows}) == 4
+    assert sum(r.retries for r in rows) >= 1
+    assert all(r.status == "ok" for r in rows)  # the retried trial finished normally
+
+
+@pytest.mark.slow
+def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_path):
+    from actsearch.search.dedup import distinct
+    from actsearch.search.space import load_space
+
+    expected = {fp for _, _, _, fp in distinct(load_space("quick"))}
+    summary = run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
+    store = RunStore(tmp_path, readonly=True)
+    rows = store.candidates(role="search")
+    evaluated = [r for r in rows if r.trial_id]
+    assert summary.finished and not summary.interrupted and summary.evaluated == len(expected)
+    assert [r.fingerprint for r in evaluated].count(evaluated[0].fingerprint) == 1
+    assert {r.fingerprint for r in evaluated} == expected and len(evaluated) == len(expected)
+    aliases = [r for r in rows if r.alias_of is not None]
+    by_id = {r.id: r for r in evaluated}
+    assert aliases and all(by_id[a.alias_of].fingerprint == a.fingerprint for a in aliases)
+    assert len({r.expression for r in rows}) == len(rows)  # every raw candidate at most once
+    assert store.count(role="reference") == 2 and store.pending() == []
