@@ -59,7 +59,11 @@ def top_set(table: dict[str, dict], frac: float) -> set[str]:
 
 
 def replay(searcher, table: dict[str, dict], targets: dict[str, set[str]], screen=None, budget: int = 10_000):
-    """Trainings until each target set is hit (None if never); rejected candidates cost nothing."""
+    """Trainings until each target set is hit (None if never).
+
+    A candidate the pre-screen rejects is recorded invalid and costs nothing; one missing from
+    the table (a partial table) is skipped as if it were outside the space.
+    """
     hit = {name: None for name in targets}
     trainings = 0
     while trainings < budget and any(v is None for v in hit.values()):
@@ -70,9 +74,10 @@ def replay(searcher, table: dict[str, dict], targets: dict[str, set[str]], scree
             searcher.on_trial_complete(p.trial_id, None, "invalid")
             continue
         row = table.get(p.fingerprint)
+        if row is None:  # not in a partial table: as if outside the space (left pending, no cost)
+            continue
         trainings += 1
-        score, status = (row["score"], row["status"]) if row else (0.0, "invalid")
-        searcher.on_trial_complete(p.trial_id, score, status)
+        searcher.on_trial_complete(p.trial_id, row["score"], row["status"])
         for name, fps in targets.items():
             if hit[name] is None and p.fingerprint in fps:
                 hit[name] = trainings

@@ -111,9 +111,11 @@ def test_batches_without_results_are_distinct_and_ranked(quick, featurizer):
     batch = [s.suggest() for _ in range(5)]  # five parallel workers, no result yet
     assert len({p.fingerprint for p in batch}) == 5
     assert all(p.info["how"] == "model" for p in batch)
+    # ranked by the upper bound mean + kappa * spread that each proposal carries
+    bounds = [p.info["predicted"] + s.kappa * p.info["spread"] for p in batch]
+    assert bounds == sorted(bounds, reverse=True)
     predicted = s.predict([p.activation() for p in batch])
-    values = [predicted[p.fingerprint] for p in batch]
-    assert all(0.0 <= v <= 1.0 for v in values)
+    assert [round(predicted[p.fingerprint], 4) for p in batch] == [p.info["predicted"] for p in batch]
 
 
 def test_beats_random_on_a_feature_visible_objective(quick, featurizer):

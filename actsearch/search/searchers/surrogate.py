@@ -19,8 +19,10 @@ Candidates the pre-screen (:mod:`actsearch.search.prescreen`; on unless ``prescr
 rejects are proposed only after every other one, each with ``info["prescreen"]`` = the reason,
 so that a driver records them ``invalid`` without training (and the space is still covered
 before ``FINISHED``). Trivial candidates are never proposed; like the other space searchers'
-skipped candidates they reach the driver through ``pop_skipped()``. ``predict(acts)`` gives the
-forest's predicted score for any candidates (the leaderboard's "predicted" column).
+skipped candidates they reach the driver through ``pop_skipped()``. A model proposal carries
+``info["predicted"]`` and ``info["spread"]``: the forest's mean and spread for it before it
+trained (for a predicted-vs-real column); ``predict(acts)`` gives the current forest's
+prediction for any candidates.
 Deterministic for a seed: the forest's seed derives from (seed, number of results), the pool's
 from (seed, pool size, number of results), and the random stream's state is part of ``state()``.
 """
@@ -60,6 +62,7 @@ class SurrogateSearcher(SpaceSearcher):
         self._acts: dict[str, tuple[Any, Any, str | None]] = {}  # fp -> (candidate, Activation, rejection)
         self._results: list[tuple[str, float]] = []  # (fingerprint, score; failures 0) by completion
         self._ranking: list[str] | None = None
+        self._pred: dict[str, tuple[float, float]] = {}  # fp -> (forest mean, spread) of the ranking
         self._ranked_at = -1  # number of results the current ranking was fitted on
         self._pool_built = False
 
@@ -129,7 +132,9 @@ class SurrogateSearcher(SpaceSearcher):
         forest = self._forest()
         Z = self.featurizer.matrix([self._acts[fp][1] for fp in open_])
         per_tree = np.stack([t.predict(Z) for t in forest.estimators_])
-        ucb = per_tree.mean(0) + self.kappa * per_tree.std(0)
+        mean, spread = per_tree.mean(0), per_tree.std(0)
+        self._pred = {fp: (float(m), float(d)) for fp, m, d in zip(open_, mean, spread, strict=True)}
+        ucb = mean + self.kappa * spread
         order = sorted(range(len(open_)), key=lambda i: (-ucb[i], i))
         return [open_[i] for i in order]
 
@@ -163,7 +168,9 @@ class SurrogateSearcher(SpaceSearcher):
             self._ranking, self._ranked_at = None, len(self._results)
         if self._ranking is None:
             self._ranking = self._rank(open_)
-        return self._propose(next(fp for fp in self._ranking if fp not in self.dedup), "model")
+        fp = next(fp for fp in self._ranking if fp not in self.dedup)
+        mean, spread = self._pred[fp]
+        return self._propose(fp, "model", predicted=round(mean, 4), spread=round(spread, 4))
 
     def _propose(self, fp: str, how: str, **info: Any) -> Proposal:
         proposal = self._try(self._acts[fp][0], walk=False, info={"how": how, **info}, fp=fp)
