@@ -127,6 +127,8 @@ class _Printer:
             text = f"torch.clamp({self.tensor(other)}, {bound}={_number(value)})"
         elif op == "neg" and len(node) == 2:
             text = "-" + self.wrap(node[1], 4) if _is_tensor(node[1]) else f"-{self.tensor(node[1])}"
+        elif op == "sinc" and len(node) == 2:  # the argument is an operand of "/", not a call argument
+            text = UNARY[op].format(self.wrap(node[1], 2) if _is_tensor(node[1]) else self.tensor(node[1]))
         elif op in UNARY and len(node) == 2:
             text = UNARY[op].format(self.tensor(node[1]))
         elif op in ("max", "min") and len(node) == 3:
