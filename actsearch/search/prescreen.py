@@ -4,8 +4,9 @@ One forward and one backward pass of the task's child network at initialisation,
 candidate's learnable constants at their initial values (features group (c), see
 :mod:`actsearch.search.features`). A candidate is rejected — recorded as ``invalid`` with the
 reason, never trained — when that pass is non-finite, or when the std of the last hidden
-layer's output explodes or vanishes beyond ``Thresholds``. On by default in a search; a driver
-switches it off by not calling it.
+layer's output explodes or vanishes beyond ``Thresholds``. A driver calls
+``screen_proposal(proposal, PreScreen(task))`` before training each proposal (on by default;
+``None`` switches it off); the ``surrogate`` searcher screens its own pool.
 
 The default thresholds were chosen from data: on the scored x-gated replay table
 (``benchmarks/data/``), the widest band of log std that still removes most candidates that
@@ -88,3 +89,17 @@ class PreScreen:
             return None
         run = EvalResult(status=INVALID, score=0.0, seed=seed, error=why)
         return CandidateResult.from_runs([run])
+
+
+def screen_proposal(proposal: Any, screen: PreScreen | None = None) -> CandidateResult | None:
+    """For a driver: the ``invalid`` result of a proposal that must not train, else None.
+
+    A proposal is rejected when its searcher already flagged it (``info["prescreen"]``, as the
+    ``surrogate`` searcher does) or when ``screen`` (None: pre-screen off) rejects it.
+    """
+    why = proposal.info.get("prescreen") if getattr(proposal, "info", None) else None
+    if why is None and screen is not None:
+        why = screen(proposal.activation())
+    if why is None:
+        return None
+    return CandidateResult.from_runs([EvalResult(status=INVALID, score=0.0, seed=0, error=why)])

@@ -20,7 +20,7 @@ from actsearch.search.features import (
     propagation_features,
     scalar_features,
 )
-from actsearch.search.prescreen import PreScreen, Thresholds, reason
+from actsearch.search.prescreen import PreScreen, Thresholds, reason, screen_proposal
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,19 @@ def test_prescreen_rejects_exploding_and_keeps_good_ones():
     res = screen.result(actsearch.parse("exp(exp(x))"))
     assert res.status == "invalid" and res.error == why
     assert screen.result(actsearch.parse("relu(x)")) is None
+
+
+def test_screen_proposal_for_drivers():
+    from actsearch.search.searchers.base import Proposal
+
+    screen = PreScreen()
+    bad = Proposal("t1", "exp(exp(x))", actsearch.parse("exp(exp(x))").fingerprint)
+    good = Proposal("t2", "tanh(x)", actsearch.parse("tanh(x)").fingerprint)
+    flagged = Proposal("t3", "tanh(x)", good.fingerprint, info={"prescreen": "pre-screen: flagged"})
+    assert screen_proposal(bad, screen).status == "invalid"
+    assert screen_proposal(bad, None) is None  # pre-screen off
+    assert screen_proposal(good, screen) is None
+    assert screen_proposal(flagged, None).error == "pre-screen: flagged"
 
 
 def test_reason_follows_the_thresholds():
