@@ -12,6 +12,7 @@ activations' second moment at 1 for unit-variance pre-activations,
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +43,15 @@ def _derivative(act: Activation, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return y.detach().numpy(), g.detach().numpy()
 
 
+@functools.lru_cache(maxsize=4)
+def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Hermite (probabilists') nodes and weights; computed once per size."""
+    return np.polynomial.hermite_e.hermegauss(nodes)
+
+
 def gain(act: Activation, nodes: int = HERMITE_NODES) -> float | None:
     """1/sqrt(E[f(z)^2]), z ~ N(0, 1), by Gauss–Hermite quadrature (None if not finite)."""
-    z, w = np.polynomial.hermite_e.hermegauss(nodes)
+    z, w = _hermite(nodes)
     second = float(np.sum(w * act(z) ** 2) / math.sqrt(2 * math.pi))
     if not math.isfinite(second) or second <= 0:
         return None
