@@ -21,10 +21,10 @@ def _evaluated(run_dir):
     return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
 
 
-def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
-    run = tmp_path / "run"
+def _start_and_stop(run, sig: int, *extra: str) -> subprocess.Popen:
+    """Start `actsearch search` (budget 10) and send ``sig`` to the driver once 3 results are stored."""
     args = ["search", "--space", "quick", "--searcher", "evolution", "--task", "digits", "--steps", "150",
-            "--budget", "10", "--workers", "2", "--run-dir", str(run), "--plain", "--references", "relu"]
+            "--budget", "10", "--workers", "2", "--run-dir", str(run), "--plain", *extra]
     driver = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
@@ -33,11 +33,29 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
                 break
             assert driver.poll() is None, driver.stderr.read().decode()
             time.sleep(0.2)
-        os.kill(driver.pid, signal.SIGKILL)  # the driver only: its Ray processes are left behind
-        driver.wait()
+        os.kill(driver.pid, sig)  # the driver only (with SIGKILL its Ray processes are left behind)
+        driver.wait(timeout=120)
     finally:
         if driver.poll() is None:
             driver.kill()
+            driver.wait()
+    return driver
+
+
+def test_interrupted_driver_exits_130_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    driver = _start_and_stop(run, signal.SIGINT, "--references", "")
+    err = driver.stderr.read().decode()
+    assert driver.returncode == 130 and "actsearch resume" in err and "Traceback" not in err, err
+    assert 3 <= len(_evaluated(run)) < 10
+    out = subprocess.run(CLI + ["resume", str(run), "--plain"], capture_output=True, text=True, timeout=300)
+    rows = _evaluated(run)
+    assert out.returncode == 0 and len(rows) == 10 and len({r.fingerprint for r in rows}) == 10, out.stderr
+
+
+def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
+    run = tmp_path / "run"
+    _start_and_stop(run, signal.SIGKILL, "--references", "relu")
     before = _evaluated(run)
     assert 3 <= len(before) < 10
     store = RunStore(run, readonly=True)
