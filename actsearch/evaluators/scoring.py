@@ -33,6 +33,8 @@ def evaluate(candidate: Any, task: str | Task, seeds: Iterable[int] = (0,), *, r
     """
     from actsearch.evaluators.tasks import get_task
 
+    if not isinstance(task, str) and overrides:
+        raise TypeError("task settings are overrides of a task name; pass get_task(name, **settings)")
     task_obj = get_task(task, **overrides) if isinstance(task, str) else task
     cand = as_candidate(candidate, **(params or {}))
     seeds = list(seeds)

@@ -30,6 +30,27 @@ class TaskError(UserError):
     """Unknown task name, a bad task override, or task data that cannot be read."""
 
 
+class _ReportRaised(Exception):
+    """An exception from the caller's ``report`` callback, passed through untouched (e.g. a stop)."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _guarded(report: Report | None) -> Report | None:
+    if report is None:
+        return None
+
+    def call(iteration: int, score: float) -> None:
+        try:
+            report(iteration, score)
+        except Exception as err:
+            raise _ReportRaised(err) from err
+
+    return call
+
+
 class Task:
     """A named evaluation task; subclasses define how one seed is trained and scored."""
 
@@ -54,7 +75,9 @@ class Task:
                 return EvalResult(INVALID, 0.0, seed, 0.0, {}, f"trivial candidate: {cand.invalid}"), None
             torch.set_num_threads(max(1, int(threads)))
             torch.manual_seed(seed)
-            return self._run(cand, seed, report, time_limit_s)
+            return self._run(cand, seed, _guarded(report), time_limit_s)
+        except _ReportRaised as err:  # the caller's own exception is not the candidate's failure
+            raise err.original from None
         except UserError:
             raise
         except Exception as err:  # a failing candidate is a result, not a crash
@@ -80,6 +103,7 @@ class ClassificationTask(Task):
                  augment: Callable[[Any], Callable | None] = lambda cfg: None) -> None:
         super().__init__(name, config)
         self._load, self._build, self._device, self._augment = load, build, device, augment
+        self._moved: tuple[data.Split, data.Split] | None = None
         if config.init not in models.INITS:
             raise TaskError(f"unknown init {config.init!r}; expected one of {', '.join(models.INITS)}")
         if config.head not in HEADS:
@@ -90,7 +114,10 @@ class ClassificationTask(Task):
         cfg = self.config
         device = self._device(cfg)
         split = self._load(cfg)
-        split = split.to(device) if split.x_train.device != device else split
+        if split.x_train.device != device:  # keep one device copy per task (GPU runs)
+            if self._moved is None or self._moved[0] is not split:
+                self._moved = (split, split.to(device))
+            split = self._moved[1]
         gain = cand.he_gain() if cfg.init == "he-gain" else None
         made: list[nn.Module] = []
 

@@ -114,3 +114,14 @@ def test_candidate_gain_estimate_matches_he():
 
     assert as_candidate(nn.ReLU).he_gain() == pytest.approx(math.sqrt(2), rel=0.02)
     assert as_candidate(nn.Identity).he_gain() == pytest.approx(1.0, rel=0.02)
+
+
+def test_an_exception_from_report_propagates():
+    class Stop(Exception):
+        pass
+
+    def report(iteration, score):
+        raise Stop("stop this trial")
+
+    with pytest.raises(Stop):
+        evaluate(nn.ReLU, "digits", steps=8, report=report)
