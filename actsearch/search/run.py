@@ -170,6 +170,7 @@ class Bookkeeper:
         self.inflight: dict[str, dict[str, Any]] = {p["trial_id"]: p for p in self.rerun}
         self.searcher_done = False
         self.new = 0
+        self.failure: RunStoreError | None = None  # a write that failed ends the run with this error
 
     # budget bookkeeping
     @property
@@ -187,6 +188,15 @@ class Bookkeeper:
                 "threads": max(1, int(self.spec.cpus_per_trial)), "time_limit_s": self.spec.time_limit_s, **extra}
 
     def next_config(self) -> dict[str, Any] | object:
+        if self.failure is not None:
+            return FINISHED
+        try:
+            return self._next_config()
+        except RunStoreError as err:
+            self.failure = err
+            return FINISHED
+
+    def _next_config(self) -> dict[str, Any] | object:
         if self.refs:
             name = self.refs.pop(0)
             self.refs_running.add(name)
@@ -246,6 +256,14 @@ class Bookkeeper:
                         self.store.add_pending(twin, self.inflight[twin], task=self.task, role="search")
 
     def complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
+        if self.failure is not None:
+            return
+        try:
+            self._complete(config, result, error, retries)
+        except RunStoreError as err:  # e.g. the disk filled up: stop handing out trials, report after fit()
+            self.failure = err
+
+    def _complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
         cand, status = _decode(result, error)
         if result and result.get("node"):
             cand.metrics["node"] = result["node"]
@@ -333,6 +351,8 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
                                  workers=spec.workers, cpus_per_trial=spec.cpus_per_trial,
                                  gpus_per_trial=spec.gpus_per_trial, scheduler=spec.scheduler)
             interrupted = outcome.interrupted
+            if book.failure is not None:
+                raise book.failure
         else:
             interrupted = False
         failures = sum(1 for r in store.candidates(task=spec.task, role="search", include_aliases=False)

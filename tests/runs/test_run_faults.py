@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,10 +12,26 @@ import time
 import pytest
 
 from actsearch.results.store import RunStore
+from actsearch.search.cluster import NODE_FILE
 
 pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
+
+
+def _left_behind(raylets: list[int]) -> list[int]:
+    """Live ``ray::`` processes spawned by any of ``raylets`` (zombies do not count)."""
+    out = []
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+            env = open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace").split("\0")
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if cmd.startswith("ray::") and state != "Z" and any(f"RAY_RAYLET_PID={r}" in env for r in raylets):
+            out.append(pid)
+    return out
 
 
 def _evaluated(run_dir):
@@ -60,8 +77,10 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
     assert 3 <= len(before) < 10
     store = RunStore(run, readonly=True)
     assert store.pending(), "a killed driver leaves the proposals it had handed out"
+    raylets = json.loads((run / NODE_FILE).read_text())["raylet"]
     out = subprocess.run(CLI + ["resume", str(run), "--plain"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
+    assert _left_behind(raylets) == []  # what the killed driver's Ray left was ended by the resume
     rows = _evaluated(run)
     assert len(rows) == 10 and len({r.fingerprint for r in rows}) == 10 and len({r.trial_id for r in rows}) == 10
     assert {(r.id, r.fingerprint) for r in before} <= {(r.id, r.fingerprint) for r in rows}  # nothing lost
