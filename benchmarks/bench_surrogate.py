@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--space", default="x-gated")
     ap.add_argument("--task", default="mnist1d", help="task whose network the features probe")
     ap.add_argument("--seeds", type=int, default=30)
+    ap.add_argument("--surrogate", default="{}", help='surrogate options as JSON, e.g. \'{"kappa": 0.5}\'')
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_surrogate.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -185,11 +186,12 @@ def main() -> None:
 
     # 3. Replays.
     targets = {"top5": top5_set, "top1": top1_set}
+    options = json.loads(args.surrogate)
     runs: dict[str, dict[str, list]] = {}
     strategies = {
         "random": lambda s: (make_searcher("random", space, seed=s), None),
         "filter+random": lambda s: (make_searcher("random", space, seed=s), screen),
-        "surrogate": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer), None),
+        "surrogate": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer, **options), None),
     }
     timing = {}
     for name, make in strategies.items():
@@ -209,7 +211,7 @@ def main() -> None:
             summary[name][f"{k}_ratio_to_random"] = _ratio(summary[name][k], summary["random"][k])
     result = {
         "table": str(table_path.relative_to(ROOT.parent) if table_path.is_relative_to(ROOT.parent) else table_path),
-        "space": args.space, "task": args.task, "seeds": args.seeds,
+        "space": args.space, "task": args.task, "seeds": args.seeds, "surrogate_options": options,
         "n_candidates": len(acts), "not_in_table": missing, "n_top5": len(top5_set), "n_top1": len(top1_set),
         "features_ms_per_candidate": round(ms_per_candidate, 2), "feature_quality_cv5": quality,
         "prescreen": prescreen, "replay_median_trainings": summary, "replay_runs": runs,
