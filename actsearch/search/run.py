@@ -14,11 +14,11 @@ source of truth, so a run stopped by Ctrl-C or a killed driver resumes (``resume
   ``budget`` of them (fewer if the space is exhausted), each fingerprint once.
 
 Aliases and trivial (invalid) candidates the searcher skips are stored too, without training.
+The per-trial bookkeeping is :class:`actsearch.search.bookkeeper.Bookkeeper`.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 import time
@@ -28,9 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.evaluators.result import CandidateResult
-from actsearch.results.store import STOPPED, RunStore, RunStoreError
-from actsearch.search.searchers.base import FINISHED, WAIT, Proposal
+from actsearch.results.store import RunStore, RunStoreError
 
 REFERENCES = ("relu", "swish")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
@@ -151,168 +149,6 @@ def spec_from_store(run_dir: str | Path) -> SearchSpec:
     return SearchSpec(**data)
 
 
-class Bookkeeper:
-    """The ``TrialSource`` of a run: references, pending re-runs, then searcher proposals."""
-
-    def __init__(self, store: RunStore, spec: SearchSpec, searcher: Any,
-                 on_result: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.store, self.spec, self.searcher = store, spec, searcher
-        self.on_result = on_result
-        self.task = spec.task
-        self.seeds = list(range(spec.seeds))
-        self.state_key = f"searcher:{spec.searcher}"
-        self.stored = store.fingerprints(task=self.task, role="search")
-        self.scores = {r.fingerprint: (r.score, r.status) for r in store.candidates(task=self.task, role="search")}
-        self.refs = [r for r in spec.references
-                     if f"library:{r}" not in store.fingerprints(task=self.task, role="reference")]
-        self.refs_running: set[str] = set()
-        self.rerun = store.pending(task=self.task, role="search")
-        self.inflight: dict[str, dict[str, Any]] = {p["trial_id"]: p for p in self.rerun}
-        self.searcher_done = False
-        self.new = 0
-        self.failure: RunStoreError | None = None  # a write that failed ends the run with this error
-
-    # budget bookkeeping
-    @property
-    def evaluated(self) -> int:
-        return self.store.count(task=self.task, role="search")
-
-    @property
-    def finished(self) -> bool:
-        done = self.evaluated >= self.spec.budget or (self.searcher_done and not self.inflight)
-        return done and not self.refs and not self.refs_running
-
-    def _config(self, expression: str, fingerprint: str, params: dict[str, float], **extra: Any) -> dict[str, Any]:
-        return {"expression": expression, "fingerprint": fingerprint, "params": params, "task": self.task,
-                "task_overrides": self.spec.task_overrides, "seeds": self.seeds,
-                "threads": max(1, int(self.spec.cpus_per_trial)), "time_limit_s": self.spec.time_limit_s, **extra}
-
-    def next_config(self) -> dict[str, Any] | object:
-        if self.failure is not None:
-            return FINISHED
-        try:
-            return self._next_config()
-        except RunStoreError as err:
-            self.failure = err
-            return FINISHED
-
-    def _next_config(self) -> dict[str, Any] | object:
-        if self.refs:
-            name = self.refs.pop(0)
-            self.refs_running.add(name)
-            return self._config(_library_text(name), f"library:{name}", {}, library=name, role="reference",
-                                trial_id=f"ref:{name}")
-        if self.rerun:
-            p = self.rerun.pop(0)
-            return self._config(p["expression"], p["fingerprint"], p.get("params") or {}, role="search",
-                                trial_id=p["trial_id"])
-        while not self.searcher_done and self.evaluated + len(self.inflight) < self.spec.budget:
-            proposal = self.searcher.suggest()
-            skipped = getattr(self.searcher, "pop_skipped", list)()
-            if proposal is WAIT:
-                self._store_skipped(skipped)
-                return WAIT
-            if proposal is FINISHED:
-                self.searcher_done = True
-                self._store_skipped(skipped)
-                break
-            if proposal.fingerprint in self.stored:  # already evaluated (e.g. before a crash): reuse it
-                score, status = self.scores.get(proposal.fingerprint, (None, "error"))
-                self.searcher.on_trial_complete(proposal.trial_id, score=score, status=status)
-                self._store_skipped(skipped)
-                continue
-            self._dispatch(proposal, skipped)
-            return self._config(proposal.expression, proposal.fingerprint, proposal.params, role="search",
-                                trial_id=proposal.trial_id)
-        return WAIT if self.inflight or self.refs_running else FINISHED
-
-    def _dispatch(self, proposal: Proposal, skipped: list[dict[str, Any]]) -> None:
-        entry = {"expression": proposal.expression, "fingerprint": proposal.fingerprint,
-                 "params": proposal.params, "aliases": []}
-        self.inflight[proposal.trial_id] = entry
-        with self.store.transaction():
-            self._store_skipped(skipped)
-            self.store.add_pending(proposal.trial_id, entry, task=self.task, role="search",
-                                   state=(self.state_key, self.searcher.state()))
-
-    def _store_skipped(self, skipped: list[dict[str, Any]]) -> None:
-        """Store aliases (with their evaluated twin) and trivial candidates (as invalid)."""
-        if not skipped:
-            return
-        with self.store.transaction():
-            for rec in skipped:
-                fp = rec["fingerprint"]
-                if rec["status"] == "invalid":
-                    if fp not in self.stored:
-                        self.stored[fp] = self.store.record_invalid(
-                            rec["expression"], fp, rec.get("reason") or "invalid", task=self.task,
-                            params=rec.get("params"), searcher=self.spec.searcher)
-                elif fp in self.stored:
-                    self.store.record_alias(rec["expression"], self.stored[fp])
-                else:
-                    twin = next((t for t, e in self.inflight.items() if e["fingerprint"] == fp), None)
-                    if twin is not None:
-                        self.inflight[twin]["aliases"].append(rec["expression"])
-                        self.store.add_pending(twin, self.inflight[twin], task=self.task, role="search")
-
-    def complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
-        if self.failure is not None:
-            return
-        try:
-            self._complete(config, result, error, retries)
-        except RunStoreError as err:  # e.g. the disk filled up: stop handing out trials, report after fit()
-            self.failure = err
-
-    def _complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
-        cand, status = _decode(result, error)
-        if result and result.get("node"):
-            cand.metrics["node"] = result["node"]
-        trial_id, role = config["trial_id"], config["role"]
-        kw = {"task": self.task, "role": role, "canonical": (result or {}).get("canonical"),
-              "params": config["params"], "seeds": self.seeds, "retries": retries, "status": status,
-              "trial_id": trial_id}
-        if role == "reference":
-            self.refs_running.discard(config["library"])
-            self.store.record(config["expression"], config["fingerprint"], cand, searcher="reference", **kw)
-        else:
-            entry = self.inflight.pop(trial_id, None) or {"aliases": []}
-            self.searcher.on_trial_complete(trial_id, score=cand.score, status=status)
-            step = int(trial_id[1:]) if re.fullmatch(r"t\d+", trial_id) else None
-            row = self.store.record(config["expression"], config["fingerprint"], cand, searcher=self.spec.searcher,
-                                    step=step, aliases=entry.get("aliases", []),
-                                    state=(self.state_key, self.searcher.state()), **kw)
-            self.stored[config["fingerprint"]] = row
-            self.scores[config["fingerprint"]] = (cand.score, status)
-            self.new += 1
-        if self.on_result is not None:
-            self.on_result({"expression": config["expression"], "role": role, "status": status,
-                            "score": cand.score, "score_std": cand.score_std, "retries": retries,
-                            "evaluated": self.evaluated, "budget": self.spec.budget})
-
-
-def _library_text(name: str) -> str:
-    try:
-        from actsearch.grammar.library import expression
-
-        return expression(name) or name
-    except (ImportError, AttributeError, KeyError, ValueError):
-        return name
-
-
-def _decode(result: dict[str, Any] | None, error: bool) -> tuple[CandidateResult, str]:
-    """The CandidateResult of a finished trial; a trial stopped early (ASHA) or lost keeps its last score."""
-    if result and result.get("candidate"):
-        import json
-
-        cand = CandidateResult.from_dict(json.loads(result["candidate"]))
-        return cand, cand.status
-    if error or not result:
-        return CandidateResult(status="error", score=0.0, score_std=0.0, error="trial failed in Ray"), "error"
-    score = float(result.get("score", 0.0))
-    return CandidateResult(status=STOPPED, score=score, score_std=0.0,
-                           error=f"stopped early at report {result.get('iteration')}"), STOPPED
-
-
 def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
                on_result: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run (or resume) a search into ``run_dir``; see the module docstring."""
@@ -340,6 +176,8 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
         state = store.load_state(f"searcher:{spec.searcher}")
         if state is not None:
             searcher.load_state(state)
+        from actsearch.search.bookkeeper import Bookkeeper
+
         book = Bookkeeper(store, spec, searcher, on_result)
         start = time.perf_counter()
         if not book.finished:
