@@ -6,8 +6,9 @@ candidate on ``mnist1d``) it measures
 1. features: milliseconds per candidate (all three parameter values), and how well they predict
    (random forest, 5-fold CV: Spearman ρ to the score, ROC AUC for "failed": diverged/error);
 2. the pre-screen: the log std of the last hidden layer at initialisation for every candidate;
-   the band the data allows (the widest that removes the most failures while keeping ≥ 95 % of
-   the top 5 %), and what the shipped default ``prescreen.DEFAULT`` keeps and removes;
+   what the non-finite check alone, the shipped ``prescreen.DEFAULT`` and the band the data
+   suggests (the top 5 %'s range ± 5 nats, rounded outwards) keep of the top 5 % / 1 % and remove
+   of the failures (diverged/error/timeout);
 3. replays (median over ``--seeds`` seeds): trainings until a candidate of the top 5 % and of
    the top 1 % is trained, for ``random``, "filter then random" (random, with candidates the
    pre-screen rejects recorded invalid without training) and ``surrogate``; ratios to random.
@@ -100,18 +101,13 @@ def cv_quality(X: np.ndarray, y: np.ndarray, failed: np.ndarray) -> dict[str, fl
     return out
 
 
-def screen_band(log_std: np.ndarray, top5: np.ndarray, failed: np.ndarray, keep: float = 0.95) -> dict:
-    """The narrowest band [lo, hi] of finite log std keeping ≥ ``keep`` of the top 5 %."""
+def screen_band(log_std: np.ndarray, top5: np.ndarray, margin: float = 5.0) -> dict:
+    """The rule behind ``prescreen.DEFAULT``: the top 5 %'s range of finite log std, widened by
+    ``margin`` nats (a factor e^5 ≈ 150 in std) on each side and rounded outwards."""
     fin = np.isfinite(log_std) & (np.abs(log_std) < 1e5)
-    ok_top = np.sort(log_std[top5 & fin])
-    drop = int(math.floor((1 - keep) * top5.sum()))
-    best = None
-    for i in range(drop + 1):  # drop i from the bottom and drop - i from the top
-        lo, hi = ok_top[i], ok_top[len(ok_top) - 1 - (drop - i)]
-        removed = float((failed & (~fin | (log_std < lo) | (log_std > hi))).sum() / max(1, failed.sum()))
-        if best is None or removed > best["removed_failed"]:
-            best = {"lo": float(lo), "hi": float(hi), "removed_failed": removed}
-    return best
+    vals = log_std[top5 & fin]
+    return {"lo": float(math.floor(vals.min() - margin)), "hi": float(math.ceil(vals.max() + margin)),
+            "margin": margin, "top5_range": [float(vals.min()), float(vals.max())]}
 
 
 def screen_effect(log_std: np.ndarray, rejected: np.ndarray, top5: np.ndarray, top1: np.ndarray,
@@ -157,6 +153,7 @@ def main() -> None:
     sub = {fp: table[fp] for fp in fps}
     y = np.array([sub[fp]["score"] for fp in fps])
     failed = np.array([sub[fp]["status"] in FAILED for fp in fps])
+    okm = np.array([sub[fp]["status"] == "ok" for fp in fps])
     top5_set, top1_set = top_set(sub, 0.05), top_set(sub, 0.01)
     top5 = np.array([fp in top5_set for fp in fps])
     top1 = np.array([fp in top1_set for fp in fps])
@@ -176,11 +173,16 @@ def main() -> None:
         from sklearn.metrics import roc_auc_score
 
         single["log_std_last_failed_auc"] = float(roc_auc_score(failed, np.where(fin, np.abs(log_std), 1e9)))
+    band = screen_band(log_std, top5)
+    nonfinite = ~np.isfinite(log_std)
     prescreen = {
         "default": {"max_log_std": ps.DEFAULT.max_log_std, "min_log_std": ps.DEFAULT.min_log_std,
                     **screen_effect(log_std, rejected, top5, top1, failed)},
-        "data_band_95": screen_band(log_std, top5, failed),
-        "top5_log_std": [float(v) for v in np.sort(log_std[top5])],
+        "nonfinite_only": screen_effect(log_std, nonfinite, top5, top1, failed),
+        "data_band": {**band, **screen_effect(log_std, nonfinite | (log_std < band["lo"]) | (log_std > band["hi"]),
+                                              top5, top1, failed)},
+        "failed_finite_log_std": sorted(float(v) for v in log_std[failed & ~nonfinite]),
+        "ok_finite_log_std_range": [float(log_std[okm & ~nonfinite].min()), float(log_std[okm & ~nonfinite].max())],
         **single,
     }
 
