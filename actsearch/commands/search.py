@@ -144,6 +144,8 @@ def register(app: typer.Typer) -> None:
 
         if budget < 1:
             raise UserError("--budget must be at least 1")
+        if task.startswith("table:"):  # workers may run elsewhere: give them an absolute path
+            task = "table:" + str(Path(task[len("table:"):]).resolve())
         refs = tuple(r.strip() for r in references.split(",") if r.strip())
         _check_references(refs)
         spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
