@@ -166,9 +166,10 @@ class SurrogateSearcher(SpaceSearcher):
                 self._grow(self.refresh)
                 open_ = self._open()
             self._ranking, self._ranked_at = None, len(self._results)
-        if self._ranking is None:
+        fp = next((f for f in self._ranking or () if f not in self.dedup), None)
+        if fp is None:  # no ranking yet, or all of it proposed while the pool grew
             self._ranking = self._rank(open_)
-        fp = next(fp for fp in self._ranking if fp not in self.dedup)
+            fp = self._ranking[0]
         mean, spread = self._pred[fp]
         return self._propose(fp, "model", predicted=round(mean, 4), spread=round(spread, 4))
 
