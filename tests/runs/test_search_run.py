@@ -59,6 +59,14 @@ def _ray_workers(raylet_pid: int) -> list[int]:
     return out
 
 
+def _cpu_ticks(pid: int) -> int:
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
 def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
     import ray
 
@@ -70,10 +78,12 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
         while time.monotonic() < deadline and not killed:
             # wait until a trial has been running a moment, then kill its worker process
             if RunStore(tmp_path, readonly=True).pending() if (tmp_path / "run.sqlite").exists() else False:
+                before = {pid: _cpu_ticks(pid) for pid in _ray_workers(raylet)}
                 time.sleep(0.3)
-                for pid in _ray_workers(raylet)[:1]:
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
+                busy = sorted(before, key=lambda pid: before[pid] - _cpu_ticks(pid))  # training = CPU
+                if busy and _cpu_ticks(busy[0]) > before[busy[0]]:
+                    os.kill(busy[0], signal.SIGKILL)
+                    killed.append(busy[0])
             time.sleep(0.1)
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
