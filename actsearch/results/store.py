@@ -268,9 +268,11 @@ class RunStore:
         self, trial_id: str, proposal: dict[str, Any], *, task: str, role: str = "search",
         state: tuple[str, dict[str, Any]] | None = None,
     ) -> None:
-        """Note a proposal handed to a worker; with ``state=(name, snapshot)`` in the same transaction."""
+        """Note (or update) a proposal handed to a worker; with ``state=(name, snapshot)`` in the same
+        transaction. Pending proposals keep the order in which they were first added."""
         with self._write("store a pending proposal") as db:
-            db.execute("INSERT OR REPLACE INTO pending VALUES (?, ?, ?, ?)", (trial_id, role, task, _json(proposal)))
+            db.execute("INSERT INTO pending VALUES (?, ?, ?, ?) ON CONFLICT (role, task, trial_id) "
+                       "DO UPDATE SET proposal = excluded.proposal", (trial_id, role, task, _json(proposal)))
             if state is not None:
                 db.execute("INSERT OR REPLACE INTO state VALUES (?, ?, ?)", (state[0], _json(state[1]), _now()))
 
