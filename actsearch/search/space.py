@@ -198,13 +198,27 @@ class Space:
 
     def valid_next(self, prefix: list[int]) -> list[int]:
         """Token values allowed after ``prefix`` (the controller masks the others)."""
+        return list(self.next_counts(prefix))
+
+    def next_counts(self, prefix: list[int]) -> dict[int, int]:
+        """Allowed token values after ``prefix``, each with its number of completions in its unit.
+
+        Sampling each token in proportion to these counts draws candidates uniformly, which is
+        how the controller starts (a gated unit has 25 completions after u1 = x, 1 after u1 = sin).
+        """
         k, c = divmod(len(prefix), 5)
         if c == 0:
-            return list(range(len(self.binary)))
+            return {v: 1 for v in range(len(self.binary))}
         pairs = self._ipairs[k] if c in (1, 2) else self._upairs
+        counts: dict[int, int] = {}
         if c in (1, 3):
-            return sorted({p[0] for p in pairs})
-        return sorted({p[1] for p in pairs if p[0] == prefix[-1]})
+            for a, _ in pairs:
+                counts[a] = counts.get(a, 0) + 1
+        else:
+            for a, b in pairs:
+                if a == prefix[-1]:
+                    counts[b] = 1
+        return dict(sorted(counts.items()))
 
     def to_tokens(self, cand: Candidate) -> list[int]:
         return [t for unit in cand for t in unit]

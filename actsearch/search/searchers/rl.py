@@ -15,6 +15,7 @@ states, so a restored searcher makes the same next suggestions.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -49,6 +50,9 @@ def _controller(vocabs: list[int], hidden: int):  # noqa: ANN202 - torch module,
             self.embed = nn.ModuleList(nn.Embedding(v, hidden) for v in vocabs)
             self.cell = nn.LSTMCell(hidden, hidden)
             self.heads = nn.ModuleList(nn.Linear(hidden, v) for v in vocabs)
+            for head in self.heads:  # start as the prior alone: a uniform sampler of the space
+                nn.init.zeros_(head.weight)
+                nn.init.zeros_(head.bias)
 
         def run(self, n: int, masks_fn: Any, tokens: Any = None, generator: Any = None) -> tuple[Any, Any, Any]:
             """Sample n sequences (tokens None) or score given ones: (tokens, log-prob, entropy)."""
@@ -58,7 +62,7 @@ def _controller(vocabs: list[int], hidden: int):  # noqa: ANN202 - torch module,
             for pos, head in enumerate(self.heads):
                 h, c = self.cell(inp, state)
                 state = (h, c)
-                logits = head(h).masked_fill(~masks_fn(pos, out), float("-inf"))
+                logits = head(h) + masks_fn(pos, out)  # log prior: -inf where not allowed
                 dist = torch.distributions.Categorical(logits=logits)
                 if tokens is None:
                     tok = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)
@@ -107,12 +111,17 @@ class RLController(SpaceSearcher):
         self.batch: dict[str, float | None] = {}  # trial id -> reward (None while running)
 
     def _masks_fn(self, n: int) -> Any:
+        """Per position, log(number of completions) of each allowed token, -inf for the others.
+
+        With zero-initialised heads the controller thus starts as a uniform sampler of the space.
+        """
         import torch
 
         def masks(pos: int, prefix: list[Any]) -> Any:
-            rows = torch.zeros(n, self.vocabs[pos], dtype=torch.bool)
+            rows = torch.full((n, self.vocabs[pos]), float("-inf"))
             for i in range(n):
-                rows[i, self.space.valid_next([int(t[i]) for t in prefix])] = True
+                for v, count in self.space.next_counts([int(t[i]) for t in prefix]).items():
+                    rows[i, v] = math.log(count)
             return rows
 
         return masks
