@@ -62,6 +62,9 @@ def test_tokens_round_trip_and_masks_respect_gating():
     sin = [p.name for p in space.unary].index("sin")
     assert space.valid_next([0, 0, 0, sin]) == [ident]  # b(sin(x), ?) must take x as is
     assert len(space.valid_next([0, 0, 0, ident])) == len(space.unary)
+    counts = space.next_counts([0, 0, 0])  # completions per u1: x has 25, any other unary 1
+    assert counts[ident] == len(space.unary) and counts[sin] == 1
+    assert sum(counts.values()) * len(space.binary) == space.raw_size  # so the prior is uniform
     with pytest.raises(SpaceError):
         space.from_tokens([0, 0, 0, sin, sin])
     p2 = load_space("paper-2")
