@@ -72,13 +72,14 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 
     raylet = ray._private.worker._global_node.all_processes["raylet"][0].process.pid
     killed: list[int] = []
+    earlier = set(_ray_workers(raylet))  # actors of earlier searches may still be shutting down
 
     def kill_one_worker() -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
             # wait until a trial has been running a moment, then kill its worker process
             if RunStore(tmp_path, readonly=True).pending() if (tmp_path / "run.sqlite").exists() else False:
-                before = {pid: _cpu_ticks(pid) for pid in _ray_workers(raylet)}
+                before = {pid: _cpu_ticks(pid) for pid in _ray_workers(raylet) if pid not in earlier}
                 time.sleep(0.3)
                 busy = sorted(before, key=lambda pid: before[pid] - _cpu_ticks(pid))  # training = CPU
                 if busy and _cpu_ticks(busy[0]) > before[busy[0]]:
@@ -88,7 +89,7 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()
-    summary = run_search(_spec(budget=4, task_overrides={"steps": 300}), tmp_path)
+    summary = run_search(_spec(budget=4, task_overrides={"steps": 1000}), tmp_path)
     killer.join()
     rows = _evaluated(tmp_path)
     assert killed, "no trial worker was found to kill"
