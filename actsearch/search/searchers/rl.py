@@ -89,11 +89,11 @@ class RLController(SpaceSearcher):
         seed: int = 0,
         batch_size: int = 8,
         hidden: int = 32,
-        lr: float = 0.2,
+        lr: float = 0.05,
         epochs: int = 4,
         clip: float = 0.2,
-        entropy: float = 0.0,
-        baseline_decay: float = 0.5,
+        entropy: float = 0.01,
+        baseline_decay: float = 0.8,
     ) -> None:
         import torch
 
