@@ -341,6 +341,43 @@ class RunStore:
                        runs="[]", created_at=_now())
             return int(db.execute(_insert(row), tuple(row.values())).lastrowid)
 
+    def add_runs(self, row_id: int, result: CandidateResult, seeds: Sequence[int]) -> CandidateRecord:
+        """Re-score the stored candidate ``row_id`` with more seeds (successive halving): merge the
+        runs of ``result`` (for ``seeds``; seeds already stored are ignored) into its row and its
+        aliases' rows, recomputing status, score and std — one transaction. Returns the new row."""
+        from actsearch.evaluators.result import EvalResult
+
+        with self._write("add seeds to a result") as db:
+            cur = db.execute("SELECT * FROM candidates WHERE id=?", (row_id,))
+            names = [d[0] for d in cur.description]
+            src = cur.fetchone()
+            if src is None:
+                raise RunStoreError(f"no stored candidate with id {row_id}")
+            old = _decode(dict(zip(names, src, strict=True)))
+            have = list(old.seeds)
+            runs = [EvalResult.from_dict(r) for r in old.runs]
+            for seed, run in zip(seeds, result.runs, strict=False):
+                if seed not in have:
+                    have.append(int(seed))
+                    runs.append(run)
+            metrics = dict(old.metrics)
+            for key, value in result.metrics.items():  # numeric ones: mean weighted by seeds
+                prev = metrics.get(key)
+                if isinstance(value, (int, float)) and isinstance(prev, (int, float)) and len(have) > len(old.seeds):
+                    n_old = len(old.seeds)
+                    metrics[key] = (prev * n_old + value * (len(have) - n_old)) / len(have)
+                else:
+                    metrics.setdefault(key, value)
+            merged = CandidateResult.from_runs(runs, metrics)
+            status = old.status if old.status == STOPPED else merged.status
+            db.execute("UPDATE candidates SET status=?, score=?, score_std=?, seeds=?, metrics=?, wall_s=?, error=? "
+                       "WHERE id=? OR alias_of=?",
+                       (status, _num(merged.score), _num(merged.score_std), _json(have), _json(merged.metrics),
+                        _num(merged.wall_s), merged.error, row_id, row_id))
+            db.execute("UPDATE candidates SET runs=? WHERE id=?", (_json([r.to_dict() for r in runs]), row_id))
+            row = db.execute("SELECT * FROM candidates WHERE id=?", (row_id,)).fetchone()
+        return _decode(dict(zip(names, row, strict=True)))
+
     # -- reading --------------------------------------------------------------------------------
     def candidates(
         self, task: str | None = None, role: str | None = None, include_failed: bool = True,

@@ -1,0 +1,236 @@
+"""The ``rediscover`` preset: one command that rediscovers Swish-like functions into one run store.
+
+``run_preset("rediscover", run_dir)`` runs three phases into ``RUN_DIR/run.sqlite`` on one Ray:
+
+a. ``exhaustive``: every distinct function of the ``x-gated`` space, one seed, on ``mnist1d``;
+   the references (relu, swish, gelu) too;
+b. successive halving: the best 20 by that score get 2 more seeds (3), the best 10 of those 2
+   more (5), and the references are brought to the final rung's seeds, so the leaderboard ranks
+   by multi-seed scores; a rung's survivors are stored before it starts (resume repeats nothing);
+c. ``rl`` on ``paper-1`` for a fixed number of candidates (:func:`rl_budget`, computed from the
+   plan: a ~30-minute wall clock on 2 workers, not a timer, so a run is reproducible); then the
+   top 10 all get the final rung's seeds (a 1-seed lucky score does not outrank a 5-seed one).
+
+Each phase stores rows under its searcher's name (``exhaustive``, ``rl``); re-scoring updates the
+rows in place (:meth:`RunStore.add_runs`). A killed pipeline resumes (``resume=True``): finished
+phases are skipped, a phase in progress continues from the store like any search.
+``--smoke`` (``rediscover-smoke``) runs the same pipeline on a handful of candidates in < 1 minute.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.results.store import RunStore
+from actsearch.search.run import RunDirError, SearchSpec, prepare
+
+# Measured: x-gated on mnist1d, 1 seed, 2 workers took 17 min for 314 distinct functions (6.5 s of
+# one worker per candidate, Ray overhead and diverged ones included).
+SECONDS_PER_SEED = 6.5
+STATE = "pipeline"
+
+
+@dataclass(frozen=True)
+class Plan:
+    space: str = "x-gated"
+    rl_space: str = "paper-1"
+    task: str = "mnist1d"
+    task_overrides: dict[str, Any] = field(default_factory=dict)
+    exhaustive_budget: int = 1_000_000  # the whole space
+    rungs: tuple[tuple[int, int], ...] = ((20, 3), (10, 5))  # (survivors, seeds in all)
+    rl_candidates: int | None = None  # None: rl_budget() of the plan
+    top: int = 10  # after rl: the top `top` all get the final rung's seeds
+    references: tuple[str, ...] = ("relu", "swish", "gelu")
+    wall_plan_s: float = 1800.0
+    workers: int = 2
+    distinct: int = 314  # distinct functions of `space` (fingerprints), for the plan
+
+
+PRESETS = {
+    "rediscover": Plan(),
+    "rediscover-smoke": Plan(task="digits", task_overrides={"steps": 40, "val_size": 200},
+                             exhaustive_budget=6, rungs=((4, 2), (2, 3)), rl_candidates=4, top=3,
+                             references=("relu", "swish", "gelu"), wall_plan_s=60.0, distinct=6),
+}
+
+
+def rl_budget(plan: Plan) -> int:
+    """The rl candidates that fit the plan's wall clock after phases a and b (clamped to 20..100)."""
+    if plan.rl_candidates is not None:
+        return plan.rl_candidates
+    seeds_final = plan.rungs[-1][1] if plan.rungs else 1
+    seed_evals = plan.distinct + len(plan.references) * seeds_final
+    prev = 1
+    for survivors, seeds in plan.rungs:
+        seed_evals += survivors * (seeds - prev)
+        prev = seeds
+    seed_evals += plan.top * (seeds_final - 1) // 2  # the final top-up, about half the top
+    left = plan.wall_plan_s * plan.workers / SECONDS_PER_SEED - seed_evals
+    return max(20, min(100, int(left)))
+
+
+def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
+    """Expected wall time of the whole pipeline (seconds) from the plan's measured rates."""
+    seeds_final = plan.rungs[-1][1] if plan.rungs else 1
+    seed_evals = plan.distinct + rl_budget(plan) + len(plan.references) * seeds_final + plan.top * (seeds_final - 1) // 2
+    prev = 1
+    for survivors, seeds in plan.rungs:
+        seed_evals += survivors * (seeds - prev)
+        prev = seeds
+    return seed_evals * SECONDS_PER_SEED / workers
+
+
+class Rescore:
+    """TrialSource for run_trials: evaluate the missing seeds of stored rows, merge them in place."""
+
+    def __init__(self, store: RunStore, rows: list[Any], seeds: int, spec: SearchSpec,
+                 log: Callable[[str], None]) -> None:
+        self.store, self.spec, self.log = store, spec, log
+        self.todo = [(r, [s for s in range(seeds) if s not in r.seeds]) for r in rows]
+        self.todo = [(r, s) for r, s in self.todo if s]
+        self.running = 0
+
+    @property
+    def finished(self) -> bool:
+        return not self.todo and not self.running
+
+    def next_config(self) -> dict[str, Any] | object:
+        from actsearch.search.searchers.base import FINISHED, WAIT
+
+        if not self.todo:
+            return WAIT if self.running else FINISHED
+        rec, seeds = self.todo.pop(0)
+        self.running += 1
+        config = {"expression": rec.expression, "fingerprint": rec.fingerprint, "params": rec.params,
+                  "task": self.spec.task, "task_overrides": self.spec.task_overrides, "seeds": seeds,
+                  "threads": 1, "time_limit_s": self.spec.time_limit_s, "role": rec.role,
+                  "trial_id": f"rescore:{rec.id}:{len(rec.seeds) + len(seeds)}", "row_id": rec.id}
+        if rec.role == "reference" and rec.fingerprint.startswith("library:"):
+            config["library"] = rec.fingerprint[len("library:"):]
+        return config
+
+    def complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
+        from actsearch.search.bookkeeper import _decode
+
+        self.running -= 1
+        cand, _ = _decode(result, error)
+        if not cand.runs:  # the trial itself failed: one failed run per seed
+            from actsearch.evaluators.result import EvalResult
+
+            cand.runs = [EvalResult(cand.status, 0.0, s, 0.0, {}, cand.error) for s in config["seeds"]]
+        row = self.store.add_runs(config["row_id"], cand, config["seeds"])
+        self.log(f"[rescore {len(row.seeds)} seeds] {row.status:<8} {row.score:.4f} ± {row.score_std:.4f}  "
+                 f"{row.expression}")
+
+
+def _ranked(store: RunStore, task: str) -> list[Any]:
+    rows = [r for r in store.candidates(task=task, role="search", include_aliases=False)
+            if r.status == "ok" and r.trial_id and math.isfinite(r.score)]
+    return sorted(rows, key=lambda r: (-r.score, r.id))
+
+
+def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool = False,
+               log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run (or resume) the preset ``name`` into ``run_dir``; returns a summary (phase wall times)."""
+    from actsearch.search.bookkeeper import Bookkeeper
+    from actsearch.search.cluster import start_ray, stop_ray
+    from actsearch.search.searchers import make_searcher
+    from actsearch.search.space import load_space
+    from actsearch.search.tune import run_trials
+
+    if name not in PRESETS:
+        raise UserError(f"unknown preset {name!r}; valid: {', '.join(p for p in PRESETS if '-' not in p)}")
+    plan, run_dir = PRESETS[name], Path(run_dir)
+    base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
+                      seeds=1, workers=workers, references=plan.references, task_overrides=dict(plan.task_overrides))
+    n_rl = rl_budget(plan)
+    store = prepare(base, run_dir, resume=resume)
+    handle, summary = None, {"preset": name, "run_dir": str(run_dir), "rl_candidates": n_rl, "interrupted": False}
+    try:
+        meta = store.meta()
+        if meta.get("preset", name) != name:
+            raise RunDirError(f"{run_dir} belongs to preset {meta['preset']!r}, not {name!r}")
+        store.init_run({"preset": name, "plan": {**asdict(plan), "rl_candidates": n_rl}})
+        state = store.load_state(STATE) or {"done": [], "wall_s": {}}
+        handle = start_ray(None, workers, run_dir=run_dir)
+
+        def save(phase: str, started: float) -> None:
+            state["done"].append(phase)
+            state["wall_s"][phase] = round(state["wall_s"].get(phase, 0.0) + time.perf_counter() - started, 1)
+            store.save_state(STATE, state)
+
+        def trials(source: Any, phase: str) -> bool:
+            outcome = run_trials(source, storage=run_dir / "tune", name=f"{phase}-{int(time.time())}",
+                                 workers=workers)
+            failure = getattr(source, "failure", None)
+            if failure is not None:
+                raise failure
+            return not outcome.interrupted
+
+        def search(spec: SearchSpec, phase: str) -> bool:
+            started = time.perf_counter()
+            searcher = make_searcher(spec.searcher, load_space(spec.space), seed=spec.seed)
+            snap = store.load_state(f"searcher:{spec.searcher}")
+            if snap is not None:
+                searcher.load_state(snap)
+            book = Bookkeeper(store, spec, searcher, lambda e: log(
+                f"[{phase} {e['evaluated']}/{spec.budget}] {e['status']:<8} {e['score']:.4f}  {e['expression']}"))
+            if not book.finished and not trials(book, phase):
+                return False
+            save(phase, started)
+            return True
+
+        if "exhaustive" not in state["done"]:
+            log(f"phase a: {plan.space} exhaustive, 1 seed, on {plan.task}")
+            if not search(base, "exhaustive"):
+                return {**summary, "interrupted": True}
+            state["count_a"] = store.count(task=plan.task, role="search")
+            store.save_state(STATE, state)
+        survivors = state.setdefault("rungs", {})
+        for k, (n, seeds) in enumerate(plan.rungs):
+            phase = f"rung{k + 1}"
+            if phase in state["done"]:
+                continue
+            started = time.perf_counter()
+            if phase not in survivors:  # chosen once, from the previous rung's scores, then stored
+                pool = _ranked(store, plan.task)
+                if k:
+                    keep = set(survivors[f"rung{k}"])
+                    pool = [r for r in pool if r.id in keep]
+                survivors[phase] = [r.id for r in pool[:n]]
+                store.save_state(STATE, state)
+            ids = set(survivors[phase])
+            rows = [r for r in store.candidates(task=plan.task, include_aliases=False) if r.id in ids]
+            if k == len(plan.rungs) - 1:
+                rows += store.candidates(task=plan.task, role="reference", include_aliases=False)
+            log(f"phase b, {phase}: {len(ids)} candidates to {seeds} seeds")
+            if not trials(Rescore(store, rows, seeds, base, log), phase):
+                return {**summary, "interrupted": True}
+            save(phase, started)
+        if "rl" not in state["done"]:
+            log(f"phase c: rl on {plan.rl_space}, {n_rl} candidates")
+            spec = replace(base, space=plan.rl_space, searcher="rl", references=(),
+                           budget=state["count_a"] + n_rl)
+            if not search(spec, "rl"):
+                return {**summary, "interrupted": True}
+        final = plan.rungs[-1][1] if plan.rungs else 1
+        if "top-up" not in state["done"]:
+            started = time.perf_counter()
+            for _ in range(plan.top):  # re-scoring may reorder the top: repeat until it holds
+                rows = [r for r in _ranked(store, plan.task)[:plan.top] if len(r.seeds) < final]
+                if not rows:
+                    break
+                log(f"top-up: {len(rows)} of the top {plan.top} to {final} seeds")
+                if not trials(Rescore(store, rows, final, base, log), "top-up"):
+                    return {**summary, "interrupted": True}
+            save("top-up", started)
+        return {**summary, "wall_s": state["wall_s"], "evaluated": store.count(task=plan.task, role="search")}
+    finally:
+        stop_ray(handle)
+        store.close()
