@@ -5,6 +5,8 @@
 references and then N candidates, storing each in ``D/run.sqlite`` as it finishes. On a terminal
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
+``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
+(:mod:`actsearch.search.preset`); ``resume D`` continues it too.
 """
 
 from __future__ import annotations
@@ -117,10 +119,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("search")
     def search_cmd(
-        space: str = typer.Option(..., "--space", help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
+        space: str | None = typer.Option(None, "--space",
+                                         help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
         searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution or rl"),
         task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
-        budget: int = typer.Option(..., "--budget", "-b", help="candidates to evaluate (references not counted)"),
+        budget: int | None = typer.Option(None, "--budget", "-b", help="candidates to evaluate (references not counted)"),
         workers: int = typer.Option(2, "--workers", "-w", min=1, help="trials running at once"),
         seeds: int = typer.Option(1, "--seeds", "-n", min=1, help="seeds per candidate (0 .. N-1)"),
         seed: int = typer.Option(0, "--seed", help="the searcher's random seed"),
@@ -137,11 +140,21 @@ def register(app: typer.Typer) -> None:
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
         time_limit: float | None = typer.Option(None, "--time-limit", help="seconds per seed before a timeout"),
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
+        preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
+        smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
         from actsearch.commands.evaluate import task_overrides
         from actsearch.search.run import SearchSpec
 
+        if preset is not None:
+            name = preset + ("-smoke" if smoke else "")
+            _run_preset(name, run_dir or Path("runs") / name, workers, resume)
+            return
+        if smoke:
+            raise UserError("--smoke needs --preset")
+        if space is None or budget is None:
+            raise UserError("--space and --budget are required (or --preset)")
         if budget < 1:
             raise UserError("--budget must be at least 1")
         if task.startswith("table:"):  # workers may run elsewhere: give them an absolute path
@@ -168,11 +181,28 @@ def register(app: typer.Typer) -> None:
 
         if not (run_dir / "run.sqlite").is_file():
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
+        from actsearch.results.store import RunStore
+
+        preset = RunStore(run_dir, readonly=True).meta().get("preset")
+        if preset:
+            _run_preset(preset, run_dir, workers or 2, True)
+            return
         spec = spec_from_store(run_dir)
         spec.budget = budget or spec.budget
         spec.workers = workers or spec.workers
         spec.address = address
         _run(spec, run_dir, True, plain)
+
+
+def _run_preset(name: str, run_dir: Path, workers: int, resume: bool) -> None:
+    from actsearch.search.preset import run_preset
+
+    summary = run_preset(name, run_dir, workers=workers, resume=resume, log=lambda line: print(line, flush=True))
+    if summary["interrupted"]:
+        print(f"interrupted; continue with: actsearch resume {run_dir}", file=sys.stderr)
+        raise typer.Exit(130)
+    print(f"{name}: {summary['evaluated']} search candidates in {sum(summary['wall_s'].values()):.0f} s "
+          f"(phases: {summary['wall_s']}); run directory: {run_dir}", flush=True)
 
 
 def _check_references(names: tuple[str, ...]) -> None:

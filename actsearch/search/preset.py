@@ -55,7 +55,7 @@ class Plan:
 PRESETS = {
     "rediscover": Plan(),
     "rediscover-smoke": Plan(task="digits", task_overrides={"steps": 40, "val_size": 200},
-                             exhaustive_budget=6, rungs=((4, 2), (2, 3)), rl_candidates=4, top=3,
+                             exhaustive_budget=6, rungs=((4, 2),), rl_candidates=4, top=2,
                              references=("relu", "swish", "gelu"), wall_plan_s=60.0, distinct=6),
 }
 
