@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from actsearch.results.store import RunStore
+from actsearch.results.store import RunStore, RunStoreError
 from actsearch.search.run import SearchSpec, run_search
 
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
@@ -78,7 +78,11 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not killed:
             # wait until a trial has been running a moment, then kill its worker process
-            if RunStore(tmp_path, readonly=True).pending() if (tmp_path / "run.sqlite").exists() else False:
+            try:  # a trial is running once its proposal is pending in the store
+                running = bool(RunStore(tmp_path, readonly=True).pending())
+            except RunStoreError:  # not created yet
+                running = False
+            if running:
                 before = {pid: _cpu_ticks(pid) for pid in _ray_workers(raylet) if pid not in earlier}
                 time.sleep(0.3)
                 busy = sorted(before, key=lambda pid: before[pid] - _cpu_ticks(pid))  # training = CPU
