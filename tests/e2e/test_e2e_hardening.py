@@ -1,0 +1,172 @@
+"""Hardening without a search: fuzzed user input, a read-only run directory, readers beside the writer,
+re-scoring a stored candidate with more seeds, and the rediscover plan's budget."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import actsearch
+from actsearch.errors import UserError
+from actsearch.evaluators.result import CandidateResult, EvalResult
+from actsearch.results.store import RunStore
+from actsearch.search.preset import PRESETS, estimate_wall_s, rl_budget
+from actsearch.search.space import load_space
+
+CLI = [sys.executable, "-m", "actsearch.cli"]
+TOKENS = ["x", "beta", "(", ")", ",", "+", "-", "*", "/", "^", "**", "1", "0.5", "1e9", "-3", "sigmoid",
+          "max", "min", "exp", "log", "abs", "sqrt", "tanh", "sinc", "relu", "erf", "gauss", "pi", "e",
+          "y", "__import__", "os", "'", '"', ";", "=", "[", "]", "{", "}", "nan", "inf", " ", "\x00", "é"]
+TOML_KEYS = ["description", "units", "unary", "binary", "gated", "chain", "primitives", "primitives.sq",
+             "extra", "unary.x"]
+TOML_VALUES = ['"all"', '["x", "neg"]', '["nope"]', "[]", "1", "0", "-1", "99999", "true", "1.5", '"x^2"',
+               '"sigmoid(x"', "{}", '{ a = 1 }', '["add", 3]', '"', "[", "nan", '"__import__(os)"']
+
+
+def _grammar_garbage() -> st.SearchStrategy[str]:
+    return st.lists(st.sampled_from(TOKENS), max_size=25).map("".join)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(st.binary(max_size=80).map(lambda b: b.decode("latin-1")), _grammar_garbage()))
+def test_parse_raises_only_documented_errors(text):
+    try:
+        act = actsearch.parse(text)
+    except actsearch.ExpressionError as err:
+        assert str(err) and "\n" not in str(err).strip()
+    else:
+        assert isinstance(act.fingerprint, str) and act.fingerprint
+
+
+def _toml_garbage() -> st.SearchStrategy[str]:
+    line = st.tuples(st.sampled_from(TOML_KEYS), st.sampled_from(TOML_VALUES)).map(lambda kv: f"{kv[0]} = {kv[1]}")
+    return st.lists(line, max_size=6).map("\n".join)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(st.binary(max_size=120), _toml_garbage().map(str.encode)))
+def test_space_files_raise_only_documented_errors(tmp_path_factory, data):
+    path = tmp_path_factory.getbasetemp() / "fuzz-space.toml"
+    path.write_bytes(data)
+    try:
+        space = load_space(path)
+    except UserError as err:  # SpaceError, ExpressionError: one line each
+        assert str(err).strip()
+    else:
+        assert space.raw_size >= 0
+
+
+def _result(scores: list[float], seeds: list[int]) -> CandidateResult:
+    return CandidateResult.from_runs([EvalResult("ok", s, seed, 0.1, {"dnr": 0.1}) for s, seed in zip(scores, seeds, strict=True)],
+                                     metrics={"dnr": 0.1})
+
+
+def test_add_runs_merges_new_seeds_once_into_row_and_aliases(tmp_path):
+    act = actsearch.parse("x * sigmoid(x)")
+    with RunStore(tmp_path) as store:
+        row = store.record(act.text, act.fingerprint, _result([0.8], [0]), task="t", trial_id="t000000",
+                           seeds=[0], aliases=["x / (1 + exp(-x))"])
+        rec = store.add_runs(row, _result([0.6, 0.7], [1, 2]), [1, 2])
+        again = store.add_runs(row, _result([0.0, 0.1], [1, 2]), [1, 2])  # seeds already stored: ignored
+        rows = store.candidates(task="t")
+    assert rec.seeds == [0, 1, 2] and [r["seed"] for r in rec.runs] == [0, 1, 2]
+    assert rec.score == pytest.approx(0.7) and rec.score_std == pytest.approx(0.0816, abs=1e-3)
+    assert again.score == rec.score and again.seeds == rec.seeds
+    alias = [r for r in rows if r.alias_of == row]
+    assert len(alias) == 1 and alias[0].score == pytest.approx(0.7) and alias[0].seeds == [0, 1, 2]
+
+
+def test_rediscover_plan_budget_is_a_fixed_candidate_count():
+    plan = PRESETS["rediscover"]
+    assert 20 <= rl_budget(plan) <= 100 and rl_budget(plan) == rl_budget(PRESETS["rediscover"])
+    assert 20 * 60 < estimate_wall_s(plan) < 40 * 60  # the ~30-minute plan on 2 workers
+    assert rl_budget(PRESETS["rediscover-smoke"]) == 4
+
+
+def _fill(run_dir: Path, n: int) -> None:
+    with RunStore(run_dir) as store:
+        store.init_run({"spec": {"space": "quick"}, "task": "t"})
+        for i in range(n):
+            act = actsearch.parse(f"x + {i + 1}")
+            store.record(act.text, act.fingerprint, _result([0.5 + i / 1000], [0]), task="t",
+                         trial_id=f"t{i:06d}", searcher="random", step=i, seeds=[0])
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to drop to nobody")
+def test_read_only_run_directory_one_line_error_nothing_lost():
+    base = Path(tempfile.mkdtemp(prefix="actsearch-ro-"))  # pytest's tmp dirs are closed to other users
+    run = base / "run"
+    _fill(run, 5)
+    before = [(r.id, r.fingerprint, r.score) for r in RunStore(run, readonly=True).candidates()]
+    os.chmod(base, 0o755)
+    for f in run.iterdir():
+        os.chmod(f, 0o444)
+    os.chmod(run, 0o555)
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    try:
+        out = subprocess.run(nobody + CLI + ["search", "--space", "quick", "--task", "digits", "--budget", "3",
+                                             "--run-dir", str(run), "--resume"],
+                             capture_output=True, text=True, timeout=120)
+        board = subprocess.run(nobody + CLI + ["leaderboard", str(run), "--format", "json"],
+                               capture_output=True, text=True, timeout=120)
+    finally:
+        os.chmod(run, 0o755)
+        after = [(r.id, r.fingerprint, r.score) for r in RunStore(run, readonly=True).candidates()]
+        shutil.rmtree(base)
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.stderr
+    assert board.returncode == 0 and board.stdout.count('"expression"') == 5  # a reader still reads it
+    assert after == before
+
+
+READER = """
+import sys, time
+import actsearch
+run, stop = sys.argv[1], sys.argv[2]
+import os
+counts = []
+while not os.path.exists(stop):
+    with actsearch.open_run(run) as r:
+        board = r.leaderboard(top=1000, properties=False)
+    counts.append(len(board))
+    assert all(e.score is not None for e in board)
+print(len(counts), min(counts), max(counts), int(counts == sorted(counts)))
+"""
+
+
+def test_readers_never_block_or_corrupt_the_writer(tmp_path):
+    run = tmp_path / "run"
+    _fill(run, 1)
+    stop = tmp_path / "stop"
+    readers = [subprocess.Popen([sys.executable, "-c", READER, str(run), str(stop)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    slowest, n = 0.0, 150
+    try:
+        time.sleep(1.5)  # the readers are looping
+        with RunStore(run) as store:
+            for i in range(1, n):
+                act = actsearch.parse(f"x * {i + 1}")
+                t0 = time.perf_counter()
+                store.record(act.text, act.fingerprint, _result([0.5], [0]), task="t", trial_id=f"w{i:06d}",
+                             searcher="random", step=i, seeds=[0])
+                slowest = max(slowest, time.perf_counter() - t0)
+    finally:
+        stop.touch()
+        outs = [p.communicate(timeout=120) for p in readers]
+    for (out, err), p in zip(outs, readers, strict=True):
+        assert p.returncode == 0, err
+        loops, low, high, monotonic = map(int, out.split())
+        assert loops >= 2 and 1 <= low <= high <= n and monotonic == 1
+    assert slowest < 2.0  # a reader never held the writer up (busy timeout is 30 s)
+    rows = RunStore(run, readonly=True).candidates(task="t")
+    assert len(rows) == n and len({r.fingerprint for r in rows}) == n
