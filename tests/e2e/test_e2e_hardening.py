@@ -132,10 +132,12 @@ def test_read_only_run_directory_one_line_error_nothing_lost():
 READER = """
 import sys, time
 import actsearch
-run, stop = sys.argv[1], sys.argv[2]
+run, stop, ready = sys.argv[1], sys.argv[2], sys.argv[3]
 import os
 counts = []
 while not os.path.exists(stop):
+    if len(counts) == 1:
+        open(ready, "w").close()
     with actsearch.open_run(run) as r:
         board = r.leaderboard(top=1000, properties=False)
     counts.append(len(board))
@@ -148,11 +150,14 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
     run = tmp_path / "run"
     _fill(run, 1)
     stop = tmp_path / "stop"
-    readers = [subprocess.Popen([sys.executable, "-c", READER, str(run), str(stop)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    slowest, n = 0.0, 150
+    ready = [tmp_path / f"ready{i}" for i in range(2)]
+    readers = [subprocess.Popen([sys.executable, "-c", READER, str(run), str(stop), str(r)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for r in ready]
+    slowest, n = 0.0, 100
     try:
-        time.sleep(1.5)  # the readers are looping
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+            time.sleep(0.1)  # until both readers are looping
         with RunStore(run) as store:
             for i in range(1, n):
                 act = actsearch.parse(f"x * {i + 1}")
@@ -160,6 +165,7 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
                 store.record(act.text, act.fingerprint, _result([0.5], [0]), task="t", trial_id=f"w{i:06d}",
                              searcher="random", step=i, seeds=[0])
                 slowest = max(slowest, time.perf_counter() - t0)
+                time.sleep(0.01)
     finally:
         stop.touch()
         outs = [p.communicate(timeout=120) for p in readers]
