@@ -158,7 +158,6 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             raise RunDirError(f"{run_dir} belongs to preset {meta['preset']!r}, not {name!r}")
         store.init_run({"preset": name, "plan": {**asdict(plan), "rl_candidates": n_rl}})
         state = store.load_state(STATE) or {"done": [], "wall_s": {}}
-        handle = start_ray(None, workers, run_dir=run_dir)
 
         def save(phase: str, started: float) -> None:
             state["done"].append(phase)
@@ -166,6 +165,9 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             store.save_state(STATE, state)
 
         def trials(source: Any, phase: str) -> bool:
+            nonlocal handle
+            if handle is None:  # Ray starts only when there is something to evaluate
+                handle = start_ray(None, workers, run_dir=run_dir)
             outcome = run_trials(source, storage=run_dir / "tune", name=f"{phase}-{int(time.time())}",
                                  workers=workers)
             failure = getattr(source, "failure", None)

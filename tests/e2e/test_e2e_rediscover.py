@@ -1,0 +1,130 @@
+"""The rediscover preset end to end (``--smoke``): real Ray, real training, real SQLite.
+
+One uninterrupted run checks what the store holds (three phases, references, multi-seed scores of
+the halving survivors) and that ``actsearch leaderboard`` ranks by them; a second run is SIGKILLed
+at random points in every phase and resumed until it finishes, and must hold the same candidates,
+each evaluated exactly once (each seed once)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from actsearch.results.store import RunStore
+from actsearch.search.preset import PRESETS, STATE
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "actsearch.cli"]
+PLAN = PRESETS["rediscover-smoke"]
+FINAL = PLAN.rungs[-1][1]
+
+
+def _rows(run: Path, **kw: str) -> list:
+    return RunStore(run, readonly=True).candidates(task=PLAN.task, include_aliases=False, **kw)
+
+
+def _check_store(run: Path) -> dict:
+    """The invariants of a finished smoke run; returns what the comparison needs."""
+    store = RunStore(run, readonly=True)
+    search = [r for r in _rows(run, role="search") if r.trial_id]
+    by = {s: [r for r in search if r.searcher == s] for s in ("exhaustive", "rl")}
+    assert len(by["exhaustive"]) == PLAN.exhaustive_budget and len(by["rl"]) == PLAN.rl_candidates
+    assert len(search) == PLAN.exhaustive_budget + PLAN.rl_candidates
+    assert len({r.fingerprint for r in search}) == len(search)  # each candidate once
+    for r in _rows(run):  # each seed evaluated once
+        assert sorted(r.seeds) == list(range(len(r.seeds))) and len(r.runs) == len(r.seeds), r
+    refs = _rows(run, role="reference")
+    assert sorted(r.fingerprint for r in refs) == sorted(f"library:{n}" for n in PLAN.references)
+    assert all(len(r.seeds) == FINAL and r.status == "ok" for r in refs)
+    state = store.load_state(STATE)
+    assert state["done"] == ["exhaustive", *(f"rung{k + 1}" for k in range(len(PLAN.rungs))), "rl", "top-up"]
+    survivors = state["rungs"]["rung1"]
+    assert len(survivors) == PLAN.rungs[0][0]
+    seeds = {r.id: len(r.seeds) for r in search}
+    assert all(seeds[i] >= PLAN.rungs[0][1] for i in survivors)
+    assert store.pending() == []
+    return {"exhaustive": sorted(r.fingerprint for r in by["exhaustive"]), "survivors": survivors,
+            "scores": {r.fingerprint: round(r.score, 6) for r in by["exhaustive"]}}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("rediscover") / "run"
+    t0 = time.perf_counter()
+    out = subprocess.run(CLI + ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return run, time.perf_counter() - t0, out.stdout
+
+
+def test_smoke_preset_stores_three_phases_and_ranks_by_multi_seed_scores(smoke_run):
+    run, wall, stdout = smoke_run
+    _check_store(run)
+    assert "phase a" in stdout and "phase b" in stdout and "phase c" in stdout
+    meta = RunStore(run, readonly=True).meta()
+    assert meta["preset"] == "rediscover-smoke" and meta["plan"]["rl_candidates"] == PLAN.rl_candidates
+    out = subprocess.run(CLI + ["leaderboard", str(run), "--format", "json"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    board = json.loads(out.stdout)
+    ranked = [e for e in board if e["rank"] is not None]
+    scores = [e["score"] for e in ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert all(e["seeds"] == FINAL for e in ranked[:PLAN.top])  # the top holds multi-seed scores only
+    stored = {r.id: r for r in _rows(run)}
+    for e in ranked[:PLAN.top]:
+        assert e["score"] == pytest.approx(stored[e["id"]].score)
+        assert e["score"] == pytest.approx(sum(x["score"] for x in stored[e["id"]].runs) / FINAL)
+    refs = {e["expression"] for e in board if e["rank"] is None}
+    assert len(refs) == len(PLAN.references)
+
+
+def _progress(run: Path) -> int:
+    """A number that grows with the pipeline's progress: stored seed runs (and rows)."""
+    if not (run / "run.sqlite").exists():
+        return 0
+    try:
+        return sum(max(1, len(r.seeds)) for r in RunStore(run, readonly=True).candidates())
+    except Exception:  # noqa: BLE001 - the store may be being created
+        return 0
+
+
+def test_sigkilled_preset_resumed_repeatedly_evaluates_each_candidate_once(smoke_run, tmp_path):
+    run = tmp_path / "run"
+    rng = random.Random(7)
+    # kill points in every phase: after k stored seed runs (6 + 3 refs = phase a, +4 rung1 +3 refs, +rl)
+    targets = [rng.randint(2, 8), rng.randint(11, 15), rng.randint(17, 21)]
+    kills = 0
+    for target in targets:
+        args = ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)]
+        cmd = CLI + (args + ["--resume"] if kills else args)
+        driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 200
+            while time.monotonic() < deadline and driver.poll() is None and _progress(run) < target:
+                time.sleep(0.1)
+            time.sleep(rng.uniform(0.0, 1.5))
+            if driver.poll() is None:
+                os.kill(driver.pid, signal.SIGKILL)
+                kills += 1
+            driver.wait(timeout=60)
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+                driver.wait()
+    assert kills >= 2
+    out = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    again = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "phase a" not in again.stdout and "rescore" not in again.stdout  # nothing redone
+    got, ref = _check_store(run), _check_store(smoke_run[0])
+    assert got["exhaustive"] == ref["exhaustive"]  # the same candidates as the uninterrupted run
