@@ -120,8 +120,9 @@ def clean_stale_node(run_dir: str | os.PathLike) -> list[int]:
     """Kill what an embedded Ray of a dead driver of this run left behind (agents, workers).
 
     Only processes that belong to the recorded node are touched: its own processes (checked by
-    the session directory on their command line) and ``ray::`` processes whose environment names
-    its raylet. Returns the pids killed.
+    the session directory on their command line), and ``ray::`` processes whose environment names
+    its raylet or which hold files of its session directory open (their logs). Returns the pids
+    killed.
     """
     path = Path(run_dir, NODE_FILE)
     try:
@@ -138,6 +139,7 @@ def clean_stale_node(run_dir: str | os.PathLike) -> list[int]:
         if not mine and cmd.startswith("ray::"):
             env = _read(f"/proc/{pid}/environ").split("\0")
             mine = any(e.startswith("RAY_RAYLET_PID=") and e.split("=", 1)[1] in raylets for e in env)
+            mine = mine or _holds_files_in(pid, info.get("session_dir"))
         if mine:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -146,6 +148,23 @@ def clean_stale_node(run_dir: str | os.PathLike) -> list[int]:
                 pass
     path.unlink(missing_ok=True)
     return killed
+
+
+def _holds_files_in(pid: int, directory: str | None) -> bool:
+    if not directory:
+        return False
+    prefix = directory.rstrip("/") + "/"
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(prefix):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _pids() -> list[int]:

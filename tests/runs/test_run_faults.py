@@ -12,15 +12,16 @@ import time
 import pytest
 
 from actsearch.results.store import RunStore
-from actsearch.search.cluster import NODE_FILE
+from actsearch.search.cluster import NODE_FILE, _holds_files_in
 
 pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
 
 
-def _left_behind(raylets: list[int]) -> list[int]:
-    """Live ``ray::`` processes spawned by any of ``raylets`` (zombies do not count)."""
+def _left_behind(raylets: list[int], session_dir: str) -> list[int]:
+    """Live ``ray::`` processes of a Ray node: spawned by one of ``raylets`` or writing to files in
+    its ``session_dir`` (zombies do not count)."""
     out = []
     for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
         try:
@@ -29,8 +30,9 @@ def _left_behind(raylets: list[int]) -> list[int]:
             state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if cmd.startswith("ray::") and state != "Z" and any(f"RAY_RAYLET_PID={r}" in env for r in raylets):
-            out.append(pid)
+        if cmd.startswith("ray::") and state != "Z":
+            if any(f"RAY_RAYLET_PID={r}" in env for r in raylets) or _holds_files_in(pid, session_dir):
+                out.append(pid)
     return out
 
 
@@ -77,10 +79,11 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
     assert 3 <= len(before) < 10
     store = RunStore(run, readonly=True)
     assert store.pending(), "a killed driver leaves the proposals it had handed out"
-    raylets = json.loads((run / NODE_FILE).read_text())["raylet"]
+    node = json.loads((run / NODE_FILE).read_text())
     out = subprocess.run(CLI + ["resume", str(run), "--plain"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert _left_behind(raylets) == []  # what the killed driver's Ray left was ended by the resume
+    # what the killed driver's Ray left behind was ended by the resume
+    assert _left_behind(node["raylet"], node["session_dir"]) == []
     rows = _evaluated(run)
     assert len(rows) == 10 and len({r.fingerprint for r in rows}) == 10 and len({r.trial_id for r in rows}) == 10
     assert {(r.id, r.fingerprint) for r in before} <= {(r.id, r.fingerprint) for r in rows}  # nothing lost
