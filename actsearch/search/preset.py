@@ -49,7 +49,7 @@ class Plan:
     references: tuple[str, ...] = ("relu", "swish", "gelu")
     wall_plan_s: float = 1800.0
     workers: int = 2
-    distinct: int = 314  # distinct functions of `space` (fingerprints), for the plan
+    distinct: int = 320  # distinct functions of `space` (exhaustive proposals: 490 raw, 152 aliases, 18 trivial)
 
 
 PRESETS = {
@@ -154,13 +154,16 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
     handle, summary = None, {"preset": name, "run_dir": str(run_dir), "rl_candidates": n_rl, "interrupted": False}
     try:
         meta = store.meta()
-        if meta.get("preset", name) != name:
-            raise RunDirError(f"{run_dir} belongs to preset {meta['preset']!r}, not {name!r}")
+        if meta.get("preset", name) != name or ("preset" not in meta and store.candidates()):
+            raise RunDirError(f"{run_dir} holds {'preset ' + repr(meta['preset']) if 'preset' in meta else 'a search'}, "
+                              f"not the {name!r} preset")
         store.init_run({"preset": name, "plan": {**asdict(plan), "rl_candidates": n_rl}})
         state = store.load_state(STATE) or {"done": [], "wall_s": {}}
 
         def save(phase: str, started: float) -> None:
             state["done"].append(phase)
+            if phase == "exhaustive":  # the rl budget counts from here (same transaction as "done")
+                state["count_a"] = store.count(task=plan.task, role="search")
             state["wall_s"][phase] = round(state["wall_s"].get(phase, 0.0) + time.perf_counter() - started, 1)
             store.save_state(STATE, state)
 
@@ -192,8 +195,6 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             log(f"phase a: {plan.space} exhaustive, 1 seed, on {plan.task}")
             if not search(base, "exhaustive"):
                 return {**summary, "interrupted": True}
-            state["count_a"] = store.count(task=plan.task, role="search")
-            store.save_state(STATE, state)
         survivors = state.setdefault("rungs", {})
         for k, (n, seeds) in enumerate(plan.rungs):
             phase = f"rung{k + 1}"
