@@ -176,3 +176,16 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
     assert slowest < 2.0  # a reader never held the writer up (busy timeout is 30 s)
     rows = RunStore(run, readonly=True).candidates(task="t")
     assert len(rows) == n and len({r.fingerprint for r in rows}) == n
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--preset", "nope"], "unknown preset 'nope'"),
+    (["--smoke", "--space", "quick", "--budget", "2"], "--smoke needs --preset"),
+    (["--searcher", "random"], "--space and --budget are required"),
+])
+def test_preset_cli_errors_are_one_line(tmp_path, args, message):
+    out = subprocess.run(CLI + ["search", *args, "--run-dir", str(tmp_path / "run")], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip() == f"error: {out.stderr.strip()[7:]}"
+    assert message in out.stderr and "\n" not in out.stderr.strip()
+    assert not (tmp_path / "run").exists()  # nothing was written
