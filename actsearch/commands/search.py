@@ -82,7 +82,10 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
     from actsearch.results.store import RunStore
     from actsearch.search.run import run_search
 
-    records = RunStore(run_dir, readonly=True).candidates() if (run_dir / "run.sqlite").is_file() else []
+    try:
+        records = RunStore(run_dir, readonly=True).candidates() if (run_dir / "run.sqlite").is_file() else []
+    except OSError as err:  # e.g. a directory on the way that this user may not enter
+        raise UserError(f"cannot read the run directory {run_dir}: {err.strerror or err}") from None
     progress = Progress(spec.budget, records)
     console = Console()
     live_view = not plain and console.is_terminal

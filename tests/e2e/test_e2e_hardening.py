@@ -118,6 +118,10 @@ def test_read_only_run_directory_one_line_error_nothing_lost():
                              capture_output=True, text=True, timeout=120)
         board = subprocess.run(nobody + CLI + ["leaderboard", str(run), "--format", "json"],
                                capture_output=True, text=True, timeout=120)
+        os.chmod(base, 0o700)  # a run directory this user may not even look into
+        closed = subprocess.run(nobody + CLI + ["search", "--space", "quick", "--task", "digits", "--budget", "3",
+                                                "--run-dir", str(run), "--resume"],
+                                capture_output=True, text=True, timeout=120)
     finally:
         os.chmod(run, 0o755)
         after = [(r.id, r.fingerprint, r.score) for r in RunStore(run, readonly=True).candidates()]
@@ -125,6 +129,7 @@ def test_read_only_run_directory_one_line_error_nothing_lost():
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in out.stderr
+    assert closed.returncode == 2 and closed.stderr.startswith("error: ") and closed.stderr.count("\n") == 1
     assert board.returncode == 0 and board.stdout.count('"expression"') == 5  # a reader still reads it
     assert after == before
 
