@@ -151,6 +151,8 @@ def register(app: typer.Typer) -> None:
         from actsearch.search.run import SearchSpec
 
         if preset is not None:
+            if space or budget or steps or settings:
+                raise UserError("--preset runs its own plan: --space, --budget, --steps and --set do not apply")
             name = preset + ("-smoke" if smoke else "")
             _run_preset(name, run_dir or Path("runs") / name, workers, resume)
             return
