@@ -184,8 +184,9 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             snap = store.load_state(f"searcher:{spec.searcher}")
             if snap is not None:
                 searcher.load_state(snap)
+            total = spec.budget if spec.budget < plan.exhaustive_budget or phase != "exhaustive" else "all"
             book = Bookkeeper(store, spec, searcher, lambda e: log(
-                f"[{phase} {e['evaluated']}/{spec.budget}] {e['status']:<8} {e['score']:.4f}  {e['expression']}"))
+                f"[{phase} {e['evaluated']}/{total}] {e['status']:<8} {e['score']:.4f}  {e['expression']}"))
             if not book.finished and not trials(book, phase):
                 return False
             save(phase, started)
