@@ -184,7 +184,7 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             snap = store.load_state(f"searcher:{spec.searcher}")
             if snap is not None:
                 searcher.load_state(snap)
-            total = spec.budget if spec.budget < plan.exhaustive_budget or phase != "exhaustive" else "all"
+            total = spec.budget if spec.budget < 1_000_000 else "all"  # the whole space
             book = Bookkeeper(store, spec, searcher, lambda e: log(
                 f"[{phase} {e['evaluated']}/{total}] {e['status']:<8} {e['score']:.4f}  {e['expression']}"))
             if not book.finished and not trials(book, phase):
