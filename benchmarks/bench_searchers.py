@@ -49,7 +49,7 @@ def covered_space(space_name, task):
     by_fp = {r["fingerprint"] for r in task.rows}
     missing = {space.binary[c[-1][0]].name for c, *_, fp in distinct(space) if fp not in by_fp}
     if not missing:
-        return space, sorted(by_fp)
+        return space, sorted(fp for *_, fp in distinct(space))
     spec = space.summary()
     keep = [b for b in spec["binary"] if b not in missing]
     sub = space_from_dict({"units": spec["units"], "unary": spec["unary"], "binary": keep, "gated": spec["gated"],
