@@ -129,6 +129,7 @@ def main() -> None:
     ap.add_argument("--task", default="mnist1d", help="task whose network the features probe")
     ap.add_argument("--seeds", type=int, default=30)
     ap.add_argument("--surrogate", default="{}", help='surrogate options as JSON, e.g. \'{"kappa": 0.5}\'')
+    ap.add_argument("--variants", default="[]", help="JSON list of further surrogate options to compare")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_surrogate.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -205,6 +206,11 @@ def main() -> None:
             for k in targets:
                 runs[name][k].append(hit[k])
         timing[name] = round((time.perf_counter() - start) / args.seeds, 3)
+    variants = []
+    for extra in json.loads(args.variants):
+        hits = [replay(SurrogateSearcher(space, seed=s, featurizer=featurizer, **extra), sub, targets)
+                for s in range(args.seeds)]
+        variants.append({"options": extra, **{k: _median([h[k] for h in hits]) for k in targets}})
     summary = {}
     for name, r in runs.items():
         summary[name] = {k: _median(v) for k, v in r.items()}
@@ -217,6 +223,7 @@ def main() -> None:
         "n_candidates": len(acts), "not_in_table": missing, "n_top5": len(top5_set), "n_top1": len(top1_set),
         "features_ms_per_candidate": round(ms_per_candidate, 2), "feature_quality_cv5": quality,
         "prescreen": prescreen, "replay_median_trainings": summary, "replay_runs": runs,
+        "surrogate_variants": variants,
         "replay_seconds_per_seed": timing, "torch_threads": 1,
         "prototype": {"features_ms_per_candidate": 38, "spearman_rho": 0.90, "failed_auc": 0.975,
                       "log_std_last_failed_auc": 0.96, "random_top5": 15, "surrogate_top5": 10,

@@ -9,10 +9,10 @@ layer's output explodes or vanishes beyond ``Thresholds``. A driver calls
 ``None`` switches it off); the ``surrogate`` searcher screens its own pool.
 
 The default thresholds were chosen from data, on the scored x-gated replay table
-(``benchmarks/data/x-gated-mnist1d.csv``, mnist1d's deep MLP): every candidate that diverged
-had a non-finite initial pass, and every candidate of the top 5 % had a last-layer log std in
-[-1.5, 1.0]; the band is that range widened by 5 nats (a factor ~150 in std) on each side and
-rounded outwards, [-7, 6]. It removes every diverging candidate and keeps the whole top 5 %;
+(``benchmarks/data/x-gated-mnist1d.csv``, 320 candidates, mnist1d's deep MLP): every candidate
+of the top 5 % had a last-layer log std in [-1.5, 2.4]; the band is that range widened by 5 nats
+(a factor ~150 in std) on each side and rounded outwards, [-7, 8]. With the non-finite check it
+keeps the whole top 5 % and removes 94 % of the candidates that diverged or failed (59 of 63);
 ``benchmarks/bench_surrogate.py`` re-derives the band and reports what it keeps and removes.
 """
 
@@ -30,7 +30,7 @@ from actsearch.search.features import Featurizer, Probe, propagation_features
 class Thresholds:
     """Bounds on the initial pass; outside them a candidate is rejected."""
 
-    max_log_std: float = 6.0  # log std of the last hidden layer's output above this: exploding
+    max_log_std: float = 8.0  # log std of the last hidden layer's output above this: exploding
     min_log_std: float = -7.0  # ... below this: vanishing (the signal dies before the output)
 
 

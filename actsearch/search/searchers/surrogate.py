@@ -11,6 +11,8 @@ searcher
 3. then fits a scikit-learn ``RandomForestRegressor`` on the trained candidates' features →
    score (failures count 0) and proposes the untrained candidate with the highest upper bound
    ``mean + kappa * spread`` over the forest's trees; with probability ``epsilon`` a random one.
+   (Default kappa = 0, pure exploitation after the random starts: on the x-gated replay table
+   it beat kappa = 0.5 and 1; see ``benchmarks/results/bench_surrogate.json``.)
    Proposals made while trials run are the next ones down the same ranking (batches for parallel
    workers); the forest is refitted when new results have arrived — after every result at
    first, then when the results have grown by ``refit_growth`` (10 %) since the last fit.
@@ -50,7 +52,7 @@ class SurrogateSearcher(SpaceSearcher):
     name = "surrogate"
 
     def __init__(self, space: Any, *, seed: int = 0, task: Any = "mnist1d", n_initial: int = 5,
-                 kappa: float = 1.0, epsilon: float = 0.0, n_trees: int = 64, prescreen: bool = True,
+                 kappa: float = 0.0, epsilon: float = 0.0, n_trees: int = 64, prescreen: bool = True,
                  pool_limit: int = 20000, pool_size: int = 500, refresh: int = 50, refit_growth: float = 0.1,
                  featurizer: Featurizer | None = None) -> None:
         super().__init__(space, seed=seed)
