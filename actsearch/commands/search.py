@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
     def search_cmd(
         space: str | None = typer.Option(None, "--space",
                                          help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
-        searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution or rl"),
+        searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution, rl or surrogate"),
         task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
         budget: int | None = typer.Option(None, "--budget", "-b", help="candidates to evaluate (references not counted)"),
         workers: int = typer.Option(2, "--workers", "-w", min=1, help="trials running at once"),

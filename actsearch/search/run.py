@@ -149,6 +149,18 @@ def spec_from_store(run_dir: str | Path) -> SearchSpec:
     return SearchSpec(**data)
 
 
+def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
+    """The searcher's options: the spec's, plus the probe task of a ``surrogate`` (the run's task,
+    ``task`` when given, with its overrides; mnist1d for a ``table:`` replay, which has no network)."""
+    options = dict(spec.searcher_options)
+    if spec.searcher == "surrogate":
+        if spec.task.startswith("table:"):
+            options.setdefault("task", "mnist1d")
+        else:
+            options.setdefault("task", task if task is not None and spec.task_overrides else spec.task)
+    return options
+
+
 def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
                on_result: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run (or resume) a search into ``run_dir``; see the module docstring."""
@@ -164,10 +176,10 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
         space = load_space(space_of(spec, run_dir))
     else:
         space = load_space(spec.space)  # bad space, searcher or task: an error before anything is written
-    searcher = make_searcher(spec.searcher, space, seed=spec.seed, **spec.searcher_options)
     from actsearch.evaluators import get_task
 
-    get_task(spec.task, **spec.task_overrides)
+    task = get_task(spec.task, **spec.task_overrides)
+    searcher = make_searcher(spec.searcher, space, seed=spec.seed, **searcher_options(spec, task))
     if spec.address and spec.address != "auto":
         probe_address(spec.address)
     store = prepare(spec, run_dir, resume=resume)

@@ -19,6 +19,7 @@ _REGISTRY = {
     "random": "actsearch.search.searchers.random:RandomSearch",
     "evolution": "actsearch.search.searchers.evolution:Evolution",
     "rl": "actsearch.search.searchers.rl:RLController",
+    "surrogate": "actsearch.search.searchers.surrogate:SurrogateSearcher",
 }
 SEARCHERS = tuple(_REGISTRY)
 
