@@ -68,7 +68,7 @@ def ray_path(props: list, overrides: dict, workers: int, root: Path) -> dict:
     run_dir = root / f"ray-{workers}"
     shutil.rmtree(run_dir, ignore_errors=True)
     spec = SearchSpec(space=SPACE, searcher=SEARCHER, task=TASK, budget=len(props), workers=workers,
-                      task_overrides=overrides, references=())
+                      task_overrides=overrides, references=(), prescreen=False)  # the same candidates as the loop
     start = time.perf_counter()
     stamps = []
     summary = run_search(spec, run_dir, on_result=lambda e: stamps.append(time.perf_counter() - start))

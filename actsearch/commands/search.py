@@ -1,8 +1,9 @@
 """``actsearch search`` and ``actsearch resume``: run a search on Ray Tune into a run directory.
 
 ``search --space PRESET|FILE --searcher S --task T --budget N [--workers K] [--seeds S]
-[--address HOST:PORT] [--run-dir D] [--resume] [--seed N] [--scheduler asha]`` evaluates the
-references and then N candidates, storing each in ``D/run.sqlite`` as it finishes. On a terminal
+[--address HOST:PORT] [--run-dir D] [--resume] [--seed N] [--scheduler asha] [--no-prescreen]``
+evaluates the references and then N candidates, storing each in ``D/run.sqlite`` as it finishes;
+candidates the pre-screen rejects are stored ``invalid`` untrained (not counted in N). On a terminal
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
 ``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
@@ -32,11 +33,16 @@ class Progress:
         self.done = sum(1 for r in records if r.role == "search" and r.trial_id and r.alias_of is None)
         self.failures = sum(1 for r in records if r.role == "search" and r.trial_id and r.status != "ok")
         self.new = self.retries = 0
+        self.screened = sum(1 for r in records if r.role == "search" and not r.trial_id and r.alias_of is None
+                            and (r.error or "").startswith("pre-screen"))
         self.board = [(r.score, r.score_std, r.expression, r.role) for r in records
                       if r.alias_of is None and r.status == "ok" and math.isfinite(r.score)]
 
     def add(self, event: dict[str, Any]) -> None:
         with self.lock:
+            if event.get("prescreen"):  # rejected before training: not a trial
+                self.screened += 1
+                return
             if event["role"] == "search":
                 self.done, self.new = event["evaluated"], self.new + 1
                 self.failures += event["status"] != "ok"
@@ -53,6 +59,8 @@ class Progress:
             return sorted(self.board, key=lambda t: -t[0])[:k]
 
     def line(self, event: dict[str, Any]) -> str:
+        if event.get("prescreen"):
+            return f"[pre-screen] {event['expression']}: {event['prescreen'].removeprefix('pre-screen: ')}"
         tag = "ref" if event["role"] == "reference" else f"{self.done}/{self.budget}"
         extra = f" (retried {event['retries']}x)" if event.get("retries") else ""
         return (f"[{tag}] {event['status']:<8} {event['score']:.4f} ± {event['score_std']:.4f}  "
@@ -66,7 +74,7 @@ class Progress:
 
         elapsed = time.monotonic() - self.start
         head = Text(f"{self.done}/{self.budget} candidates  ·  {self.rate():.1f}/min  ·  {self.failures} failed"
-                    f"  ·  {self.retries} retried  ·  {elapsed:.0f} s")
+                    f"  ·  {self.retries} retried  ·  {self.screened} pre-screened  ·  {elapsed:.0f} s")
         table = Table(title="top 5", title_justify="left", box=None, pad_edge=False)
         for col in ("#", "score", "± std", "expression"):
             table.add_column(col, justify="right" if col != "expression" else "left")
@@ -104,8 +112,9 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
         print("top 5:")
         for i, (score, std, expr, role) in enumerate(progress.top(), 1):
             print(f"  {i}. {score:.4f} ± {std:.4f}  {expr}{'  (reference)' if role == 'reference' else ''}")
+    screened = f", {progress.screened} rejected untrained by the pre-screen" if progress.screened else ""
     print(f"{summary.evaluated}/{summary.budget} candidates evaluated ({summary.new} now, "
-          f"{summary.failures} failed) in {summary.wall_s:.0f} s; run directory: {run_dir}", flush=True)
+          f"{summary.failures} failed{screened}) in {summary.wall_s:.0f} s; run directory: {run_dir}", flush=True)
     if summary.interrupted:
         print(f"interrupted; continue with: actsearch resume {run_dir}", file=sys.stderr)
         raise typer.Exit(130)
@@ -145,14 +154,19 @@ def register(app: typer.Typer) -> None:
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
         preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
+        prescreen: bool | None = typer.Option(
+            None, "--prescreen/--no-prescreen",
+            help="store candidates whose initial forward/backward pass is broken as invalid, untrained "
+                 "(default: on, off for table: tasks; a resumed run keeps its setting)"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
         from actsearch.commands.evaluate import task_overrides
         from actsearch.search.run import SearchSpec
 
         if preset is not None:
-            if space or budget or steps or settings:
-                raise UserError("--preset runs its own plan: --space, --budget, --steps and --set do not apply")
+            if space or budget or steps or settings or prescreen is not None:
+                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set and "
+                                "--[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
             _run_preset(name, run_dir or Path("runs") / name, workers, resume)
             return
@@ -170,7 +184,7 @@ def register(app: typer.Typer) -> None:
                           workers=workers, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                           address=address, scheduler=scheduler, references=refs,
                           task_overrides=task_overrides(task, steps, None, None, None, settings),
-                          time_limit_s=time_limit)
+                          time_limit_s=time_limit, prescreen=prescreen)
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
 
     @app.command("resume")

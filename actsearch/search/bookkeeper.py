@@ -7,7 +7,13 @@ store plus those in flight) is reached. Each proposal is stored as pending toget
 searcher's snapshot before its trial starts; its result replaces it together with the next
 snapshot, so a killed driver loses nothing and repeats nothing. A proposal whose fingerprint is
 already stored is answered from the store. Aliases and trivial candidates the searcher skips are
-stored without training.
+stored without training. When the run pre-screens (``spec.screens()``), a proposal the pre-screen
+rejects is stored ``invalid`` with the reason (no trial id, so the budget does not count it) and
+fed back to the searcher as a failure, without a trial. The ``PreScreen`` is built once, on the
+first proposal; a searcher that screens its own candidates (``searcher.prescreen``, the
+``surrogate``) flags them in ``proposal.info["prescreen"]`` instead. A proposal's predicted score
+(``info["predicted"]``, ``info["spread"]``) is stored in its row's ``metrics`` as ``predicted``
+and ``predicted_spread``.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from actsearch.evaluators.result import CandidateResult
+from actsearch.evaluators.result import INVALID, CandidateResult
 from actsearch.results.store import STOPPED, RunStore, RunStoreError
+from actsearch.search.prescreen import PreScreen, screen_proposal
 from actsearch.search.searchers.base import FINISHED, WAIT, Proposal
 
 if TYPE_CHECKING:
@@ -44,6 +51,7 @@ class Bookkeeper:
         self.inflight: dict[str, dict[str, Any]] = {p["trial_id"]: p for p in self.rerun}
         self.searcher_done = False
         self.new = 0
+        self.screen: PreScreen | None = None  # built on the first proposal to screen
         self.failure: RunStoreError | None = None  # a write that failed ends the run with this error
 
     # budget bookkeeping
@@ -95,14 +103,47 @@ class Bookkeeper:
                 self.searcher.on_trial_complete(proposal.trial_id, score=score, status=status)
                 self._store_skipped(skipped)
                 continue
+            why = self._rejection(proposal)
+            if why is not None:
+                self._reject(proposal, why, skipped)
+                continue
             self._dispatch(proposal, skipped)
             return self._config(proposal.expression, proposal.fingerprint, proposal.params, role="search",
                                 trial_id=proposal.trial_id)
         return WAIT if self.inflight or self.refs_running else FINISHED
 
+    def _rejection(self, proposal: Proposal) -> str | None:
+        """The pre-screen's reason to store ``proposal`` invalid without training, or None."""
+        if not self.spec.screens():
+            return None
+        if self.screen is None and not getattr(self.searcher, "prescreen", False):
+            from actsearch.search.run import probe_task
+
+            self.screen = PreScreen(probe_task(self.spec))
+        rejected = screen_proposal(proposal, self.screen)
+        return None if rejected is None else rejected.error or INVALID
+
+    def _reject(self, proposal: Proposal, why: str, skipped: list[dict[str, Any]]) -> None:
+        self.searcher.on_trial_complete(proposal.trial_id, score=None, status=INVALID)
+        with self.store.transaction():
+            self._store_skipped(skipped)
+            row = self.store.record_invalid(proposal.expression, proposal.fingerprint, why, task=self.task,
+                                            params=proposal.params, searcher=self.spec.searcher,
+                                            step=_step(proposal.trial_id),
+                                            state=(self.state_key, self.searcher.state()))
+        self.stored[proposal.fingerprint] = row
+        self.scores[proposal.fingerprint] = (0.0, INVALID)
+        if self.on_result is not None:
+            self.on_result({"expression": proposal.expression, "role": "search", "status": INVALID, "score": 0.0,
+                            "score_std": 0.0, "retries": 0, "evaluated": self.evaluated,
+                            "budget": self.spec.budget, "prescreen": why})
+
     def _dispatch(self, proposal: Proposal, skipped: list[dict[str, Any]]) -> None:
         entry = {"expression": proposal.expression, "fingerprint": proposal.fingerprint,
                  "params": proposal.params, "aliases": []}
+        for key, name in (("predicted", "predicted"), ("spread", "predicted_spread")):
+            if proposal.info.get(key) is not None:
+                entry[name] = proposal.info[key]
         self.inflight[proposal.trial_id] = entry
         with self.store.transaction():
             self._store_skipped(skipped)
@@ -150,10 +191,12 @@ class Bookkeeper:
             self.store.record(config["expression"], config["fingerprint"], cand, searcher="reference", **kw)
         else:
             entry = self.inflight.pop(trial_id, None) or {"aliases": []}
+            for key in ("predicted", "predicted_spread"):
+                if key in entry:
+                    cand.metrics[key] = entry[key]
             self.searcher.on_trial_complete(trial_id, score=cand.score, status=status)
-            step = int(trial_id[1:]) if re.fullmatch(r"t\d+", trial_id) else None
             row = self.store.record(config["expression"], config["fingerprint"], cand, searcher=self.spec.searcher,
-                                    step=step, aliases=entry.get("aliases", []),
+                                    step=_step(trial_id), aliases=entry.get("aliases", []),
                                     state=(self.state_key, self.searcher.state()), **kw)
             self.stored[config["fingerprint"]] = row
             self.scores[config["fingerprint"]] = (cand.score, status)
@@ -162,6 +205,10 @@ class Bookkeeper:
             self.on_result({"expression": config["expression"], "role": role, "status": status,
                             "score": cand.score, "score_std": cand.score_std, "retries": retries,
                             "evaluated": self.evaluated, "budget": self.spec.budget})
+
+
+def _step(trial_id: str) -> int | None:
+    return int(trial_id[1:]) if re.fullmatch(r"t\d+", trial_id) else None
 
 
 def _library_text(name: str) -> str:

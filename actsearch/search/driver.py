@@ -3,7 +3,10 @@
 For tests, replays (``table:FILE`` tasks) and small local runs; the distributed runner is the
 Ray Tune adapter. ``run_search`` returns the trials in order and calls ``on_result`` after each,
 so a caller can write results incrementally; candidates the searcher skipped (aliases, trivial
-ones) go to ``on_skipped`` as they appear.
+ones) go to ``on_skipped`` as they appear. So do the proposals the pre-screen rejects
+(:mod:`actsearch.search.prescreen`; status ``invalid``, the reason in ``reason``): they are fed
+back to the searcher as failures, never evaluated and not counted in ``budget``. The pre-screen is
+on by default except for score tables (``TableTask``), which already hold every outcome.
 """
 
 from __future__ import annotations
@@ -59,15 +62,23 @@ def run_search(
     on_result: Callable[[Trial], Any] | None = None,
     on_skipped: Callable[[dict[str, Any]], Any] | None = None,
     stop: Callable[[Trial], bool] | None = None,
+    prescreen: bool | None = None,
 ) -> list[Trial]:
     """Run ``searcher`` on ``task`` until it finishes, ``budget`` trials ran, or ``stop(trial)``.
 
     ``task`` is a Task (or a ``TableTask``) or a task name for ``actsearch.evaluators.get_task``.
+    ``prescreen``: pre-screen the proposals (None: unless ``task`` is a score table).
     """
+    from actsearch.evaluators.table import TableTask
+    from actsearch.search.prescreen import PreScreen, screen_proposal
+
     if isinstance(task, str):
         from actsearch.evaluators import get_task
 
         task = get_task(task)
+    table = isinstance(task, TableTask)
+    screening = prescreen if prescreen is not None else not table
+    screen = None  # built on the first proposal, unless the searcher screens its own (surrogate)
     trials: list[Trial] = []
     while budget is None or len(trials) < budget:
         proposal = searcher.suggest()
@@ -78,6 +89,17 @@ def run_search(
             break
         if proposal is WAIT:  # nothing is running here, so a waiting searcher can never resume
             raise RuntimeError(f"searcher {searcher.name!r} waits with no trial running")
+        if screening:
+            if screen is None and not getattr(searcher, "prescreen", False):
+                screen = PreScreen("mnist1d" if table else task)
+            rejected = screen_proposal(proposal, screen)
+            if rejected is not None:
+                searcher.on_trial_complete(proposal.trial_id, score=None, status=INVALID)
+                if on_skipped is not None:
+                    on_skipped({"expression": proposal.expression, "params": proposal.params,
+                                "fingerprint": proposal.fingerprint, "status": INVALID,
+                                "reason": rejected.error, "alias_of": None, "trial_id": proposal.trial_id})
+                continue
         start = time.perf_counter()
         result = evaluate_proposal(proposal, task, seeds, threads=threads, time_limit_s=time_limit_s)
         if not result.wall_s:

@@ -14,6 +14,10 @@ source of truth, so a run stopped by Ctrl-C or a killed driver resumes (``resume
   ``budget`` of them (fewer if the space is exhausted), each fingerprint once.
 
 Aliases and trivial (invalid) candidates the searcher skips are stored too, without training.
+So are the proposals the pre-screen (:mod:`actsearch.search.prescreen`) rejects: stored ``invalid``
+with the reason, fed back to the searcher as failures, never trained and not counted in the
+budget. It is on by default (``prescreen=None``) except for ``table:`` replays, where the table
+already holds every candidate's outcome; ``prescreen=False`` (``--no-prescreen``) switches it off.
 The per-trial bookkeeping is :class:`actsearch.search.bookkeeper.Bookkeeper`.
 """
 
@@ -23,7 +27,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ from actsearch.results.store import RunStore, RunStoreError
 
 REFERENCES = ("relu", "swish")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
-IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options")
+IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options", "prescreen")
 SPACE_COPY = "space.toml"
 
 
@@ -55,6 +59,11 @@ class SearchSpec:
     task_overrides: dict[str, Any] = field(default_factory=dict)
     searcher_options: dict[str, Any] = field(default_factory=dict)
     time_limit_s: float | None = None  # per seed
+    prescreen: bool | None = None  # reject broken candidates before training; None: on, off for table: tasks
+
+    def screens(self) -> bool:
+        """Whether this run pre-screens its proposals (see the module docstring)."""
+        return self.prescreen if self.prescreen is not None else not self.task.startswith("table:")
 
 
 @dataclass
@@ -149,15 +158,25 @@ def spec_from_store(run_dir: str | Path) -> SearchSpec:
     return SearchSpec(**data)
 
 
+def probe_task(spec: SearchSpec, task: Any = None) -> Any:
+    """The task whose child network the pre-screen and the surrogate probe: the run's (``task``, the
+    built Task, when it has overrides), or mnist1d for a ``table:`` replay, which has no network."""
+    if spec.task.startswith("table:"):
+        return "mnist1d"
+    if spec.task_overrides:
+        from actsearch.evaluators import get_task
+
+        return task if task is not None else get_task(spec.task, **spec.task_overrides)
+    return spec.task
+
+
 def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
-    """The searcher's options: the spec's, plus the probe task of a ``surrogate`` (the run's task,
-    ``task`` when given, with its overrides; mnist1d for a ``table:`` replay, which has no network)."""
+    """The searcher's options: the spec's, plus for a ``surrogate`` its probe task and whether it
+    pre-screens its pool (as the run does)."""
     options = dict(spec.searcher_options)
     if spec.searcher == "surrogate":
-        if spec.task.startswith("table:"):
-            options.setdefault("task", "mnist1d")
-        else:
-            options.setdefault("task", task if task is not None and spec.task_overrides else spec.task)
+        options.setdefault("task", probe_task(spec, task))
+        options.setdefault("prescreen", spec.screens())
     return options
 
 
@@ -172,6 +191,9 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
         raise UserError("--budget must be at least 1")
     if spec.scheduler not in (None, "", "fifo", "asha"):
         raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: fifo, asha")
+    if resume and spec.prescreen is None and (Path(run_dir) / "run.sqlite").is_file():
+        with RunStore(run_dir, readonly=True) as stored:  # not given: keep the run's setting
+            spec = replace(spec, prescreen=stored.meta().get("spec", {}).get("prescreen"))
     if resume and (Path(run_dir) / SPACE_COPY).is_file():
         space = load_space(space_of(spec, run_dir))
     else:

@@ -64,7 +64,8 @@ def main() -> None:
             done.add(rec["fingerprint"])
             write({**rec, "params": json.dumps(rec["params"]), "score": 0.0, "wall_s": 0.0})
 
-    trials = run_search(searcher, get_task(args.task), seeds=(args.seed,), on_result=on_result, on_skipped=on_skipped)
+    trials = run_search(searcher, get_task(args.task), seeds=(args.seed,), on_result=on_result, on_skipped=on_skipped,
+                        prescreen=False)  # a score table holds every candidate's real outcome
     fh.close()
     print(f"scored {len(trials)} new candidates in {time.perf_counter() - start:.0f} s -> {out}")
 

@@ -3,8 +3,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from actsearch.evaluators import get_task
-from actsearch.search.run import SearchSpec, searcher_options
+from actsearch.results.store import RunStore
+from actsearch.search.bookkeeper import Bookkeeper
+from actsearch.search.run import SearchSpec, prepare, searcher_options
+from actsearch.search.searchers import make_searcher
+from actsearch.search.searchers.base import FINISHED, WAIT
+from actsearch.search.tune import evaluate_config
 
 
 def _spec(**kw) -> SearchSpec:
@@ -20,3 +27,104 @@ def test_the_surrogate_probes_the_runs_task():
     assert searcher_options(_spec(task="table:/x.csv", task_overrides={}))["task"] == "mnist1d"  # no network
     assert searcher_options(_spec(searcher_options={"task": "xor"}))["task"] == "xor"  # the user's wins
     assert "task" not in searcher_options(_spec(searcher="random"))
+
+
+# A space of three distinct functions on digits: x·exp(x) explodes at initialisation, the others pass.
+EXPLODING = "x * exp(x)"
+
+
+def _space_file(tmp_path):
+    path = tmp_path / "three.toml"
+    path.write_text('units = 1\nunary = ["x", "exp", "tanh"]\nbinary = ["mul"]\ngated = true\n')
+    return path
+
+
+def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """The real console entry point in-process (it reuses the module's local Ray)."""
+    from actsearch.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["actsearch", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exit_info:
+        code = exit_info.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _book(spec, run_dir):
+    store = prepare(spec, run_dir)
+    return store, Bookkeeper(store, spec, make_searcher(spec.searcher, spec.space, **searcher_options(spec)))
+
+
+def test_a_rejected_proposal_is_stored_invalid_without_a_trial_and_not_counted(tmp_path):
+    spec = _spec(space=str(_space_file(tmp_path)), searcher="exhaustive", budget=2, task_overrides={"steps": 5})
+    store, book = _book(spec, tmp_path / "run")
+    configs = [book.next_config(), book.next_config()]
+    assert [c["expression"] for c in configs] == ["x * x", "x * tanh(x)"]  # x·exp(x), between them, never ran
+    assert book.next_config() is WAIT  # the budget (2 trainings) is handed out
+    for config in configs:
+        book.complete(config, evaluate_config(config), error=False, retries=0)
+    assert book.next_config() is FINISHED and book.finished
+    rows = {r.expression: r for r in store.candidates(role="search")}
+    bad = rows[EXPLODING]
+    assert bad.status == "invalid" and bad.trial_id is None and bad.runs == [] and bad.step == 1
+    assert bad.error.startswith("pre-screen: exploding signal at initialisation")
+    assert store.count(role="search") == 2 and store.pending() == []
+
+
+def test_the_surrogate_screens_its_own_pool_and_the_run_stores_what_it_flags(tmp_path):
+    spec = _spec(space=str(_space_file(tmp_path)), task_overrides={"steps": 5})
+    store, book = _book(spec, tmp_path / "run")
+    assert book.searcher.prescreen and book.searcher.featurizer.probe.name == "digits"
+    for _ in range(3):
+        config = book.next_config()
+        if config is FINISHED:
+            break
+        book.complete(config, evaluate_config(config), error=False, retries=0)
+    assert book.next_config() is FINISHED and book.screen is None  # no second pre-screen was built
+    rows = {r.expression: r for r in store.candidates(role="search")}
+    assert rows[EXPLODING].status == "invalid" and rows[EXPLODING].error.startswith("pre-screen: exploding")
+    assert store.count(role="search") == 2
+    assert not _book(_spec(space="quick", prescreen=False), tmp_path / "off")[1].searcher.prescreen
+
+
+def test_without_the_prescreen_the_exploding_candidate_is_handed_out_for_training(tmp_path):
+    spec = _spec(space=str(_space_file(tmp_path)), searcher="exhaustive", prescreen=False)
+    store, book = _book(spec, tmp_path / "run")
+    assert [book.next_config()["expression"] for _ in range(3)] == ["x * x", EXPLODING, "x * tanh(x)"]
+    assert book.screen is None and store.candidates() == []
+
+
+def test_search_no_prescreen_trains_the_exploding_candidate_and_resume_keeps_it(local_ray, tmp_path, monkeypatch,
+                                                                              capsys):
+    run = str(tmp_path / "off")
+    common = ["search", "--space", str(_space_file(tmp_path)), "--searcher", "exhaustive", "--task", "digits",
+              "--steps", "20", "--references", "", "--plain", "--budget", "3", "--run-dir", run]
+    code, out, err = _cli(monkeypatch, capsys, *common, "--no-prescreen")
+    assert code == 0, err
+    assert "[pre-screen]" not in out and "3/3 candidates evaluated" in out
+    store = RunStore(run, readonly=True)
+    trained = {r.expression: r for r in store.candidates(role="search")}[EXPLODING]
+    assert trained.trial_id and trained.runs and not (trained.error or "").startswith("pre-screen")
+    assert store.count(role="search") == 3 and store.meta()["spec"]["prescreen"] is False
+    # A resumed run keeps its setting; asking for the other one is another search.
+    code, _, err = _cli(monkeypatch, capsys, "resume", run, "--plain")
+    assert code == 0, err
+    code, _, err = _cli(monkeypatch, capsys, *common, "--resume")
+    assert code == 0, err
+    assert RunStore(run, readonly=True).meta()["spec"]["prescreen"] is False
+    code, _, err = _cli(monkeypatch, capsys, *common, "--prescreen", "--resume")
+    assert code == 2 and "belongs to a different search (prescreen" in err
+
+
+def test_the_progress_view_counts_rejections_apart_from_trials():
+    from actsearch.commands.search import Progress
+
+    progress = Progress(3, [])
+    event = {"expression": EXPLODING, "role": "search", "status": "invalid", "score": 0.0, "score_std": 0.0,
+             "retries": 0, "evaluated": 0, "budget": 3, "prescreen": "pre-screen: exploding signal (...)"}
+    progress.add(event)
+    assert (progress.screened, progress.done, progress.failures, progress.new) == (1, 0, 0, 0)
+    assert progress.line(event) == f"[pre-screen] {EXPLODING}: exploding signal (...)"

@@ -111,23 +111,35 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     space = load_space("quick")
     per_fp: Counter = Counter()
     trivial: set[str] = set()
+    first: dict[str, tuple] = {}
     for cand in space.enumerate():
-        fp, reason = analyse(*space.to_text(cand))
+        text, params = space.to_text(cand)
+        fp, reason = analyse(text, params)
         per_fp[fp] += 1
+        first.setdefault(fp, (text, params))
         if reason:
             trivial.add(fp)
-    expected = set(per_fp) - trivial
+    # The pre-screen (on by default) rejects what explodes at initialisation: stored invalid, untrained.
+    from actsearch.evaluators import get_task
+    from actsearch.grammar import parse
+    from actsearch.search.prescreen import PreScreen
+
+    screen = PreScreen(get_task("digits", **TINY))
+    screened = {fp for fp in set(per_fp) - trivial if screen(parse(first[fp][0], **first[fp][1]))}
+    assert 0 < len(screened) < 5
+    expected = set(per_fp) - trivial - screened
     summary = run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
     store = RunStore(tmp_path, readonly=True)
     rows = store.candidates(role="search")
     evaluated = [r for r in rows if r.trial_id]
     assert summary.finished and not summary.interrupted and summary.evaluated == len(expected)
     assert {r.fingerprint for r in evaluated} == expected and len(evaluated) == len(expected)
-    # Every other raw candidate is an alias row of its evaluated twin; trivial ones are stored once.
+    # Every other raw candidate is an alias row of its stored twin; trivial and screened ones are stored once.
     aliases = [r for r in rows if r.alias_of is not None]
-    by_id = {r.id: r for r in evaluated}
+    by_id = {r.id: r for r in rows}
     assert all(by_id[a.alias_of].fingerprint == a.fingerprint for a in aliases)
-    assert len(aliases) == sum(per_fp[fp] - 1 for fp in expected)
-    invalid = [r for r in rows if r.status == "invalid" and not r.trial_id]
-    assert {r.fingerprint for r in invalid} == trivial and len(invalid) == len(trivial)
+    assert len(aliases) == sum(per_fp[fp] - 1 for fp in expected | screened)
+    invalid = [r for r in rows if r.status == "invalid" and not r.trial_id and r.alias_of is None]
+    assert {r.fingerprint for r in invalid} == trivial | screened and len(invalid) == len(trivial | screened)
+    assert all(r.error.startswith("pre-screen: ") for r in invalid if r.fingerprint in screened)
     assert store.count(role="reference") == 2 and store.pending() == []

@@ -27,3 +27,17 @@ def test_driver_trains_real_candidates_and_feeds_the_searcher():
     assert searcher.n_completed == 3 and len(searcher.population) == 2  # the oldest member left
     assert trials[2].proposal.info["origin"] == "mutation"
     assert trials[2].proposal.info["parent"] in {t.proposal.trial_id for t in trials[:2]}
+
+
+def test_driver_prescreen_skips_an_exploding_candidate_unless_switched_off():
+    from actsearch.search.space import space_from_dict
+
+    space = space_from_dict({"units": 1, "unary": ["x", "exp", "tanh"], "binary": ["mul"], "gated": True})
+    task = get_task("digits", steps=5)
+    skipped = []
+    trials = run_search(make_searcher("exhaustive", space), task, budget=2, on_skipped=skipped.append)
+    assert [t.proposal.expression for t in trials] == ["x * x", "x * tanh(x)"]  # the budget counts trainings
+    rejected = [s for s in skipped if (s.get("reason") or "").startswith("pre-screen")]
+    assert [(s["expression"], s["status"]) for s in rejected] == [("x * exp(x)", "invalid")]
+    trials = run_search(make_searcher("exhaustive", space), task, prescreen=False)
+    assert [t.proposal.expression for t in trials] == ["x * x", "x * exp(x)", "x * tanh(x)"]
