@@ -4,7 +4,8 @@ CSV and JSON carry every :class:`~actsearch.results.leaderboard.Entry` field (CS
 ``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
 back into the same dictionaries, so the files round-trip and load straight into pandas.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
-status, complexity, key properties, dead-neuron rate, reproducibility, aliases, validation.
+status, complexity, key properties, dead-neuron rate, reproducibility, aliases, validation, and
+``pred`` (the surrogate's predicted score) when any entry has one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from actsearch.results.leaderboard import Entry
 FORMATS = ("table", "csv", "json", "markdown")
 _JSON_FIELDS = ("params", "aliases")
 _INT_FIELDS = ("rank", "seeds", "complexity", "val_seeds")
-_FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std")
+_FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std", "predicted", "predicted_spread")
 _BOOL_FIELDS = ("monotonic", "bounded_below")
 
 
@@ -106,7 +107,9 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells of the human-readable table (shared by table, Markdown and HTML)."""
     has_val = any(e.val_task for e in entries)
     has_err = any(e.status != "ok" for e in entries)
-    head = ["rank", "expression", "score", "seeds", "status", "cx", "mono", "bnd↓", "gain", "dnr", "pd", "aliases"]
+    has_pred = any(e.predicted is not None for e in entries)
+    head = ["rank", "expression", "score", *(["pred"] if has_pred else []), "seeds", "status", "cx", "mono", "bnd↓",
+            "gain", "dnr", "pd", "aliases"]
     if has_val:
         head.append(f"val ({next(e.val_task for e in entries if e.val_task)})")
     if has_err:
@@ -119,7 +122,8 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         else:
             expr = e.expression + (f"  (= {e.reference})" if e.reference else "")
         score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
-        cells = [rank, expr, score, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
+        pred = [_num(e.predicted)] if has_pred else []
+        cells = [rank, expr, score, *pred, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
                  _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
                  str(len(e.aliases)) if e.aliases else ""]
         if has_val:
@@ -151,7 +155,7 @@ def to_table(entries: list[Entry], *, width: int = 160) -> str:
     head, rows = columns(entries)
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for h in head:
-        table.add_column(h, justify="right" if h in ("rank", "seeds", "cx", "gain", "dnr", "pd") else "left",
+        table.add_column(h, justify="right" if h in ("rank", "pred", "seeds", "cx", "gain", "dnr", "pd") else "left",
                          overflow="fold")
     for e, cells in zip(entries, rows, strict=True):
         style = "red" if e.status != "ok" else ("cyan" if e.role == "reference" else "")

@@ -7,7 +7,9 @@ function. Successful entries are ranked by score (higher first; ties: smaller st
 id). Reference functions (relu, swish) evaluated on the same task are shown in
 place, unranked. Failed candidates (and those an early-stopping scheduler stopped, status ``stopped``,
 whose partial scores do not compare) are listed after the ranked ones only when asked for.
-Validation runs (role ``validation``) of the same function fill the ``val_*`` columns.
+Validation runs (role ``validation``) of the same function fill the ``val_*`` columns. A candidate
+proposed by the ``surrogate`` searcher carries the score it was predicted before training
+(``metrics["predicted"]``, ``metrics["predicted_spread"]``) in ``predicted`` / ``predicted_spread``.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Entry:
     gain: float | None = None
     dnr: float | None = None  # dead-neuron rate (mean over seeds)
     pd: float | None = None  # reproducibility: prediction disagreement across seeds
+    predicted: float | None = None  # the surrogate's predicted score before training (None: not predicted)
+    predicted_spread: float | None = None  # the spread of that prediction over the forest's trees
     error: str | None = None
     val_task: str | None = None
     val_score: float | None = None
@@ -213,6 +217,8 @@ def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
         aliases=texts,
         dnr=_mean_metric(best, "dnr"),
         pd=_mean_metric(best, "pd"),
+        predicted=_finite((_get(best, "metrics") or {}).get("predicted")),
+        predicted_spread=_finite((_get(best, "metrics") or {}).get("predicted_spread")),
         error=_get(best, "error"),
     ), bool(search)
 

@@ -3,7 +3,9 @@
 - :func:`functions_figure`: the top-K functions f and their derivatives f′ over [−6, 6], with ReLU
   and Swish drawn as dashed references; derivatives come from autograd on the compiled modules.
 - :func:`progress_figure`: best score so far vs. number of evaluations, one line per searcher.
-Both return PNG bytes; :func:`plot_run` writes them next to each other.
+- :func:`predicted_figure`: the ``surrogate`` searcher's predicted score vs. the real one, for
+  the candidates it predicted before training (failures drawn at their score, 0, as crosses).
+They return PNG bytes; :func:`plot_run` writes the first two next to each other.
 """
 
 from __future__ import annotations
@@ -130,6 +132,69 @@ def progress(records: list[Any]) -> dict[str, list[float]]:
         best[name] = max(best.get(name, -math.inf), score)
         out.setdefault(name, []).append(best[name] if math.isfinite(best[name]) else math.nan)
     return out
+
+
+def predictions(records: list[Any]) -> list[tuple[float, float, bool]]:
+    """(predicted, real score, ok) of every evaluated search candidate that was predicted."""
+    out = []
+    for rec in records:
+        pred = (rec.metrics or {}).get("predicted")
+        if rec.role != "search" or rec.alias_of is not None or not isinstance(pred, (int, float)):
+            continue
+        ok = rec.status == "ok" and math.isfinite(rec.score)
+        if math.isfinite(pred):
+            out.append((float(pred), rec.score if ok else 0.0, ok))
+    return out
+
+
+def spearman(xs: list[float], ys: list[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties); NaN for fewer than 3 points."""
+    import numpy as np
+
+    if len(xs) < 3:
+        return math.nan
+
+    def ranks(v: list[float]) -> Any:
+        a = np.asarray(v, dtype=float)
+        order = a.argsort(kind="stable")
+        r = np.empty(len(a))
+        r[order] = np.arange(len(a), dtype=float)
+        for value in np.unique(a):  # ties share their mean rank
+            r[a == value] = r[a == value].mean()
+        return r
+
+    rx, ry = ranks(xs), ranks(ys)
+    if rx.std() == 0 or ry.std() == 0:
+        return math.nan
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def predicted_figure(records: list[Any], *, title: str = "") -> bytes:
+    """PNG: predicted vs. real score of the predicted candidates, with the diagonal and Spearman's ρ."""
+    points = predictions(records)
+    fig, (ax,) = _figure(1, width=5.5, height=5.0)
+    ok = [(p, s) for p, s, good in points if good]
+    bad = [(p, s) for p, s, good in points if not good]
+    if ok:
+        ax.scatter(*zip(*ok, strict=True), s=18, color="C0", label=f"trained ({len(ok)})")
+    if bad:
+        ax.scatter(*zip(*bad, strict=True), s=24, marker="x", color="C3", label=f"failed ({len(bad)})")
+    if points:
+        lo = min(min(p, s) for p, s, _ in points)
+        hi = max(max(p, s) for p, s, _ in points)
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], ls="--", lw=1, color="0.5")
+        ax.legend(fontsize=8, loc="upper left")
+        rho = spearman([p for p, _, _ in points], [s for _, s, _ in points])
+        title = (title + "  " if title else "") + (f"Spearman ρ = {rho:.2f}" if math.isfinite(rho) else "")
+    else:
+        ax.text(0.5, 0.5, "no predicted candidates", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("predicted score (before training)")
+    ax.set_ylabel("real score")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return _png(fig)
 
 
 def entry_module(entry: Any) -> Any:

@@ -1,5 +1,8 @@
 """One self-contained HTML page for a run: settings, leaderboard, plots and validation table.
 
+When the ``surrogate`` searcher predicted scores before training, the leaderboard has a ``pred``
+column and a predicted-vs-real scatter plot follows the progress plot.
+
 Everything is inline — the CSS, and the figures as base64 ``data:`` PNGs — so the file can be
 mailed or archived and opens offline: the page references no URL at all and has no scripts.
 Every text that comes from the store is HTML-escaped.
@@ -31,7 +34,7 @@ tr.ref td { color: #0b6e99; background: #f3f9fc; } tr.failed td { color: #a1260d
 img { max-width: 100%; border: 1px solid #eee; }
 .muted { color: #777; }
 """
-_NUMERIC = {"rank", "seeds", "cx", "gain", "dnr", "pd"}
+_NUMERIC = {"rank", "pred", "seeds", "cx", "gain", "dnr", "pd"}
 _SETTINGS = ("command", "task", "space", "searcher", "seed", "budget", "seeds", "scheduler", "workers",
              "created_at", "git", "versions")
 
@@ -85,6 +88,7 @@ def validation_table(records: list[Any]) -> str:
 
 def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
     """The report page as a string."""
+    from actsearch.results import plots
     from actsearch.results.plots import entry_module, functions_figure, progress_figure
 
     meta = run.meta
@@ -119,6 +123,10 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         _img(functions_figure(curves, title=f"top {len(curves)}"), "top functions and their derivatives"),
         "<h2>Progress</h2>",
         _img(progress_figure(records), "best score vs. evaluations per searcher"),
+        *(["<h2>Predicted vs. real</h2>",
+           '<p class="muted">pred: the surrogate\'s score for a candidate, predicted from its training-free '
+           "features before it trained; failures count 0.</p>",
+           _img(plots.predicted_figure(records), "predicted vs. real score")] if plots.predictions(records) else []),
         "<h2>Validation</h2>",
         validation_table(records),
         "</body></html>",

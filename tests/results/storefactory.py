@@ -2,7 +2,8 @@
 
 Task ``digits``: five ranked functions (one with an alias, two with an equal score), relu and
 swish as references, a diverged and an invalid candidate; task ``digits[steps=50]``: validation
-rows for the winner and relu.
+rows for the winner and relu. ``fill(run_dir, predicted=True)``: the same run as a ``surrogate``
+search would store it, each search candidate with the score predicted before training (``PREDICTED``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ SEARCH = [
     ("exp(x)^3", {}, [0.5, 0.0], "diverged", []),
 ]
 REFERENCES = [("relu", [0.92, 0.90]), ("swish", [0.95, 0.93])]
+PREDICTED = [0.90, 0.95, 0.85, 0.70, 0.75, 0.60]  # per SEARCH row: the surrogate's forecast
 
 
 def result(scores: list[float], status: str = "ok", error: str | None = None) -> CandidateResult:
@@ -36,7 +38,7 @@ def result(scores: list[float], status: str = "ok", error: str | None = None) ->
     return CandidateResult.from_runs(runs, metrics={"pd": 0.05})
 
 
-def fill(run_dir: Path) -> Path:
+def fill(run_dir: Path, predicted: bool = False) -> Path:
     """Write the generated run into ``run_dir`` and return it."""
     with RunStore(run_dir) as store:
         store.init_run({"command": "actsearch search --space quick --task digits", "task": TASK,
@@ -44,6 +46,8 @@ def fill(run_dir: Path) -> Path:
         for step, (text, params, scores, status, aliases) in enumerate(SEARCH):
             act = actsearch.parse(text, **params)
             res = result(scores, status, "loss became nan at step 12" if status != "ok" else None)
+            if predicted:
+                res.metrics.update(predicted=PREDICTED[step], predicted_spread=0.02)
             store.record(text, act.fingerprint, res, task=TASK, role="search", trial_id=f"t{step:06d}",
                          canonical=act.canonical, params=act.params, searcher="random", step=step,
                          seeds=[0, 1], aliases=aliases)

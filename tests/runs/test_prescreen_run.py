@@ -128,3 +128,18 @@ def test_the_progress_view_counts_rejections_apart_from_trials():
     progress.add(event)
     assert (progress.screened, progress.done, progress.failures, progress.new) == (1, 0, 0, 0)
     assert progress.line(event) == f"[pre-screen] {EXPLODING}: exploding signal (...)"
+
+
+def test_a_surrogate_proposal_stores_its_predicted_score(tmp_path):
+    spec = _spec(space=str(_space_file(tmp_path)), searcher_options={"n_initial": 1}, task_overrides={"steps": 5})
+    store, book = _book(spec, tmp_path / "run")
+    first = book.next_config()
+    book.complete(first, evaluate_config(first), error=False, retries=0)
+    second = book.next_config()  # the forest's pick: its prediction travels with the pending proposal
+    pending = store.pending()[0]
+    assert isinstance(pending["predicted"], float) and pending["predicted_spread"] >= 0.0
+    book.complete(second, evaluate_config(second), error=False, retries=0)
+    rows = {r.trial_id: r for r in store.candidates(role="search") if r.trial_id}
+    assert "predicted" not in rows[first["trial_id"]].metrics  # a random start: nothing predicted
+    assert rows[second["trial_id"]].metrics["predicted"] == pending["predicted"]
+    assert rows[second["trial_id"]].metrics["predicted_spread"] == pending["predicted_spread"]
