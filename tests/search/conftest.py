@@ -1,8 +1,7 @@
-"""Shared fixtures for the search tests: a tiny space (48 raw candidates) and a score function."""
+"""Shared fixtures for the search tests: a tiny space (48 raw candidates); the score function the
+searchers chase is ``scoring.score_of``."""
 
 from __future__ import annotations
-
-import hashlib
 
 import pytest
 
@@ -16,8 +15,3 @@ def tiny_space_dict() -> dict:
 @pytest.fixture
 def tiny_space():
     return space_from_dict(tiny_space_dict(), name="tiny")
-
-
-def score_of(fingerprint: str) -> float:
-    """A fixed pseudo-random score in [0, 1) per fingerprint: the objective the searchers chase."""
-    return int(hashlib.sha256(fingerprint.encode()).hexdigest()[:8], 16) / 2**32

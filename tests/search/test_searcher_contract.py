@@ -11,7 +11,7 @@ import json
 import math
 
 import pytest
-from conftest import score_of
+from scoring import score_of
 
 from actsearch.errors import UserError
 from actsearch.search.dedup import distinct

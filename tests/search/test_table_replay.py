@@ -6,7 +6,7 @@ import csv
 import json
 
 import pytest
-from conftest import score_of
+from scoring import score_of
 
 from actsearch.errors import UserError
 from actsearch.evaluators import get_task
