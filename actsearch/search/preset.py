@@ -148,7 +148,8 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
         raise UserError(f"unknown preset {name!r}; valid: {', '.join(p for p in PRESETS if '-' not in p)}")
     plan, run_dir = PRESETS[name], Path(run_dir)
     base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
-                      seeds=1, workers=workers, references=plan.references, task_overrides=dict(plan.task_overrides))
+                      seeds=1, workers=workers, references=plan.references, task_overrides=dict(plan.task_overrides),
+                      prescreen=False)  # every distinct function is trained: the exhaustive phase is a full table
     n_rl = rl_budget(plan)
     store = prepare(base, run_dir, resume=resume)
     handle, summary = None, {"preset": name, "run_dir": str(run_dir), "rl_candidates": n_rl, "interrupted": False}
