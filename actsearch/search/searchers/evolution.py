@@ -2,21 +2,34 @@
 
 The first ``population_size`` proposals are uniform samples. After that each proposal is a child:
 ``sample_size`` members of the population are drawn at random, the fittest is the parent, and the
-child differs from it in one component of one unit (a mutation that repeats a fingerprint is
-mutated again, a short random walk). Every completed trial joins the population and the oldest
-member leaves. A failed trial (non-ok status, NaN/inf score) joins with the lowest fitness.
+child differs from it in one component of one unit. Every completed trial joins the population
+and the oldest member leaves. A failed trial (non-ok status, NaN/inf score) joins with the lowest
+fitness.
 
-The defaults (population 6, tournaments of 3) suit budgets of tens to hundreds of evaluations;
-they were the quickest to the top 1 % among those tried on the x-gated replay table
-(benchmarks/bench_searchers.py). Larger budgets favour larger populations (Real et al.: 100).
+Which one-component change? Token space is rough — swapping ``asinh`` for ``exp`` changes the
+function completely, swapping it for ``x`` hardly at all — so the child is drawn from up to
+``neighbours`` new one-component mutations of the parent with weights exp(−d / ``temperature``),
+where d is the shape distance to the parent (:mod:`actsearch.search.similarity`: modulo affine
+maps and sign/reflection, which the network absorbs). A small step in function space keeps what
+made the parent fit. ``temperature=0`` gives the classic uniform mutation (a mutation that repeats
+a fingerprint is mutated again, a short random walk), which is also the fallback when the
+parent's neighbourhood is used up.
+
+The defaults (population 6, tournaments of 3, 8 neighbours, temperature 0.1) suit budgets of tens
+to hundreds of evaluations. On the x-gated replay table (benchmarks/bench_searchers.py, median of
+200 seeds) they reach the top 1 % in 0.47× random's evaluations, against 0.77× for uniform
+mutation. Larger budgets favour larger populations (Real et al.: 100).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from actsearch.search.dedup import NEW
 from actsearch.search.searchers.base import FINISHED, Proposal, _Sentinel
 from actsearch.search.searchers.common import IndexStream, SpaceSearcher
+from actsearch.search.similarity import distance, signature_of
 
 _WALK = 20  # mutation steps before a tournament is redrawn
 _TOURNAMENTS = 5  # tournaments before falling back to a uniform sample
@@ -27,11 +40,23 @@ class Evolution(SpaceSearcher):
 
     name = "evolution"
 
-    def __init__(self, space: Any, *, seed: int = 0, population_size: int = 6, sample_size: int = 3) -> None:
+    def __init__(
+        self,
+        space: Any,
+        *,
+        seed: int = 0,
+        population_size: int = 6,
+        sample_size: int = 3,
+        neighbours: int = 8,
+        temperature: float = 0.1,
+    ) -> None:
         super().__init__(space, seed=seed)
-        if population_size < 1 or sample_size < 1:
-            raise ValueError("population_size and sample_size must be at least 1")
+        if population_size < 1 or sample_size < 1 or neighbours < 1:
+            raise ValueError("population_size, sample_size and neighbours must be at least 1")
+        if not temperature >= 0:
+            raise ValueError("temperature must be >= 0")
         self.population_size, self.sample_size = population_size, sample_size
+        self.neighbours, self.temperature = neighbours, temperature
         self.population: list[list[Any]] = []  # [tokens, fitness or None, trial id], oldest first
         self.n_completed = 0
         self.stream = IndexStream(space.raw_size)
@@ -49,12 +74,40 @@ class Evolution(SpaceSearcher):
             contenders = self.rng.sample(range(len(self.population)), k)
             best = max(contenders, key=lambda i: (self.population[i][1] is not None, self.population[i][1] or 0.0))
             cand = self.space.from_tokens(self.population[best][0])
+            info = {"origin": "mutation", "parent": self.population[best][2]}
+            if self.temperature > 0:
+                proposal = self._local_child(cand, info)
+                if proposal is not None:
+                    return proposal
             for _ in range(_WALK):
                 cand = self.space.mutate(cand, self.rng)
-                proposal = self._try(cand, walk=False, info={"origin": "mutation", "parent": self.population[best][2]})
+                proposal = self._try(cand, walk=False, info=info)
                 if proposal is not None:
                     return proposal
         return None
+
+    def _local_child(self, parent: Any, info: dict[str, Any]) -> Proposal | None:
+        """A new one-component mutation of ``parent``, drawn with weight exp(-shape distance / T)."""
+        text, params = self.space.to_text(parent)
+        shape = signature_of(text, params)
+        seen, options = set(), []
+        for _ in range(4 * self.neighbours):
+            cand = self.space.mutate(parent, self.rng)
+            if cand in seen:
+                continue
+            seen.add(cand)
+            c_text, c_params = self.space.to_text(cand)
+            if self.dedup.check(c_text, c_params).kind != NEW:
+                continue
+            options.append((distance(shape, signature_of(c_text, c_params)), cand))
+            if len(options) == self.neighbours:
+                break
+        if not options:
+            return None
+        nearest = min(d for d, _ in options)
+        weights = [math.exp(-(d - nearest) / self.temperature) for d, _ in options]
+        cand = self.rng.choices([c for _, c in options], weights=weights)[0]
+        return self._try(cand, walk=False, info=info)
 
     def suggest(self) -> Proposal | _Sentinel:
         proposal = None
