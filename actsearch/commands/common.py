@@ -36,3 +36,26 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
         except ValueError:
             raise UserError(f"--param expects NAME=NUMBER, got {item!r}") from None
     return out
+
+
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """Turn ``["temperature=0", "population_size=10", "prescreen=false"]`` into typed options:
+    int, float or bool where the text is one, else the text."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name.isidentifier():
+            raise UserError(f"--option expects NAME=VALUE, got {item!r}")
+        value: Any = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    pass
+        out[name] = value
+    return out

@@ -21,6 +21,7 @@ from typing import Any
 
 import typer
 
+from actsearch.commands.common import parse_options
 from actsearch.errors import UserError
 
 
@@ -134,6 +135,9 @@ def register(app: typer.Typer) -> None:
         space: str | None = typer.Option(None, "--space",
                                          help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
         searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution, rl or surrogate"),
+        option: list[str] | None = typer.Option(
+            None, "--option", "-o",
+            help="a searcher option, NAME=VALUE (repeatable), e.g. population_size=20 or temperature=0"),
         task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
         budget: int | None = typer.Option(None, "--budget", "-b", help="candidates to evaluate (references not counted)"),
         workers: int = typer.Option(2, "--workers", "-w", min=1, help="trials running at once"),
@@ -164,8 +168,8 @@ def register(app: typer.Typer) -> None:
         from actsearch.search.run import SearchSpec
 
         if preset is not None:
-            if space or budget or steps or settings or prescreen is not None:
-                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set and "
+            if space or budget or steps or settings or option or prescreen is not None:
+                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option and "
                                 "--[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
             _run_preset(name, run_dir or Path("runs") / name, workers, resume)
@@ -184,7 +188,7 @@ def register(app: typer.Typer) -> None:
                           workers=workers, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                           address=address, scheduler=scheduler, references=refs,
                           task_overrides=task_overrides(task, steps, None, None, None, settings),
-                          time_limit_s=time_limit, prescreen=prescreen)
+                          time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option))
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
 
     @app.command("resume")

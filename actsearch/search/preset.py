@@ -30,9 +30,13 @@ from actsearch.errors import UserError
 from actsearch.results.store import RunStore
 from actsearch.search.run import RunDirError, SearchSpec, prepare
 
-# Measured: x-gated on mnist1d, 1 seed, 2 workers took 17 min for 314 distinct functions (6.5 s of
-# one worker per candidate, Ray overhead and diverged ones included).
-SECONDS_PER_SEED = 6.5
+# Measured on an idle 2-core machine (the full preset, 2 workers): phase a took 1,222 s for the 320
+# x-gated functions and 3 references, 7.6 s of one worker per candidate-seed (Ray overhead and the
+# fast-failing diverged ones included); an rl candidate on paper-1 took 12.2 s. Fused Adam then
+# cut training time to ~0.88× on a sample of x-gated candidates; the figures below are those
+# measurements × 0.88, rounded up.
+SECONDS_PER_SEED = 6.9
+SECONDS_PER_RL_CANDIDATE = 11.0
 STATE = "pipeline"
 
 
@@ -71,19 +75,19 @@ def rl_budget(plan: Plan) -> int:
         seed_evals += survivors * (seeds - prev)
         prev = seeds
     seed_evals += plan.top * (seeds_final - 1) // 2  # the final top-up, about half the top
-    left = plan.wall_plan_s * plan.workers / SECONDS_PER_SEED - seed_evals
-    return max(20, min(100, int(left)))
+    left = plan.wall_plan_s * plan.workers - seed_evals * SECONDS_PER_SEED
+    return max(20, min(100, int(left / SECONDS_PER_RL_CANDIDATE)))
 
 
 def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates."""
     seeds_final = plan.rungs[-1][1] if plan.rungs else 1
-    seed_evals = plan.distinct + rl_budget(plan) + len(plan.references) * seeds_final + plan.top * (seeds_final - 1) // 2
+    seed_evals = plan.distinct + len(plan.references) * seeds_final + plan.top * (seeds_final - 1) // 2
     prev = 1
     for survivors, seeds in plan.rungs:
         seed_evals += survivors * (seeds - prev)
         prev = seeds
-    return seed_evals * SECONDS_PER_SEED / workers
+    return (seed_evals * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE) / workers
 
 
 class Rescore:

@@ -143,3 +143,35 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     assert {r.fingerprint for r in invalid} == trivial | screened and len(invalid) == len(trivial | screened)
     assert all(r.error.startswith("pre-screen: ") for r in invalid if r.fingerprint in screened)
     assert store.count(role="reference") == 2 and store.pending() == []
+
+
+def test_searcher_options_from_the_cli_are_stored_and_kept_on_resume(local_ray, tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from actsearch.cli import app
+    from actsearch.commands.common import parse_options
+
+    assert parse_options(["temperature=0", "population_size=4", "kappa=0.5", "prescreen=False", "task=digits"]) == {
+        "temperature": 0, "population_size": 4, "kappa": 0.5, "prescreen": False, "task": "digits"}
+    table = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "x-gated-mnist1d.csv"
+    run = tmp_path / "run"
+    args = ["search", "--space", "x-gated", "--searcher", "evolution", "--task", f"table:{table}", "--budget", "8",
+            "--option", "temperature=0", "-o", "population_size=4", "--references", "", "--plain"]
+    result = CliRunner().invoke(app, [*args, "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    meta = RunStore(run, readonly=True).meta()
+    assert meta["spec"]["searcher_options"] == {"temperature": 0, "population_size": 4}
+    assert len(_evaluated(run)) == 8
+    assert len({r.fingerprint for r in _evaluated(run)}) == 8
+    # Another option on resume is another search; the stored one continues.
+    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "--resume", "-o", "population_size=5"])
+    assert other.exit_code == 2 and "searcher_options" in other.output
+    again = CliRunner().invoke(app, ["resume", str(run), "--budget", "10", "--plain"])
+    assert again.exit_code == 0, again.output
+    assert len(_evaluated(run)) == 10
+    for bad, message in ((["-o", "temperature=hot"], "bad option"), (["-o", "bogus=1"], "unexpected keyword"),
+                         (["-o", "noequals"], "NAME=VALUE")):
+        res = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "bad"), *bad])
+        assert res.exit_code == 2 and message in res.output and not (tmp_path / "bad").exists()

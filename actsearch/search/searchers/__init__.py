@@ -48,4 +48,7 @@ def make_searcher(name: str, space: Any, *, seed: int = 0, **kw: Any) -> Searche
         inspect.signature(cls).bind(space, seed=seed, **kw)
     except TypeError as err:
         raise SearcherError(f"searcher {name!r}: {err}") from None
-    return cls(space, seed=seed, **kw)
+    try:
+        return cls(space, seed=seed, **kw)
+    except (TypeError, ValueError) as err:  # an option of the wrong type or out of range
+        raise SearcherError(f"searcher {name!r}: bad option ({err})") from None
