@@ -6,128 +6,44 @@ database runs in WAL mode, so a reader never blocks the writer nor sees a half-w
 Every write is one transaction: a crash, a read-only directory or a full disk raise
 :class:`RunStoreError` (a :class:`~actsearch.errors.UserError`) and lose nothing already stored.
 
-Schema (``SCHEMA_VERSION`` 1)::
-
-    meta(key TEXT PRIMARY KEY, value TEXT)        -- JSON values: command, space, task, searcher,
-                                                  -- seed, budget, seeds, versions, git, created_at
-    candidates(                                   -- one row per evaluated (or aliased) candidate
-        id INTEGER PRIMARY KEY,                   -- 1, 2, ... in order of storage
-        trial_id TEXT,                            -- the searcher's id ("t000042"), "ref:NAME" for a
-                                                  -- reference; NULL for aliases and for candidates
-                                                  -- stored without training (invalid)
-        expression TEXT, canonical TEXT,          -- input text; canonical text (NULL if unknown)
-        fingerprint TEXT, params TEXT,            -- params: JSON name -> initial value
-        alias_of INTEGER,                         -- id of the evaluated row with the same
-                                                  -- fingerprint; NULL for evaluated rows
-        searcher TEXT, step INTEGER,              -- who proposed it and its position (0, 1, ...)
-        task TEXT, role TEXT,                     -- role: "search" | "reference" | "validation"
-        status TEXT, score REAL, score_std REAL,  -- CandidateResult fields; status also "stopped"
-        seeds TEXT, runs TEXT, metrics TEXT,      -- JSON: [seed...], [EvalResult dict...], {...}
-        wall_s REAL, error TEXT, retries INTEGER, -- retries: worker failures Ray Tune retried
-        created_at TEXT)                          -- ISO 8601 UTC
-    pending(trial_id TEXT, role TEXT, task TEXT,  -- proposals handed out but not yet stored;
-        proposal TEXT)                            -- JSON; a resumed run evaluates them first
-    state(name TEXT PRIMARY KEY, value TEXT,      -- searcher snapshots (JSON) for resume
-        updated_at TEXT)
-
-An evaluated candidate is unique per (task, role, fingerprint); aliases (the other expressions
-with the same fingerprint) are rows whose ``alias_of`` points at it and which copy its result.
+The schema and the decoded row type, :class:`CandidateRecord`, are in
+:mod:`actsearch.results.records`. An evaluated candidate is unique per (task, role, fingerprint);
+aliases (the other expressions with the same fingerprint) are rows whose ``alias_of`` points at it
+and which copy its result.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import fcntl
 import json
-import math
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult
-
-SCHEMA_VERSION = 1
-DB_NAME = "run.sqlite"
-LOCK_NAME = ".writer.lock"
-STOPPED = "stopped"  # stopped early by a scheduler (ASHA); score is the last reported one
-ROLES = ("search", "reference", "validation")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS candidates (
-    id INTEGER PRIMARY KEY, trial_id TEXT, expression TEXT NOT NULL, canonical TEXT,
-    fingerprint TEXT NOT NULL, params TEXT, alias_of INTEGER REFERENCES candidates(id),
-    searcher TEXT, step INTEGER, task TEXT NOT NULL, role TEXT NOT NULL, status TEXT NOT NULL,
-    score REAL, score_std REAL, seeds TEXT, runs TEXT, metrics TEXT, wall_s REAL, error TEXT,
-    retries INTEGER DEFAULT 0, created_at TEXT NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS candidates_once ON candidates(task, role, fingerprint)
-    WHERE alias_of IS NULL;
-CREATE INDEX IF NOT EXISTS candidates_by_task ON candidates(task, role, score);
-CREATE TABLE IF NOT EXISTS pending (
-    trial_id TEXT NOT NULL, role TEXT NOT NULL, task TEXT NOT NULL, proposal TEXT NOT NULL,
-    PRIMARY KEY (role, task, trial_id));
-CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
-"""
+from actsearch.results.records import (
+    _SCHEMA,
+    DB_NAME,
+    LOCK_NAME,
+    ROLES,
+    SCHEMA_VERSION,
+    STOPPED,
+    CandidateRecord,
+    _decode,
+    _insert,
+    _json,
+    _now,
+    _num,
+    _where,
+)
 
 
 class RunStoreError(UserError):
     """The run directory cannot be read or written (missing, read-only, full, locked, foreign)."""
-
-
-@dataclass
-class CandidateRecord:
-    """One stored row, decoded (JSON columns become Python objects)."""
-
-    id: int
-    trial_id: str | None
-    expression: str
-    canonical: str | None
-    fingerprint: str
-    params: dict[str, float]
-    alias_of: int | None
-    searcher: str | None
-    step: int | None
-    task: str
-    role: str
-    status: str
-    score: float
-    score_std: float
-    seeds: list[int]
-    runs: list[dict[str, Any]]
-    metrics: dict[str, Any]
-    wall_s: float
-    error: str | None
-    retries: int
-    created_at: str
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "extra"}
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
-
-
-def _json(obj: Any) -> str:
-    return json.dumps(obj, default=str, allow_nan=True)
-
-
-def _num(value: Any) -> float | None:
-    """A float for SQLite; NaN is stored as NULL (SQLite has no NaN)."""
-    if value is None:
-        return None
-    value = float(value)
-    return None if math.isnan(value) else value
 
 
 class RunStore:
@@ -405,24 +321,3 @@ class RunStore:
         sql, args = _where("SELECT fingerprint, id FROM candidates", ["alias_of IS NULL"], task=task, role=role)
         with self._errors("read fingerprints"):
             return dict(self._db.execute(sql, args).fetchall())
-
-
-def _where(sql: str, extra: Sequence[str] = (), **filters: str | None) -> tuple[str, tuple]:
-    keys = [k for k, v in filters.items() if v is not None]
-    clauses = [f"{k} = ?" for k in keys] + list(extra)
-    if clauses:
-        sql += " WHERE " + " AND ".join(clauses)
-    return sql, tuple(filters[k] for k in keys)
-
-
-def _insert(row: dict[str, Any]) -> str:
-    return f"INSERT INTO candidates ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-
-
-def _decode(row: dict[str, Any]) -> CandidateRecord:
-    for key, empty in (("params", {}), ("seeds", []), ("runs", []), ("metrics", {})):
-        row[key] = json.loads(row[key]) if row[key] else empty
-    for key in ("score", "score_std", "wall_s"):
-        row[key] = float("nan") if row[key] is None else float(row[key])
-    row["retries"] = int(row["retries"] or 0)
-    return CandidateRecord(**row)
