@@ -206,7 +206,8 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
         from actsearch.results.store import RunStore
 
-        preset = RunStore(run_dir, readonly=True).meta().get("preset")
+        with RunStore(run_dir, readonly=True) as stored:
+            preset = stored.meta().get("preset")
         if preset:
             _run_preset(preset, run_dir, workers or 2, True)
             return

@@ -148,25 +148,16 @@ def predictions(records: list[Any]) -> list[tuple[float, float, bool]]:
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties); NaN for fewer than 3 points."""
-    import numpy as np
+    """Spearman's rank correlation (scipy's); NaN for fewer than 3 points or a constant side."""
+    import warnings
+
+    from scipy.stats import spearmanr
 
     if len(xs) < 3:
         return math.nan
-
-    def ranks(v: list[float]) -> Any:
-        a = np.asarray(v, dtype=float)
-        order = a.argsort(kind="stable")
-        r = np.empty(len(a))
-        r[order] = np.arange(len(a), dtype=float)
-        for value in np.unique(a):  # ties share their mean rank
-            r[a == value] = r[a == value].mean()
-        return r
-
-    rx, ry = ranks(xs), ranks(ys)
-    if rx.std() == 0 or ry.std() == 0:
-        return math.nan
-    return float(np.corrcoef(rx, ry)[0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant input: scipy warns and returns NaN
+        return float(spearmanr(xs, ys).statistic)
 
 
 def predicted_figure(records: list[Any], *, title: str = "") -> bytes:

@@ -88,8 +88,13 @@ def validation_table(records: list[Any]) -> str:
 
 def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
     """The report page as a string."""
-    from actsearch.results import plots
-    from actsearch.results.plots import entry_module, functions_figure, progress_figure
+    from actsearch.results.plots import (
+        entry_module,
+        functions_figure,
+        predicted_figure,
+        predictions,
+        progress_figure,
+    )
 
     meta = run.meta
     records = run.records()
@@ -126,7 +131,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         *(["<h2>Predicted vs. real</h2>",
            '<p class="muted">pred: the surrogate\'s score for a candidate, predicted from its training-free '
            "features before it trained; failures count 0.</p>",
-           _img(plots.predicted_figure(records), "predicted vs. real score")] if plots.predictions(records) else []),
+           _img(predicted_figure(records), "predicted vs. real score")] if predictions(records) else []),
         "<h2>Validation</h2>",
         validation_table(records),
         "</body></html>",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from actsearch.evaluators.result import INVALID, CandidateResult
 from actsearch.results.store import STOPPED, RunStore, RunStoreError
-from actsearch.search.prescreen import PreScreen, screen_proposal
+from actsearch.search.prescreen import ProposalScreen
 from actsearch.search.searchers.base import FINISHED, WAIT, Proposal
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Bookkeeper:
         self.inflight: dict[str, dict[str, Any]] = {p["trial_id"]: p for p in self.rerun}
         self.searcher_done = False
         self.new = 0
-        self.screen: PreScreen | None = None  # built on the first proposal to screen
+        self.screen = ProposalScreen(searcher, self._probe_task) if spec.screens() else None
         self.failure: RunStoreError | None = None  # a write that failed ends the run with this error
 
     # budget bookkeeping
@@ -103,7 +103,7 @@ class Bookkeeper:
                 self.searcher.on_trial_complete(proposal.trial_id, score=score, status=status)
                 self._store_skipped(skipped)
                 continue
-            why = self._rejection(proposal)
+            why = self.screen(proposal) if self.screen is not None else None
             if why is not None:
                 self._reject(proposal, why, skipped)
                 continue
@@ -112,16 +112,10 @@ class Bookkeeper:
                                 trial_id=proposal.trial_id)
         return WAIT if self.inflight or self.refs_running else FINISHED
 
-    def _rejection(self, proposal: Proposal) -> str | None:
-        """The pre-screen's reason to store ``proposal`` invalid without training, or None."""
-        if not self.spec.screens():
-            return None
-        if self.screen is None and not getattr(self.searcher, "prescreen", False):
-            from actsearch.search.run import probe_task
+    def _probe_task(self) -> Any:
+        from actsearch.search.run import probe_task
 
-            self.screen = PreScreen(probe_task(self.spec))
-        rejected = screen_proposal(proposal, self.screen)
-        return None if rejected is None else rejected.error or INVALID
+        return probe_task(self.spec)
 
     def _reject(self, proposal: Proposal, why: str, skipped: list[dict[str, Any]]) -> None:
         self.searcher.on_trial_complete(proposal.trial_id, score=None, status=INVALID)

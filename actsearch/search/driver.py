@@ -70,7 +70,7 @@ def run_search(
     ``prescreen``: pre-screen the proposals (None: unless ``task`` is a score table).
     """
     from actsearch.evaluators.table import TableTask
-    from actsearch.search.prescreen import PreScreen, screen_proposal
+    from actsearch.search.prescreen import ProposalScreen
 
     if isinstance(task, str):
         from actsearch.evaluators import get_task
@@ -78,7 +78,7 @@ def run_search(
         task = get_task(task)
     table = isinstance(task, TableTask)
     screening = prescreen if prescreen is not None else not table
-    screen = None  # built on the first proposal, unless the searcher screens its own (surrogate)
+    screen = ProposalScreen(searcher, "mnist1d" if table else task) if screening else None
     trials: list[Trial] = []
     while budget is None or len(trials) < budget:
         proposal = searcher.suggest()
@@ -89,17 +89,14 @@ def run_search(
             break
         if proposal is WAIT:  # nothing is running here, so a waiting searcher can never resume
             raise RuntimeError(f"searcher {searcher.name!r} waits with no trial running")
-        if screening:
-            if screen is None and not getattr(searcher, "prescreen", False):
-                screen = PreScreen("mnist1d" if table else task)
-            rejected = screen_proposal(proposal, screen)
-            if rejected is not None:
-                searcher.on_trial_complete(proposal.trial_id, score=None, status=INVALID)
-                if on_skipped is not None:
-                    on_skipped({"expression": proposal.expression, "params": proposal.params,
-                                "fingerprint": proposal.fingerprint, "status": INVALID,
-                                "reason": rejected.error, "alias_of": None, "trial_id": proposal.trial_id})
-                continue
+        why = screen(proposal) if screen is not None else None
+        if why is not None:
+            searcher.on_trial_complete(proposal.trial_id, score=None, status=INVALID)
+            if on_skipped is not None:
+                on_skipped({"expression": proposal.expression, "params": proposal.params,
+                            "fingerprint": proposal.fingerprint, "status": INVALID,
+                            "reason": why, "alias_of": None, "trial_id": proposal.trial_id})
+            continue
         start = time.perf_counter()
         result = evaluate_proposal(proposal, task, seeds, threads=threads, time_limit_s=time_limit_s)
         if not result.wall_s:

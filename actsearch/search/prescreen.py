@@ -105,3 +105,23 @@ def screen_proposal(proposal: Any, screen: PreScreen | None = None) -> Candidate
     if why is None:
         return None
     return CandidateResult.from_runs([EvalResult(status=INVALID, score=0.0, seed=0, error=why)])
+
+
+class ProposalScreen:
+    """A driver's pre-screen: ``ProposalScreen(searcher, task)(proposal)`` → the reason a proposal
+    must be stored ``invalid`` untrained, or None.
+
+    The :class:`PreScreen` (a child network and a batch of ``task``; ``task`` may be a zero-argument
+    callable that returns it) is built on the first proposal — never when the searcher screens its
+    own candidates (``searcher.prescreen``, the ``surrogate``: it flags them in ``info``).
+    """
+
+    def __init__(self, searcher: Any, task: Any) -> None:
+        self.searcher, self.task = searcher, task
+        self.screen: PreScreen | None = None
+
+    def __call__(self, proposal: Any) -> str | None:
+        if self.screen is None and not getattr(self.searcher, "prescreen", False):
+            self.screen = PreScreen(self.task() if callable(self.task) else self.task)
+        rejected = screen_proposal(proposal, self.screen)
+        return None if rejected is None else rejected.error or INVALID

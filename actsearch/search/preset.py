@@ -64,30 +64,28 @@ PRESETS = {
 }
 
 
+def _seed_evals(plan: Plan) -> int:
+    """Candidate-seed trainings of phases a and b and the final top-up (about half the top)."""
+    seeds_final = plan.rungs[-1][1] if plan.rungs else 1
+    total = plan.distinct + len(plan.references) * seeds_final + plan.top * (seeds_final - 1) // 2
+    prev = 1
+    for survivors, seeds in plan.rungs:
+        total += survivors * (seeds - prev)
+        prev = seeds
+    return total
+
+
 def rl_budget(plan: Plan) -> int:
     """The rl candidates that fit the plan's wall clock after phases a and b (clamped to 20..100)."""
     if plan.rl_candidates is not None:
         return plan.rl_candidates
-    seeds_final = plan.rungs[-1][1] if plan.rungs else 1
-    seed_evals = plan.distinct + len(plan.references) * seeds_final
-    prev = 1
-    for survivors, seeds in plan.rungs:
-        seed_evals += survivors * (seeds - prev)
-        prev = seeds
-    seed_evals += plan.top * (seeds_final - 1) // 2  # the final top-up, about half the top
-    left = plan.wall_plan_s * plan.workers - seed_evals * SECONDS_PER_SEED
+    left = plan.wall_plan_s * plan.workers - _seed_evals(plan) * SECONDS_PER_SEED
     return max(20, min(100, int(left / SECONDS_PER_RL_CANDIDATE)))
 
 
 def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates."""
-    seeds_final = plan.rungs[-1][1] if plan.rungs else 1
-    seed_evals = plan.distinct + len(plan.references) * seeds_final + plan.top * (seeds_final - 1) // 2
-    prev = 1
-    for survivors, seeds in plan.rungs:
-        seed_evals += survivors * (seeds - prev)
-        prev = seeds
-    return (seed_evals * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE) / workers
+    return (_seed_evals(plan) * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE) / workers
 
 
 class Rescore:
@@ -154,11 +152,13 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
     base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
                       seeds=1, workers=workers, references=plan.references, task_overrides=dict(plan.task_overrides),
                       prescreen=False)  # every distinct function is trained: the exhaustive phase is a full table
-    n_rl = rl_budget(plan)
     store = prepare(base, run_dir, resume=resume)
-    handle, summary = None, {"preset": name, "run_dir": str(run_dir), "rl_candidates": n_rl, "interrupted": False}
+    handle = None
     try:
         meta = store.meta()
+        # A resumed run keeps the rl budget it started with, even if the measured rates changed since.
+        n_rl = meta.get("plan", {}).get("rl_candidates", rl_budget(plan))
+        summary = {"preset": name, "run_dir": str(run_dir), "rl_candidates": n_rl, "interrupted": False}
         if meta.get("preset", name) != name or ("preset" not in meta and store.candidates()):
             raise RunDirError(f"{run_dir} holds {'preset ' + repr(meta['preset']) if 'preset' in meta else 'a search'}, "
                               f"not the {name!r} preset")

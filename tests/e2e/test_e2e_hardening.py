@@ -90,6 +90,28 @@ def test_rediscover_plan_budget_is_a_fixed_candidate_count():
     assert 20 <= rl_budget(plan) <= 100 and rl_budget(plan) == rl_budget(PRESETS["rediscover"])
     assert 20 * 60 < estimate_wall_s(plan) < 40 * 60  # the ~30-minute plan on 2 workers
     assert rl_budget(PRESETS["rediscover-smoke"]) == 4
+    assert 28 * 60 < estimate_wall_s(plan) <= 30 * 60  # the rl phase gets what remains of 30 minutes
+
+
+def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
+    """A run started under other measured rates resumes with its stored rl budget (all phases done
+    here, so nothing trains and Ray never starts)."""
+    from actsearch.search.preset import STATE, run_preset
+    from actsearch.search.run import SearchSpec, prepare
+
+    run_preset_dir = tmp_path / "run"
+    with pytest.raises(UserError):  # nothing to resume yet
+        run_preset("rediscover", run_preset_dir, resume=True)
+    plan = PRESETS["rediscover"]
+    base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
+                      seeds=1, workers=2, references=plan.references, prescreen=False)
+    with prepare(base, run_preset_dir) as store:
+        store.init_run({"preset": "rediscover", "plan": {"rl_candidates": 7}})
+        store.save_state(STATE, {"done": ["exhaustive", "rung1", "rung2", "rl", "top-up"], "wall_s": {}})
+    summary = run_preset("rediscover", run_preset_dir, resume=True, log=lambda line: None)
+    assert summary["rl_candidates"] == 7 != rl_budget(plan) and not summary["interrupted"]
+    with RunStore(run_preset_dir, readonly=True) as store:
+        assert store.meta()["plan"]["rl_candidates"] == 7
 
 
 def _fill(run_dir: Path, n: int) -> None:

@@ -83,7 +83,7 @@ def test_the_surrogate_screens_its_own_pool_and_the_run_stores_what_it_flags(tmp
         if config is FINISHED:
             break
         book.complete(config, evaluate_config(config), error=False, retries=0)
-    assert book.next_config() is FINISHED and book.screen is None  # no second pre-screen was built
+    assert book.next_config() is FINISHED and book.screen.screen is None  # no second pre-screen was built
     rows = {r.expression: r for r in store.candidates(role="search")}
     assert rows[EXPLODING].status == "invalid" and rows[EXPLODING].error.startswith("pre-screen: exploding")
     assert store.count(role="search") == 2
