@@ -11,7 +11,10 @@ candidate on ``mnist1d``) it measures
    of the failures (diverged/error/timeout);
 3. replays (median over ``--seeds`` seeds): trainings until a candidate of the top 5 % and of
    the top 1 % is trained, for ``random``, "filter then random" (random, with candidates the
-   pre-screen rejects recorded invalid without training) and ``surrogate``; ratios to random.
+   pre-screen rejects recorded invalid without training), ``surrogate`` (proxy starts, the
+   default) and ``surrogate-random-starts`` (``init="random"``); ratios to random; and where the
+   trainability proxy alone (screened candidates in order of ``proxy_loss``) first reaches each
+   set. The proxy's own cost is reported in trainings: candidates × ``PROXY_STEPS`` / task steps.
 
 Run: ``nice -n 10 python benchmarks/bench_surrogate.py [--table FILE] [--seeds 30]``; prints and
 saves ``benchmarks/results/bench_surrogate.json``.
@@ -29,12 +32,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.stats import spearmanr
 
 from actsearch.evaluators.table import read_rows
 from actsearch.grammar import parse
 from actsearch.search import prescreen as ps
 from actsearch.search.dedup import distinct
-from actsearch.search.features import Featurizer
+from actsearch.evaluators import get_task
+from actsearch.search.features import PROXY_STEPS, Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
 from actsearch.search.space import load_space
@@ -86,7 +91,6 @@ def replay(searcher, table: dict[str, dict], targets: dict[str, set[str]], scree
 
 
 def cv_quality(X: np.ndarray, y: np.ndarray, failed: np.ndarray) -> dict[str, float]:
-    from scipy.stats import spearmanr
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import KFold, cross_val_predict
@@ -124,7 +128,8 @@ def screen_effect(log_std: np.ndarray, rejected: np.ndarray, top5: np.ndarray, t
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--table", type=Path, default=None, help="scored replay table (CSV or JSON)")
+    ap.add_argument("--table", type=Path, default=None,
+                    help="scored replay table (CSV or JSON); default benchmarks/data/SPACE-TASK.csv")
     ap.add_argument("--space", default="x-gated")
     ap.add_argument("--task", default="mnist1d", help="task whose network the features probe")
     ap.add_argument("--seeds", type=int, default=30)
@@ -133,9 +138,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_surrogate.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    table_path = args.table or next(iter(sorted((ROOT / "data").glob(f"*{args.space}*"))), None)
-    if table_path is None:
-        sys.exit(f"no replay table for {args.space} in {ROOT / 'data'}; pass --table")
+    table_path = args.table or ROOT / "data" / f"{args.space}-{args.task}.csv"
+    if not table_path.is_file():
+        sys.exit(f"no replay table {table_path}; pass --table")
     table = load_table(table_path)
     space = load_space(args.space)
 
@@ -161,7 +166,9 @@ def main() -> None:
     names = featurizer.names
     b_cols = [i for i, n in enumerate(names) if n.split("@")[0] in ps_names("b")]
     quality = {"all": cv_quality(X, y, failed), "scalar_b": cv_quality(X[:, b_cols], y, failed),
-               "at_1_only": cv_quality(X[:, [i for i, n in enumerate(names) if n.endswith("@1")]], y, failed)}
+               "at_1_only": cv_quality(X[:, [i for i, n in enumerate(names) if n.endswith("@1")]], y, failed),
+               "without_proxy": cv_quality(X[:, [i for i, n in enumerate(names) if "@" in n]], y, failed),
+               "proxy_only": cv_quality(X[:, [i for i, n in enumerate(names) if "@" not in n]], y, failed)}
 
     # 2. The pre-screen threshold.
     col = names.index("log_std_last@1")
@@ -195,6 +202,8 @@ def main() -> None:
         "random": lambda s: (make_searcher("random", space, seed=s), None),
         "filter+random": lambda s: (make_searcher("random", space, seed=s), screen),
         "surrogate": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer, **options), None),
+        "surrogate-random-starts": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer,
+                                                                **{**options, "init": "random"}), None),
     }
     timing = {}
     for name, make in strategies.items():
@@ -211,6 +220,10 @@ def main() -> None:
         hits = [replay(SurrogateSearcher(space, seed=s, featurizer=featurizer, **extra), sub, targets)
                 for s in range(args.seeds)]
         variants.append({"options": extra, **{k: _median([h[k] for h in hits]) for k in targets}})
+    order = np.argsort(np.where(rejected, np.inf, X[:, names.index("proxy_loss")]), kind="stable")
+    proxy_order = {k: 1 + int(np.flatnonzero(mask[order])[0]) for k, mask in (("top5", top5), ("top1", top1))}
+    task_steps = getattr(getattr(get_task(args.task), "config", None), "steps", None)
+    proxy_cost = len(acts) * PROXY_STEPS / task_steps if task_steps else None
     summary = {}
     for name, r in runs.items():
         summary[name] = {k: _median(v) for k, v in r.items()}
@@ -224,6 +237,9 @@ def main() -> None:
         "features_ms_per_candidate": round(ms_per_candidate, 2), "feature_quality_cv5": quality,
         "prescreen": prescreen, "replay_median_trainings": summary, "replay_runs": runs,
         "surrogate_variants": variants,
+        "proxy_order_first_hit": proxy_order,
+        "proxy_spearman_rho": float(spearmanr(X[~rejected, names.index("proxy_loss")], y[~rejected]).statistic),
+        "proxy_cost_trainings": None if proxy_cost is None else round(proxy_cost, 2),
         "replay_seconds_per_seed": timing, "torch_threads": 1,
         "prototype": {"features_ms_per_candidate": 38, "spearman_rho": 0.90, "failed_auc": 0.975,
                       "log_std_last_failed_auc": 0.96, "random_top5": 15, "surrogate_top5": 10,

@@ -19,10 +19,11 @@ def register(app: typer.Typer) -> None:
         param: Optional[list[str]] = typer.Option(None, "--param", "-p", help="initial value NAME=NUMBER"),  # noqa: UP045
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
     ) -> None:
-        """Training-free features (shape properties and signal propagation at initialisation)."""
+        """Cheap features: shape properties and signal propagation at initialisation (at several
+        values of the learnable constants), and a 20-step trainability proxy."""
         import time
 
-        from actsearch.search.features import PARAM_VALUES, PROPAGATION_NAMES, SCALAR_NAMES, Featurizer
+        from actsearch.search.features import PARAM_VALUES, PROPAGATION_NAMES, PROXY_STEPS, SCALAR_NAMES, Featurizer
         from actsearch.search.prescreen import PreScreen
 
         act = _activation(expression, parse_params(param))
@@ -47,6 +48,8 @@ def register(app: typer.Typer) -> None:
             table.add_row(name, *(f"{values[f'{name}@{v:g}']:.4g}" for v in PARAM_VALUES))
         console = Console()
         console.print(table)
+        console.print(f"trainability proxy ({PROXY_STEPS} Adam steps): loss {values['proxy_loss']:.4g}, "
+                      f"accuracy {values['proxy_acc']:.3f}")
         console.print(f"pre-screen: {verdict or 'pass'}   ({seconds * 1000:.0f} ms)")
 
 

@@ -11,15 +11,20 @@ import pytest
 
 import actsearch
 from actsearch.search.features import (
+    BIG,
     PARAM_VALUES,
     PROPAGATION_NAMES,
+    PROXY_NAMES,
     SCALAR_NAMES,
     Featurizer,
     default_probe,
     probe_for,
     propagation_features,
+    proxy_features,
     scalar_features,
 )
+
+N_FEATURES = len(PARAM_VALUES) * (len(SCALAR_NAMES) + len(PROPAGATION_NAMES)) + len(PROXY_NAMES)
 from actsearch.search.prescreen import PreScreen, Thresholds, reason, screen_proposal
 
 
@@ -55,7 +60,7 @@ def test_several_parameter_values_separate_what_beta_1_hides(featurizer):
     """beta*x + (1-beta)*x^2 is the identity at beta = 1; the other values tell it from x."""
     ident = featurizer.as_dict(actsearch.parse("x"))
     mix = featurizer.as_dict(actsearch.parse("beta * x + (1 - beta) * x^2"))
-    assert len(mix) == len(PARAM_VALUES) * (len(SCALAR_NAMES) + len(PROPAGATION_NAMES))
+    assert len(mix) == N_FEATURES
     assert mix["e_f2@1"] == pytest.approx(ident["e_f2@1"], rel=1e-3)
     assert mix["e_f2@2"] > 2 * ident["e_f2@2"]
     assert mix["min6@0.5"] != pytest.approx(ident["min6@0.5"])
@@ -80,6 +85,28 @@ def test_propagation_separates_stable_from_exploding():
     assert cube["prop_nonfinite"] == 1.0 or cube["log_std_last"] > 10
     tiny = propagation_features(actsearch.parse("0.1 * tanh(x)").module, probe)
     assert tiny["log_std_last"] < relu["log_std_last"] - 5  # the signal shrinks ~10x per layer
+
+
+def test_proxy_trains_a_few_steps_and_flags_what_cannot_train():
+    probe = probe_for("digits")
+    relu = proxy_features(actsearch.parse("relu(x)").module, probe)
+    assert relu["proxy_loss"] < math.log(10) - 0.1 and relu["proxy_acc"] > 0.3  # it learned (chance: 0.1)
+    assert proxy_features(actsearch.parse("relu(x)").module, probe) == relu  # fixed seeds
+    longer = proxy_features(actsearch.parse("relu(x)").module, probe, steps=60)
+    assert longer["proxy_loss"] < relu["proxy_loss"] - 0.3
+    flat = proxy_features(actsearch.parse("0.001 * tanh(x)").module, probe)  # the signal dies in 2 layers
+    assert flat["proxy_loss"] > relu["proxy_loss"] + 0.1 and flat["proxy_acc"] < 0.15
+    boom = proxy_features(actsearch.parse("exp(exp(exp(x)))").module, probe)
+    assert boom == {"proxy_loss": BIG, "proxy_acc": 0.0}
+
+
+def test_proxy_can_be_left_out():
+    without = Featurizer(proxy_steps=0)
+    assert not set(PROXY_NAMES) & set(without.names)
+    full = Featurizer()
+    act = actsearch.parse("x * sigmoid(beta * x)")
+    assert np.array_equal(without.vector(act), full.vector(act)[: len(without.names)])
+    assert full.names[-2:] == list(PROXY_NAMES)
 
 
 def test_prescreen_rejects_exploding_and_keeps_good_ones():
@@ -130,7 +157,8 @@ def test_features_command_json(monkeypatch, capsys):
     assert done.value.code in (0, None)
     data = json.loads(capsys.readouterr().out)
     assert data["prescreen"] == "pass" and data["task"] == "digits"
-    assert len(data["features"]) == len(PARAM_VALUES) * (len(SCALAR_NAMES) + len(PROPAGATION_NAMES))
+    assert len(data["features"]) == N_FEATURES
+    assert data["features"]["proxy_loss"] < math.log(10) - 0.1  # 20 Adam steps on digits learn something
     assert data["features"]["df0@2"] == pytest.approx(0.5)  # d/dx x·σ(βx) at 0 is 1/2 for every β
 
 

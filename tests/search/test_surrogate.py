@@ -138,6 +138,34 @@ def test_beats_random_on_a_feature_visible_objective(quick, featurizer):
     assert statistics.median(surr) < 0.75 * statistics.median(rand), (surr, rand)
 
 
+def test_starts_come_from_the_best_tenth_by_the_proxy(quick, featurizer):
+    s = SurrogateSearcher(quick, seed=0, featurizer=featurizer, n_initial=4)
+    first = drive(s, swish_likeness, limit=1)
+    open_ = [fp for fp in s._pool if s._acts[fp][2] is None]  # every candidate that passes the pre-screen
+    loss = {fp: featurizer.as_dict(s._acts[fp][1])["proxy_loss"] for fp in open_}
+    cut = sorted(loss.values())[math.ceil(0.1 * len(open_)) - 1]
+    starts = [fp for fp, _ in first + drive(s, swish_likeness, limit=3)]
+    assert all(loss[fp] <= cut for fp in starts)
+    assert len(set(starts)) == 4
+    # other seeds draw other starts from the same best tenth
+    others = {fp for seed in (1, 2, 3) for fp, _ in drive(SurrogateSearcher(quick, seed=seed, featurizer=featurizer,
+                                                                            n_initial=1), swish_likeness, limit=1)}
+    assert all(loss[fp] <= cut for fp in others) and len(others | set(starts)) > 4
+    # init="random" starts anywhere in the pool, and says so
+    r = SurrogateSearcher(quick, seed=0, featurizer=featurizer, n_initial=8, init="random")
+    picks = [r.suggest() for _ in range(8)]
+    assert {p.info["how"] for p in picks} == {"random"} and any(loss[p.fingerprint] > cut for p in picks)
+    assert s.suggest().info["how"] == "model"
+
+
+def test_bad_start_options_are_refused(quick):
+    from actsearch.search.searchers import SearcherError
+
+    for bad in ({"init": "best"}, {"init_quantile": 0.0}, {"init_quantile": 1.5}):
+        with pytest.raises(SearcherError, match="bad option"):
+            make_searcher("surrogate", quick, **bad)
+
+
 def test_large_space_uses_a_growing_pool(featurizer):
     space = load_space("paper-2")
     s = SurrogateSearcher(space, seed=0, featurizer=featurizer, pool_size=20, refresh=5, n_initial=3, n_trees=16)

@@ -1,17 +1,19 @@
-"""``surrogate``: a random forest on training-free features ranks the untrained candidates.
+"""``surrogate``: a random forest on cheap features ranks the untrained candidates.
 
 After Bingham & Miikkulainen's AQuaSurF (NeurIPS 2023): features of an activation that cost
-milliseconds (:mod:`actsearch.search.features`) predict what it scores after training. The
-searcher
+milliseconds (:mod:`actsearch.search.features`: shape, signal propagation at initialisation, and
+a 20-step trainability proxy) predict what it scores after training. The searcher
 
 1. builds a pool of distinct, non-trivial candidates — the whole deduplicated space when it is
    small (``raw_size <= pool_limit``), else ``pool_size`` uniform samples, grown by ``refresh``
    samples and mutations of the best trained ones at every refit;
-2. proposes ``n_initial`` random pool members;
+2. proposes ``n_initial`` starting candidates: with ``init="proxy"`` (the default) each drawn at
+   random from the best ``init_quantile`` (10 %) of the open pool by the trainability proxy
+   ``proxy_loss`` (20 Adam steps, feature group (d)); with ``init="random"`` from the whole pool;
 3. then fits a scikit-learn ``RandomForestRegressor`` on the trained candidates' features →
    score (failures count 0) and proposes the untrained candidate with the highest upper bound
    ``mean + kappa * spread`` over the forest's trees; with probability ``epsilon`` a random one.
-   (Default kappa = 0, pure exploitation after the random starts: on the x-gated replay table
+   (Default kappa = 0, pure exploitation after the starts: on the x-gated replay table
    it beat kappa = 0.5 and 1; see ``benchmarks/results/bench_surrogate.json``.)
    Proposals made while trials run are the next ones down the same ranking (batches for parallel
    workers); the forest is refitted when new results have arrived — after every result at
@@ -32,6 +34,7 @@ from (seed, pool size, number of results), and the random stream's state is part
 from __future__ import annotations
 
 import copy
+import math
 import random
 from typing import Any
 
@@ -52,11 +55,17 @@ class SurrogateSearcher(SpaceSearcher):
     name = "surrogate"
 
     def __init__(self, space: Any, *, seed: int = 0, task: Any = "mnist1d", n_initial: int = 5,
+                 init: str = "proxy", init_quantile: float = 0.1,
                  kappa: float = 0.0, epsilon: float = 0.0, n_trees: int = 64, prescreen: bool = True,
                  pool_limit: int = 20000, pool_size: int = 500, refresh: int = 50, refit_growth: float = 0.1,
                  featurizer: Featurizer | None = None) -> None:
         super().__init__(space, seed=seed)
+        if init not in ("proxy", "random"):
+            raise ValueError(f"init must be 'proxy' or 'random', not {init!r}")
+        if not 0 < init_quantile <= 1:
+            raise ValueError(f"init_quantile must be in (0, 1], not {init_quantile!r}")
         self.n_initial, self.kappa, self.epsilon, self.n_trees = n_initial, kappa, epsilon, n_trees
+        self.init, self.init_quantile = init, init_quantile
         self.prescreen, self.pool_limit, self.pool_size, self.refresh = prescreen, pool_limit, pool_size, refresh
         self.refit_growth = refit_growth
         self.featurizer = featurizer if featurizer is not None else shared_featurizer(task)
@@ -160,7 +169,9 @@ class SurrogateSearcher(SpaceSearcher):
             if not rest:
                 return FINISHED
             return self._propose(rest[0], "rejected", prescreen=self._acts[rest[0]][2])
-        if len(self._results) < self.n_initial or self.rng.random() < self.epsilon:
+        if len(self._results) < self.n_initial:
+            return self._start(open_)
+        if self.rng.random() < self.epsilon:
             return self._propose(open_[self.rng.randrange(len(open_))], "random")
         new = len(self._results) - self._ranked_at
         if new and new >= max(1, int(self.refit_growth * self._ranked_at)):  # (grow the pool and) refit
@@ -174,6 +185,15 @@ class SurrogateSearcher(SpaceSearcher):
             fp = self._ranking[0]
         mean, spread = self._pred[fp]
         return self._propose(fp, "model", predicted=round(mean, 4), spread=round(spread, 4))
+
+    def _start(self, open_: list[str]) -> Proposal:
+        """A starting candidate: random among the best ``init_quantile`` by the proxy loss."""
+        if self.init == "random" or "proxy_loss" not in self.featurizer.names:
+            return self._propose(open_[self.rng.randrange(len(open_))], "random")
+        col = self.featurizer.names.index("proxy_loss")
+        loss = self.featurizer.matrix([self._acts[fp][1] for fp in open_])[:, col]
+        best = [open_[i] for i in np.argsort(loss, kind="stable")[:max(1, math.ceil(self.init_quantile * len(open_)))]]
+        return self._propose(best[self.rng.randrange(len(best))], "proxy")
 
     def _propose(self, fp: str, how: str, **info: Any) -> Proposal:
         proposal = self._try(self._acts[fp][0], walk=False, info={"how": how, **info}, fp=fp)
