@@ -16,8 +16,9 @@ candidate on ``mnist1d``) it measures
    trainability proxy alone (screened candidates in order of ``proxy_loss``) first reaches each
    set. The proxy's own cost is reported in trainings: candidates × ``PROXY_STEPS`` / task steps.
 
-Run: ``nice -n 10 python benchmarks/bench_surrogate.py [--table FILE] [--seeds 30]``; prints and
-saves ``benchmarks/results/bench_surrogate.json``.
+Run: ``nice -n 10 python benchmarks/bench_surrogate.py [--task mnist1d-shallow] [--table FILE]
+[--seeds 100]``; prints and saves ``benchmarks/results/bench_surrogate.json`` (off ``mnist1d``:
+``bench_surrogate_TASK.json``); the table defaults to ``benchmarks/data/SPACE-TASK.csv``.
 """
 
 from __future__ import annotations
@@ -34,11 +35,11 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
+from actsearch.evaluators import get_task
 from actsearch.evaluators.table import read_rows
 from actsearch.grammar import parse
 from actsearch.search import prescreen as ps
 from actsearch.search.dedup import distinct
-from actsearch.evaluators import get_task
 from actsearch.search.features import PROXY_STEPS, Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
@@ -135,10 +136,13 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=30)
     ap.add_argument("--surrogate", default="{}", help='surrogate options as JSON, e.g. \'{"kappa": 0.5}\'')
     ap.add_argument("--variants", default="[]", help="JSON list of further surrogate options to compare")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_surrogate.json")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="default benchmarks/results/bench_surrogate.json (bench_surrogate_TASK.json off mnist1d)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     table_path = args.table or ROOT / "data" / f"{args.space}-{args.task}.csv"
+    if args.out is None:
+        args.out = ROOT / "results" / ("bench_surrogate.json" if args.task == "mnist1d" else f"bench_surrogate_{args.task}.json")
     if not table_path.is_file():
         sys.exit(f"no replay table {table_path}; pass --table")
     table = load_table(table_path)

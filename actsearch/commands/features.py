@@ -1,4 +1,4 @@
-"""``actsearch features EXPR --task T``: the surrogate's training-free features of one candidate."""
+"""``actsearch features EXPR --task T``: the surrogate's cheap features of one candidate."""
 
 from __future__ import annotations
 
@@ -23,7 +23,13 @@ def register(app: typer.Typer) -> None:
         values of the learnable constants), and a 20-step trainability proxy."""
         import time
 
-        from actsearch.search.features import PARAM_VALUES, PROPAGATION_NAMES, PROXY_STEPS, SCALAR_NAMES, Featurizer
+        from actsearch.search.features import (
+            PARAM_VALUES,
+            PROPAGATION_NAMES,
+            PROXY_STEPS,
+            SCALAR_NAMES,
+            Featurizer,
+        )
         from actsearch.search.prescreen import PreScreen
 
         act = _activation(expression, parse_params(param))

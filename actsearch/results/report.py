@@ -129,7 +129,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         "<h2>Progress</h2>",
         _img(progress_figure(records), "best score vs. evaluations per searcher"),
         *(["<h2>Predicted vs. real</h2>",
-           '<p class="muted">pred: the surrogate\'s score for a candidate, predicted from its training-free '
+           '<p class="muted">pred: the surrogate\'s score for a candidate, predicted from its cheap '
            "features before it trained; failures count 0.</p>",
            _img(predicted_figure(records), "predicted vs. real score")] if predictions(records) else []),
         "<h2>Validation</h2>",

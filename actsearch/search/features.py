@@ -1,4 +1,4 @@
-"""Training-free features of a candidate activation: what the surrogate and the pre-screen see.
+"""Cheap features of a candidate activation: what the surrogate and the pre-screen see.
 
 Two groups, each computed at several values of the learnable constants (every learnable
 constant set to each value of ``PARAM_VALUES`` in turn), so that e.g. ``beta*x + (1-beta)*x^2``,
@@ -19,7 +19,7 @@ And once, at the constants' initial values (as a search trains them), a proxy of
 (d) the first ``PROXY_STEPS`` (20) Adam steps of the child network at the task's learning rate and
     batch size, on minibatches of the probe's 1,024 training examples, then the cross-entropy
     and accuracy on those examples (``proxy_loss``, ``proxy_acc``). 20 steps are ~1/150 of the
-    default task's 3,000: about 25 ms, and on the x-gated table the single best predictor of the
+    default task's 3,000: about 40 ms, and on the x-gated table the single best predictor of the
     trained score (Spearman ρ ≈ −0.7 for the loss; see ``benchmarks/bench_surrogate.py``).
 
 Everything is deterministic (fixed probe points, fixed init seed), so a feature vector is a pure

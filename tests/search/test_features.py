@@ -23,9 +23,9 @@ from actsearch.search.features import (
     proxy_features,
     scalar_features,
 )
+from actsearch.search.prescreen import PreScreen, Thresholds, reason, screen_proposal
 
 N_FEATURES = len(PARAM_VALUES) * (len(SCALAR_NAMES) + len(PROPAGATION_NAMES)) + len(PROXY_NAMES)
-from actsearch.search.prescreen import PreScreen, Thresholds, reason, screen_proposal
 
 
 @pytest.fixture(scope="module")
