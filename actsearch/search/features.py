@@ -192,23 +192,23 @@ def proxy_features(make_act: Callable[[], nn.Module], probe: Probe, steps: int =
     xs, ys = probe.train_inputs, probe.train_targets
     gen = torch.Generator().manual_seed(0)
     opt = torch.optim.Adam(net.parameters(), lr=probe.lr)
-    with np.errstate(all="ignore"):
-        try:
-            for _ in range(steps):
-                idx = torch.randint(0, len(xs), (min(probe.batch_size, len(xs)),), generator=gen)
-                loss = nn.functional.cross_entropy(net(xs[idx]), ys[idx])
-                if not torch.isfinite(loss):
-                    return {"proxy_loss": BIG, "proxy_acc": 0.0}
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            with torch.no_grad():
-                logits = net(xs)
-                loss = float(nn.functional.cross_entropy(logits, ys))
-                acc = float((logits.argmax(1) == ys).double().mean())
-        except RuntimeError:  # e.g. a shape error from a broken candidate
-            return {"proxy_loss": BIG, "proxy_acc": 0.0}
-    return {"proxy_loss": clip(loss), "proxy_acc": acc if math.isfinite(loss) else 0.0}
+    size = min(probe.batch_size, len(xs))
+    try:
+        for _ in range(steps):
+            idx = torch.randint(0, len(xs), (size,), generator=gen)
+            loss = nn.functional.cross_entropy(net(xs[idx]), ys[idx])
+            if not torch.isfinite(loss):
+                return {"proxy_loss": BIG, "proxy_acc": 0.0}
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            logits = net(xs)
+            final = float(nn.functional.cross_entropy(logits, ys))
+            acc = float((logits.argmax(1) == ys).double().mean())
+    except RuntimeError:  # e.g. a shape error from a broken candidate
+        return {"proxy_loss": BIG, "proxy_acc": 0.0}
+    return {"proxy_loss": clip(final), "proxy_acc": acc if math.isfinite(final) else 0.0}
 
 
 def _log(v: float) -> float:
@@ -312,11 +312,12 @@ def probe_for(task: Any, batch: int = 256) -> Probe:
         build = lambda factory: task._build(task.config, factory, None)  # noqa: E731
     if build is None:
         return default_probe(batch)
+    n = max(batch, PROXY_EXAMPLES)
     if hasattr(task, "sample_batch"):
-        inputs, targets = task.sample_batch(max(batch, PROXY_EXAMPLES))
+        inputs, targets = task.sample_batch(n)
     else:
         split = task._load(task.config)
-        inputs, targets = split.x_train[:max(batch, PROXY_EXAMPLES)], split.y_train[:max(batch, PROXY_EXAMPLES)]
+        inputs, targets = split.x_train[:n], split.y_train[:n]
     inputs, targets = inputs.cpu(), targets.cpu()
     config = getattr(task, "config", None)
     return Probe(getattr(task, "name", "task"), build, inputs[:batch], targets[:batch], train_inputs=inputs,
