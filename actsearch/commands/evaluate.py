@@ -16,7 +16,8 @@ import typer
 from actsearch.commands.common import parse_params, print_json
 from actsearch.errors import UserError
 
-BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh")
+BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh",
+             "gelu-sine", "gelu-sinc")
 
 
 def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
@@ -117,7 +118,7 @@ def register(app: typer.Typer) -> None:
         threads: int = threads_opt, time_limit: float | None = limit_opt, as_json: bool = json_opt,
     ) -> None:
         """Score the seed papers' activations (relu, prelu, gelu, swish, silu, mish, elu, selu, smelu,
-        helu, tanh) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
+        helu, tanh) and the 2026 AlphaEvolve finds (gelu-sine, gelu-sinc) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
         from actsearch.evaluators import get_task
 
         names = list(only) if only else list(BASELINES)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from actsearch.evaluators import data, models, toy
+from actsearch.evaluators import archs, data, models, toy
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
 
 
@@ -63,6 +63,41 @@ class Mnist1dResnetConfig(Mnist1dConfig):
     steps: int = 600  # optimizer steps (~25 s on one CPU thread; ~0.95 after 200 steps)
     channels: int = 32  # channels of the first stage (doubling, up to 4x)
     blocks: int = 3  # residual blocks; each after the first halves the length
+
+
+@dataclass
+class Mnist1dCnnConfig(Mnist1dConfig):
+    """MNIST-1D on a plain 1-D CNN without normalisation (the MNIST-1D paper's CNN family): a
+    transfer task."""
+
+    steps: int = 1500  # optimizer steps
+    channels: int = 32  # channels of every convolution
+    layers: int = 3  # Conv1d(kernel, stride 2) → f layers (length 40 → 20 → 10 → 5)
+    kernel: int = 5  # convolution width
+
+
+@dataclass
+class Mnist1dResnetLnConfig(Mnist1dConfig):
+    """MNIST-1D on a small layer-normalised 1-D pre-activation ResNet: a transfer task that ranks
+    (the batch-norm ``mnist1d-resnet`` saturates at ~0.99)."""
+
+    steps: int = 400  # optimizer steps
+    channels: int = 16  # channels of the first stage (doubling, up to 4x)
+    blocks: int = 3  # residual blocks; each after the first halves the length
+    norm: str = "layer"  # layer (GroupNorm(1, C): per example) or batch
+
+
+@dataclass
+class Mnist1dVitConfig(Mnist1dConfig):
+    """MNIST-1D on a small transformer: patch tokens, pre-LayerNorm blocks whose MLP uses the
+    candidate; a transfer task."""
+
+    steps: int = 800  # optimizer steps
+    patch: int = 4  # samples per token (40 / 4 = 10 tokens)
+    dim: int = 32  # token width
+    depth: int = 2  # transformer blocks
+    heads: int = 4  # attention heads
+    mlp_ratio: int = 2  # MLP hidden units per token width (the candidate acts there)
 
 
 @dataclass
@@ -155,6 +190,16 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
     "mnist1d-resnet": (Mnist1dResnetConfig, lambda n, c: ClassificationTask(
         n, c, _mnist1d_split,
         lambda cfg, act, gain: models.ResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.init, gain))),
+    "mnist1d-cnn": (Mnist1dCnnConfig, lambda n, c: ClassificationTask(
+        n, c, _mnist1d_split,
+        lambda cfg, act, gain: archs.ConvNet1d(act, cfg.channels, cfg.layers, cfg.kernel, 40, 10, cfg.init, gain))),
+    "mnist1d-resnet-ln": (Mnist1dResnetLnConfig, lambda n, c: ClassificationTask(
+        n, c, _mnist1d_split,
+        lambda cfg, act, gain: archs.LNResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.norm, cfg.init, gain))),
+    "mnist1d-vit": (Mnist1dVitConfig, lambda n, c: ClassificationTask(
+        n, c, _mnist1d_split,
+        lambda cfg, act, gain: archs.ViT1d(act, 40, cfg.patch, cfg.dim, cfg.depth, cfg.heads, cfg.mlp_ratio, 10,
+                                           cfg.init, gain))),
     "digits": (DigitsConfig, lambda n, c: ClassificationTask(
         n, c, lambda cfg: data.digits(cfg.val_size, 300), _mlp(64))),
     "cifar10": (Cifar10Config, lambda n, c: ClassificationTask(
