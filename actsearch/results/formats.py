@@ -4,7 +4,8 @@ CSV and JSON carry every :class:`~actsearch.results.leaderboard.Entry` field (CS
 ``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
 back into the same dictionaries, so the files round-trip and load straight into pandas.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
-status, complexity, key properties, dead-neuron rate, reproducibility, aliases, validation, and
+status, complexity, key properties (a ``linear`` column, LINEAR for affine functions, when any entry
+is one), dead-neuron rate, reproducibility, aliases, validation, and
 ``pred`` (the surrogate's predicted score) when any entry has one.
 """
 
@@ -24,7 +25,7 @@ FORMATS = ("table", "csv", "json", "markdown")
 _JSON_FIELDS = ("params", "aliases")
 _INT_FIELDS = ("rank", "seeds", "complexity", "val_seeds")
 _FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std", "predicted", "predicted_spread")
-_BOOL_FIELDS = ("monotonic", "bounded_below")
+_BOOL_FIELDS = ("monotonic", "bounded_below", "linear")
 
 
 def render(entries: list[Entry], fmt: str, *, width: int = 160) -> str:
@@ -108,8 +109,9 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     has_val = any(e.val_task for e in entries)
     has_err = any(e.status != "ok" for e in entries)
     has_pred = any(e.predicted is not None for e in entries)
-    head = ["rank", "expression", "score", *(["pred"] if has_pred else []), "seeds", "status", "cx", "mono", "bnd↓",
-            "gain", "dnr", "pd", "aliases"]
+    has_lin = any(e.linear for e in entries)
+    head = ["rank", "expression", "score", *(["pred"] if has_pred else []), "seeds", "status", "cx",
+            *(["linear"] if has_lin else []), "mono", "bnd↓", "gain", "dnr", "pd", "aliases"]
     if has_val:
         head.append(f"val ({next(e.val_task for e in entries if e.val_task)})")
     if has_err:
@@ -123,8 +125,9 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
             expr = e.expression + (f"  (= {e.reference})" if e.reference else "")
         score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
         pred = [_num(e.predicted)] if has_pred else []
+        lin = [("LINEAR" if e.linear else "") if e.linear is not None else ""] if has_lin else []
         cells = [rank, expr, score, *pred, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
-                 _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
+                 *lin, _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
                  str(len(e.aliases)) if e.aliases else ""]
         if has_val:
             cells.append("" if e.val_score is None else f"{e.val_score:.4f} ± {e.val_std or 0.0:.4f} ({e.val_seeds})")

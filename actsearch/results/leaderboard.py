@@ -46,6 +46,7 @@ class Entry:
     complexity: int | None = None
     monotonic: bool | None = None
     bounded_below: bool | None = None
+    linear: bool | None = None  # affine in x (a network of it collapses to a linear model)
     gain: float | None = None
     dnr: float | None = None  # dead-neuron rate (mean over seeds)
     pd: float | None = None  # reproducibility: prediction disagreement across seeds
@@ -319,6 +320,7 @@ def _fill_properties(e: Entry) -> None:
         props = act.properties()
         e.monotonic = props.get("monotonic")
         e.bounded_below = props.get("bounded_below")
+        e.linear = props.get("linear")
         e.gain = _finite(props.get("gain"))
     except Exception:
         pass

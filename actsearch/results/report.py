@@ -122,7 +122,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         f"{' on ' + escape(board[0].task or '') if board else ''}</h2>",
         _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
         '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
-        "bnd↓: bounded below; gain: variance-preserving init gain; dnr: dead-neuron rate; "
+        "bnd↓: bounded below; linear: LINEAR marks affine functions (a network of them is one linear map); gain: variance-preserving init gain; dnr: dead-neuron rate; "
         "pd: prediction disagreement across seeds; ref: reference functions, unranked.</p>",
         "<h2>Top functions and derivatives</h2>",
         _img(functions_figure(curves, title=f"top {len(curves)}"), "top functions and their derivatives"),
