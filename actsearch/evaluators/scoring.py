@@ -62,7 +62,7 @@ def evaluate(candidate: Any, task: str | Task, seeds: Iterable[int] = (0,), *, r
     if pd is not None:
         metrics["pd"] = pd
     ok = [r for r in runs if r.status == OK]
-    for key in SUMMARY_KEYS:
+    for key in (*SUMMARY_KEYS, *getattr(task_obj, "summary_keys", ())):
         values = [r.metrics[key] for r in ok if isinstance(r.metrics.get(key), (int, float))]
         if values:
             metrics[key] = statistics.fmean(values)

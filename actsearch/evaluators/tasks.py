@@ -237,15 +237,20 @@ def _coerce(name: str, field: dataclasses.Field, value: Any, hints: dict[str, An
 def get_task(name: str, **overrides: Any) -> Task:
     """The task called ``name`` with config fields replaced by ``overrides``.
 
-    ``table:FILE`` gives a lookup-table task (:mod:`actsearch.evaluators.table`). An unknown name
+    ``table:FILE`` gives a lookup-table task (:mod:`actsearch.evaluators.table`), ``panel:A,B`` a
+    panel of tasks (:mod:`actsearch.evaluators.panel`). An unknown name
     or field raises :class:`TaskError` listing the valid ones.
     """
     if isinstance(name, str) and name.startswith("table:"):
         from actsearch.evaluators.table import TableTask
 
         return TableTask(name[len("table:"):])
+    if isinstance(name, str) and name.startswith("panel:"):
+        from actsearch.evaluators.panel import PanelTask
+
+        return PanelTask(name[len("panel:"):], **overrides)
     if name not in _REGISTRY:
-        raise TaskError(f"unknown task {name!r}; expected one of {', '.join(TASKS)} or table:FILE")
+        raise TaskError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}, table:FILE or panel:A,B")
     config_type, make = _REGISTRY[name]
     fields = {f.name: f for f in dataclasses.fields(config_type)}
     hints = typing.get_type_hints(config_type)
