@@ -152,6 +152,14 @@ def _print_runs(label: str, task: str, res: Any) -> None:
     console.print(f"{res.status}: score {res.score:.4f} ± {res.score_std:.4f} over {len(res.runs)} seed(s)"
                   + (f", PD {pd:.3f}" if pd is not None else "") + (f"  ({res.error})" if res.error else ""),
                   markup=False, highlight=False)
+    from actsearch.evaluators.result import PANEL_SCORE, PANEL_Z
+
+    for key, value in res.metrics.items():  # a panel task: each member's mean score and normalised score
+        if key.startswith(PANEL_SCORE):
+            name = key[len(PANEL_SCORE):]
+            z = res.metrics.get(PANEL_Z + name)
+            console.print(f"  {name}: {value:.4f}" + ("" if z is None else f" (z {z:+.2f} vs relu)"),
+                          markup=False, highlight=False)
 
 
 def _print_baselines(task: str, seeds: int, rows: list[dict[str, Any]]) -> None:
