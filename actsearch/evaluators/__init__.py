@@ -7,8 +7,10 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
 
 Modules: ``tasks`` (configs and registry), ``task`` (Task classes), ``data`` / ``cifar`` (data
-sets), ``models`` (child networks), ``train`` (budgeted loop), ``toy`` (XOR, teacher-student),
-``metrics`` (dead-neuron rate, prediction difference), ``candidate``, ``scoring`` (``evaluate``).
+sets), ``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet,
+ViT), ``train`` (budgeted loop), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate,
+prediction difference), ``candidate``, ``scoring`` (``evaluate``), ``table`` (``table:FILE``
+replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks).
 """
 
 from __future__ import annotations

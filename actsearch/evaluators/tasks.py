@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from actsearch.evaluators import archs, data, models, toy
+from actsearch.evaluators import archs, data, models, regression, toy
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
 
 
@@ -151,6 +151,24 @@ class TeacherConfig:
     checkpoints: int = 4  # reports per seed
 
 
+@dataclass
+class OodRegressionConfig:
+    """A small MLP fits synthetic 1-D functions on [-train_range, train_range] and is scored
+    outside it (Vitvitskyi et al. 2026); score = mean over targets of 1 / (1 + OOD NMSE)."""
+
+    train_range: float = 2.0  # training inputs x ~ U(-train_range, train_range)
+    test_range: float = 4.0  # scored on train_range < |x| <= test_range
+    train_size: int = 1024  # training points (fixed, generator seed 0)
+    test_size: int = 512  # out-of-range grid points
+    width: int = 64  # hidden units per layer
+    depth: int = 3  # hidden layers
+    steps: int = 1000  # Adam steps
+    batch_size: int = 128  # points per step
+    lr: float = 3e-3  # Adam learning rate, cosine-decayed to 0
+    init: str = "he-relu"  # hidden-layer init: he-relu or default
+    checkpoints: int = 4  # reports per seed
+
+
 def _device(cfg: Any) -> torch.device:
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -207,6 +225,7 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
         lambda cfg, act, gain: models.ResNet20(act, 10, cfg.init, gain, cfg.width, cfg.blocks_per_stage),
         device=_device, augment=lambda cfg: crop_flip if cfg.augment else None)),
     "xor": (XorConfig, lambda n, c: ToyTask(n, c, toy.run_xor)),
+    "ood-regression": (OodRegressionConfig, lambda n, c: ToyTask(n, c, regression.run_regression)),
     "teacher": (TeacherConfig, lambda n, c: ToyTask(n, c, toy.run_teacher)),
 }
 TASKS: tuple[str, ...] = tuple(_REGISTRY)

@@ -101,6 +101,7 @@ def test_wrong_arity_and_unknown_names_still_refused() -> None:
 
 def test_alphaevolve_finds_as_library_names() -> None:
     sine, sinc = library.expression("gelu-sine"), library.expression("gelu-sinc")
+    assert (sine, sinc) == ("gelu(x) + 0.1 * sin(x)", "gelu(x) * (1 + 0.5 * sinc(x))")
     x = torch.linspace(-5, 5, 101, dtype=torch.float64)
     torch.testing.assert_close(library.get("gelu-sine").double()(x), F.gelu(x) + 0.1 * torch.sin(x))
     torch.testing.assert_close(library.get("gelu-sinc").double()(x),
