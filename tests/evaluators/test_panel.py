@@ -107,3 +107,17 @@ def test_real_members_train_and_the_reference_is_cached(tmp_path):
     assert (filed["digits"].mean, filed["digits"].sd, filed["digits"].source) == (0.5, 0.1, str(cal))
     other = get_task(spec, reference=str(cal), steps=16, reference_seeds=1).references()
     assert other["digits"].source == "measured"
+
+
+def test_features_probe_the_first_member_with_a_network(tables):
+    import torch
+
+    from actsearch.search.features import probe_for
+
+    a, _ = tables
+    probe = probe_for(get_task(f"panel:{a},mnist1d-cnn,digits"))
+    net = probe.build(torch.nn.ReLU)
+    assert any(isinstance(m, torch.nn.Conv1d) for m in net.modules())  # mnist1d-cnn, the first network
+    assert probe.inputs.shape[1] == 40 and net(probe.inputs).shape == (len(probe.inputs), 10)
+    tables_only = probe_for(get_task(f"panel:{a}"))
+    assert tables_only.name == probe_for(get_task(a)).name  # no network: the task-free probe
