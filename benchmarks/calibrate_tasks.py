@@ -45,7 +45,8 @@ def pooled(a: dict, b: dict) -> float | None:
 
 def calibrate(task: str, seeds: int, reference_s: float) -> dict:
     config = get_task(task).config
-    out: dict = {"settings": {k: v for k, v in vars(config).items()}, "candidates": {}}
+    out: dict = {"settings": {k: v for k, v in vars(config).items()}, "candidates": {},
+                 "reference_mnist1d_relu_s": reference_s}
     for cand in CANDIDATES:
         start = time.perf_counter()
         res = evaluate(cand, task, seeds=range(seeds))
@@ -90,7 +91,7 @@ def main() -> None:
               f"gelu−relu {entry['gelu_minus_relu_pooled_sd']:+.2f} pooled sd; relu in "
               f"{RANGE}: {entry['relu_in_range']}", flush=True)
         saved.update({
-            "seeds": args.seeds, "reference_mnist1d_relu_s": reference_s, "threads": 1,
+            "seeds": args.seeds, "threads": 1,
             "machine": f"{platform.machine()} {os.cpu_count()} cpus; shared with other jobs (read seconds as ratios)",
             "torch": torch.__version__,
         })
