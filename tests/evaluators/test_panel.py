@@ -121,3 +121,22 @@ def test_features_probe_the_first_member_with_a_network(tables):
     assert probe.inputs.shape[1] == 40 and net(probe.inputs).shape == (len(probe.inputs), 10)
     tables_only = probe_for(get_task(f"panel:{a}"))
     assert tables_only.name == probe_for(get_task(a)).name  # no network: the task-free probe
+
+
+def test_cli_evaluate_and_baselines_show_the_members(tables):
+    from typer.testing import CliRunner
+
+    from actsearch.cli import app
+
+    a, b = tables
+    out = CliRunner().invoke(app, ["baselines", "--task", f"panel:{a},{b}", "--set", "min_sd=0.01", "--only",
+                                   "swish", "--only", "tanh(x)", "--seeds", "1", "--json"])
+    assert out.exit_code == 0, out.output
+    rows = {r["name"]: r for r in json.loads(out.output)["baselines"]}
+    assert rows["tanh(x)"]["panel"] == {a: pytest.approx(0.74), b: pytest.approx(0.93)}
+    assert rows["tanh(x)"]["panel_z"] == {a: pytest.approx(-3.0), b: pytest.approx(3.0)}
+    assert rows["swish"]["status"] == "invalid"  # x*sigmoid(beta*x) is not in the tables
+    text = CliRunner().invoke(app, ["evaluate", "tanh(x)", "--task", f"panel:{a},{b}", "--set", "min_sd=0.01"])
+    assert text.exit_code == 0 and "(z -3.00 vs relu)" in text.output and "(z +3.00 vs relu)" in text.output
+    bad = CliRunner().invoke(app, ["evaluate", "x", "--task", f"panel:{a},{b}", "--set", "aggregate=median"])
+    assert isinstance(bad.exception, UserError) and "aggregate must be" in str(bad.exception)  # main(): one line
