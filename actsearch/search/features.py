@@ -37,6 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from actsearch.grammar.slope import value_and_slope
+
 PARAM_VALUES = (0.5, 1.0, 2.0)  # every learnable constant is set to each of these in turn
 BIG = 1e6  # non-finite or huge feature values are clipped to ±BIG
 SCALAR_NAMES = (
@@ -71,16 +73,7 @@ def set_params(module: nn.Module, value: float | None) -> nn.Module:
 
 
 def _value_and_grad(f: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x = x.clone().requires_grad_(True)
-    y = f(x)
-    if y.shape != x.shape:
-        y = y.expand_as(x)  # a constant candidate may broadcast from a scalar
-    g = None
-    if y.requires_grad:
-        (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    if g is None:  # constant in x
-        g = torch.zeros_like(x)
-    return y.detach(), g.detach()
+    return value_and_slope(f, x)
 
 
 def scalar_features(f: nn.Module) -> dict[str, float]:
