@@ -30,6 +30,7 @@ use them. About 40 ms a candidate on one CPU thread (``Featurizer(proxy_steps=0)
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -142,13 +143,30 @@ def default_probe(batch: int = 256) -> Probe:
     return Probe("gaussian", deep_mlp, inputs[:batch], targets[:batch], train_inputs=inputs, train_targets=targets)
 
 
-def propagation_features(make_act: Callable[[], nn.Module], probe: Probe) -> dict[str, float]:
-    """Group (c): one forward/backward pass at initialisation (fixed init seed)."""
+class ProbeTimeout(Exception):
+    """The propagation pass ran past its deadline (a network too large to probe in time)."""
+
+
+def propagation_features(make_act: Callable[[], nn.Module], probe: Probe,
+                         deadline: float | None = None) -> dict[str, float]:
+    """Group (c): one forward/backward pass at initialisation (fixed init seed).
+
+    ``deadline`` (a ``time.perf_counter()`` value): :class:`ProbeTimeout` once it has passed, checked
+    as each activation is built and applied, so a huge network stops within one layer."""
     outputs: list[torch.Tensor] = []
 
+    def on_time() -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise ProbeTimeout
+
+    def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+        outputs.append(out.detach())
+        on_time()
+
     def factory() -> nn.Module:
+        on_time()
         module = make_act()
-        module.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach()))
+        module.register_forward_hook(hook)
         return module
 
     with torch.random.fork_rng(devices=[]):
