@@ -52,6 +52,7 @@ def main() -> None:
     usage_error, click_error = (_base(typer.BadParameter, n) for n in ("UsageError", "ClickException"))
     try:
         app(standalone_mode=False)
+        sys.exit(0)  # as click's standalone mode does
     except typer.Exit as stop:  # --help, typer.Exit(130) ...
         sys.exit(stop.exit_code)
     except typer.Abort:

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 from actsearch.evaluators import data, models, toy
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
-from actsearch.limits import check_task_settings
+from actsearch.limits import SettingError, check_task_settings
 
 DIGITS_SIZE, DIGITS_TEST = 1797, 300  # scikit-learn's digits: examples, and those held out as the test set
 
@@ -212,7 +212,10 @@ def get_task(name: str, **overrides: Any) -> Task:
         raise TaskError(f"task {name} has no setting {bad[0]!r}; settings: {', '.join(fields)}")
     values = {k: _coerce(name, fields[k], v, hints) for k, v in overrides.items()}
     config = config_type(**values)
-    check_task_settings(name, config)
+    try:
+        check_task_settings(name, config)
+    except SettingError as err:
+        raise TaskError(str(err)) from None
     _consistent(name, config)
     return make(name, config)
 
