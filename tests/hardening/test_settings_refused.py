@@ -133,3 +133,32 @@ def test_fuzzed_evaluate_options_end_in_a_result_or_one_line(options, expression
     assert code in (0, 2), err
     if code == 2:
         assert len(error_lines(err)) == 1 and "Traceback" not in err, err
+
+
+SEARCH_VALUES = {
+    "--budget": st.sampled_from(["0", "-1", "3", "x", "1e3", "99999999999"]),
+    "--workers": st.sampled_from(["0", "1", "-2", "y"]),
+    "--seeds": st.sampled_from(["0", "2", "1001"]),
+    "--time-limit": st.sampled_from(["0", "-1", "nan", "inf", "5"]),
+    "--cpus-per-trial": st.sampled_from(["0", "0.5", "1", "100", "nan"]),
+    "--gpus-per-trial": st.sampled_from(["0", "1", "-1", "nan"]),
+    "--scheduler": st.sampled_from(["asha", "fifo", "hyperband"]),
+    "--searcher": st.sampled_from(["random", "evolution", "nope"]),
+    "--space": st.sampled_from(["quick", "nope", "x-gated"]),
+    "--option": st.sampled_from(["population_size=0", "temperature=nan", "x", "=1"]),
+    "--set": st.sampled_from(["width=0", "lr=nan", "steps=5", "depth=99"]),
+    "--address": st.sampled_from(["127.0.0.1:99999", "localhost", "ray://h:1", ":1"]),
+}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(sorted(SEARCH_VALUES)), max_size=5, unique=True).flatmap(
+    lambda keys: st.tuples(*[st.tuples(st.just(k), SEARCH_VALUES[k]) for k in keys])))
+def test_fuzzed_search_options_are_refused_in_one_line_before_ray_starts(tmp_path_factory, options):
+    run = tmp_path_factory.mktemp("fuzz") / "run"
+    args = ["search", "--space", "quick", "--budget", "2", "--task", f"table:{run}-missing.csv", "--run-dir", str(run)]
+    for key, value in options:
+        args += [key, value]
+    code, _, err = run_cli(*args)  # the table does not exist, so no value combination can start a search
+    assert code == 2 and len(error_lines(err)) == 1 and "Traceback" not in err, err
+    assert not run.exists()
