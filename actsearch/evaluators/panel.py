@@ -150,10 +150,11 @@ class PanelTask:
         byname = {f.name: f for f in dataclasses.fields(PanelConfig)}
         values = {k: _coerce("panel", byname[k], v, hints) for k, v in panel.items()}
         self.config = PanelConfig(tasks=",".join(names), **values)
+        from actsearch.limits import check_task_settings
+
+        check_task_settings("panel", self.config)
         if self.config.aggregate not in AGGREGATES:
             raise TaskError(f"panel: aggregate must be one of {', '.join(AGGREGATES)}, got {self.config.aggregate!r}")
-        if self.config.reference_seeds < 1 or not self.config.min_sd > 0:
-            raise TaskError("panel: reference_seeds must be at least 1 and min_sd above 0")
         self.names = names
         self.members = [get_task(n, **member_overrides[n]) for n in names]
         self.name = PREFIX + spec

@@ -299,6 +299,14 @@ def _consistent(name: str, cfg: Any) -> None:
                         f"(digits has {DIGITS_SIZE} examples, {DIGITS_TEST} of them test)")
     if isinstance(cfg, TeacherConfig) and cfg.input_dim % cfg.patch:
         raise TaskError(f"task {name}: input_dim ({cfg.input_dim}) must be a multiple of patch ({cfg.patch})")
+    if isinstance(cfg, Mnist1dVitConfig) and (40 % cfg.patch or cfg.dim % cfg.heads):
+        raise TaskError(f"task {name}: patch ({cfg.patch}) must divide the 40 samples and heads ({cfg.heads}) "
+                        f"the token width dim ({cfg.dim})")
+    if isinstance(cfg, Mnist1dResnetLnConfig) and cfg.norm not in archs.NORMS:
+        raise TaskError(f"task {name}: norm must be one of {', '.join(archs.NORMS)}, got {cfg.norm!r}")
+    if isinstance(cfg, OodRegressionConfig) and cfg.test_range <= cfg.train_range:
+        raise TaskError(f"task {name}: test_range ({cfg.test_range:g}) must exceed train_range "
+                        f"({cfg.train_range:g}): the score is out of the training range")
 
 
 def default_config(name: str) -> Any:

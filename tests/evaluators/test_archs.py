@@ -55,8 +55,12 @@ def test_the_candidate_sits_where_each_architecture_says():
     assert seen == [torch.Size([3 * 10, 64])]
 
 
-def test_bad_architecture_settings_are_recorded_failures():
-    vit = evaluate("relu", "mnist1d-vit", seeds=(0,), steps=2, patch=3)
-    assert vit.status == "error" and "does not divide" in vit.error
-    res = get_task("mnist1d-resnet-ln", norm="group", steps=2).evaluate_seed("relu", 0)
-    assert res.status == "error" and "unknown norm" in res.error
+def test_bad_architecture_settings_are_one_line_errors():
+    from actsearch.errors import UserError
+
+    for task, bad, message in (("mnist1d-vit", {"patch": 3}, "must divide"), ("mnist1d-vit", {"heads": 5}, "must divide"),
+                               ("mnist1d-resnet-ln", {"norm": "group"}, "norm must be one of"),
+                               ("mnist1d-cnn", {"layers": 0}, "layers must be >= 1"),
+                               ("ood-regression", {"test_range": 1.0}, "must exceed train_range")):
+        with pytest.raises(UserError, match=message):
+            get_task(task, **bad)

@@ -70,7 +70,8 @@ def test_a_failing_member_fails_the_candidate_and_reports_follow_the_panel_order
     ("panel:digits", {"aggregate": "median"}, "aggregate must be"),
     ("panel:digits", {"bogus": 1}, "no setting 'bogus'"),
     ("panel:digits", {"digits.bogus": 1}, "no setting 'bogus'"),
-    ("panel:digits", {"reference_seeds": 0}, "at least 1"),
+    ("panel:digits", {"reference_seeds": 0}, "reference_seeds must be >= 1"),
+    ("panel:digits", {"min_sd": 0}, "min_sd must be > 0"),
 ])
 def test_bad_panels_are_user_errors(name, overrides, message):
     with pytest.raises(UserError, match=message):
