@@ -183,15 +183,17 @@ def register(app: typer.Typer) -> None:
     def export(
         run_dir: Path = run_arg,
         key: str = typer.Argument(..., help=KEY_HELP),
-        out: Path = typer.Option(..., "--out", "-o", help="file to write (my_act.py, or my_act.pt)"),
-        fmt: str = typer.Option("py", "--format", "-f", help="py (standalone module) or torchscript"),
+        out: Path = typer.Option(..., "--out", "-o", help="file to write (my_act.py, my_act.pt or my_act.onnx)"),
+        fmt: str = typer.Option("py", "--format", "-f", help="py (standalone module), torchscript or onnx"),
         name: str = typer.Option(None, "--name", help="class name (default: from the functions used)"),
+        rank: int = typer.Option(2, "--rank", help="onnx: dimensions of the input (2: N x C, 4: N x C x H x W)"),
     ) -> None:
-        """Write a candidate as a standalone torch module (only torch needed) or a TorchScript file."""
+        """Write a candidate as a standalone torch module (only torch needed), a TorchScript file or an
+        ONNX graph (elementwise; every dimension dynamic, the rank fixed by --rank)."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            path = run.export(key, out, format=fmt, class_name=name)
+            path = run.export(key, out, format=fmt, class_name=name, rank=rank)
         print(f"wrote {path}")
 
 
