@@ -79,9 +79,11 @@ def check_signature(fn: Callable, name: str) -> bool:
         have = ", ".join(p.name for p in params) or "none"
         raise TaskError(f"task {name}: a task function takes (act, seed, report[, settings]); "
                         f"{getattr(fn, '__name__', 'it')} takes ({have})")
-    ret = sig.return_annotation
-    if isinstance(ret, type) and issubclass(ret, _NOT_SCORES):
-        raise TaskError(f"task {name}: it is annotated to return {ret.__name__}; a task returns a number "
+    ret = sig.return_annotation  # a class, or its name under `from __future__ import annotations`
+    bad = ret.__name__ if isinstance(ret, type) and issubclass(ret, _NOT_SCORES) else \
+        ret if isinstance(ret, str) and ret in {t.__name__ for t in _NOT_SCORES} | {"None"} else None
+    if bad:
+        raise TaskError(f"task {name}: it is annotated to return {bad}; a task returns a number "
                         "or a dict with 'score'")
     return takes_settings
 
