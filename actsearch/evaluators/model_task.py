@@ -113,6 +113,7 @@ class ModelTask(ClassificationTask):
     def check(self) -> None:
         """Build the network once and run it on two training examples: a wrong model or data shape
         is one line before anything starts, not a failure of every candidate."""
+        _device(self.config)  # a GPU asked for where there is none
         split = self._load(self.config)
         try:
             with torch.no_grad():
