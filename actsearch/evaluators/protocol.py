@@ -58,7 +58,7 @@ class TaskProtocol(Protocol):
 def is_task(obj: Any) -> bool:
     """True when ``obj`` offers the whole protocol (an instance, not a class)."""
     return not isinstance(obj, type) and all(hasattr(obj, a) for a in REQUIRED) and \
-        callable(getattr(obj, "evaluate_seed")) and callable(getattr(obj, "run_seed"))
+        callable(obj.evaluate_seed) and callable(obj.run_seed)
 
 
 def probe_of(task: Any) -> TaskProbe | None:

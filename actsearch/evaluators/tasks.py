@@ -16,8 +16,8 @@ import torch
 from torch.nn import functional as F
 
 from actsearch.evaluators import data, models, toy
-from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
 from actsearch.evaluators.settings import apply_overrides
+from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
 
 DIGITS_SIZE, DIGITS_TEST = 1797, 300  # scikit-learn's digits: examples, and those held out as the test set
 
