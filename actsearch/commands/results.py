@@ -30,6 +30,9 @@ def _settings(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of it is in --json)
+
+
 def _details(run: Any, key: str) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
     from actsearch.results.export import activation_of
@@ -74,6 +77,10 @@ def _print_details(info: dict[str, Any], curve: str) -> None:
         for s in r.get("runs") or []:
             console.print(Text(f"      seed {s.get('seed')}: {s.get('status')} {s.get('score')} "
                                f"{(s.get('error') or '')[:100]}"))
+            trace = (s.get("metrics") or {}).get("traceback")  # a user task's exception
+            if isinstance(trace, str) and trace.strip():
+                for line in trace.rstrip().splitlines()[-TRACE_LINES:]:
+                    console.print(Text(f"        | {line}"))
     console.print(Text("\n" + curve))
 
 

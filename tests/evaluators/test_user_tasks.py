@@ -123,3 +123,22 @@ def test_probe_from_a_user_task():
     bad = actsearch.task("bad-probe", probe=lambda: "nope")(helpers.plain)
     with pytest.raises(TaskError, match="probe"):
         bad.probe()
+
+
+def test_show_prints_the_stored_traceback_of_a_user_task(tmp_path):
+    from typer.testing import CliRunner
+
+    from actsearch.cli import app
+    from actsearch.evaluators.result import CandidateResult
+    from actsearch.results.store import RunStore
+
+    res = CandidateResult.from_runs([UserTask(helpers.raises).evaluate_seed("relu", 0)])
+    act = actsearch.parse("x * sigmoid(x)")
+    with RunStore(tmp_path / "run") as store:
+        store.init_run({"command": "test", "task": "t.py:raises", "searcher": "random", "seed": 0,
+                        "space": "quick", "budget": 1})
+        store.record(act.text, act.fingerprint, res, task="t.py:raises", seeds=[0])
+    out = CliRunner().invoke(app, ["show", str(tmp_path / "run"), f"id:{1}"])
+    assert out.exit_code == 0, out.output
+    assert "ValueError: my training broke" in out.stdout
+    assert "raise ValueError" in out.stdout  # the user's own line, from the stored traceback
