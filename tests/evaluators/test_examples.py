@@ -66,3 +66,12 @@ def test_bad_task_reference_exits_2_in_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert stop.value.code == 2, err
     assert err.count("\n") == 1 and err.startswith("error: ") and "has no 'no_such'; tasks there: task" in err
+
+
+def test_search_refuses_a_bad_task_reference_before_ray_starts(tmp_path):
+    for ref, words in ((str(ROOT / "examples" / "own_loop.py") + ":nope", "has no 'nope'"),
+                       (str(tmp_path / "missing.py") + ":task", "no task file")):
+        out = runner.invoke(app, ["search", "--space", "quick", "--searcher", "random", "--task", ref,
+                                  "--budget", "2", "--run-dir", str(tmp_path / "run")])
+        assert words in str(out.exception) and "\n" not in str(out.exception)
+        assert not (tmp_path / "run").exists()  # nothing started, nothing written
