@@ -6,6 +6,14 @@ The public API is small and imported lazily, so ``import actsearch`` stays fast:
     act.fingerprint, act.canonical, act.module(), act.properties()
     actsearch.get("smelu", beta=1.0)          # a named activation from the literature
     run = actsearch.open_run("runs/my-search")  # leaderboard, best, export
+
+Your own network and data (see examples/ and the README's "Search on your own network")::
+
+    task = actsearch.ModelTask(model=lambda act: MyNet(act), train=(x, y), val=(xv, yv), steps=500)
+    @actsearch.task("my-task", steps=200)       # or a full-control fn(act, seed, report[, settings])
+    def train(act, seed, report, settings): ...
+    actsearch.evaluate("x * sigmoid(x)", task, seeds=(0, 1))
+    actsearch.swap_activations(my_model, "x * sigmoid(x)", kinds=(nn.ReLU,))
 """
 
 from __future__ import annotations
@@ -23,6 +31,12 @@ _LAZY = {
     "get": "actsearch.grammar.library",
     "library": "actsearch.grammar.library",
     "open_run": "actsearch.results",
+    "evaluate": "actsearch.evaluators.scoring",
+    "get_task": "actsearch.evaluators.tasks",
+    "task": "actsearch.evaluators.user",
+    "ModelTask": "actsearch.evaluators.model_task",
+    "TaskProbe": "actsearch.evaluators.protocol",
+    "swap_activations": "actsearch.evaluators.swap",
 }
 
 __all__ = ["UserError", "__version__", *_LAZY]

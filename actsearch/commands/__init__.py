@@ -6,6 +6,7 @@
 - ``search``: search, resume
 - ``results``: leaderboard, show, plot, report, validate, export
 - ``features``: features (surrogate pre-screen)
+- ``tasks``: tasks (every known task and its settings)
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import importlib
 
 import typer
 
-GROUPS = ("grammar", "evaluate", "space", "search", "results", "features")
+GROUPS = ("grammar", "evaluate", "tasks", "space", "search", "results", "features")
 
 
 def register_all(app: typer.Typer) -> None:

@@ -77,7 +77,8 @@ def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``baselines`` commands to ``app``."""
 
     seeds_opt = typer.Option(1, "--seeds", "-n", min=1, help="number of seeds (0 .. N-1)")
-    task_opt = typer.Option("mnist1d", "--task", "-t", help="task name (see --help of evaluate) or table:FILE")
+    task_opt = typer.Option("mnist1d", "--task", "-t",
+                            help="task: a name (see actsearch tasks), table:FILE, FILE.py:NAME or module:NAME")
     steps_opt = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps")
     init_opt = typer.Option(None, "--init", help="hidden-layer init: he-relu, he-gain or default")
     head_opt = typer.Option(None, "--head", help="softmax, or activation (the candidate as the classifier)")
@@ -98,7 +99,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train child networks with EXPRESSION as the activation and print the score per seed.
 
-        Tasks: mnist1d (default; deep plain MLP), mnist1d-shallow, mnist1d-resnet, digits, cifar10, xor, teacher.
+        Tasks: mnist1d (default; deep plain MLP), mnist1d-shallow, mnist1d-resnet, digits, cifar10, xor, teacher;
+        your own as FILE.py:NAME or module:NAME (actsearch tasks lists them all).
         """
         from actsearch.evaluators import get_task
 

@@ -30,6 +30,9 @@ def _settings(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of it is in --json)
+
+
 def _details(run: Any, key: str) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
     from actsearch.results.export import activation_of
@@ -74,6 +77,10 @@ def _print_details(info: dict[str, Any], curve: str) -> None:
         for s in r.get("runs") or []:
             console.print(Text(f"      seed {s.get('seed')}: {s.get('status')} {s.get('score')} "
                                f"{(s.get('error') or '')[:100]}"))
+            trace = (s.get("metrics") or {}).get("traceback")  # a user task's exception
+            if isinstance(trace, str) and trace.strip():
+                for line in trace.rstrip().splitlines()[-TRACE_LINES:]:
+                    console.print(Text(f"        | {line}"))
     console.print(Text("\n" + curve))
 
 
@@ -183,15 +190,17 @@ def register(app: typer.Typer) -> None:
     def export(
         run_dir: Path = run_arg,
         key: str = typer.Argument(..., help=KEY_HELP),
-        out: Path = typer.Option(..., "--out", "-o", help="file to write (my_act.py, or my_act.pt)"),
-        fmt: str = typer.Option("py", "--format", "-f", help="py (standalone module) or torchscript"),
+        out: Path = typer.Option(..., "--out", "-o", help="file to write (my_act.py, my_act.pt or my_act.onnx)"),
+        fmt: str = typer.Option("py", "--format", "-f", help="py (standalone module), torchscript or onnx"),
         name: str = typer.Option(None, "--name", help="class name (default: from the functions used)"),
+        rank: int = typer.Option(2, "--rank", help="onnx: dimensions of the input (2: N x C, 4: N x C x H x W)"),
     ) -> None:
-        """Write a candidate as a standalone torch module (only torch needed) or a TorchScript file."""
+        """Write a candidate as a standalone torch module (only torch needed), a TorchScript file or an
+        ONNX graph (elementwise; every dimension dynamic, the rank fixed by --rank)."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            path = run.export(key, out, format=fmt, class_name=name)
+            path = run.export(key, out, format=fmt, class_name=name, rank=rank)
         print(f"wrote {path}")
 
 

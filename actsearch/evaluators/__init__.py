@@ -6,9 +6,13 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     res = evaluate("x * sigmoid(x)", "mnist1d", seeds=(0, 1))   # CandidateResult
     task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
 
-Modules: ``tasks`` (configs and registry), ``task`` (Task classes), ``data`` / ``cifar`` (data
-sets), ``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet,
-ViT), ``train`` (budgeted loop), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate,
+Modules: ``protocol`` (the public Task protocol and ``TaskProbe``), ``tasks`` (configs and
+registry), ``task`` (Task classes), ``settings`` (typed, range-checked ``--set`` overrides),
+``model_task`` (``ModelTask``: the user's network in actsearch's loop), ``user`` (full-control
+``fn(act, seed, report)`` tasks and ``@task``), ``resolve`` (FILE.py:NAME, module:NAME, entry
+points; source hashes), ``swap`` (``swap_activations``), ``data`` / ``cifar`` (data sets),
+``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet, ViT),
+``train`` (budgeted loop), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate,
 prediction difference), ``candidate``, ``scoring`` (``evaluate``), ``table`` (``table:FILE``
 replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks).
 """
@@ -27,6 +31,11 @@ _LAZY = {
     "TaskError": "actsearch.evaluators.task",
     "Task": "actsearch.evaluators.task",
     "as_candidate": "actsearch.evaluators.candidate",
+    "TaskProtocol": "actsearch.evaluators.protocol",
+    "TaskProbe": "actsearch.evaluators.protocol",
+    "ModelTask": "actsearch.evaluators.model_task",
+    "UserTask": "actsearch.evaluators.user",
+    "swap_activations": "actsearch.evaluators.swap",
 }
 
 __all__ = ["CandidateResult", "EvalResult", *_LAZY]

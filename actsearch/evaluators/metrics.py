@@ -13,16 +13,39 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs, targets) -> mean loss
+MetricFn = Callable[[torch.Tensor, torch.Tensor], float]  # (outputs, targets) -> score, higher is better
+
 
 @torch.no_grad()
-def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> tuple[float, float, torch.Tensor]:
-    """Mean cross-entropy, accuracy and predicted classes of ``model`` on (x, y)."""
+def evaluate_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000, *,
+                   loss: LossFn | None = None, metric: MetricFn | None = None,
+                   ) -> tuple[float, float, torch.Tensor | None]:
+    """Mean loss, score and predicted classes of ``model`` on (x, y), without gradients.
+
+    By default the loss is cross-entropy and the score accuracy. A custom ``loss(out, y)`` (mean
+    over the batch) and ``metric(out, y) -> float`` (higher is better) are computed on the whole
+    split's outputs; predictions are then the argmax of 2-D outputs, else None."""
+    if loss is None and metric is None:
+        return _classification_split(model, x, y, batch)
+    model.eval()
+    outs = [model(x[i:i + batch]).float() for i in range(0, len(y), batch)]
+    model.train()
+    out = torch.cat(outs) if outs else torch.empty(0)
+    value = float((loss or F.cross_entropy)(out, y)) if len(y) else 0.0
+    score = float(metric(out, y)) if metric is not None else float((out.argmax(1) == y).float().mean())
+    pred = out.argmax(1).cpu() if out.dim() == 2 else None
+    return value, score, pred
+
+
+def _classification_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int,
+                          ) -> tuple[float, float, torch.Tensor]:
     model.eval()
     loss, preds = 0.0, []
     for i in range(0, len(y), batch):

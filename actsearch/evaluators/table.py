@@ -117,12 +117,10 @@ class TableTask:
         threads: int = 1,
         time_limit_s: float | None = None,
     ) -> EvalResult:
-        """The table's result for ``act`` (an Activation or expression text); missing → invalid."""
-        if isinstance(act, str):
-            from actsearch.grammar import parse
-
-            act = parse(act)
-        row = self.lookup(act.fingerprint)
+        """The table's result for ``act`` (an Activation, expression text, a library name or a
+        :class:`~actsearch.evaluators.candidate.Candidate` of one); missing → invalid."""
+        fingerprint = _fingerprint(act)
+        row = None if fingerprint is None else self.lookup(fingerprint)
         if row is None:
             return EvalResult(INVALID, 0.0, seed, 0.0, {}, "not in the score table")
         ok = row["status"] == OK
@@ -132,3 +130,27 @@ class TableTask:
 
     def run_seed(self, act: Any, seed: int, **kw: Any) -> tuple[EvalResult, None]:
         return self.evaluate_seed(act, seed, **kw), None
+
+    def probe(self) -> None:
+        """A table has no network: the pre-screen and features use the Gaussian fallback."""
+        return None
+
+
+def _fingerprint(act: Any) -> str | None:
+    """The fingerprint of what a caller hands the table (None for a module without an expression)."""
+    from actsearch.grammar import library, parse
+
+    if hasattr(act, "factory") and hasattr(act, "label"):  # a Candidate: its Activation, else its label
+        if act.activation is not None:
+            return act.activation.fingerprint
+        try:
+            return _fingerprint(act.label)
+        except UserError:  # a module factory without an expression (nn.ReLU): not in any table
+            return None
+    if isinstance(act, str):
+        name = act.strip()
+        text = library.expression(name) if name in library.NAMES else act
+        if text is None:
+            return None
+        act = parse(text, **(library.defaults(name) if name in library.NAMES else {}))
+    return getattr(act, "fingerprint", None)

@@ -1,5 +1,6 @@
 """Task classes: what one seed of an evaluation does, with failures turned into statuses.
 
+Every class here satisfies the public protocol of :mod:`actsearch.evaluators.protocol`.
 :class:`Task` owns the contract (``evaluate_seed(candidate, seed, report=, threads=,
 time_limit_s=)``): it rejects trivial candidates as ``invalid``, sets torch's thread count and
 seed, and turns any exception into an ``error`` result. :class:`ClassificationTask` trains a child
@@ -20,10 +21,12 @@ from torch import nn
 from actsearch.errors import UserError
 from actsearch.evaluators import data, models
 from actsearch.evaluators.candidate import Candidate, as_candidate
+from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import ERROR, INVALID, EvalResult
 from actsearch.evaluators.train import Report, train_classifier
 
 HEADS = ("softmax", "activation")
+PROBE_ROWS = 1024  # training examples a task's probe offers (propagation batch + trainability proxy)
 
 
 class TaskError(UserError):
@@ -59,6 +62,26 @@ class Task:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+    def probe(self) -> TaskProbe | None:
+        """A network and a batch for the pre-screen and the features; None: the Gaussian fallback."""
+        return None
+
+    # The pre-screen's hooks (``actsearch.search.features.probe_for``), derived from ``probe()``.
+    # Without a probe they are absent (AttributeError), so callers fall back to the Gaussian probe.
+    @property
+    def build_model(self) -> Callable[[models.ActFactory], nn.Module]:
+        probe = self.probe()
+        if probe is None:
+            raise AttributeError("build_model")
+        return probe.build
+
+    @property
+    def sample_batch(self) -> Callable[[int], tuple[torch.Tensor, torch.Tensor]]:
+        probe = self.probe()
+        if probe is None:
+            raise AttributeError("sample_batch")
+        return lambda n: (probe.inputs[:n], probe.targets[:n])
 
     def _run(self, cand: Candidate, seed: int, report: Report | None,
              time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
@@ -100,14 +123,23 @@ class ClassificationTask(Task):
     def __init__(self, name: str, config: Any, load: Callable[[Any], data.Split],
                  build: Callable[[Any, models.ActFactory, float | None], nn.Module],
                  device: Callable[[Any], torch.device] = lambda cfg: torch.device("cpu"),
-                 augment: Callable[[Any], Callable | None] = lambda cfg: None) -> None:
+                 augment: Callable[[Any], Callable | None] = lambda cfg: None,
+                 loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 metric: Callable[[torch.Tensor, torch.Tensor], float] | None = None) -> None:
         super().__init__(name, config)
         self._load, self._build, self._device, self._augment = load, build, device, augment
+        self._loss, self._metric = loss, metric
         self._moved: tuple[data.Split, data.Split] | None = None
         if config.init not in models.INITS:
             raise TaskError(f"unknown init {config.init!r}; expected one of {', '.join(models.INITS)}")
         if config.head not in HEADS:
             raise TaskError(f"unknown head {config.head!r}; expected one of {', '.join(HEADS)}")
+
+    def probe(self) -> TaskProbe:
+        """The task's own child network and its first training examples."""
+        split = self._load(self.config)
+        return TaskProbe(lambda factory: self._build(self.config, factory, None), split.x_train[:PROBE_ROWS].cpu(),
+                         split.y_train[:PROBE_ROWS].cpu(), float(self.config.lr), int(self.config.batch_size))
 
     def _run(self, cand: Candidate, seed: int, report: Report | None,
              time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
@@ -132,7 +164,7 @@ class ClassificationTask(Task):
             model = nn.Sequential(model, cand.factory())
         model.to(device)
         return train_classifier(model, acts, split, cfg, seed, report=report, time_limit_s=time_limit_s,
-                                augment=self._augment(cfg))
+                                augment=self._augment(cfg), loss=self._loss, metric=self._metric)
 
 
 class ToyTask(Task):

@@ -8,9 +8,7 @@ candidate: divergence, exceptions, timeouts and trivial functions become statuse
 
 from __future__ import annotations
 
-import dataclasses
 import os
-import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +16,8 @@ import torch
 from torch.nn import functional as F
 
 from actsearch.evaluators import archs, data, models, regression, toy
+from actsearch.evaluators.settings import apply_overrides
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
-from actsearch.limits import SettingError, check_task_settings
 
 DIGITS_SIZE, DIGITS_TEST = 1797, 300  # scikit-learn's digits: examples, and those held out as the test set
 
@@ -234,57 +232,30 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
 TASKS: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def _coerce(name: str, field: dataclasses.Field, value: Any, hints: dict[str, Any]) -> Any:
-    """Convert an override to the field's type (int, float, bool, str, optional)."""
-    kind = hints[field.name]
-    args = typing.get_args(kind)
-    optional = type(None) in args
-    base = next((a for a in args if a is not type(None)), kind) if args else kind
-    if value is None or (optional and isinstance(value, str) and value.lower() == "none"):
-        if optional:
-            return None
-        raise TaskError(f"task {name}: {field.name} cannot be None")
-    try:
-        if base is bool and isinstance(value, str):
-            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return value.lower() in ("true", "1", "yes")
-        if base is int and isinstance(value, float) and not value.is_integer():
-            raise ValueError
-        return base(value)
-    except (TypeError, ValueError):
-        raise TaskError(f"task {name}: {field.name} expects {base.__name__}, got {value!r}") from None
-
-
 def get_task(name: str, **overrides: Any) -> Task:
     """The task called ``name`` with config fields replaced by ``overrides``.
 
     ``table:FILE`` gives a lookup-table task (:mod:`actsearch.evaluators.table`), ``panel:A,B`` a
-    panel of tasks (:mod:`actsearch.evaluators.panel`). An unknown name
-    or field raises :class:`TaskError` listing the valid ones.
+    panel of tasks (:mod:`actsearch.evaluators.panel`); ``FILE.py:NAME``, ``module:NAME`` and entry
+    points of the group ``actsearch.tasks`` give a user's task (:mod:`actsearch.evaluators.resolve`).
+    An unknown name or field raises :class:`TaskError` listing the valid ones.
     """
     if isinstance(name, str) and name.startswith("table:"):
         from actsearch.evaluators.table import TableTask
 
+        if overrides:
+            raise TaskError(f"task {name} takes no settings; got {', '.join(overrides)}")
         return TableTask(name[len("table:"):])
     if isinstance(name, str) and name.startswith("panel:"):
         from actsearch.evaluators.panel import PanelTask
 
         return PanelTask(name[len("panel:"):], **overrides)
     if name not in _REGISTRY:
-        raise TaskError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}, table:FILE or panel:A,B")
+        from actsearch.evaluators.resolve import user_task
+
+        return user_task(name, **overrides)
     config_type, make = _REGISTRY[name]
-    fields = {f.name: f for f in dataclasses.fields(config_type)}
-    hints = typing.get_type_hints(config_type)
-    bad = [k for k in overrides if k not in fields]
-    if bad:
-        raise TaskError(f"task {name} has no setting {bad[0]!r}; settings: {', '.join(fields)}")
-    values = {k: _coerce(name, fields[k], v, hints) for k, v in overrides.items()}
-    config = config_type(**values)
-    try:
-        check_task_settings(name, config)
-    except SettingError as err:
-        raise TaskError(str(err)) from None
+    config = apply_overrides(name, config_type, overrides)
     _consistent(name, config)
     return make(name, config)
 

@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from actsearch.evaluators.data import Split
-from actsearch.evaluators.metrics import dead_neuron_rate, evaluate_split
+from actsearch.evaluators.metrics import LossFn, MetricFn, dead_neuron_rate, evaluate_split
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
 
 Report = Callable[[int, float], None]
@@ -57,11 +57,14 @@ def checkpoint_steps(steps: int, checkpoints: int) -> dict[int, int]:
 def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, cfg: Any, seed: int, *,
                      report: Report | None = None, time_limit_s: float | None = None,
                      augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+                     loss: LossFn | None = None, metric: MetricFn | None = None,
                      ) -> tuple[EvalResult, torch.Tensor | None]:
     """Train ``model`` on ``split`` for ``cfg.steps``; return the result and test predictions.
 
     ``cfg`` provides steps, batch_size, lr, weight_decay, checkpoints, report_subset, max_weight
     and dnr_samples. ``acts`` are the hidden activation instances (for the dead-neuron rate).
+    ``loss`` / ``metric`` replace cross-entropy / accuracy (a user's ``ModelTask``); the score is
+    then the metric on the validation split (``val_acc`` holds it).
     """
     start = time.perf_counter()
     device = split.x_train.device
@@ -74,6 +77,8 @@ def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, 
     checkpoints: list[float] = []
     train_start = time.perf_counter()
     deadline = None if time_limit_s is None else start + time_limit_s
+    loss_fn = loss or F.cross_entropy
+    scored = {"loss": loss, "metric": metric}
 
     def stopped(status: str, step: int, why: str) -> tuple[EvalResult, None]:
         metrics = {"steps": step, "checkpoints": checkpoints}
@@ -91,11 +96,11 @@ def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, 
             xb = augment(xb, gen)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
             out = model(xb)
-        loss = F.cross_entropy(out.float(), yb)
+        value = loss_fn(out.float(), yb)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
-        recent.append(loss.detach())
+        recent.append(value.detach())
         if not cuda or len(recent) >= 50 or step in marks or step == cfg.steps:
             if not bool(torch.stack(recent).isfinite().all()):
                 return stopped(DIVERGED, step, f"loss is not finite at step {step}")
@@ -104,17 +109,17 @@ def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, 
             if not weights_ok(model, cfg.max_weight):
                 return stopped(DIVERGED, step, f"weights exploded (> {cfg.max_weight:g}) at step {step}")
         if step in marks:
-            _, acc, _ = evaluate_split(model, split.x_val[:sub], split.y_val[:sub])
+            _, acc, _ = evaluate_split(model, split.x_val[:sub], split.y_val[:sub], **scored)
             checkpoints.append(acc)
             if report is not None:
                 report(marks[step], acc)
     train_s = time.perf_counter() - train_start
 
-    val_loss, val_acc, _ = evaluate_split(model, split.x_val, split.y_val)
-    test_loss, test_acc, test_pred = evaluate_split(model, split.x_test, split.y_test)
+    val_loss, val_acc, _ = evaluate_split(model, split.x_val, split.y_val, **scored)
+    test_loss, test_acc, test_pred = evaluate_split(model, split.x_test, split.y_test, **scored)
     train_loss, train_acc, _ = evaluate_split(model, split.x_train[:len(split.y_val)],
-                                              split.y_train[:len(split.y_val)])
-    if not all(math.isfinite(v) for v in (val_loss, test_loss, train_loss)):
+                                              split.y_train[:len(split.y_val)], **scored)
+    if not all(math.isfinite(v) for v in (val_loss, test_loss, train_loss, val_acc)):
         return stopped(DIVERGED, cfg.steps, "evaluation loss is not finite after training")
     dnr = dead_neuron_rate(model, acts, split.x_val[:cfg.dnr_samples]) if acts else 0.0
     metrics = {

@@ -1,4 +1,5 @@
-"""Export a candidate as a standalone Python module that depends only on torch, or as TorchScript.
+"""Export a candidate as a standalone Python module that depends only on torch, as TorchScript,
+or as an ONNX graph (elementwise on inputs of a fixed rank, every dimension dynamic).
 
 The generated file holds one ``nn.Module`` class with a readable name, a docstring giving the
 expression, score, task and run, the learnable constants as ``nn.Parameter``s with their initial
@@ -25,7 +26,8 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results import codegen
 
-FORMATS = ("py", "torchscript")
+FORMATS = ("py", "torchscript", "onnx")
+ONNX_OPSET = 17  # ONNX operator set of the exported graph (onnxruntime 1.14+ runs it)
 _ALLOWED_IMPORTS = {"math", "torch", "torch.nn.functional", "torch.nn"}
 
 
@@ -200,10 +202,13 @@ def load_module_class(path: Path, cls: str) -> Any:
 
 
 def write(text: str, params: dict[str, Any], out: Path, *, fmt: str = "py", name: str | None = None,
-          info: dict[str, Any] | None = None) -> Path:
-    """Write expression ``text`` as a ``.py`` module or a TorchScript file at ``out``."""
+          info: dict[str, Any] | None = None, rank: int = 2) -> Path:
+    """Write expression ``text`` as a ``.py`` module, a TorchScript file or an ONNX graph at ``out``
+    (ONNX: inputs of ``rank`` dimensions, each dynamic)."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if not isinstance(rank, int) or not 1 <= rank <= 8:
+        raise UserError(f"--rank must be 1 to 8, got {rank!r}")
     source = module_source(text, params, name=name, info=info, module=out.stem)
     cls = ast.parse(source).body[-1].name
     try:
@@ -217,6 +222,9 @@ def write(text: str, params: dict[str, Any], out: Path, *, fmt: str = "py", name
             src = Path(tmp) / f"{cls.lower()}_export.py"
             src.write_text(source, encoding="utf-8")
             module = load_module_class(src, cls)()
+            if fmt == "onnx":
+                _onnx(module, out, rank)
+                return out
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated, still works
                 scripted = torch.jit.script(module)
@@ -226,7 +234,23 @@ def write(text: str, params: dict[str, Any], out: Path, *, fmt: str = "py", name
         raise UserError(f"cannot write {out}: {err.strerror or err}") from None
 
 
-def export_entry(run: Any, entry: Any, out: Path, *, fmt: str = "py", class_name: str | None = None) -> Path:
+def _onnx(module: Any, out: Path, rank: int) -> None:
+    """torch's TorchScript-based ONNX exporter (fast, no extra package); every axis dynamic."""
+    import torch
+
+    example = torch.randn(*([3] * rank))
+    axes = {name: {d: f"d{d}" for d in range(rank)} for name in ("x", "y")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation and tracer warnings
+        try:
+            torch.onnx.export(module, (example,), str(out), input_names=["x"], output_names=["y"],
+                              dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
+        except ModuleNotFoundError as err:
+            raise UserError(f"ONNX export needs the {err.name!r} package: pip install 'actsearch[onnx]'") from None
+
+
+def export_entry(run: Any, entry: Any, out: Path, *, fmt: str = "py", class_name: str | None = None,
+                 rank: int = 2) -> Path:
     """Write a leaderboard entry of ``run`` with its provenance in the docstring."""
     info = {
         "score": None if entry.score is None else f"{entry.score:.4f} ± {entry.score_std or 0.0:.4f} "
@@ -240,7 +264,8 @@ def export_entry(run: Any, entry: Any, out: Path, *, fmt: str = "py", class_name
         "validation": None if entry.val_score is None else
         f"{entry.val_score:.4f} ± {entry.val_std or 0.0:.4f} over {entry.val_seeds} seed(s) on {entry.val_task}",
     }
-    return write(entry.expression, entry.params, out, fmt=fmt, name=class_name or _reference_class(entry), info=info)
+    return write(entry.expression, entry.params, out, fmt=fmt, name=class_name or _reference_class(entry), info=info,
+                 rank=rank)
 
 
 def _reference_class(entry: Any) -> str | None:

@@ -87,11 +87,12 @@ class Run:
         return found[0]
 
     def export(self, key: str | int, out: str | os.PathLike, format: str = "py",
-               class_name: str | None = None) -> Path:
-        """Write the candidate as a standalone torch module (``py``) or TorchScript file."""
+               class_name: str | None = None, rank: int = 2) -> Path:
+        """Write the candidate as a standalone torch module (``py``), a TorchScript file or an ONNX
+        graph (``onnx``: inputs of ``rank`` dimensions)."""
         from actsearch.results.export import export_entry
 
-        return export_entry(self, self.entry(key), Path(out), fmt=format, class_name=class_name)
+        return export_entry(self, self.entry(key), Path(out), fmt=format, class_name=class_name, rank=rank)
 
     def plot(self, out: str | os.PathLike, top: int = 5, task: str | None = None) -> list[Path]:
         """The top-K functions/derivatives figure and the progress figure (second path)."""

@@ -180,7 +180,7 @@ def test_module_only_library_function_is_refused(tmp_path):
     with pytest.raises(UserError, match="module-only"):
         export.write("helu", {}, tmp_path / "h.py")
     with pytest.raises(UserError, match="unknown export format"):
-        export.write("x", {}, tmp_path / "h.py", fmt="onnx")
+        export.write("x", {}, tmp_path / "h.py", fmt="tflite")
 
 
 def test_exported_forms_equal_the_compiler_on_sampled_candidates(tmp_path):

@@ -67,3 +67,12 @@ def result_of(score: float):
     from actsearch.evaluators.result import CandidateResult, EvalResult
 
     return CandidateResult.from_runs([EvalResult(status="ok", score=score, seed=0)])
+
+
+def test_validate_on_a_user_task_file(writable_run):
+    from pathlib import Path
+
+    ref = str(Path(__file__).resolve().parents[2] / "examples" / "own_loop.py") + ":task"
+    rows = validate(writable_run, ref, top=1, seeds=2, overrides={"steps": 40}, references=False)
+    assert len(rows) == 1 and rows[0]["status"] == "ok" and 0.0 < rows[0]["score"] <= 1.0
+    assert rows[0]["task"] == f"{ref}[steps=40]"

@@ -1,0 +1,254 @@
+"""One resolver for every way of naming a task, used by every command through ``get_task``.
+
+A task is named by
+
+- a built-in name (``mnist1d``, ``digits`` …) from :mod:`actsearch.evaluators.tasks`;
+- ``table:FILE`` — the replay of a scored table;
+- ``path/to/file.py:NAME`` — an object in a Python file (the file is imported once per process);
+- ``package.module:NAME`` — an object in an importable module;
+- the name of an entry point in the group ``actsearch.tasks`` of an installed package.
+
+The object may be a task (anything offering :class:`~actsearch.evaluators.protocol.TaskProtocol`:
+a ``ModelTask``, an ``@actsearch.task`` function, a custom class instance) or a plain function
+``fn(act, seed, report[, settings])``. Every bad reference — no such file, module or object, an
+object that is not a task, a wrong signature — is a one-line :class:`TaskError` before anything
+starts. :func:`source_hash` and :func:`stable_reference` give what a run store records (the store
+wiring comes with the run loop); :func:`known_tasks` lists every task for ``actsearch tasks``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actsearch.evaluators.protocol import is_task
+from actsearch.evaluators.task import TaskError
+
+ENTRY_POINT_GROUP = "actsearch.tasks"
+BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module", "entry-point"
+_FILES: dict[str, Any] = {}  # absolute path -> the module imported from it (once per process)
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A parsed task reference."""
+
+    kind: str  # builtin, table, file, module or entry-point
+    target: str  # the task name, the table / Python file (absolute), the module, or the entry point's value
+    attr: str | None = None  # the object's name inside the file or module
+    text: str = ""  # the reference as given
+
+    @property
+    def stable(self) -> str:
+        """The reference as a run store records it (files as absolute paths)."""
+        if self.kind == TABLE:
+            return f"table:{self.target}"
+        if self.kind in (FILE, MODULE):
+            return f"{self.target}:{self.attr}"
+        return self.text
+
+
+@dataclass
+class TaskInfo:
+    """One line of ``actsearch tasks``."""
+
+    name: str  # how to name it on the command line
+    origin: str  # built-in, an entry point's package and value, or a file
+    settings: dict[str, Any] = field(default_factory=dict)  # the default settings
+    description: str = ""  # the first line of its settings' (or function's) docstring
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def parse_reference(text: str) -> TaskRef:
+    """What kind of reference ``text`` is (no file is read and nothing is imported)."""
+    from actsearch.evaluators.tasks import TASKS
+
+    if not isinstance(text, str) or not text.strip():
+        raise TaskError(f"a task is named by text, got {text!r}")
+    text = text.strip()
+    if text.startswith("table:"):
+        return TaskRef(TABLE, text[len("table:"):], None, text)
+    if text in TASKS:
+        return TaskRef(BUILTIN, text, None, text)
+    if ":" in text:
+        target, _, attr = text.rpartition(":")
+        if not attr.isidentifier() or not target:
+            raise TaskError(f"task reference {text!r}: expected FILE.py:NAME or package.module:NAME")
+        if target.endswith(".py") or "/" in target or "\\" in target:
+            return TaskRef(FILE, str(Path(target).expanduser().resolve()), attr, text)
+        if not all(part.isidentifier() for part in target.split(".")):
+            raise TaskError(f"task reference {text!r}: {target!r} is neither a .py file nor a module name")
+        return TaskRef(MODULE, target, attr, text)
+    for ep in _entry_points():
+        if ep.name == text:
+            return TaskRef(ENTRY_POINT, ep.value, None, text)
+    names = ", ".join(TASKS)
+    raise TaskError(f"unknown task {text!r}; expected one of {names}, table:FILE, panel:A,B, FILE.py:NAME, "
+                    f"module:NAME or an installed '{ENTRY_POINT_GROUP}' entry point (see actsearch tasks)")
+
+
+def _import_file(path: str) -> Any:
+    if path in _FILES:
+        return _FILES[path]
+    file = Path(path)
+    if not file.is_file():
+        raise TaskError(f"no task file {path!r}")
+    name = f"_actsearch_task_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
+    spec = importlib.util.spec_from_file_location(name, file)
+    if spec is None or spec.loader is None:
+        raise TaskError(f"cannot import {path!r} as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look the module up by name
+    sys.path.insert(0, str(file.parent))  # the file may import its neighbours
+    try:
+        spec.loader.exec_module(module)  # the user's own code, named by the user
+    except Exception as err:
+        sys.modules.pop(name, None)
+        raise TaskError(f"cannot load task file {path}: {type(err).__name__}: {' '.join(str(err).split())[:200]}") from None
+    finally:
+        if sys.path and sys.path[0] == str(file.parent):
+            sys.path.pop(0)
+    _FILES[path] = module
+    return module
+
+
+def _import_module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name and name.startswith(err.name):
+            raise TaskError(f"no module {name!r} (is it installed, or on PYTHONPATH?)") from None
+        raise TaskError(f"cannot import module {name}: {err}") from None
+    except Exception as err:
+        raise TaskError(f"cannot import module {name}: {type(err).__name__}: {' '.join(str(err).split())[:200]}") from None
+
+
+def as_task(obj: Any, name: str, where: str) -> Any:
+    """``obj`` as a task: itself when it offers the protocol, a plain function wrapped as a
+    :class:`~actsearch.evaluators.user.UserTask`, anything else refused in one line."""
+    if is_task(obj):
+        return obj
+    if inspect.isclass(obj):
+        raise TaskError(f"{where}: {name} is a class; name an instance of it (a task), or a function")
+    if inspect.isfunction(obj) or inspect.ismethod(obj) or (callable(obj) and not isinstance(obj, type)):
+        from actsearch.evaluators.user import UserTask
+
+        return UserTask(obj, name)
+    raise TaskError(f"{where}: {name} is a {type(obj).__name__}, not a task (a ModelTask, an "
+                    "@actsearch.task function or fn(act, seed, report))")
+
+
+def load(ref: TaskRef) -> Any:
+    """The task object a file, module or entry-point reference names (before settings)."""
+    if ref.kind == FILE:
+        module, where = _import_file(ref.target), ref.target
+    elif ref.kind == MODULE:
+        module, where = _import_module(ref.target), f"module {ref.target}"
+    elif ref.kind == ENTRY_POINT:
+        module_name, _, attr = ref.target.partition(":")
+        return as_task(_attr(_import_module(module_name), attr, ref.target), ref.text, f"entry point {ref.text}")
+    else:
+        raise TaskError(f"{ref.text!r} is not a user task reference")
+    return as_task(_attr(module, ref.attr, where), ref.attr, where)
+
+
+def _attr(module: Any, attr: str, where: str) -> Any:
+    obj = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            found = [n for n, v in vars(module).items() if not n.startswith("_") and is_task(v)]
+            hint = f"; tasks there: {', '.join(found)}" if found else ""
+            raise TaskError(f"{where} has no {attr!r}{hint}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def user_task(text: str, **overrides: Any) -> Any:
+    """A file, module or entry-point task with its settings replaced by ``overrides``."""
+    ref = parse_reference(text)
+    task = load(ref)
+    if overrides:
+        with_settings = getattr(task, "with_settings", None)
+        if with_settings is None:
+            raise TaskError(f"task {text} takes no settings (it has no with_settings); got {', '.join(overrides)}")
+        task = with_settings(**overrides)
+    check = getattr(task, "check", None)
+    if callable(check):
+        check()
+    return task
+
+
+def source_hash(text: str) -> str | None:
+    """sha256 of the source a task reference runs: the file, or the module's file; None for a
+    built-in task (its code is actsearch's own, recorded with the version)."""
+    ref = parse_reference(text)
+    if ref.kind in (FILE, TABLE):
+        path = Path(ref.target)
+    elif ref.kind in (MODULE, ENTRY_POINT):
+        module = ref.target.partition(":")[0]
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not Path(spec.origin).is_file():
+            raise TaskError(f"no source file for module {module!r}")
+        path = Path(spec.origin)
+    else:
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise TaskError(f"cannot read {path}: {err.strerror or err}") from None
+
+
+def stable_reference(text: str) -> str:
+    """The reference a run store records for ``text`` (files made absolute)."""
+    return parse_reference(text).stable
+
+
+def _describe(config: Any, doc: str | None) -> str:
+    lines = [ln.strip() for ln in (doc or type(config).__doc__ or "").strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def known_tasks() -> list[TaskInfo]:
+    """Every built-in task and every installed entry point, with where it comes from and its settings."""
+    import dataclasses
+
+    from actsearch.evaluators.settings import as_dict
+    from actsearch.evaluators.tasks import _REGISTRY
+
+    infos = [TaskInfo(name, "built-in", dataclasses.asdict(config_type()), _describe(config_type(), None))
+             for name, (config_type, _) in _REGISTRY.items()]
+    infos.append(TaskInfo("table:FILE", "built-in (replay of a scored CSV/JSON table)", {}, "scores looked up by fingerprint"))
+    for ep in _entry_points():
+        dist = getattr(ep, "dist", None)
+        origin = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
+        try:
+            task = load(TaskRef(ENTRY_POINT, ep.value, None, ep.name))
+            infos.append(TaskInfo(ep.name, origin, as_dict(task.config), _describe(task.config, getattr(task, "__doc__", None))))
+        except TaskError as err:
+            infos.append(TaskInfo(ep.name, origin, {}, f"cannot load: {err}"))
+    return infos
+
+
+def describe(text: str) -> TaskInfo:
+    """The :class:`TaskInfo` of one user task reference (``actsearch tasks FILE.py:NAME``)."""
+    from actsearch.evaluators.settings import as_dict
+
+    ref = parse_reference(text)
+    if ref.kind in (BUILTIN, TABLE):
+        return next((i for i in known_tasks() if i.name == text), TaskInfo(text, "built-in"))
+    task = load(ref)
+    origin = {FILE: f"file {ref.target}", MODULE: f"module {ref.target}", ENTRY_POINT: f"entry point {ref.target}"}
+    return TaskInfo(text, origin[ref.kind], as_dict(task.config), _describe(task.config, getattr(task, "__doc__", None)))

@@ -1,0 +1,94 @@
+"""Task settings: one settings dataclass per task, overrides typed and range-checked here.
+
+Every task (built-in, ``ModelTask``, a user's ``@actsearch.task`` function) declares its settings
+as a dataclass; ``--set NAME=VALUE`` and ``get_task(name, **overrides)`` go through
+:func:`apply_overrides`, which converts text to the field's type (int, float, bool, str,
+optional), refuses unknown names and checks each value against :mod:`actsearch.limits`.
+:func:`settings_type` builds the dataclass of a user task from its declared defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any
+
+from actsearch.limits import SettingError, check_task_settings
+
+
+def _error(message: str) -> Exception:
+    from actsearch.evaluators.task import TaskError
+
+    return TaskError(message)
+
+
+def coerce(task: str, field: dataclasses.Field, value: Any, hints: dict[str, Any]) -> Any:
+    """Convert an override to the field's type (int, float, bool, str, optional)."""
+    kind = hints[field.name]
+    args = typing.get_args(kind)
+    optional = type(None) in args
+    base = next((a for a in args if a is not type(None)), kind) if args else kind
+    if value is None or (optional and isinstance(value, str) and value.lower() == "none"):
+        if optional:
+            return None
+        raise _error(f"task {task}: {field.name} cannot be None")
+    try:
+        if base is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return value.lower() in ("true", "1", "yes")
+        if base is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError
+        if base is Any:
+            return value
+        return base(value)
+    except (TypeError, ValueError):
+        raise _error(f"task {task}: {field.name} expects {base.__name__}, got {value!r}") from None
+
+
+def apply_overrides(task: str, config_type: type, overrides: dict[str, Any], base: Any = None) -> Any:
+    """A ``config_type`` instance (``base``'s values, else the defaults) with ``overrides`` applied,
+    each converted to its field's type and checked against :data:`actsearch.limits.TASK_SETTINGS`."""
+    fields = {f.name: f for f in dataclasses.fields(config_type)}
+    hints = typing.get_type_hints(config_type)
+    bad = [k for k in overrides if k not in fields]
+    if bad:
+        have = ", ".join(fields) or "none"
+        raise _error(f"task {task} has no setting {bad[0]!r}; settings: {have}")
+    values = {k: coerce(task, fields[k], v, hints) for k, v in overrides.items()}
+    config = dataclasses.replace(base, **values) if base is not None else config_type(**values)
+    try:
+        check_task_settings(task, config)
+    except SettingError as err:
+        raise _error(str(err)) from None
+    return config
+
+
+_TYPES = (bool, int, float, str)
+
+
+def settings_type(task: str, defaults: dict[str, Any]) -> type:
+    """A frozen-free settings dataclass for a user task: one field per declared setting, its type
+    taken from the default (bool, int, float, str; ``None`` makes an optional float)."""
+    fields = []
+    for name, value in defaults.items():
+        if not name.isidentifier():
+            raise _error(f"task {task}: setting name {name!r} is not an identifier")
+        if value is None:
+            kind: Any = typing.Optional[float]  # noqa: UP045 - evaluated by get_type_hints
+        elif isinstance(value, _TYPES):
+            kind = type(value)
+        else:
+            raise _error(f"task {task}: setting {name!r} must default to a bool, int, float, str or None, "
+                         f"got {type(value).__name__}")
+        fields.append((name, kind, dataclasses.field(default=value)))
+    cls = dataclasses.make_dataclass(f"{task.title().replace('-', '').replace('_', '')}Settings", fields)
+    cls.__doc__ = f"Settings of the user task {task!r}."
+    return cls
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    """The settings of a task as a plain dict (empty for a task without a dataclass config)."""
+    if config is None or not dataclasses.is_dataclass(config):
+        return {}
+    return dataclasses.asdict(config)
