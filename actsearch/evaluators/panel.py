@@ -42,7 +42,6 @@ import math
 import os
 import statistics
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,20 +138,15 @@ class PanelTask:
     """Trains a candidate on each member task and scores it by the aggregate of normalised scores."""
 
     def __init__(self, spec: str, **overrides: Any) -> None:
-        from actsearch.evaluators.tasks import _coerce, get_task
+        from actsearch.evaluators.settings import apply_overrides
+        from actsearch.evaluators.tasks import get_task
 
         names = member_names(spec)
         for n in names:
             if not n.startswith("table:"):
                 get_task(n)  # an unknown name fails here, with the list of tasks
         panel, member_overrides = _split_overrides(names, overrides)
-        hints = typing.get_type_hints(PanelConfig)
-        byname = {f.name: f for f in dataclasses.fields(PanelConfig)}
-        values = {k: _coerce("panel", byname[k], v, hints) for k, v in panel.items()}
-        self.config = PanelConfig(tasks=",".join(names), **values)
-        from actsearch.limits import check_task_settings
-
-        check_task_settings("panel", self.config)
+        self.config = apply_overrides("panel", PanelConfig, panel, base=PanelConfig(tasks=",".join(names)))
         if self.config.aggregate not in AGGREGATES:
             raise TaskError(f"panel: aggregate must be one of {', '.join(AGGREGATES)}, got {self.config.aggregate!r}")
         self.names = names
