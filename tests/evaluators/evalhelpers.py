@@ -21,6 +21,12 @@ TINY = {
     "xor": {"trials": 4, "epochs": 60},
     "teacher": {"steps": 60, "train_size": 500, "test_size": 200},
     "cifar10": {"steps": 3, "batch_size": 8, "width": 4, "blocks_per_stage": 1, "val_size": 10},
+    "mnist1d-cnn": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width", "depth")}, "channels": 8},
+    "mnist1d-resnet-ln": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width", "depth")},
+                          "steps": 8, "channels": 8, "blocks": 2},
+    "mnist1d-vit": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width",)}, "steps": 8, "dim": 16,
+                    "depth": 1, "heads": 2},
+    "ood-regression": {"steps": 30, "train_size": 128, "test_size": 64, "width": 16, "depth": 2},
 }
 
 
