@@ -46,6 +46,7 @@ class Mnist1dConfig(TrainConfig):
     val_size: int = 2000  # held-out examples that score (validation); the rest are the test set
     width: int = 100  # hidden units per layer
     depth: int = 7  # hidden layers: Linear(40,100) → f, then 6 × [Linear(100,100) → f]
+    batched: bool = True  # train the seeds (and packed candidates) as one stacked network; false: one by one
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Mnist1dResnetConfig(Mnist1dConfig):
     steps: int = 600  # optimizer steps (~25 s on one CPU thread; ~0.95 after 200 steps)
     channels: int = 32  # channels of the first stage (doubling, up to 4x)
     blocks: int = 3  # residual blocks; each after the first halves the length
+    batched: bool = False  # no stacked form of the ResNet yet: its seeds train one by one
 
 
 @dataclass
