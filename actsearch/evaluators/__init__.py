@@ -5,9 +5,11 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     from actsearch.evaluators import evaluate, get_task, TASKS
     res = evaluate("x * sigmoid(x)", "mnist1d", seeds=(0, 1))   # CandidateResult
     task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
+    evaluate_pack(["swish", "relu"], "mnist1d", seeds=range(5))  # one CandidateResult each
 
 Modules: ``tasks`` (configs and registry), ``task`` (Task classes), ``data`` / ``cifar`` (data
-sets), ``models`` (child networks), ``train`` (budgeted loop), ``toy`` (XOR, teacher-student),
+sets), ``models`` (child networks), ``train`` (budgeted loop), ``ensemble`` and ``batched`` (seeds
+and candidates trained as one stacked network), ``toy`` (XOR, teacher-student),
 ``metrics`` (dead-neuron rate, prediction difference), ``candidate``, ``scoring`` (``evaluate``).
 """
 
@@ -20,6 +22,7 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 
 _LAZY = {
     "evaluate": "actsearch.evaluators.scoring",
+    "evaluate_pack": "actsearch.evaluators.scoring",
     "get_task": "actsearch.evaluators.tasks",
     "TASKS": "actsearch.evaluators.tasks",
     "TaskError": "actsearch.evaluators.task",
