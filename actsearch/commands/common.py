@@ -38,6 +38,19 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
     return out
 
 
+def check_params_known(expression: str, params: dict[str, float]) -> None:
+    """Refuse ``--param NAME=...`` for a constant that ``expression`` (text or library name) lacks,
+    instead of silently ignoring it."""
+    from actsearch.grammar import library, parse
+
+    name = expression.strip()
+    known = library.defaults(name) if name in library.NAMES else parse(expression).params
+    unknown = [p for p in params if p not in known]
+    if unknown:
+        have = ", ".join(known) or "none"
+        raise UserError(f"--param {unknown[0]}: {expression!r} has no constant {unknown[0]!r} (its constants: {have})")
+
+
 def parse_options(items: list[str] | None) -> dict[str, Any]:
     """Turn ``["temperature=0", "population_size=10", "prescreen=false"]`` into typed options:
     int, float or bool where the text is one, else the text."""

@@ -57,6 +57,9 @@ def evaluate_pack(candidates: Sequence[Any], task: str | Task, seeds: Iterable[i
 
     if not isinstance(task, str) and overrides:
         raise TypeError("task settings are overrides of a task name; pass get_task(name, **settings)")
+    from actsearch.limits import check
+
+    check("time_limit", time_limit_s, label="time_limit_s")
     task_obj = get_task(task, **overrides) if isinstance(task, str) else task
     cands = [as_candidate(c, **(params or {})) for c in candidates]
     reports = list(reports) if reports is not None else [None] * len(cands)

@@ -33,12 +33,14 @@ from actsearch.results.records import (
     SCHEMA_VERSION,
     STOPPED,
     CandidateRecord,
+    RecordError,
     _decode,
     _insert,
     _json,
     _now,
     _num,
     _where,
+    warn_skipped,
 )
 
 
@@ -269,7 +271,10 @@ class RunStore:
             src = cur.fetchone()
             if src is None:
                 raise RunStoreError(f"no stored candidate with id {row_id}")
-            old = _decode(dict(zip(names, src, strict=True)))
+            try:
+                old = _decode(dict(zip(names, src, strict=True)))
+            except RecordError as err:
+                raise RunStoreError(f"cannot add seeds to {err}") from None
             have = list(old.seeds)
             runs = [EvalResult.from_dict(r) for r in old.runs]
             for seed, run in zip(seeds, result.runs, strict=False):
@@ -292,7 +297,10 @@ class RunStore:
                         _num(merged.wall_s), merged.error, row_id, row_id))
             db.execute("UPDATE candidates SET runs=? WHERE id=?", (_json([r.to_dict() for r in runs]), row_id))
             row = db.execute("SELECT * FROM candidates WHERE id=?", (row_id,)).fetchone()
-        return _decode(dict(zip(names, row, strict=True)))
+        try:
+            return _decode(dict(zip(names, row, strict=True)))
+        except RecordError as err:
+            raise RunStoreError(str(err)) from None
 
     # -- reading --------------------------------------------------------------------------------
     def candidates(
@@ -306,7 +314,13 @@ class RunStore:
             cur = self._db.execute(sql + " ORDER BY id", args)
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        return [_decode(dict(zip(names, r, strict=True))) for r in rows]
+        records = []
+        for r in rows:
+            try:
+                records.append(_decode(dict(zip(names, r, strict=True))))
+            except RecordError as err:  # a damaged or crafted row: the others still count
+                warn_skipped(str(self.path), err)
+        return records
 
     def count(self, task: str | None = None, role: str | None = None) -> int:
         """Number of evaluations: rows with a trial id (not aliases, not candidates skipped before

@@ -23,9 +23,10 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult
 from actsearch.results.store import STOPPED, RunStore, RunStoreError
-from actsearch.search.prescreen import ProposalScreen
+from actsearch.search.prescreen import AllRejected, ProposalScreen
 from actsearch.search.searchers.base import FINISHED, WAIT, Proposal
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Bookkeeper:
         self.searcher_done = False
         self.new = 0
         self.screen = ProposalScreen(searcher, self._probe_task) if spec.screens() else None
-        self.failure: RunStoreError | None = None  # a write that failed ends the run with this error
+        self.failure: UserError | None = None  # a failed write or AllRejected ends the run with this error
 
     # budget bookkeeping
     @property
@@ -74,7 +75,7 @@ class Bookkeeper:
             return FINISHED
         try:
             return self._next_config()
-        except RunStoreError as err:
+        except (RunStoreError, AllRejected) as err:
             self.failure = err
             return FINISHED
 

@@ -22,8 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult, EvalResult
-from actsearch.search.features import Featurizer, Probe, propagation_features
+from actsearch.search.features import Featurizer, Probe, ProbeTimeout, propagation_features
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class Thresholds:
 
 
 DEFAULT = Thresholds()
+TIME_LIMIT_S = 30.0  # the initial pass of one candidate; a network that needs longer is rejected
+MAX_REJECTED_IN_ROW = 1000  # proposals rejected one after another before a run stops (see ProposalScreen)
+
+
+class AllRejected(UserError):
+    """The pre-screen rejected every proposal for a long stretch: the run stops instead of looping."""
 
 
 def reason(feats: dict[str, float], thresholds: Thresholds = DEFAULT) -> str | None:
@@ -62,26 +69,34 @@ class PreScreen:
     task-free Gaussian probe; ``probe`` overrides both.
     """
 
-    def __init__(self, task: Any = None, thresholds: Thresholds = DEFAULT, probe: Probe | None = None) -> None:
+    def __init__(self, task: Any = None, thresholds: Thresholds = DEFAULT, probe: Probe | None = None,
+                 time_limit_s: float | None = None) -> None:
         self.probe = probe if probe is not None else Featurizer(task).probe
         self.thresholds = thresholds
+        self.time_limit_s = TIME_LIMIT_S if time_limit_s is None else time_limit_s
         self._cache: dict[str, str | None] = {}
 
     def features(self, act: Any) -> dict[str, float]:
-        """Group (c) at the candidate's initial constants."""
+        """Group (c) at the candidate's initial constants (:class:`ProbeTimeout` past the time limit)."""
+        import time
+
         import torch
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            return propagation_features(act.module, self.probe)
+            return propagation_features(act.module, self.probe, deadline=time.perf_counter() + self.time_limit_s)
         finally:
             torch.set_num_threads(threads)
 
     def __call__(self, act: Any) -> str | None:
         key = act.fingerprint
         if key not in self._cache:
-            self._cache[key] = reason(self.features(act), self.thresholds)
+            try:
+                self._cache[key] = reason(self.features(act), self.thresholds)
+            except ProbeTimeout:
+                self._cache[key] = (f"pre-screen: the initial pass took longer than {self.time_limit_s:g} s "
+                                    "(the network is too large to probe)")
         return self._cache[key]
 
     def result(self, act: Any, seed: int = 0) -> CandidateResult | None:
@@ -116,12 +131,25 @@ class ProposalScreen:
     own candidates (``searcher.prescreen``, the ``surrogate``: it flags them in ``info``).
     """
 
-    def __init__(self, searcher: Any, task: Any) -> None:
+    def __init__(self, searcher: Any, task: Any, max_rejected: int | None = None) -> None:
         self.searcher, self.task = searcher, task
         self.screen: PreScreen | None = None
+        self.max_rejected = MAX_REJECTED_IN_ROW if max_rejected is None else max_rejected
+        self.rejected_in_row = 0
 
     def __call__(self, proposal: Any) -> str | None:
+        """The reason, or None; :class:`AllRejected` after ``max_rejected`` rejections in a row (they
+        do not count towards the budget, so a task that breaks every candidate would loop)."""
         if self.screen is None and not getattr(self.searcher, "prescreen", False):
             self.screen = PreScreen(self.task() if callable(self.task) else self.task)
         rejected = screen_proposal(proposal, self.screen)
-        return None if rejected is None else rejected.error or INVALID
+        if rejected is None:
+            self.rejected_in_row = 0
+            return None
+        why = rejected.error or INVALID
+        self.rejected_in_row += 1
+        if self.rejected_in_row >= self.max_rejected:
+            raise AllRejected(f"stopped: the pre-screen rejected the last {self.rejected_in_row} proposals in a row "
+                              f"(last: {why.removeprefix('pre-screen: ')}); check the task settings, or run "
+                              "with --no-prescreen")
+        return why

@@ -158,6 +158,15 @@ def spec_from_store(run_dir: str | Path) -> SearchSpec:
     return SearchSpec(**data)
 
 
+def check_spec(spec: SearchSpec) -> None:
+    """The run settings inside their ranges (:mod:`actsearch.limits`), before anything starts."""
+    from actsearch.limits import check
+
+    for key in ("budget", "seeds", "workers", "cpus_per_trial", "gpus_per_trial"):
+        check(key, getattr(spec, key), label="--" + key.replace("_", "-"))
+    check("time_limit", spec.time_limit_s, label="--time-limit")
+
+
 def probe_task(spec: SearchSpec, task: Any = None) -> Any:
     """The task whose child network the pre-screen and the surrogate probe: the run's (``task``, the
     built Task, when it has overrides), or mnist1d for a ``table:`` replay, which has no network."""
@@ -183,12 +192,17 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
 def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
                on_result: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
     """Run (or resume) a search into ``run_dir``; see the module docstring."""
-    from actsearch.search.cluster import probe_address, start_ray, stop_ray
+    from actsearch.search.cluster import (
+        check_cluster_resources,
+        check_local_resources,
+        probe_address,
+        start_ray,
+        stop_ray,
+    )
     from actsearch.search.searchers import make_searcher
     from actsearch.search.space import load_space
 
-    if spec.budget < 1:
-        raise UserError("--budget must be at least 1")
+    check_spec(spec)
     if spec.scheduler not in (None, "", "fifo", "asha"):
         raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: fifo, asha")
     if resume and spec.prescreen is None and (Path(run_dir) / "run.sqlite").is_file():
@@ -204,6 +218,8 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
     searcher = make_searcher(spec.searcher, space, seed=spec.seed, **searcher_options(spec, task))
     if spec.address and spec.address != "auto":
         probe_address(spec.address)
+    if not spec.address:
+        check_local_resources(spec.cpus_per_trial, spec.gpus_per_trial)
     store = prepare(spec, run_dir, resume=resume)
     handle = None
     try:
@@ -217,6 +233,7 @@ def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
         if not book.finished:
             handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
                                gpus_per_trial=spec.gpus_per_trial, run_dir=run_dir)
+            check_cluster_resources(spec.cpus_per_trial, spec.gpus_per_trial)
             from actsearch.search.tune import run_trials
 
             outcome = run_trials(book, storage=Path(run_dir, "tune"), name=f"trials-{int(time.time())}",
