@@ -183,8 +183,8 @@ def train_pack(net: StackedMLP, split: Split, cfg: Any, seeds: Sequence[int], *,
 
     if live:
         _final(net, split, cfg, live, seeds, checkpoints, results, start, total, train_s)
-    return [r if r is not None else (EvalResult(DIVERGED, 0.0, int(seeds[i]), 0.0, {}, "lost"), None)
-            for i, r in enumerate(results)]
+    assert all(r is not None for r in results)  # every member ended: diverged, timed out or finished
+    return results
 
 
 def _final(net: StackedMLP, split: Split, cfg: Any, live: list[int], seeds: Sequence[int],

@@ -130,23 +130,33 @@ def test_stacked_forward_equals_each_member_network():
     assert net.weights_ok(1e4).tolist() == [True] * 3
 
 
-def test_a_diverging_member_does_not_disturb_the_others():
-    task = get_task("mnist1d", **{**DEEP, "steps": 30})
+@pytest.mark.parametrize("how", ["loss", "weights"])
+def test_a_diverging_member_does_not_disturb_the_others(how):
+    """Member 1 of three fails — its loss at step 1, or its weights (a bias above max_weight,
+    the loss still finite) at the first check, step 8 — and is dropped with the Adam state of the
+    others carried over; members 0 and 2 end as a clean two-member pack of their seeds does."""
+    task = get_task("mnist1d", **{**DEEP, "steps": 30, "max_weight": 5000.0})
     cfg = task.config
     cand = as_candidate("swish")
     _, poisoned = _net(task, cand, (0, 1, 2))
     with torch.no_grad():
-        poisoned.weights[2][1, 0, 0] = float("inf")  # member 1 (seed 1) blows up at once
-        poisoned.groups[0].consts[0]["beta"][1] = 5.0
+        if how == "loss":
+            poisoned.weights[2][1, 0, 0] = float("inf")
+        else:
+            poisoned.biases[-1][1, 0, 3] = 9000.0
     _, clean = _net(task, cand, (0, 2))
     split = task.split()
     got = train_pack(poisoned, split, cfg, (0, 1, 2))
     ref = train_pack(clean, split, cfg, (0, 2))
-    assert got[1][0].status == DIVERGED and got[1][0].step == 1 and got[1][1] is None
+    failed = got[1][0]
+    assert failed.status == DIVERGED and failed.step == (1 if how == "loss" else 8) and got[1][1] is None
+    assert ("not finite" if how == "loss" else "exploded") in failed.error
+    assert failed.metrics["checkpoints"] == []  # checked before step 8's checkpoint, as train_classifier does
     for (rg, pg), (rr, pr) in zip((got[0], got[2]), ref, strict=True):
         assert rg.status == rr.status == OK and rg.seed == rr.seed
         assert rg.score == pytest.approx(rr.score, abs=1.5 / N_VAL)
         assert rg.metrics["val_loss"] == pytest.approx(rr.metrics["val_loss"], rel=1e-4)
+        assert rg.metrics["checkpoints"] == pytest.approx(rr.metrics["checkpoints"], abs=1.5 / 200)
         assert (pg != pr).float().mean().item() < 0.02  # the same test predictions
 
 
