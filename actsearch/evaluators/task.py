@@ -159,7 +159,8 @@ class ClassificationTask(Task):
 
         Per candidate, per seed: (result, test predictions); ``reports[c][i]`` receives candidate
         c's seed i's checkpoints. None when there is no batched form (a candidate that is not
-        :meth:`batchable`, a network that is not a plain MLP) or the batched run raised: the
+        :meth:`batchable`, a network that is not a plain MLP, a single member) or the batched
+        run raised: the
         caller then trains the seeds one by one, which records each failure as it does today.
         """
         from actsearch.evaluators import batched

@@ -90,6 +90,14 @@ def test_batched_false_trains_seed_by_seed():
     assert get_task("mnist1d").config.batched is True
 
 
+def test_a_single_member_trains_seed_by_seed():
+    cfg = {**DEEP, "steps": 20}
+    one = evaluate("swish", "mnist1d", (3,), **cfg)
+    ref = evaluate("swish", "mnist1d", (3,), batched=False, **cfg)
+    assert "pack" not in one.runs[0].metrics
+    assert one.runs[0].metrics["val_loss"] == ref.runs[0].metrics["val_loss"]  # the very same loop
+
+
 def test_pack_of_candidates_equals_their_separate_runs():
     cfg = {**DEEP, "steps": 40}
     cands = ["swish", "exp(exp(x))", "x * tanh(x)", "relu"]
