@@ -51,10 +51,12 @@ def layers_of(model: nn.Module) -> list[nn.Module]:
 
 
 def is_stackable(model: nn.Module) -> bool:
-    """True for Linear → activation → … → Linear (→ activation): the shape :class:`StackedMLP` runs."""
+    """True for Linear → activation → … → Linear (→ activation), every Linear with a bias: the
+    shape :class:`StackedMLP` runs."""
     layers = layers_of(model)
     linear = [isinstance(m, nn.Linear) for m in layers]
-    return bool(linear) and linear[0] and all(a != b for a, b in zip(linear, linear[1:], strict=False))
+    return bool(linear) and linear[0] and all(a != b for a, b in zip(linear, linear[1:], strict=False)) \
+        and all(m.bias is not None for m in layers if isinstance(m, nn.Linear))
 
 
 @dataclass
@@ -80,8 +82,7 @@ class StackedMLP:
         for i, layer in enumerate(shape):
             if isinstance(layer, nn.Linear):
                 ws = [ls[i].weight.detach().t() for ls in per_model]
-                bs = [ls[i].bias.detach() if ls[i].bias is not None else torch.zeros(ws[0].shape[1])
-                      for ls in per_model]
+                bs = [ls[i].bias.detach() for ls in per_model]
                 self.weights.append(torch.stack(ws).clone().requires_grad_(True))
                 self.biases.append(torch.stack(bs).unsqueeze(1).clone().requires_grad_(True))
             else:

@@ -19,7 +19,7 @@ from torch import nn
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.batched import train_pack
 from actsearch.evaluators.candidate import as_candidate
-from actsearch.evaluators.ensemble import StackedMLP, member_function
+from actsearch.evaluators.ensemble import StackedMLP, is_stackable, member_function
 from actsearch.evaluators.result import DIVERGED, INVALID, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
 
@@ -136,6 +136,10 @@ def test_stacked_forward_equals_each_member_network():
         for k, model in enumerate(models):
             assert torch.allclose(stacked[k], model(x), atol=1e-5, rtol=1e-5)
     assert net.weights_ok(1e4).tolist() == [True] * 3
+    assert all(is_stackable(m) for m in models)
+    assert not is_stackable(nn.Sequential(nn.Linear(4, 4, bias=False), nn.ReLU(), nn.Linear(4, 2)))
+    assert not is_stackable(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2)))
+    assert not is_stackable(get_task("mnist1d-resnet").build(cand, None)[0])
 
 
 @pytest.mark.parametrize("how", ["loss", "weights"])
