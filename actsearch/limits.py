@@ -67,6 +67,15 @@ TASK_SETTINGS: dict[str, Range] = {
     "epochs": Range(1, 1_000_000),
     "input_dim": Range(1, 100_000),
     "patch": Range(1, 100_000),
+    "layers": Range(1, 16),  # convolutions of mnist1d-cnn (each halves the length)
+    "kernel": Range(1, 39),  # convolution width
+    "dim": Range(1, 4_096),  # transformer token width
+    "heads": Range(1, 64),  # attention heads
+    "mlp_ratio": Range(1, 64),  # transformer MLP hidden units per token width
+    "train_range": POSITIVE,  # ood-regression: training interval half-width
+    "test_range": POSITIVE,  # ood-regression: scored interval half-width (beyond train_range)
+    "reference_seeds": Range(1, 1_000),  # a panel's measured ReLU reference
+    "min_sd": Range(0, 1e6, open_lo=True),  # a panel's floor of ReLU's seed spread
 }
 
 # Run settings: the values of ``search``, ``resume``, ``evaluate`` and ``validate`` options.

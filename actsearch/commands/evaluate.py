@@ -17,7 +17,8 @@ from actsearch.commands.common import check_params_known, parse_params, print_js
 from actsearch.errors import UserError
 from actsearch.limits import check
 
-BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh")
+BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh",
+             "gelu-sine", "gelu-sinc")
 
 
 def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
@@ -121,7 +122,7 @@ def register(app: typer.Typer) -> None:
         threads: int = threads_opt, time_limit: float | None = limit_opt, as_json: bool = json_opt,
     ) -> None:
         """Score the seed papers' activations (relu, prelu, gelu, swish, silu, mish, elu, selu, smelu,
-        helu, tanh) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
+        helu, tanh) and the 2026 AlphaEvolve finds (gelu-sine, gelu-sinc) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
         from actsearch.evaluators import get_task
 
         check("time_limit", time_limit, label="--time-limit")
@@ -131,11 +132,21 @@ def register(app: typer.Typer) -> None:
                                     time_limit_s=time_limit, params={}, quiet=as_json)
         rows = [{"name": n, "status": r.status, "score": r.score, "score_std": r.score_std,
                  "test_acc": r.metrics.get("test_acc"), "pd": r.metrics.get("pd"), "dnr": r.metrics.get("dnr"),
-                 "wall_s": r.wall_s, "error": r.error} for n, r in zip(names, results, strict=True)]
+                 "wall_s": r.wall_s, "error": r.error, **_panel_columns(r.metrics)}
+                for n, r in zip(names, results, strict=True)]
         if as_json:
             print_json({"task": task, "seeds": seeds, "baselines": rows})
             return
         _print_baselines(task, seeds, rows)
+
+
+def _panel_columns(metrics: dict[str, Any]) -> dict[str, Any]:
+    """A panel task's per-member scores and normalised scores (``panel``, ``panel_z``), else nothing."""
+    from actsearch.evaluators.result import PANEL_SCORE, PANEL_Z
+
+    out = {name: {k[len(p):]: v for k, v in metrics.items() if k.startswith(p)}
+           for name, p in (("panel", PANEL_SCORE), ("panel_z", PANEL_Z))}
+    return out if out["panel"] else {}
 
 
 def _print_runs(label: str, task: str, res: Any) -> None:
@@ -156,6 +167,11 @@ def _print_runs(label: str, task: str, res: Any) -> None:
     console.print(f"{res.status}: score {res.score:.4f} ± {res.score_std:.4f} over {len(res.runs)} seed(s)"
                   + (f", PD {pd:.3f}" if pd is not None else "") + (f"  ({res.error})" if res.error else ""),
                   markup=False, highlight=False)
+    panel = _panel_columns(res.metrics)
+    for name, value in panel.get("panel", {}).items():  # a panel task: each member's score and normalised score
+        z = panel["panel_z"].get(name)
+        console.print(f"  {name}: {value:.4f}" + ("" if z is None else f" (z {z:+.2f} vs relu)"),
+                      markup=False, highlight=False)
 
 
 def _print_baselines(task: str, seeds: int, rows: list[dict[str, Any]]) -> None:

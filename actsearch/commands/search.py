@@ -182,6 +182,10 @@ def register(app: typer.Typer) -> None:
             raise UserError("--budget must be at least 1")
         if task.startswith("table:"):  # workers may run elsewhere: give them an absolute path
             task = "table:" + str(Path(task[len("table:"):]).resolve())
+        elif task.startswith("panel:"):  # the same for a panel's table members
+            from actsearch.evaluators.panel import absolute
+
+            task = absolute(task)
         refs = tuple(r.strip() for r in references.split(",") if r.strip())
         _check_references(refs)
         spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,

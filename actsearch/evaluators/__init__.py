@@ -8,9 +8,11 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     evaluate_pack(["swish", "relu"], "mnist1d", seeds=range(5))  # one CandidateResult each
 
 Modules: ``tasks`` (configs and registry), ``task`` (Task classes), ``data`` / ``cifar`` (data
-sets), ``models`` (child networks), ``train`` (budgeted loop), ``ensemble`` and ``batched`` (seeds
-and candidates trained as one stacked network), ``toy`` (XOR, teacher-student),
-``metrics`` (dead-neuron rate, prediction difference), ``candidate``, ``scoring`` (``evaluate``).
+sets), ``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet,
+ViT), ``train`` (budgeted loop), ``ensemble`` and ``batched`` (seeds and candidates trained as one
+stacked network), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate, prediction
+difference), ``candidate``, ``scoring`` (``evaluate``, ``evaluate_pack``), ``table``
+(``table:FILE`` replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks).
 """
 
 from __future__ import annotations

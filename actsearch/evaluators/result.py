@@ -16,6 +16,10 @@ from typing import Any
 OK, DIVERGED, ERROR, TIMEOUT, INVALID = "ok", "diverged", "error", "timeout", "invalid"
 STATUSES = (OK, DIVERGED, ERROR, TIMEOUT, INVALID)
 
+# Metric keys of a panel task (``panel:A,B``): each member task's own score and its normalised
+# score, ``PANEL_SCORE + "mnist1d-cnn"`` (see actsearch/evaluators/panel.py)
+PANEL_SCORE, PANEL_Z = "panel.score/", "panel.z/"
+
 
 @dataclass
 class EvalResult:

@@ -89,7 +89,7 @@ def evaluate_pack(candidates: Sequence[Any], task: str | Task, seeds: Iterable[i
         if out[c] is None:
             out[c] = [_run_seed(task_obj, cand, seed, hooks[c][i], threads, time_limit_s)
                       for i, seed in enumerate(seeds)]
-    return [fold(per) for per in out]
+    return [fold(per, getattr(task_obj, "summary_keys", ())) for per in out]
 
 
 def _numbered(report: Report | None, base: int) -> Report | None:
@@ -127,9 +127,10 @@ def _run_seed(task: Task, cand: Any, seed: int, report: Report | None, threads: 
     return task.evaluate_seed(cand, seed, report=report, threads=threads, time_limit_s=time_limit_s), None
 
 
-def fold(per_seed: Sequence[tuple[EvalResult, Any]]) -> CandidateResult:
+def fold(per_seed: Sequence[tuple[EvalResult, Any]], extra_keys: Sequence[str] = ()) -> CandidateResult:
     """One candidate's seed runs (with test predictions) as a :class:`CandidateResult`, with ``pd``
-    across the seeds that finished and the mean of each summary metric over them."""
+    across the seeds that finished and the mean of each summary metric (``SUMMARY_KEYS`` and the
+    task's ``extra_keys``) over them."""
     runs = [r for r, _ in per_seed]
     preds = [p for r, p in per_seed if r.status == OK and p is not None]
     metrics: dict[str, Any] = {}
@@ -137,7 +138,7 @@ def fold(per_seed: Sequence[tuple[EvalResult, Any]]) -> CandidateResult:
     if pd is not None:
         metrics["pd"] = pd
     ok = [r for r in runs if r.status == OK]
-    for key in SUMMARY_KEYS:
+    for key in (*SUMMARY_KEYS, *extra_keys):
         values = [r.metrics[key] for r in ok if isinstance(r.metrics.get(key), (int, float))]
         if values:
             metrics[key] = statistics.fmean(values)

@@ -10,6 +10,7 @@ header, or keys of each JSON object; JSON may be a list or ``{"rows": [...]}``):
     status      ok / diverged / error / timeout / invalid (optional, default ok)
     score       the task's score                       (required for ok rows)
     wall_s      seconds the original evaluation took    (optional)
+    score_std   spread of the score over seeds          (optional; a panel reads relu's as its unit)
 
 A candidate whose fingerprint is not in the table is ``invalid``. Stored fingerprints are used
 first; on a miss, fingerprints are recomputed once from the expressions, so a table outlives a
@@ -73,6 +74,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
                 "status": status,
                 "score": score if math.isfinite(score) else 0.0,
                 "wall_s": float(row.get("wall_s") or 0.0),
+                "score_std": float(row.get("score_std") or 0.0),
             }
         )
     return rows

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from actsearch.evaluators import data, models, toy
+from actsearch.evaluators import archs, data, models, regression, toy
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
 from actsearch.limits import SettingError, check_task_settings
 
@@ -49,7 +49,7 @@ class Mnist1dConfig(TrainConfig):
     val_size: int = 2000  # held-out examples that score (validation); the rest are the test set
     width: int = 100  # hidden units per layer
     depth: int = 7  # hidden layers: Linear(40,100) → f, then 6 × [Linear(100,100) → f]
-    batched: bool = True  # train the seeds (and packed candidates) as one stacked network; false: one by one
+    batched: bool = True  # MLPs: train the seeds (and packed candidates) as one stacked network; false: one by one
 
 
 @dataclass
@@ -68,6 +68,44 @@ class Mnist1dResnetConfig(Mnist1dConfig):
     channels: int = 32  # channels of the first stage (doubling, up to 4x)
     blocks: int = 3  # residual blocks; each after the first halves the length
     batched: bool = False  # no stacked form of the ResNet yet: its seeds train one by one
+
+
+@dataclass
+class Mnist1dCnnConfig(Mnist1dConfig):
+    """MNIST-1D on a plain 1-D CNN without normalisation (the MNIST-1D paper's CNN family): a
+    transfer task."""
+
+    steps: int = 1500  # optimizer steps
+    channels: int = 32  # channels of every convolution
+    layers: int = 3  # Conv1d(kernel, stride 2) → f layers (length 40 → 20 → 10 → 5)
+    kernel: int = 5  # convolution width
+    batched: bool = False  # no stacked form of this network: its seeds train one by one
+
+
+@dataclass
+class Mnist1dResnetLnConfig(Mnist1dConfig):
+    """MNIST-1D on a small layer-normalised 1-D pre-activation ResNet: a transfer task that ranks
+    (the batch-norm ``mnist1d-resnet`` saturates at ~0.99)."""
+
+    steps: int = 400  # optimizer steps
+    channels: int = 16  # channels of the first stage (doubling, up to 4x)
+    blocks: int = 3  # residual blocks; each after the first halves the length
+    norm: str = "layer"  # layer (GroupNorm(1, C): per example) or batch
+    batched: bool = False  # no stacked form of this network: its seeds train one by one
+
+
+@dataclass
+class Mnist1dVitConfig(Mnist1dConfig):
+    """MNIST-1D on a small transformer: patch tokens, pre-LayerNorm blocks whose MLP uses the
+    candidate; a transfer task."""
+
+    steps: int = 800  # optimizer steps
+    patch: int = 4  # samples per token (40 / 4 = 10 tokens)
+    dim: int = 32  # token width
+    depth: int = 2  # transformer blocks
+    heads: int = 4  # attention heads
+    mlp_ratio: int = 2  # MLP hidden units per token width (the candidate acts there)
+    batched: bool = False  # no stacked form of this network: its seeds train one by one
 
 
 @dataclass
@@ -121,6 +159,24 @@ class TeacherConfig:
     checkpoints: int = 4  # reports per seed
 
 
+@dataclass
+class OodRegressionConfig:
+    """A small MLP fits synthetic 1-D functions on [-train_range, train_range] and is scored
+    outside it (Vitvitskyi et al. 2026); score = mean over targets of 1 / (1 + OOD NMSE)."""
+
+    train_range: float = 2.0  # training inputs x ~ U(-train_range, train_range)
+    test_range: float = 4.0  # scored on train_range < |x| <= test_range
+    train_size: int = 1024  # training points (fixed, generator seed 0)
+    test_size: int = 512  # out-of-range grid points
+    width: int = 64  # hidden units per layer
+    depth: int = 3  # hidden layers
+    steps: int = 1000  # Adam steps
+    batch_size: int = 128  # points per step
+    lr: float = 3e-3  # Adam learning rate, cosine-decayed to 0
+    init: str = "he-relu"  # hidden-layer init: he-relu or default
+    checkpoints: int = 4  # reports per seed
+
+
 def _device(cfg: Any) -> torch.device:
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -160,6 +216,16 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
     "mnist1d-resnet": (Mnist1dResnetConfig, lambda n, c: ClassificationTask(
         n, c, _mnist1d_split,
         lambda cfg, act, gain: models.ResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.init, gain))),
+    "mnist1d-cnn": (Mnist1dCnnConfig, lambda n, c: ClassificationTask(
+        n, c, _mnist1d_split,
+        lambda cfg, act, gain: archs.ConvNet1d(act, cfg.channels, cfg.layers, cfg.kernel, 40, 10, cfg.init, gain))),
+    "mnist1d-resnet-ln": (Mnist1dResnetLnConfig, lambda n, c: ClassificationTask(
+        n, c, _mnist1d_split,
+        lambda cfg, act, gain: archs.LNResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.norm, cfg.init, gain))),
+    "mnist1d-vit": (Mnist1dVitConfig, lambda n, c: ClassificationTask(
+        n, c, _mnist1d_split,
+        lambda cfg, act, gain: archs.ViT1d(act, 40, cfg.patch, cfg.dim, cfg.depth, cfg.heads, cfg.mlp_ratio, 10,
+                                           cfg.init, gain))),
     "digits": (DigitsConfig, lambda n, c: ClassificationTask(
         n, c, lambda cfg: data.digits(cfg.val_size, DIGITS_TEST), _mlp(64))),
     "cifar10": (Cifar10Config, lambda n, c: ClassificationTask(
@@ -167,6 +233,7 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
         lambda cfg, act, gain: models.ResNet20(act, 10, cfg.init, gain, cfg.width, cfg.blocks_per_stage),
         device=_device, augment=lambda cfg: crop_flip if cfg.augment else None)),
     "xor": (XorConfig, lambda n, c: ToyTask(n, c, toy.run_xor)),
+    "ood-regression": (OodRegressionConfig, lambda n, c: ToyTask(n, c, regression.run_regression)),
     "teacher": (TeacherConfig, lambda n, c: ToyTask(n, c, toy.run_teacher)),
 }
 TASKS: tuple[str, ...] = tuple(_REGISTRY)
@@ -197,15 +264,20 @@ def _coerce(name: str, field: dataclasses.Field, value: Any, hints: dict[str, An
 def get_task(name: str, **overrides: Any) -> Task:
     """The task called ``name`` with config fields replaced by ``overrides``.
 
-    ``table:FILE`` gives a lookup-table task (:mod:`actsearch.evaluators.table`). An unknown name
+    ``table:FILE`` gives a lookup-table task (:mod:`actsearch.evaluators.table`), ``panel:A,B`` a
+    panel of tasks (:mod:`actsearch.evaluators.panel`). An unknown name
     or field raises :class:`TaskError` listing the valid ones.
     """
     if isinstance(name, str) and name.startswith("table:"):
         from actsearch.evaluators.table import TableTask
 
         return TableTask(name[len("table:"):])
+    if isinstance(name, str) and name.startswith("panel:"):
+        from actsearch.evaluators.panel import PanelTask
+
+        return PanelTask(name[len("panel:"):], **overrides)
     if name not in _REGISTRY:
-        raise TaskError(f"unknown task {name!r}; expected one of {', '.join(TASKS)} or table:FILE")
+        raise TaskError(f"unknown task {name!r}; expected one of {', '.join(TASKS)}, table:FILE or panel:A,B")
     config_type, make = _REGISTRY[name]
     fields = {f.name: f for f in dataclasses.fields(config_type)}
     hints = typing.get_type_hints(config_type)
@@ -232,6 +304,14 @@ def _consistent(name: str, cfg: Any) -> None:
                         f"(digits has {DIGITS_SIZE} examples, {DIGITS_TEST} of them test)")
     if isinstance(cfg, TeacherConfig) and cfg.input_dim % cfg.patch:
         raise TaskError(f"task {name}: input_dim ({cfg.input_dim}) must be a multiple of patch ({cfg.patch})")
+    if isinstance(cfg, Mnist1dVitConfig) and (40 % cfg.patch or cfg.dim % cfg.heads):
+        raise TaskError(f"task {name}: patch ({cfg.patch}) must divide the 40 samples and heads ({cfg.heads}) "
+                        f"the token width dim ({cfg.dim})")
+    if isinstance(cfg, Mnist1dResnetLnConfig) and cfg.norm not in archs.NORMS:
+        raise TaskError(f"task {name}: norm must be one of {', '.join(archs.NORMS)}, got {cfg.norm!r}")
+    if isinstance(cfg, OodRegressionConfig) and cfg.test_range <= cfg.train_range:
+        raise TaskError(f"task {name}: test_range ({cfg.test_range:g}) must exceed train_range "
+                        f"({cfg.train_range:g}): the score is out of the training range")
 
 
 def default_config(name: str) -> Any:

@@ -43,7 +43,8 @@ _UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sin": torch.sin, "cos": torch.cos, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
     "asinh": torch.asinh, "atan": torch.atan, "sinc": lambda u: torch.sinc(u / math.pi),
     "erf": torch.erf, "sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu,
-    "silu": F.silu,
+    "silu": F.silu, "gelu": F.gelu, "elu": F.elu, "selu": torch.selu, "mish": F.mish,
+    "softsign": F.softsign,
 }  # fmt: skip
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
@@ -218,7 +219,8 @@ _SOURCE = {
     "cosh": "torch.cosh({})", "tanh": "torch.tanh({})", "asinh": "torch.asinh({})",
     "atan": "torch.atan({})", "sinc": "torch.sinc(({}) / math.pi)", "erf": "torch.erf({})",
     "sigmoid": "torch.sigmoid({})", "softplus": "F.softplus({})", "relu": "torch.relu({})",
-    "silu": "F.silu({})", "add": "({} + {})", "sub": "({} - {})",
+    "silu": "F.silu({})", "gelu": "F.gelu({})", "elu": "F.elu({})", "selu": "torch.selu({})",
+    "mish": "F.mish({})", "softsign": "F.softsign({})", "add": "({} + {})", "sub": "({} - {})",
     "mul": "({} * {})", "div": "({} / {})", "pow": "torch.pow({}, {})",
     "max": "torch.maximum({}, {})", "min": "torch.minimum({}, {})",
 }  # fmt: skip

@@ -1,6 +1,7 @@
 """Named activation functions from the literature: ``get(name, **params) -> nn.Module``.
 
-Most are expressions in the language (``expression(name)`` gives the text, ``defaults(name)``
+Most are expressions in the language (the 2026 AlphaEvolve finds ``gelu-sine`` and ``gelu-sinc``
+use the language's library functions: ``gelu(x) + 0.1 * sin(x)``) (``expression(name)`` gives the text, ``defaults(name)``
 the initial values of their learnable constants) and are compiled like any candidate, so a
 search result and a library function go through the same code. Two need more than an
 expression: ``smelu`` (a piecewise definition with a width hyper-parameter) and ``helu`` (a
@@ -90,6 +91,21 @@ def sigmoid() -> str:
     return "sigmoid(x)"
 
 
+def gelu_sine() -> str:
+    """GELU-Sine, GELU(x) + 0.1·sin(x), found by AlphaEvolve with out-of-distribution loss as the
+    fitness. Vitvitskyi, Boratko, Grcic, Pascanu, Shah & Veličković (2026), "Mining generalizable
+    activation functions", arXiv:2602.05688."""
+    return "gelu(x) + 0.1 * sin(x)"
+
+
+def gelu_sinc() -> str:
+    """GELU-Sinc-Perturbation, GELU(x)·(1 + 0.5·sinc(x)) with the language's sinc(x) = sin(x)/x
+    (unnormalised, sinc(0) = 1; the normalised sin(πx)/(πx) is ``sinc(3.141592653589793 * x)``).
+    Vitvitskyi, Boratko, Grcic, Pascanu, Shah & Veličković (2026), "Mining generalizable
+    activation functions", arXiv:2602.05688."""
+    return "gelu(x) * (1 + 0.5 * sinc(x))"
+
+
 class SmeLU(nn.Module):
     """Smooth ReLU: 0 for x ≤ −β, (x + β)²/(4β) for |x| ≤ β, x for x ≥ β (β: half-width, a
     fixed hyper-parameter). Shamir, Lin, Coviello & Dabney (2020), "Smooth activations and
@@ -148,7 +164,7 @@ class HeLU(nn.Module):
 
 _EXPRESSIONS = {
     f.__name__: f for f in (relu, prelu, gelu, swish, silu, mish, elu, selu, softplus, tanh, sigmoid)
-}
+} | {"gelu-sine": gelu_sine, "gelu-sinc": gelu_sinc}
 _MODULES: dict[str, tuple[type[nn.Module], dict[str, float]]] = {
     "smelu": (SmeLU, {"beta": 1.0}),
     "helu": (HeLU, {"alpha": 0.05}),

@@ -21,9 +21,15 @@ Node = tuple  # ("x",) | ("num", float) | ("param", str) | (op, child[, child])
 
 MAX_DEPTH = 100  # deepest tree accepted; the walkers recurse (sympy needs a few frames a level)
 
+# library activations usable as functions (each compiles to torch's own kernel); their definitions
+# are the numpy forms below and the sympy forms in symbolic.py
+LIBRARY_FUNCS = ("gelu", "silu", "elu", "selu", "mish", "softsign")
+SELU_ALPHA = 1.6732632423543772  # Klambauer et al. (2017)
+SELU_SCALE = 1.0507009873554805
 UNARY_FUNCS = (
     "abs", "exp", "log", "sqrt", "sin", "cos", "sinh", "cosh", "tanh", "asinh", "atan",
     "sinc", "erf", "sigmoid", "softplus", "relu",
+    *LIBRARY_FUNCS,
 )  # fmt: skip
 BINARY_FUNCS = ("max", "min")
 OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
@@ -157,7 +163,14 @@ def _np_funcs() -> dict[str, Any]:
         "sin": np.sin, "cos": np.cos, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
         "asinh": np.arcsinh, "atan": np.arctan, "sinc": lambda u: np.sinc(u / np.pi),
         "erf": special.erf, "sigmoid": special.expit, "softplus": lambda u: np.logaddexp(0.0, u),
-        "relu": lambda u: np.maximum(u, 0.0), "add": np.add, "sub": np.subtract,
+        "relu": lambda u: np.maximum(u, 0.0),
+        "gelu": lambda u: 0.5 * u * (1.0 + special.erf(u / np.sqrt(2.0))),
+        "silu": lambda u: u * special.expit(u),
+        "elu": lambda u: np.where(u > 0, u, np.expm1(np.minimum(u, 0.0))),
+        "selu": lambda u: SELU_SCALE * np.where(u > 0, u, SELU_ALPHA * np.expm1(np.minimum(u, 0.0))),
+        "mish": lambda u: u * np.tanh(np.logaddexp(0.0, u)),
+        "softsign": lambda u: u / (1.0 + np.abs(u)),
+        "add": np.add, "sub": np.subtract,
         "mul": np.multiply, "div": np.divide, "pow": np.power, "max": np.maximum, "min": np.minimum,
     }  # fmt: skip
 

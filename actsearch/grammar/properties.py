@@ -5,6 +5,9 @@ numpy evaluator, derivatives from torch autograd on the compiled module. The che
 grid-based and stated with their tolerances below; they describe the function on the reals
 where it is finite (a region where it is NaN is ignored).
 
+``linear`` flags affine functions (a·x + b for every value of the constants): a network made
+of them is one linear map, whatever its depth.
+
 ``gain`` generalises He et al. (2015, "Delving deep into rectifiers"): the factor that keeps
 activations' second moment at 1 for unit-variance pre-activations,
 ``gain = 1 / sqrt(E[f(z)^2])`` for z ~ N(0, 1), by Gauss–Hermite quadrature (relu → √2).
@@ -18,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from actsearch.grammar.fingerprint import PROBE
+from actsearch.grammar.fingerprint import PROBE, probe_values
 
 if TYPE_CHECKING:
     from actsearch.grammar.activation import Activation
@@ -29,6 +32,7 @@ HERMITE_NODES = 128
 SLOPE_TOL = 1e-9  # f' ≥ -SLOPE_TOL everywhere: non-decreasing
 SATURATION_TOL = 1e-6  # |f'| below this far out (x = ±50, ±100): saturates
 KINK_TOL = 1e-4  # a jump in f' that survives bisection to width 1e-12: not C¹
+AFFINE_TOL = 1e-9  # largest residual of the a·x + b fit, relative to 1 + max |f|: affine
 
 
 def _derivative(act: Activation, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -153,6 +157,20 @@ def _symmetry(act: Activation, parity: float) -> bool:
     )
 
 
+def linear(act: Activation) -> bool:
+    """Affine in x (a·x + b, constants included) for *every* value of its learnable constants:
+    on the fingerprint's probe set × parameter grid, each row is fitted exactly by a line.
+    ``x + beta*x``, ``x + x`` and ``2*x + 1`` are; ``beta*x + (1 - beta)*x^2`` (the identity
+    only at beta = 1) is not. A network of such units collapses to one linear map."""
+    values = probe_values(act.tree)
+    if not np.all(np.isfinite(values)):
+        return False
+    design = np.stack([PROBE, np.ones_like(PROBE)], axis=1)
+    coef, *_ = np.linalg.lstsq(design, values.T, rcond=None)
+    residual = np.abs(design @ coef - values.T).max(axis=0)
+    return bool(np.all(residual <= AFFINE_TOL * (1.0 + np.abs(values).max(axis=1))))
+
+
 def _float(v: Any) -> float | None:
     v = float(v)
     return v if math.isfinite(v) else None
@@ -160,7 +178,7 @@ def _float(v: Any) -> float | None:
 
 def properties(act: Activation) -> dict[str, Any]:
     """The property dict (keys: monotonic, bounded_below, bounded_above, smooth, f0, slope0,
-    min_value, argmin, saturates_left, saturates_right, odd, even, gain)."""
+    min_value, argmin, saturates_left, saturates_right, odd, even, linear, gain)."""
     values, grad = _derivative(act, GRID)
     ok = np.isfinite(values) & np.isfinite(grad)
     g = grad[ok]
@@ -185,5 +203,6 @@ def properties(act: Activation) -> dict[str, Any]:
         ),
         "odd": _symmetry(act, -1.0),
         "even": _symmetry(act, 1.0),
+        "linear": linear(act),
         "gain": gain(act),
     }

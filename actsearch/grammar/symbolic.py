@@ -1,7 +1,8 @@
 """Node tree ⇄ sympy, built by walking trees (never ``sympify`` of text).
 
 ``to_sympy`` gives the genuine sympy expression (``sigmoid(u)`` is ``1/(1 + exp(-u))``,
-``relu(u)`` is ``Max(u, 0)``); with ``opaque=True`` sigmoid, softplus and relu stay undefined
+``relu(u)`` is ``Max(u, 0)``, ``gelu(u)`` is ``u·(1 + erf(u/√2))/2``); with ``opaque=True``
+sigmoid, softplus, relu and the library functions (gelu, silu, elu, selu, mish, softsign) stay undefined
 sympy functions, so that :mod:`actsearch.grammar.canonical` can expand around them and print
 them back. ``from_sympy`` turns such an expression back into a node tree, or raises
 ``ValueError`` for anything outside the language (``zoo``, ``nan`` …).
@@ -16,10 +17,10 @@ from typing import Any
 
 import sympy as sp
 
-from actsearch.grammar.nodes import Node
+from actsearch.grammar.nodes import LIBRARY_FUNCS, SELU_ALPHA, SELU_SCALE, Node
 
 X_SYMBOL = sp.Symbol("x", real=True)
-OPAQUE = ("sigmoid", "softplus", "relu")
+OPAQUE = ("sigmoid", "softplus", "relu", *LIBRARY_FUNCS)
 
 
 @lru_cache(maxsize=1)
@@ -30,6 +31,10 @@ def _functions() -> dict[str, Any]:
         "sinc": sp.sinc, "erf": sp.erf, "max": sp.Max, "min": sp.Min,
         "sigmoid": lambda u: 1 / (1 + sp.exp(-u)), "softplus": lambda u: sp.log(1 + sp.exp(u)),
         "relu": lambda u: sp.Max(u, 0),
+        "gelu": lambda u: u * (1 + sp.erf(u / sp.sqrt(2))) / 2, "silu": lambda u: u / (1 + sp.exp(-u)),
+        "elu": lambda u: sp.Max(u, 0) + sp.exp(sp.Min(u, 0)) - 1,
+        "selu": lambda u: sp.Float(SELU_SCALE, 17) * (sp.Max(u, 0) + sp.Float(SELU_ALPHA, 17) * (sp.exp(sp.Min(u, 0)) - 1)),
+        "mish": lambda u: u * sp.tanh(sp.log(1 + sp.exp(u))), "softsign": lambda u: u / (1 + sp.Abs(u)),
     }  # fmt: skip
 
 

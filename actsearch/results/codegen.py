@@ -44,6 +44,10 @@ UNARY = {
     "relu": "torch.relu({0})",
     "silu": "F.silu({0})",
     "mish": "F.mish({0})",
+    "gelu": "F.gelu({0})",
+    "elu": "F.elu({0})",
+    "selu": "torch.selu({0})",
+    "softsign": "F.softsign({0})",
 }
 BINARY = {
     "add": "{0} + {1}",

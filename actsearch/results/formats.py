@@ -6,8 +6,10 @@ back into the same dictionaries, so the files round-trip and load straight into 
 cell that begins with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (spreadsheet
 formula injection), which :func:`from_csv` removes.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
-status, complexity, key properties, dead-neuron rate, reproducibility, aliases, validation, and
-``pred`` (the surrogate's predicted score) when any entry has one.
+status, complexity, key properties (a ``linear`` column, LINEAR for affine functions, when any entry
+is one), dead-neuron rate, reproducibility, aliases, validation, and
+``pred`` (the surrogate's predicted score) when any entry has one, and for a ``panel:`` task one
+column per member task: its own score and, in brackets, the score normalised by ReLU's.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ from actsearch.errors import UserError
 from actsearch.results.leaderboard import Entry
 
 FORMATS = ("table", "csv", "json", "markdown")
-_JSON_FIELDS = ("params", "aliases")
+_JSON_FIELDS = ("params", "aliases", "panel", "panel_z")
 _INT_FIELDS = ("rank", "seeds", "complexity", "val_seeds")
 _FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std", "predicted", "predicted_spread")
-_BOOL_FIELDS = ("monotonic", "bounded_below")
+_BOOL_FIELDS = ("monotonic", "bounded_below", "linear")
 
 
 def render(entries: list[Entry], fmt: str, *, width: int = 160) -> str:
@@ -124,8 +126,11 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     has_val = any(e.val_task for e in entries)
     has_err = any(e.status != "ok" for e in entries)
     has_pred = any(e.predicted is not None for e in entries)
-    head = ["rank", "expression", "score", *(["pred"] if has_pred else []), "seeds", "status", "cx", "mono", "bnd↓",
-            "gain", "dnr", "pd", "aliases"]
+    has_lin = any(e.linear for e in entries)
+    head = ["rank", "expression", "score", *(["pred"] if has_pred else []), "seeds", "status", "cx",
+            *(["linear"] if has_lin else []), "mono", "bnd↓", "gain", "dnr", "pd", "aliases"]
+    members = list(dict.fromkeys(t for e in entries for t in e.panel))  # a panel task's members, in order
+    head += [_member_label(t) for t in members]
     if has_val:
         head.append(f"val ({next(e.val_task for e in entries if e.val_task)})")
     if has_err:
@@ -139,15 +144,30 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
             expr = e.expression + (f"  (= {e.reference})" if e.reference else "")
         score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
         pred = [_num(e.predicted)] if has_pred else []
+        lin = [("LINEAR" if e.linear else "") if e.linear is not None else ""] if has_lin else []
         cells = [rank, expr, score, *pred, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
-                 _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
+                 *lin, _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
                  str(len(e.aliases)) if e.aliases else ""]
+        cells += [_member_cell(e, t) for t in members]
         if has_val:
             cells.append("" if e.val_score is None else f"{e.val_score:.4f} ± {e.val_std or 0.0:.4f} ({e.val_seeds})")
         if has_err:
             cells.append((e.error or "")[:80])
         rows.append(cells)
     return head, rows
+
+
+def _member_label(task: str) -> str:
+    """A panel member's column header: the task name, or a table's file name."""
+    return task.rsplit("/", 1)[-1] if task.startswith("table:") else task
+
+
+def _member_cell(e: Entry, task: str) -> str:
+    """"score (z)" of one panel member: its own score and the ReLU-normalised one."""
+    if task not in e.panel:
+        return ""
+    z = e.panel_z.get(task)
+    return f"{e.panel[task]:.4f}" + ("" if z is None else f" ({z:+.2f})")
 
 
 def to_markdown(entries: list[Entry]) -> str:

@@ -10,6 +10,8 @@ whose partial scores do not compare) are listed after the ranked ones only when 
 Validation runs (role ``validation``) of the same function fill the ``val_*`` columns. A candidate
 proposed by the ``surrogate`` searcher carries the score it was predicted before training
 (``metrics["predicted"]``, ``metrics["predicted_spread"]``) in ``predicted`` / ``predicted_spread``.
+A ``panel:`` task's per-member scores (``metrics["panel.score/TASK"]``, ``["panel.z/TASK"]``) fill
+``panel`` and ``panel_z``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from actsearch.evaluators.result import PANEL_SCORE, PANEL_Z
 
 OK = "ok"
 REFERENCES = ("relu", "swish")  # baselines every leaderboard marks in place
@@ -46,6 +50,7 @@ class Entry:
     complexity: int | None = None
     monotonic: bool | None = None
     bounded_below: bool | None = None
+    linear: bool | None = None  # affine in x (a network of it collapses to a linear model)
     gain: float | None = None
     dnr: float | None = None  # dead-neuron rate (mean over seeds)
     pd: float | None = None  # reproducibility: prediction disagreement across seeds
@@ -56,6 +61,8 @@ class Entry:
     val_score: float | None = None
     val_std: float | None = None
     val_seeds: int | None = None
+    panel: dict[str, float] = field(default_factory=dict)  # a panel task's members: their own score (mean)
+    panel_z: dict[str, float] = field(default_factory=dict)  # ... and the normalised score (ReLU = 0)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,6 +112,17 @@ def _mean_metric(rec: Any, key: str) -> float | None:
     vals = [_finite((_get(r, "metrics") or {}).get(key)) for r in (_get(rec, "runs") or []) if isinstance(r, dict)]
     vals = [v for v in vals if v is not None]
     return sum(vals) / len(vals) if vals else None
+
+
+def _panel(rec: Any, prefix: str) -> dict[str, float]:
+    """A panel task's per-member values (metric keys ``prefix + task``), in the panel's order."""
+    keys = [k for k in (_get(rec, "metrics") or {}) if k.startswith(prefix)]
+    if not keys:
+        for r in _get(rec, "runs") or []:
+            keys += [k for k in (r.get("metrics") or {} if isinstance(r, dict) else {}) if k.startswith(prefix)
+                     and k not in keys]
+    out = {k[len(prefix):]: _mean_metric(rec, k) for k in keys}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def _n_seeds(rec: Any) -> int:
@@ -220,6 +238,8 @@ def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
         predicted=_finite((_get(best, "metrics") or {}).get("predicted")),
         predicted_spread=_finite((_get(best, "metrics") or {}).get("predicted_spread")),
         error=_get(best, "error"),
+        panel=_panel(best, PANEL_SCORE),
+        panel_z=_panel(best, PANEL_Z),
     ), bool(search)
 
 
@@ -319,6 +339,7 @@ def _fill_properties(e: Entry) -> None:
         props = act.properties()
         e.monotonic = props.get("monotonic")
         e.bounded_below = props.get("bounded_below")
+        e.linear = props.get("linear")
         e.gain = _finite(props.get("gain"))
     except Exception:
         pass

@@ -122,8 +122,9 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
         f"{' on ' + escape(board[0].task or '') if board else ''}</h2>",
         _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
         '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
-        "bnd↓: bounded below; gain: variance-preserving init gain; dnr: dead-neuron rate; "
-        "pd: prediction disagreement across seeds; ref: reference functions, unranked.</p>",
+        "bnd↓: bounded below; linear: LINEAR marks affine functions (a network of them is one linear map); gain: variance-preserving init gain; dnr: dead-neuron rate; "
+        "pd: prediction disagreement across seeds; ref: reference functions, unranked; a panel task's "
+        "member columns: the member's score (in brackets: normalised by ReLU's, in its seed spreads).</p>",
         "<h2>Top functions and derivatives</h2>",
         _img(functions_figure(curves, title=f"top {len(curves)}"), "top functions and their derivatives"),
         "<h2>Progress</h2>",

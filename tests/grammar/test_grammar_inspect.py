@@ -40,8 +40,8 @@ def test_inspect_bad_expression_is_one_line_exit_2(monkeypatch, capsys):
     proc = _run(monkeypatch, capsys, "x * foo(x)")
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
-        "error: unknown function 'foo' at column 5; known: abs, asinh, atan, cos, cosh, erf, exp, log, max, min, "
-        "relu, sigmoid, sin, sinc, sinh, softplus, sqrt, tanh"
+        "error: unknown function 'foo' at column 5; known: abs, asinh, atan, cos, cosh, elu, erf, exp, gelu, log, "
+        "max, min, mish, relu, selu, sigmoid, silu, sin, sinc, sinh, softplus, softsign, sqrt, tanh"
     )
     assert "Traceback" not in proc.stderr
 

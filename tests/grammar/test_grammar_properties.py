@@ -38,9 +38,10 @@ def test_swish_bump():
         ("x^2", {"even": True, "odd": False, "monotonic": False, "min_value": 0.0, "smooth": True}),
         ("exp(x)", {"bounded_below": True, "bounded_above": False, "f0": 1.0, "saturates_left": True}),
         ("sigmoid(x)", {"f0": 0.5, "slope0": 0.25, "bounded_above": True, "bounded_below": True}),
-        ("x", {"monotonic": True, "bounded_below": False, "bounded_above": False, "odd": True, "smooth": True}),
+        ("x", {"monotonic": True, "bounded_below": False, "bounded_above": False, "odd": True, "smooth": True,
+               "linear": True}),
         ("-log(1 + x^2)", {"bounded_below": False, "bounded_above": True, "even": True}),
-        ("abs(x)", {"smooth": False, "even": True}),
+        ("abs(x)", {"smooth": False, "even": True, "linear": False}),
         ("x / abs(x)", {"smooth": False, "f0": None}),
         ("sqrt(x)", {"smooth": False, "f0": 0.0, "gain": None}),
     ],
@@ -48,7 +49,7 @@ def test_swish_bump():
 def test_properties(text, expected):
     props = parse(text).properties()
     assert set(props) == {"monotonic", "bounded_below", "bounded_above", "smooth", "f0", "slope0", "min_value",
-                          "argmin", "saturates_left", "saturates_right", "odd", "even", "gain"}  # fmt: skip
+                          "argmin", "saturates_left", "saturates_right", "odd", "even", "linear", "gain"}  # fmt: skip
     for key, value in expected.items():
         if isinstance(value, float):
             assert props[key] == pytest.approx(value, abs=1e-6), key

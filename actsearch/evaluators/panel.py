@@ -1,0 +1,305 @@
+"""The panel task ``panel:A,B,C`` (or a named panel, ``panel:transfer``): one score from several tasks.
+
+A candidate is trained on every member task in turn (the panel's order) with the same seed.
+Each member's score s_t is normalised by that task's **ReLU reference** — the mean m_t and the
+sample standard deviation sd_t (n − 1) of ReLU's score over the reference seeds — in units of
+ReLU's seed spread::
+
+    z_t = (s_t − m_t) / max(sd_t, min_sd)
+
+and the panel's score is their ``mean`` (default) or ``min`` (``--set aggregate=min``): 0 is
+ReLU-level on average (or on the worst task), +1 one ReLU seed spread better. A member that
+fails (diverged, error, timeout, invalid) makes the seed fail with that status and the member
+named in the error; later members are not trained.
+
+The ReLU reference of a member, in this order:
+
+1. a ``table:FILE`` member: its relu row (``score``, and ``score_std`` when the table has that
+   column, else 0 → ``min_sd``), so a panel of tables replays exactly, without training;
+2. ``--set reference=FILE``: a calibration file written by ``benchmarks/calibrate_tasks.py``
+   (``{"tasks": {NAME: {"settings": {...}, "candidates": {"relu": {"mean", "sd"}}}}}``), used for
+   a member whose settings equal the file's;
+3. otherwise measured: ReLU trained on seeds 0 .. reference_seeds − 1, once per machine, cached
+   as JSON in the data cache (``panel-references/``) under the task's name and settings.
+
+Per seed, the metrics hold ``panel.score/NAME`` (the member's score), ``panel.z/NAME`` and the
+reference used (``panel.ref_mean/NAME``, ``panel.ref_sd/NAME``); the candidate's result folds the
+first two over seeds (the leaderboard's per-task columns). Progress for ASHA: member i's
+checkpoint k is iteration (checkpoints of members before i) + k, with the checkpoint's score
+normalised by the member's reference. The pre-screen and the surrogate probe the panel's first
+member that has a network.
+
+Settings: ``aggregate``, ``reference``, ``reference_seeds``, ``min_sd``; any other ``NAME=VALUE``
+goes to every member that has the setting (``steps=500``), ``TASK.NAME=VALUE`` to one member.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import statistics
+import time
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actsearch.evaluators.result import ERROR, OK, PANEL_SCORE, PANEL_Z, EvalResult
+from actsearch.evaluators.task import TaskError
+
+PREFIX = "panel:"
+PANELS: dict[str, tuple[str, ...]] = {
+    # the deep plain MLP of the default search and the three transfer architectures
+    "transfer": ("mnist1d", "mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit"),
+}
+AGGREGATES = ("mean", "min")
+REF_MEAN, REF_SD = "panel.ref_mean/", "panel.ref_sd/"
+
+
+@dataclass
+class PanelConfig:
+    """Settings of a panel task."""
+
+    tasks: str  # the member tasks, comma-separated, in the order they are trained
+    aggregate: str = "mean"  # mean or min of the members' normalised scores
+    reference: str | None = None  # a calibration JSON with ReLU's mean/sd per task (else measured, cached)
+    reference_seeds: int = 5  # seeds of a measured ReLU reference (0 .. N-1)
+    min_sd: float = 0.005  # floor of ReLU's seed spread (a table has one score per function: sd 0)
+    checkpoints: int = field(default=1, init=False)  # derived: the members' checkpoints in all
+
+
+@dataclass(frozen=True)
+class Reference:
+    """ReLU's score on one member task: the zero and the unit of its normalised score."""
+
+    task: str
+    mean: float
+    sd: float  # sample standard deviation over the reference seeds (0 for a table)
+    seeds: int
+    source: str  # "table", the calibration file's path, "cache" or "measured"
+
+    def normalise(self, score: float, min_sd: float) -> float:
+        """(score − mean) / max(sd, min_sd)."""
+        return (score - self.mean) / max(self.sd, min_sd)
+
+
+def member_names(spec: str) -> tuple[str, ...]:
+    """The members of ``A,B,C`` or of a named panel (checked: at least one, no duplicates, no panels)."""
+    names = PANELS.get(spec.strip()) or tuple(t.strip() for t in spec.split(",") if t.strip())
+    if not names:
+        raise TaskError(f"panel {spec!r} names no task; write panel:A,B or one of: {', '.join(PANELS)}")
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise TaskError(f"panel {spec!r} names {dup!r} twice")
+    if any(n.startswith(PREFIX) for n in names):
+        raise TaskError(f"panel {spec!r}: a panel cannot be a member of a panel")
+    return names
+
+
+def absolute(name: str) -> str:
+    """The panel name with its ``table:`` members' paths made absolute (for workers elsewhere)."""
+    spec = name[len(PREFIX):]
+    if spec.strip() in PANELS:
+        return name
+    out = [("table:" + str(Path(n[6:]).resolve())) if n.startswith("table:") else n for n in member_names(spec)]
+    return PREFIX + ",".join(out)
+
+
+def _split_overrides(names: tuple[str, ...], overrides: dict[str, Any]) -> tuple[dict, dict[str, dict]]:
+    """Panel settings, and each member's own overrides."""
+    from actsearch.evaluators.tasks import default_config
+
+    own = {f.name for f in dataclasses.fields(PanelConfig) if f.init} - {"tasks"}
+    panel: dict[str, Any] = {}
+    members: dict[str, dict[str, Any]] = {n: {} for n in names}
+    fields = {n: ({f.name for f in dataclasses.fields(default_config(n))} if not n.startswith("table:") else set())
+              for n in names}
+    for key, value in overrides.items():
+        task, dot, setting = key.rpartition(".")
+        if dot and task in members:
+            if setting not in fields[task]:
+                raise TaskError(f"panel member {task} has no setting {setting!r}")
+            members[task][setting] = value
+        elif key in own:
+            panel[key] = value
+        else:
+            hit = [n for n in names if key in fields[n]]
+            if not hit:
+                raise TaskError(f"panel has no setting {key!r}; settings: {', '.join(sorted(own))}, a member's "
+                                "setting (steps=...), or TASK.SETTING=VALUE")
+            for n in hit:
+                members[n][key] = value
+    return panel, members
+
+
+class PanelTask:
+    """Trains a candidate on each member task and scores it by the aggregate of normalised scores."""
+
+    def __init__(self, spec: str, **overrides: Any) -> None:
+        from actsearch.evaluators.tasks import _coerce, get_task
+
+        names = member_names(spec)
+        for n in names:
+            if not n.startswith("table:"):
+                get_task(n)  # an unknown name fails here, with the list of tasks
+        panel, member_overrides = _split_overrides(names, overrides)
+        hints = typing.get_type_hints(PanelConfig)
+        byname = {f.name: f for f in dataclasses.fields(PanelConfig)}
+        values = {k: _coerce("panel", byname[k], v, hints) for k, v in panel.items()}
+        self.config = PanelConfig(tasks=",".join(names), **values)
+        from actsearch.limits import check_task_settings
+
+        check_task_settings("panel", self.config)
+        if self.config.aggregate not in AGGREGATES:
+            raise TaskError(f"panel: aggregate must be one of {', '.join(AGGREGATES)}, got {self.config.aggregate!r}")
+        self.names = names
+        self.members = [get_task(n, **member_overrides[n]) for n in names]
+        self.name = PREFIX + spec
+        self._per = [max(1, int(getattr(t.config, "checkpoints", 1) or 1)) for t in self.members]
+        self.config.checkpoints = sum(self._per)
+        self.summary_keys = tuple(p + n for n in names for p in (PANEL_SCORE, PANEL_Z))
+        self._refs: dict[str, Reference] | None = None
+        first = next((t for t in self.members if hasattr(t, "_build")), None)
+        self.build_model = None if first is None else (lambda factory: first._build(first.config, factory, None))
+        if first is not None:
+            self.sample_batch = lambda n: _batch(first, n)
+
+    def __repr__(self) -> str:
+        return f"PanelTask({self.name!r})"
+
+    def references(self, threads: int = 1) -> dict[str, Reference]:
+        """The ReLU reference of every member (computed or read once per task object)."""
+        if self._refs is None:
+            self._refs = {n: reference_for(n, t, self.config, threads) for n, t in zip(self.names, self.members,
+                                                                                       strict=True)}
+        return self._refs
+
+    def run_seed(self, candidate: Any, seed: int, *, report: Any = None, threads: int = 1,
+                 time_limit_s: float | None = None) -> tuple[EvalResult, None]:
+        """One seed on every member; the aggregate of the normalised scores (see the module docstring)."""
+        from actsearch.evaluators.candidate import as_candidate
+
+        start = time.perf_counter()
+        cand = as_candidate(candidate)
+        refs = self.references(threads)
+        metrics: dict[str, Any] = {}
+        zs: list[float] = []
+        offset = 0
+        for name, task, per in zip(self.names, self.members, self._per, strict=True):
+            ref = refs[name]
+            hook = None
+            if report is not None:
+                def hook(k: int, score: float, base: int = offset, ref: Reference = ref) -> None:
+                    report(base + k, ref.normalise(score, self.config.min_sd))
+            left = None if time_limit_s is None else max(0.0, time_limit_s - (time.perf_counter() - start))
+            res = _run_member(task, cand, seed, hook, threads, left)
+            offset += per
+            metrics[PANEL_SCORE + name] = res.score
+            metrics[REF_MEAN + name], metrics[REF_SD + name] = ref.mean, ref.sd
+            if res.status != OK:
+                return EvalResult(res.status, 0.0, seed, time.perf_counter() - start, metrics,
+                                  f"{name}: {res.error or res.status}", res.step), None
+            metrics[PANEL_Z + name] = ref.normalise(res.score, self.config.min_sd)
+            zs.append(metrics[PANEL_Z + name])
+        score = statistics.fmean(zs) if self.config.aggregate == "mean" else min(zs)
+        return EvalResult(OK, score, seed, time.perf_counter() - start, metrics), None
+
+    def evaluate_seed(self, candidate: Any, seed: int, **kw: Any) -> EvalResult:
+        return self.run_seed(candidate, seed, **kw)[0]
+
+
+def _batch(task: Any, n: int) -> tuple[Any, Any]:
+    split = task._load(task.config)
+    return split.x_train[:n], split.y_train[:n]
+
+
+def _activation(cand: Any) -> Any:
+    """The grammar Activation of a candidate (a table looks it up by fingerprint)."""
+    if cand.activation is not None:
+        return cand.activation
+    from actsearch.grammar import library, parse
+
+    text = library.expression(cand.label) if cand.label in library.NAMES else None
+    if text is None:
+        raise TaskError(f"panel: {cand.label!r} has no expression, so a table member cannot look it up")
+    return parse(text)
+
+
+def _run_member(task: Any, cand: Any, seed: int, report: Any, threads: int, time_limit_s: float | None) -> EvalResult:
+    from actsearch.evaluators.table import TableTask
+
+    if isinstance(task, TableTask):
+        return task.evaluate_seed(_activation(cand), seed, report=report)
+    try:
+        return task.run_seed(cand, seed, report=report, threads=threads, time_limit_s=time_limit_s)[0]
+    except TaskError:
+        raise
+    except Exception as err:  # a member's own failure is the candidate's result
+        return EvalResult(ERROR, 0.0, seed, 0.0, {}, f"{type(err).__name__}: {err}"[:300])
+
+
+def _settings(task: Any) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(task.config), default=str))
+
+
+def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -> Reference:
+    """ReLU's reference on one member (table row, calibration file, cache, or measured now)."""
+    from actsearch.evaluators.table import TableTask
+    from actsearch.grammar import library, parse
+
+    if isinstance(task, TableTask):
+        row = task.lookup(parse(library.expression("relu")).fingerprint)
+        if row is None or row["status"] != OK:
+            raise TaskError(f"panel: table {task.config.path} has no ok relu row (its ReLU reference)")
+        return Reference(name, row["score"], float(row.get("score_std") or 0.0), 1, "table")
+    settings = _settings(task)
+    if config.reference:
+        ref = _from_file(config.reference, name, settings)
+        if ref is not None:
+            return ref
+    key = hashlib.sha1(json.dumps([name, settings, config.reference_seeds], sort_keys=True).encode()).hexdigest()[:16]
+    from actsearch.evaluators.data import cache_dir
+
+    path = cache_dir() / "panel-references" / f"{key}.json"
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text())
+            return Reference(name, float(data["mean"]), float(data["sd"]), int(data["seeds"]), "cache")
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is measured again
+    from actsearch.evaluators.scoring import evaluate
+
+    res = evaluate("relu", task, seeds=range(config.reference_seeds), threads=threads)
+    if res.status != OK:
+        raise TaskError(f"panel: the ReLU reference failed on {name}: {res.error or res.status}")
+    scores = [r.score for r in res.runs]
+    ref = Reference(name, statistics.fmean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                    len(scores), "measured")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"task": name, "settings": settings, "mean": ref.mean, "sd": ref.sd,
+                               "seeds": ref.seeds, "scores": scores}))
+    os.replace(tmp, path)
+    return ref
+
+
+def _from_file(path: str, name: str, settings: dict[str, Any]) -> Reference | None:
+    """The file's relu entry for ``name`` when its settings are the task's, else None."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise TaskError(f"panel: cannot read the reference file {path}: {err}") from None
+    entry = (data.get("tasks") or {}).get(name) if isinstance(data, dict) else None
+    if not isinstance(entry, dict) or entry.get("settings") != settings:
+        return None
+    relu = (entry.get("candidates") or {}).get("relu") or {}
+    try:
+        mean, sd = float(relu["mean"]), float(relu["sd"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(mean) and math.isfinite(sd)):
+        return None
+    return Reference(name, mean, sd, len(relu.get("scores") or []) or 1, str(path))
