@@ -5,6 +5,7 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     from actsearch.evaluators import evaluate, get_task, TASKS
     res = evaluate("x * sigmoid(x)", "mnist1d", seeds=(0, 1))   # CandidateResult
     task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
+    evaluate_pack(["swish", "relu"], "mnist1d", seeds=range(5))  # one CandidateResult each
 
 Modules: ``protocol`` (the public Task protocol and ``TaskProbe``), ``tasks`` (configs and
 registry), ``task`` (Task classes), ``settings`` (typed, range-checked ``--set`` overrides),
@@ -12,9 +13,10 @@ registry), ``task`` (Task classes), ``settings`` (typed, range-checked ``--set``
 ``fn(act, seed, report)`` tasks and ``@task``), ``resolve`` (FILE.py:NAME, module:NAME, entry
 points; source hashes), ``swap`` (``swap_activations``), ``data`` / ``cifar`` (data sets),
 ``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet, ViT),
-``train`` (budgeted loop), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate,
-prediction difference), ``candidate``, ``scoring`` (``evaluate``), ``table`` (``table:FILE``
-replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks).
+``train`` (budgeted loop), ``ensemble`` and ``batched`` (seeds and candidates trained as one
+stacked network), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate, prediction
+difference), ``candidate``, ``scoring`` (``evaluate``, ``evaluate_pack``), ``table``
+(``table:FILE`` replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 
 _LAZY = {
     "evaluate": "actsearch.evaluators.scoring",
+    "evaluate_pack": "actsearch.evaluators.scoring",
     "get_task": "actsearch.evaluators.tasks",
     "TASKS": "actsearch.evaluators.tasks",
     "TaskError": "actsearch.evaluators.task",

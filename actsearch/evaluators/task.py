@@ -4,7 +4,8 @@ Every class here satisfies the public protocol of :mod:`actsearch.evaluators.pro
 :class:`Task` owns the contract (``evaluate_seed(candidate, seed, report=, threads=,
 time_limit_s=)``): it rejects trivial candidates as ``invalid``, sets torch's thread count and
 seed, and turns any exception into an ``error`` result. :class:`ClassificationTask` trains a child
-network on a data split; :class:`ToyTask` runs one of the functions in :mod:`toy`.
+network on a data split — one seed at a time, or (``run_pack``) the seeds of one or more
+candidates as one stacked network; :class:`ToyTask` runs one of the functions in :mod:`toy`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -141,16 +142,19 @@ class ClassificationTask(Task):
         return TaskProbe(lambda factory: self._build(self.config, factory, None), split.x_train[:PROBE_ROWS].cpu(),
                          split.y_train[:PROBE_ROWS].cpu(), float(self.config.lr), int(self.config.batch_size))
 
-    def _run(self, cand: Candidate, seed: int, report: Report | None,
-             time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
+    def split(self) -> data.Split:
+        """The task's data on its device (one device copy per task for GPU runs)."""
         cfg = self.config
         device = self._device(cfg)
         split = self._load(cfg)
-        if split.x_train.device != device:  # keep one device copy per task (GPU runs)
+        if split.x_train.device != device:
             if self._moved is None or self._moved[0] is not split:
                 self._moved = (split, split.to(device))
             split = self._moved[1]
-        gain = cand.he_gain() if cfg.init == "he-gain" else None
+        return split
+
+    def build(self, cand: Candidate, gain: float | None) -> tuple[nn.Module, list[nn.Module]]:
+        """A fresh child network for ``cand`` (from torch's current seed) and its hidden activations."""
         made: list[nn.Module] = []
 
         def factory() -> nn.Module:
@@ -158,13 +162,56 @@ class ClassificationTask(Task):
             made.append(module)
             return module
 
-        model = self._build(cfg, factory, gain)
+        model = self._build(self.config, factory, gain)
         acts = list(made)
-        if cfg.head == "activation":
+        if self.config.head == "activation":
             model = nn.Sequential(model, cand.factory())
-        model.to(device)
+        return model.to(self._device(self.config)), acts
+
+    def _run(self, cand: Candidate, seed: int, report: Report | None,
+             time_limit_s: float | None) -> tuple[EvalResult, torch.Tensor | None]:
+        cfg = self.config
+        split = self.split()
+        model, acts = self.build(cand, cand.he_gain() if cfg.init == "he-gain" else None)
         return train_classifier(model, acts, split, cfg, seed, report=report, time_limit_s=time_limit_s,
                                 augment=self._augment(cfg), loss=self._loss, metric=self._metric)
+
+    def batchable(self, cand: Candidate) -> bool:
+        """Whether ``cand``'s seeds can train as one stacked network on this task (its ``batched``
+        setting is on, and the candidate is a compiled or library function)."""
+        from actsearch.evaluators import batched
+
+        return bool(getattr(self.config, "batched", False)) and self._augment(self.config) is None \
+            and batched.member_form(cand) is not None
+
+    def run_pack(self, cands: Sequence[Candidate], seeds: Sequence[int], *,
+                 reports: Sequence[Sequence[Report | None]] | None = None, threads: int = 1,
+                 time_limit_s: float | None = None) -> list[list[tuple[EvalResult, torch.Tensor | None]]] | None:
+        """Every seed of every candidate trained as one stacked network (see :mod:`batched`).
+
+        Per candidate, per seed: (result, test predictions); ``reports[c][i]`` receives candidate
+        c's seed i's checkpoints. None when there is no batched form (a candidate that is not
+        :meth:`batchable`, a network that is not a plain MLP, a single member) or the batched
+        run raised: the
+        caller then trains the seeds one by one, which records each failure as it does today.
+        """
+        from actsearch.evaluators import batched
+
+        if not cands or not all(self.batchable(c) for c in cands):
+            return None
+        previous = torch.get_num_threads()
+        try:
+            torch.set_num_threads(max(1, int(threads)))
+            hooks = [_guarded(r) for rs in (reports or [[None] * len(seeds)] * len(cands)) for r in rs]
+            return batched.run_pack(self, cands, seeds, hooks, time_limit_s)
+        except _ReportRaised as err:  # the caller's own exception (e.g. a stop) passes through
+            raise err.original from None
+        except UserError:
+            raise
+        except Exception:  # noqa: BLE001 - the sequential path records the failure per seed
+            return None
+        finally:
+            torch.set_num_threads(previous)
 
 
 class ToyTask(Task):

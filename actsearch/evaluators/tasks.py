@@ -47,6 +47,7 @@ class Mnist1dConfig(TrainConfig):
     val_size: int = 2000  # held-out examples that score (validation); the rest are the test set
     width: int = 100  # hidden units per layer
     depth: int = 7  # hidden layers: Linear(40,100) → f, then 6 × [Linear(100,100) → f]
+    batched: bool = True  # MLPs: train the seeds (and packed candidates) as one stacked network; false: one by one
 
 
 @dataclass
@@ -64,6 +65,7 @@ class Mnist1dResnetConfig(Mnist1dConfig):
     steps: int = 600  # optimizer steps (~25 s on one CPU thread; ~0.95 after 200 steps)
     channels: int = 32  # channels of the first stage (doubling, up to 4x)
     blocks: int = 3  # residual blocks; each after the first halves the length
+    batched: bool = False  # no stacked form of the ResNet yet: its seeds train one by one
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Mnist1dCnnConfig(Mnist1dConfig):
     channels: int = 32  # channels of every convolution
     layers: int = 3  # Conv1d(kernel, stride 2) → f layers (length 40 → 20 → 10 → 5)
     kernel: int = 5  # convolution width
+    batched: bool = False  # no stacked form of this network: its seeds train one by one
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Mnist1dResnetLnConfig(Mnist1dConfig):
     channels: int = 16  # channels of the first stage (doubling, up to 4x)
     blocks: int = 3  # residual blocks; each after the first halves the length
     norm: str = "layer"  # layer (GroupNorm(1, C): per example) or batch
+    batched: bool = False  # no stacked form of this network: its seeds train one by one
 
 
 @dataclass
@@ -99,6 +103,7 @@ class Mnist1dVitConfig(Mnist1dConfig):
     depth: int = 2  # transformer blocks
     heads: int = 4  # attention heads
     mlp_ratio: int = 2  # MLP hidden units per token width (the candidate acts there)
+    batched: bool = False  # no stacked form of this network: its seeds train one by one
 
 
 @dataclass

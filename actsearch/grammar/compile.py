@@ -16,7 +16,8 @@ tests compare against torch's functions too.
 
 Each node becomes a small Python closure ``f(x, args, params) -> Tensor``; the module calls
 the root closure. Learnable constants are scalar ``nn.Parameter``s (or shape ``(C,)`` with
-``per_channel=C``, broadcast over dim 1). The module works under ``torch.jit.trace`` and
+``per_channel=C``, broadcast over dim 1); :meth:`ActivationModule.apply` takes constants of any
+broadcasting shape (a leading member dimension for batched training). The module works under ``torch.jit.trace`` and
 ``torch.compile``; ``torch.jit.script`` cannot compile Python closures (use trace, or the
 source text from :func:`torch_source` in an exported file).
 """
@@ -188,6 +189,12 @@ class ActivationModule(nn.Module):
         if self.per_channel and x.dim() > 1:
             shape = (1, -1) + (1,) * (x.dim() - 2)
             params = {n: v.view(shape) for n, v in params.items()}
+        return self.apply(x, params)
+
+    def apply(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The function at ``x`` with the constants ``params`` instead of the module's own: any
+        tensors that broadcast against ``x`` (e.g. shape ``(M, 1, 1)`` for ``M`` members stacked on
+        dim 0, as the batched trainer does)."""
         out = _tensor(self._fn(x, (), params), x)
         return out.expand(x.shape) if self._constant else out
 
