@@ -6,6 +6,7 @@ The public API is small and imported lazily, so ``import actsearch`` stays fast:
     act.fingerprint, act.canonical, act.module(), act.properties()
     actsearch.get("smelu", beta=1.0)          # a named activation from the literature
     run = actsearch.open_run("runs/my-search")  # leaderboard, best, export
+    run = actsearch.run_search(space="quick", searcher="random", task="digits", budget=10)  # in memory
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _LAZY = {
     "get": "actsearch.grammar.library",
     "library": "actsearch.grammar.library",
     "open_run": "actsearch.results",
+    "run_search": "actsearch.search.runner.api",
 }
 
 __all__ = ["UserError", "__version__", *_LAZY]

@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 
 from actsearch.evaluators import evaluate, get_task
-from actsearch.search.cluster import start_ray, stop_ray
-from actsearch.search.run import SearchSpec, run_search
+from actsearch.search.runner.cluster import start_ray, stop_ray
+from actsearch.search.runner.spec import SearchSpec, run_search
 from actsearch.search.searchers import make_searcher
 from actsearch.search.searchers.base import FINISHED, WAIT
 

@@ -28,10 +28,10 @@ from pathlib import Path
 
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
-from actsearch.search.dedup import distinct
+from actsearch.search.space.dedup import distinct
 from actsearch.search.driver import run_search
 from actsearch.search.searchers import SEARCHERS, make_searcher
-from actsearch.search.space import load_space, space_from_dict
+from actsearch.search.space.core import load_space, space_from_dict
 
 ROOT = Path(__file__).resolve().parent
 

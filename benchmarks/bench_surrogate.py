@@ -39,11 +39,11 @@ from actsearch.evaluators import get_task
 from actsearch.evaluators.table import read_rows
 from actsearch.grammar import parse
 from actsearch.search import prescreen as ps
-from actsearch.search.dedup import distinct
-from actsearch.search.features import PROXY_STEPS, Featurizer
+from actsearch.search.space.dedup import distinct
+from actsearch.search.screening.features import PROXY_STEPS, Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
 
 ROOT = Path(__file__).resolve().parent
 FAILED = ("diverged", "error", "timeout")
@@ -255,7 +255,7 @@ def main() -> None:
 
 
 def ps_names(group: str) -> tuple[str, ...]:
-    from actsearch.search.features import PROPAGATION_NAMES, SCALAR_NAMES
+    from actsearch.search.screening.features import PROPAGATION_NAMES, SCALAR_NAMES
 
     return SCALAR_NAMES if group == "b" else PROPAGATION_NAMES
 

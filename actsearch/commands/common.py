@@ -6,8 +6,6 @@ import json
 import sys
 from typing import Any
 
-from actsearch.errors import UserError
-
 
 def print_json(obj: Any) -> None:
     """Write ``obj`` as JSON on stdout (NaN/inf become null)."""
@@ -26,36 +24,13 @@ def _finite(obj: Any) -> Any:
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
     """Turn ``["beta=1.5", "alpha=0.25"]`` into ``{"beta": 1.5, "alpha": 0.25}``."""
-    out: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise UserError(f"--param expects NAME=NUMBER, got {item!r}") from None
-    return out
+    from actsearch.settings import parse_assignments
+
+    return parse_assignments(items, "--param", numbers=True)
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
-    """Turn ``["temperature=0", "population_size=10", "prescreen=false"]`` into typed options:
-    int, float or bool where the text is one, else the text."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier():
-            raise UserError(f"--option expects NAME=VALUE, got {item!r}")
-        value: Any = text
-        if text.lower() in ("true", "false"):
-            value = text.lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(text)
-                    break
-                except ValueError:
-                    pass
-        out[name] = value
-    return out
+    """Turn ``["temperature=0", "population_size=10"]`` into typed searcher options."""
+    from actsearch.settings import parse_assignments
+
+    return parse_assignments(items, "--option")

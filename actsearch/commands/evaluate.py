@@ -14,7 +14,6 @@ from typing import Any
 import typer
 
 from actsearch.commands.common import parse_params, print_json
-from actsearch.errors import UserError
 
 BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh")
 
@@ -22,12 +21,9 @@ BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "s
 def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
                    data_dir: Path | None, settings: list[str] | None) -> dict[str, Any]:
     """Task config overrides from the command-line options (``--set NAME=VALUE`` for any field)."""
-    out: dict[str, Any] = {}
-    for item in settings or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--set expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = value.strip()
+    from actsearch.settings import parse_assignments
+
+    out: dict[str, Any] = parse_assignments(settings, "--set")
     for key, value in (("steps", steps), ("init", init), ("head", head)):
         if value is not None:
             out[key] = value

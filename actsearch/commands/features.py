@@ -23,14 +23,14 @@ def register(app: typer.Typer) -> None:
         values of the learnable constants), and a 20-step trainability proxy."""
         import time
 
-        from actsearch.search.features import (
+        from actsearch.search.screening.features import (
             PARAM_VALUES,
             PROPAGATION_NAMES,
             PROXY_STEPS,
             SCALAR_NAMES,
             Featurizer,
         )
-        from actsearch.search.prescreen import PreScreen
+        from actsearch.search.screening.prescreen import PreScreen
 
         act = _activation(expression, parse_params(param))
         featurizer = Featurizer(task)

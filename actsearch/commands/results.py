@@ -20,16 +20,6 @@ from actsearch.errors import UserError
 KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
 
 
-def _settings(items: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--set expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = value.strip()
-    return out
-
-
 def _details(run: Any, key: str) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
     from actsearch.results.export import activation_of
@@ -165,18 +155,21 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Re-evaluate the top K (plus relu and swish) on another task with more seeds; store the rows."""
-        from actsearch.results.validate import validate as run_validate
+        from dataclasses import asdict
 
-        overrides: dict[str, Any] = _settings(settings)
+        from actsearch.search.runner.validate import validate as run_validate
+        from actsearch.settings import parse_assignments
+
+        overrides: dict[str, Any] = parse_assignments(settings, "--set")
         if steps is not None:
             overrides["steps"] = steps
         rows = run_validate(run_dir, task, top=top, seeds=seeds, overrides=overrides, source_task=source_task,
                             references=not no_refs, threads=threads,
                             progress=None if as_json else lambda msg: print(msg, file=sys.stderr))
         if as_json:
-            print_json(rows)
+            print_json([asdict(r) for r in rows])
         else:
-            print(f"validated {sum(r['status'] != 'skipped' for r in rows)} candidates on {rows[0]['task']}"
+            print(f"validated {sum(r.status != 'skipped' for r in rows)} candidates on {rows[0].task}"
                   if rows else "nothing to validate")
 
     @app.command()

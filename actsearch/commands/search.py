@@ -7,7 +7,7 @@ candidates the pre-screen rejects are stored ``invalid`` untrained (not counted 
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
 ``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
-(:mod:`actsearch.search.preset`); ``resume D`` continues it too.
+(:mod:`actsearch.search.runner.pipelines`); ``resume D`` continues it too.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import typer
 
 from actsearch.commands.common import parse_options
 from actsearch.errors import UserError
+from actsearch.search.runner.study import StudyEvent
 
 
 class Progress:
@@ -31,25 +32,25 @@ class Progress:
     def __init__(self, budget: int, records: list[Any]) -> None:
         self.budget, self.start = budget, time.monotonic()
         self.lock = threading.Lock()
-        self.done = sum(1 for r in records if r.role == "search" and r.trial_id and r.alias_of is None)
-        self.failures = sum(1 for r in records if r.role == "search" and r.trial_id and r.status != "ok")
+        self.done = sum(1 for r in records if r.role == "search" and r.trained)
+        self.failures = sum(1 for r in records if r.role == "search" and r.trained and r.status != "ok")
         self.new = self.retries = 0
-        self.screened = sum(1 for r in records if r.role == "search" and not r.trial_id and r.alias_of is None
+        self.screened = sum(1 for r in records if r.role == "search" and not r.trained and r.alias_of is None
                             and (r.error or "").startswith("pre-screen"))
         self.board = [(r.score, r.score_std, r.expression, r.role) for r in records
                       if r.alias_of is None and r.status == "ok" and math.isfinite(r.score)]
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: StudyEvent) -> None:
         with self.lock:
-            if event.get("prescreen"):  # rejected before training: not a trial
+            if event.prescreen:  # rejected before training: not a trial
                 self.screened += 1
                 return
-            if event["role"] == "search":
-                self.done, self.new = event["evaluated"], self.new + 1
-                self.failures += event["status"] != "ok"
-            self.retries += event.get("retries", 0)
-            if event["status"] == "ok" and math.isfinite(event["score"]):
-                self.board.append((event["score"], event["score_std"], event["expression"], event["role"]))
+            if event.role == "search":
+                self.done, self.new = event.evaluated, self.new + 1
+                self.failures += event.status != "ok"
+            self.retries += event.retries
+            if event.status == "ok" and math.isfinite(event.score):
+                self.board.append((event.score, event.score_std, event.expression, event.role))
 
     def rate(self) -> float:
         minutes = (time.monotonic() - self.start) / 60
@@ -59,13 +60,13 @@ class Progress:
         with self.lock:
             return sorted(self.board, key=lambda t: -t[0])[:k]
 
-    def line(self, event: dict[str, Any]) -> str:
-        if event.get("prescreen"):
-            return f"[pre-screen] {event['expression']}: {event['prescreen'].removeprefix('pre-screen: ')}"
-        tag = "ref" if event["role"] == "reference" else f"{self.done}/{self.budget}"
-        extra = f" (retried {event['retries']}x)" if event.get("retries") else ""
-        return (f"[{tag}] {event['status']:<8} {event['score']:.4f} ± {event['score_std']:.4f}  "
-                f"{event['expression']}{extra}  ({self.rate():.1f}/min)")
+    def line(self, event: StudyEvent) -> str:
+        if event.prescreen:
+            return f"[pre-screen] {event.expression}: {event.prescreen.removeprefix('pre-screen: ')}"
+        tag = "ref" if event.role == "reference" else f"{self.done}/{self.budget}"
+        extra = f" (retried {event.retries}x)" if event.retries else ""
+        return (f"[{tag}] {event.status:<8} {event.score:.4f} ± {event.score_std:.4f}  "
+                f"{event.expression}{extra}  ({self.rate():.1f}/min)")
 
     def render(self) -> Any:
         from rich.console import Group
@@ -88,27 +89,30 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    from actsearch.results.store import RunStore
-    from actsearch.search.run import run_search
+    from actsearch.results.store import SqliteStore
+    from actsearch.search.runner.run import run
 
     try:
-        records = RunStore(run_dir, readonly=True).candidates() if (run_dir / "run.sqlite").is_file() else []
+        records = []
+        if (run_dir / "run.sqlite").is_file():
+            with SqliteStore(run_dir, readonly=True) as stored:
+                records = stored.candidates()
     except OSError as err:  # e.g. a directory on the way that this user may not enter
         raise UserError(f"cannot read the run directory {run_dir}: {err.strerror or err}") from None
     progress = Progress(spec.budget, records)
     console = Console()
     live_view = not plain and console.is_terminal
 
-    def on_result(event: dict[str, Any]) -> None:
+    def on_result(event: StudyEvent) -> None:
         progress.add(event)
         if not live_view:
             print(progress.line(event), flush=True)
 
     if live_view:
         with Live(console=console, refresh_per_second=2, get_renderable=progress.render, transient=False):
-            summary = run_search(spec, run_dir, resume=resume, on_result=on_result)
+            summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
     else:
-        summary = run_search(spec, run_dir, resume=resume, on_result=on_result)
+        summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
     if not live_view:
         print("top 5:")
         for i, (score, std, expr, role) in enumerate(progress.top(), 1):
@@ -165,14 +169,14 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
         from actsearch.commands.evaluate import task_overrides
-        from actsearch.search.run import SearchSpec
+        from actsearch.search.runner.spec import SearchSpec
 
         if preset is not None:
             if space or budget or steps or settings or option or prescreen is not None:
                 raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option and "
                                 "--[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
-            _run_preset(name, run_dir or Path("runs") / name, workers, resume)
+            _run_preset(name, run_dir or Path("runs") / name, workers, resume, address)
             return
         if smoke:
             raise UserError("--smoke needs --preset")
@@ -200,16 +204,16 @@ def register(app: typer.Typer) -> None:
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
     ) -> None:
         """Continue a stopped search: nothing stored is lost or evaluated again."""
-        from actsearch.search.run import spec_from_store
+        from actsearch.search.runner.spec import spec_from_store
 
         if not (run_dir / "run.sqlite").is_file():
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
-        from actsearch.results.store import RunStore
+        from actsearch.results.store import SqliteStore
 
-        with RunStore(run_dir, readonly=True) as stored:
+        with SqliteStore(run_dir, readonly=True) as stored:
             preset = stored.meta().get("preset")
         if preset:
-            _run_preset(preset, run_dir, workers or 2, True)
+            _run_preset(preset, run_dir, workers or 2, True, address)
             return
         spec = spec_from_store(run_dir)
         spec.budget = budget or spec.budget
@@ -218,10 +222,12 @@ def register(app: typer.Typer) -> None:
         _run(spec, run_dir, True, plain)
 
 
-def _run_preset(name: str, run_dir: Path, workers: int, resume: bool) -> None:
-    from actsearch.search.preset import run_preset
+def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: str | None) -> None:
+    """Run a preset (its log is one plain line per candidate: ``--plain`` is how it always prints)."""
+    from actsearch.search.runner.pipelines import run_preset
 
-    summary = run_preset(name, run_dir, workers=workers, resume=resume, log=lambda line: print(line, flush=True))
+    summary = run_preset(name, run_dir, workers=workers, resume=resume, address=address,
+                         log=lambda line: print(line, flush=True))
     if summary["interrupted"]:
         print(f"interrupted; continue with: actsearch resume {run_dir}", file=sys.stderr)
         raise typer.Exit(130)

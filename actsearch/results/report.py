@@ -79,9 +79,9 @@ def validation_table(records: list[Any]) -> str:
     vals = [r for r in records if r.role == "validation" and r.alias_of is None]
     if not vals:
         return '<p class="muted">No validation runs yet (<code>actsearch validate RUN_DIR --task T</code>).</p>'
-    vals.sort(key=lambda r: (r.task, -(r.score if math.isfinite(r.score) else -1.0)))
+    vals.sort(key=lambda r: (r.task_label, -(r.score if math.isfinite(r.score) else -1.0)))
     head = ["task", "expression", "score", "seeds", "status", "error"]
-    rows = [[r.task, r.expression, "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
+    rows = [[r.task_label, r.expression, "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
              str(len(r.seeds)), r.status, (r.error or "")[:100]] for r in vals]
     return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from actsearch.evaluators import get_task
 from actsearch.search.driver import run_search
 from actsearch.search.searchers import make_searcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
 
 FIELDS = ["expression", "params", "fingerprint", "status", "score", "wall_s"]
 

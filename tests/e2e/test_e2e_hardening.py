@@ -19,8 +19,8 @@ import actsearch
 from actsearch.errors import UserError
 from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.results.store import RunStore
-from actsearch.search.preset import PRESETS, estimate_wall_s, rl_budget
-from actsearch.search.space import load_space
+from actsearch.search.runner.pipelines import PRESETS, estimate_wall_s, rl_budget
+from actsearch.search.space.core import load_space
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
 TOKENS = ["x", "beta", "(", ")", ",", "+", "-", "*", "/", "^", "**", "1", "0.5", "1e9", "-3", "sigmoid",
@@ -96,8 +96,8 @@ def test_rediscover_plan_budget_is_a_fixed_candidate_count():
 def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
     """A run started under other measured rates resumes with its stored rl budget (all phases done
     here, so nothing trains and Ray never starts)."""
-    from actsearch.search.preset import STATE, run_preset
-    from actsearch.search.run import SearchSpec, prepare
+    from actsearch.search.runner.pipelines import STATE, run_preset
+    from actsearch.search.runner.spec import SearchSpec, prepare
 
     run_preset_dir = tmp_path / "run"
     with pytest.raises(UserError):  # nothing to resume yet

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from actsearch.results.store import RunStore
-from actsearch.search.preset import PRESETS, STATE
+from actsearch.search.runner.pipelines import PRESETS, STATE
 
 pytestmark = pytest.mark.slow
 

@@ -187,7 +187,7 @@ def test_exported_forms_equal_the_compiler_on_sampled_candidates(tmp_path):
     """Oracle: 120 candidates sampled from the paper's spaces, float64 values and gradients bit-equal."""
     import random
 
-    from actsearch.search.space import load_space
+    from actsearch.search.space.core import load_space
 
     rng = random.Random(0)
     x0 = torch.linspace(-5, 5, 101, dtype=torch.float64) + 0.0123

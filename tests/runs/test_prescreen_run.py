@@ -8,10 +8,10 @@ import sys
 from actsearch.evaluators import get_task
 from actsearch.results.store import RunStore
 from actsearch.search.bookkeeper import Bookkeeper
-from actsearch.search.run import SearchSpec, prepare, searcher_options
+from actsearch.search.runner.spec import SearchSpec, prepare, searcher_options
 from actsearch.search.searchers import make_searcher
 from actsearch.search.searchers.base import FINISHED, WAIT
-from actsearch.search.tune import evaluate_config
+from actsearch.search.runner.ray_tune import evaluate_config
 
 
 def _spec(**kw) -> SearchSpec:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from actsearch.results.store import RunStore
-from actsearch.search.cluster import NODE_FILE, _holds_files_in
+from actsearch.search.runner.cluster import NODE_FILE, _holds_files_in
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +95,7 @@ def test_search_on_a_multi_node_cluster(tmp_path):
     import ray
     from ray.cluster_utils import Cluster
 
-    from actsearch.search.run import SearchSpec, run_search
+    from actsearch.search.runner.spec import SearchSpec, run_search
 
     assert not ray.is_initialized()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})

@@ -8,7 +8,7 @@ import threading
 import time
 
 from actsearch.results.store import RunStore, RunStoreError
-from actsearch.search.run import SearchSpec, run_search
+from actsearch.search.runner.spec import SearchSpec, run_search
 
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
 
@@ -105,8 +105,8 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_path):
     from collections import Counter
 
-    from actsearch.search.dedup import analyse
-    from actsearch.search.space import load_space
+    from actsearch.search.space.dedup import analyse
+    from actsearch.search.space.core import load_space
 
     space = load_space("quick")
     per_fp: Counter = Counter()
@@ -122,7 +122,7 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     # The pre-screen (on by default) rejects what explodes at initialisation: stored invalid, untrained.
     from actsearch.evaluators import get_task
     from actsearch.grammar import parse
-    from actsearch.search.prescreen import PreScreen
+    from actsearch.search.screening.prescreen import PreScreen
 
     screen = PreScreen(get_task("digits", **TINY))
     screened = {fp for fp in set(per_fp) - trivial if screen(parse(first[fp][0], **first[fp][1]))}

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from actsearch.search.cluster import NODE_FILE, AddressError, clean_stale_node, probe_address
+from actsearch.search.runner.cluster import NODE_FILE, AddressError, clean_stale_node, probe_address
 
 
 def _free_port() -> int:
@@ -101,7 +101,7 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
                      str(tmp_path / "r"))
     assert code == 2 and "bad TOML" in err and err.count("\n") == 1
     from actsearch.results.store import RunStore
-    from actsearch.search.run import SearchSpec, prepare
+    from actsearch.search.runner.spec import SearchSpec, prepare
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits"), tmp_path / "r").close()
     common = ["--searcher", "random", "--task", "digits", "--budget", "2", "--run-dir", str(tmp_path / "r")]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actsearch.search.dedup import ALIAS, INVALID, NEW, Dedup, analyse, count_distinct, distinct
+from actsearch.search.space.dedup import ALIAS, INVALID, NEW, Dedup, analyse, count_distinct, distinct
 from actsearch.search.searchers import FINISHED, make_searcher
 
 

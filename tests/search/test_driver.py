@@ -7,7 +7,7 @@ import pytest
 from actsearch.evaluators import get_task
 from actsearch.search.driver import run_search
 from actsearch.search.searchers import make_searcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_driver_trains_real_candidates_and_feeds_the_searcher():
 
 
 def test_driver_prescreen_skips_an_exploding_candidate_unless_switched_off():
-    from actsearch.search.space import space_from_dict
+    from actsearch.search.space.core import space_from_dict
 
     space = space_from_dict({"units": 1, "unary": ["x", "exp", "tanh"], "binary": ["mul"], "gated": True})
     task = get_task("digits", steps=5)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import actsearch
-from actsearch.search.features import (
+from actsearch.search.screening.features import (
     BIG,
     PARAM_VALUES,
     PROPAGATION_NAMES,
@@ -23,7 +23,7 @@ from actsearch.search.features import (
     proxy_features,
     scalar_features,
 )
-from actsearch.search.prescreen import PreScreen, Thresholds, reason, screen_proposal
+from actsearch.search.screening.prescreen import PreScreen, Thresholds, reason, screen_proposal
 
 N_FEATURES = len(PARAM_VALUES) * (len(SCALAR_NAMES) + len(PROPAGATION_NAMES)) + len(PROXY_NAMES)
 

@@ -14,7 +14,7 @@ import pytest
 from scoring import score_of
 
 from actsearch.errors import UserError
-from actsearch.search.dedup import distinct
+from actsearch.search.space.dedup import distinct
 from actsearch.search.searchers import FINISHED, SEARCHERS, WAIT, make_searcher
 
 pytestmark = pytest.mark.parametrize("name", SEARCHERS)

@@ -12,11 +12,11 @@ from scoring import score_of
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.grammar.library import NAMES, defaults, expression
-from actsearch.search.dedup import distinct
+from actsearch.search.space.dedup import distinct
 from actsearch.search.driver import run_search
 from actsearch.search.searchers import make_searcher
-from actsearch.search.similarity import FAR, distance, signature, signature_of
-from actsearch.search.space import load_space
+from actsearch.search.space.similarity import FAR, distance, signature, signature_of
+from actsearch.search.space.core import load_space
 
 
 def d(a: str, b: str) -> float:

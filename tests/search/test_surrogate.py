@@ -10,11 +10,11 @@ import pytest
 import torch
 
 import actsearch
-from actsearch.search.dedup import distinct
-from actsearch.search.features import Featurizer
+from actsearch.search.space.dedup import distinct
+from actsearch.search.screening.features import Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
 
 GRID = torch.linspace(-4, 4, 201)
 

@@ -12,7 +12,7 @@ from actsearch.errors import UserError
 from actsearch.evaluators import get_task
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
-from actsearch.search.dedup import distinct
+from actsearch.search.space.dedup import distinct
 from actsearch.search.driver import run_search
 from actsearch.search.searchers import SEARCHERS, make_searcher
 

@@ -1,24 +1,19 @@
-"""A search run: run directory + run store + searcher + Ray Tune trials, resumable at any point.
+"""What defines a search (:class:`SearchSpec`) and its run directory: creating it, checking that a
+resumed run is the same search, reading the spec back. The loop itself is
+:mod:`actsearch.search.runner.study`; :mod:`actsearch.search.runner.run` puts them together.
 
-``run_search(SearchSpec(...), run_dir)`` evaluates the references (relu, swish) and then up to
-``budget`` proposals of the searcher, one Ray Tune trial per candidate (all its seeds), writing
-every result to the run store (:mod:`actsearch.results.store`) as it arrives. The store is the
-source of truth, so a run stopped by Ctrl-C or a killed driver resumes (``resume=True``) from it:
+(The notes below describe the guarantees of a run as a whole.)
 
-- a proposal is stored as *pending* together with the searcher's snapshot (one transaction)
-  before its trial starts, and its result replaces it together with the next snapshot; on
-  resume the searcher is restored and the pending proposals are evaluated first;
-- a proposal whose fingerprint is already stored is never evaluated again (its stored score is
-  fed back to the searcher);
-- the budget counts evaluated search candidates in the store, so a finished run holds exactly
-  ``budget`` of them (fewer if the space is exhausted), each fingerprint once.
-
-Aliases and trivial (invalid) candidates the searcher skips are stored too, without training.
-So are the proposals the pre-screen (:mod:`actsearch.search.prescreen`) rejects: stored ``invalid``
-with the reason, fed back to the searcher as failures, never trained and not counted in the
-budget. It is on by default (``prescreen=None``) except for ``table:`` replays, where the table
-already holds every candidate's outcome; ``prescreen=False`` (``--no-prescreen``) switches it off.
-The per-trial bookkeeping is :class:`actsearch.search.bookkeeper.Bookkeeper`.
+``run(SearchSpec(...), run_dir)`` evaluates the references (relu, swish) and then up to
+``budget`` proposals of the searcher, writing every result to the run store as it arrives. The
+store is the source of truth, so a run stopped by Ctrl-C or a killed driver resumes from it: a
+trial is stored *pending* before it starts and its result replaces it; on resume the searcher is
+restored from its last checkpoint, pending trials are evaluated first, and a proposal whose
+fingerprint is already stored is answered from the store, never evaluated again. The budget
+counts finished search trials, so a finished run holds exactly ``budget`` of them (fewer if the
+space is exhausted), each fingerprint once. Aliases, trivial candidates and proposals the
+pre-screen rejects are stored untrained and not counted. The pre-screen is on by default
+(``prescreen=None``) except for ``table:`` replays; ``prescreen=False`` switches it off.
 """
 
 from __future__ import annotations
@@ -26,15 +21,15 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.store import RunStore, RunStoreError
+from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
 
-REFERENCES = ("relu", "swish")
+REFERENCES = ("relu", "swish")  # the references a search evaluates alongside by default
+SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
 IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options", "prescreen")
 SPACE_COPY = "space.toml"
@@ -100,12 +95,14 @@ def _version_info() -> dict[str, Any]:
                          "torch": torch.__version__, "ray": ray.__version__}, "git": git}
 
 
-def prepare(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False) -> RunStore:
-    """Open (or create) the run directory's store and check that it belongs to this search."""
-    run_dir = Path(run_dir)
-    if resume and not (run_dir / "run.sqlite").is_file():
-        raise RunDirError(f"nothing to resume: {run_dir} holds no run store")
-    store = RunStore(run_dir)
+def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False) -> Store:
+    """Open (or create) the run directory's store and check that it belongs to this search
+    (``run_dir`` None: a fresh in-memory store)."""
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if resume and not (run_dir / "run.sqlite").is_file():
+            raise RunDirError(f"nothing to resume: {run_dir} holds no run store")
+    store = open_store(run_dir)
     try:
         meta = store.meta()
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -121,7 +118,7 @@ def prepare(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False) -> R
             store.init_run({"spec": {**old, **{k: mine[k] for k in mine if k not in IDENTITY}},
                             "budget": spec.budget, "resumed_at": now})
         else:
-            if Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
+            if run_dir is not None and Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
                 shutil.copyfile(spec.space, run_dir / SPACE_COPY)
             spec_dict = asdict(spec)
             store.init_run({"spec": spec_dict, "command": sys.argv, "created_at": now,
@@ -139,7 +136,7 @@ def space_of(spec: SearchSpec, run_dir: str | Path) -> str:
 
 
 def _is_preset(name: str) -> bool:
-    from actsearch.search.space import PRESETS
+    from actsearch.search.space.core import PRESETS
 
     return name in PRESETS
 
@@ -150,7 +147,8 @@ def _norm(value: Any) -> Any:
 
 def spec_from_store(run_dir: str | Path) -> SearchSpec:
     """The SearchSpec a run directory was started with (for ``actsearch resume``)."""
-    meta = RunStore(run_dir, readonly=True).meta()
+    with SqliteStore(run_dir, readonly=True) as store:
+        meta = store.meta()
     if "spec" not in meta:
         raise RunDirError(f"{run_dir} holds no search to resume")
     data = {k: v for k, v in meta["spec"].items() if k in SearchSpec.__dataclass_fields__}
@@ -172,7 +170,7 @@ def probe_task(spec: SearchSpec, task: Any = None) -> Any:
 
 def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
     """The searcher's options: the spec's, plus for a ``surrogate`` its probe task and whether it
-    pre-screens its pool (as the run does)."""
+    orders its pool by the pre-screen (as the run screens)."""
     options = dict(spec.searcher_options)
     if spec.searcher == "surrogate":
         options.setdefault("task", probe_task(spec, task))
@@ -180,57 +178,13 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
     return options
 
 
-def run_search(spec: SearchSpec, run_dir: str | Path, *, resume: bool = False,
-               on_result: Callable[[dict[str, Any]], None] | None = None) -> RunSummary:
-    """Run (or resume) a search into ``run_dir``; see the module docstring."""
-    from actsearch.search.cluster import probe_address, start_ray, stop_ray
-    from actsearch.search.searchers import make_searcher
-    from actsearch.search.space import load_space
-
+def check(spec: SearchSpec) -> None:
+    """The settings of a search that can be checked before anything runs (one home for them)."""
     if spec.budget < 1:
         raise UserError("--budget must be at least 1")
-    if spec.scheduler not in (None, "", "fifo", "asha"):
-        raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: fifo, asha")
-    if resume and spec.prescreen is None and (Path(run_dir) / "run.sqlite").is_file():
-        with RunStore(run_dir, readonly=True) as stored:  # not given: keep the run's setting
-            spec = replace(spec, prescreen=stored.meta().get("spec", {}).get("prescreen"))
-    if resume and (Path(run_dir) / SPACE_COPY).is_file():
-        space = load_space(space_of(spec, run_dir))
-    else:
-        space = load_space(spec.space)  # bad space, searcher or task: an error before anything is written
-    from actsearch.evaluators import get_task
-
-    task = get_task(spec.task, **spec.task_overrides)
-    searcher = make_searcher(spec.searcher, space, seed=spec.seed, **searcher_options(spec, task))
-    if spec.address and spec.address != "auto":
-        probe_address(spec.address)
-    store = prepare(spec, run_dir, resume=resume)
-    handle = None
-    try:
-        state = store.load_state(f"searcher:{spec.searcher}")
-        if state is not None:
-            searcher.load_state(state)
-        from actsearch.search.bookkeeper import Bookkeeper
-
-        book = Bookkeeper(store, spec, searcher, on_result)
-        start = time.perf_counter()
-        if not book.finished:
-            handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
-                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_dir)
-            from actsearch.search.tune import run_trials
-
-            outcome = run_trials(book, storage=Path(run_dir, "tune"), name=f"trials-{int(time.time())}",
-                                 workers=spec.workers, cpus_per_trial=spec.cpus_per_trial,
-                                 gpus_per_trial=spec.gpus_per_trial, scheduler=spec.scheduler)
-            interrupted = outcome.interrupted
-            if book.failure is not None:
-                raise book.failure
-        else:
-            interrupted = False
-        failures = sum(1 for r in store.candidates(task=spec.task, role="search", include_aliases=False)
-                       if r.status != "ok" and r.trial_id)
-        return RunSummary(Path(run_dir), book.evaluated, spec.budget, book.finished, interrupted, failures,
-                          time.perf_counter() - start, book.new)
-    finally:
-        stop_ray(handle)
-        store.close()
+    if spec.scheduler not in (None, "", *SCHEDULERS):
+        raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+    if spec.workers < 1:
+        raise UserError("--workers must be at least 1")
+    if spec.seeds < 1:
+        raise UserError("--seeds must be at least 1")
