@@ -6,7 +6,7 @@ training on digits, a few steps), and their results fed back as Tune would.
 
 from __future__ import annotations
 
-from actsearch.results.store import RunStore, RunStoreError
+from actsearch.results.store import SqliteStore, RunStoreError
 from actsearch.search.bookkeeper import Bookkeeper
 from actsearch.search.runner.spec import SearchSpec, prepare
 from actsearch.search.searchers import make_searcher
@@ -87,6 +87,6 @@ def test_full_disk_ends_the_run_and_keeps_what_was_stored(tmp_path):
         book.complete(config, evaluate_config(config), error=False, retries=0)
     assert isinstance(book.failure, RunStoreError) and "full" in str(book.failure)
     assert book.next_config() is FINISHED
-    kept = RunStore(tmp_path, readonly=True).candidates()
+    kept = SqliteStore(tmp_path, readonly=True).candidates()
     assert kept[0].trial_id == first["trial_id"] and all(r.runs for r in kept if r.trial_id)
     assert len(kept) < 40

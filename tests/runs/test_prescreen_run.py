@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from actsearch.evaluators import get_task
-from actsearch.results.store import RunStore
+from actsearch.results.store import SqliteStore
 from actsearch.search.bookkeeper import Bookkeeper
 from actsearch.search.runner.spec import SearchSpec, prepare, searcher_options
 from actsearch.search.searchers import make_searcher
@@ -105,7 +105,7 @@ def test_search_no_prescreen_trains_the_exploding_candidate_and_resume_keeps_it(
     code, out, err = _cli(monkeypatch, capsys, *common, "--no-prescreen")
     assert code == 0, err
     assert "[pre-screen]" not in out and "3/3 candidates evaluated" in out
-    store = RunStore(run, readonly=True)
+    store = SqliteStore(run, readonly=True)
     trained = {r.expression: r for r in store.candidates(role="search")}[EXPLODING]
     assert trained.trial_id and trained.runs and not (trained.error or "").startswith("pre-screen")
     assert store.count(role="search") == 3 and store.meta()["spec"]["prescreen"] is False
@@ -114,7 +114,7 @@ def test_search_no_prescreen_trains_the_exploding_candidate_and_resume_keeps_it(
     assert code == 0, err
     code, _, err = _cli(monkeypatch, capsys, *common, "--resume")
     assert code == 0, err
-    assert RunStore(run, readonly=True).meta()["spec"]["prescreen"] is False
+    assert SqliteStore(run, readonly=True).meta()["spec"]["prescreen"] is False
     code, _, err = _cli(monkeypatch, capsys, *common, "--prescreen", "--resume")
     assert code == 2 and "belongs to a different search (prescreen" in err
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from actsearch.results.store import RunStore
+from actsearch.results.store import SqliteStore
 from actsearch.search.runner.cluster import NODE_FILE, _holds_files_in
 
 pytestmark = pytest.mark.slow
@@ -37,7 +37,7 @@ def _left_behind(raylets: list[int], session_dir: str) -> list[int]:
 
 
 def _evaluated(run_dir):
-    return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+    return [r for r in SqliteStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
 
 
 def _start_and_stop(run, sig: int, *extra: str) -> subprocess.Popen:
@@ -77,7 +77,7 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
     _start_and_stop(run, signal.SIGKILL, "--references", "relu")
     before = _evaluated(run)
     assert 3 <= len(before) < 10
-    store = RunStore(run, readonly=True)
+    store = SqliteStore(run, readonly=True)
     assert store.pending(), "a killed driver leaves the proposals it had handed out"
     node = json.loads((run / NODE_FILE).read_text())
     out = subprocess.run(CLI + ["resume", str(run), "--plain"], capture_output=True, text=True, timeout=300)
@@ -87,8 +87,8 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
     rows = _evaluated(run)
     assert len(rows) == 10 and len({r.fingerprint for r in rows}) == 10 and len({r.trial_id for r in rows}) == 10
     assert {(r.id, r.fingerprint) for r in before} <= {(r.id, r.fingerprint) for r in rows}  # nothing lost
-    assert RunStore(run, readonly=True).pending() == []
-    assert RunStore(run, readonly=True).count(role="reference") == 1
+    assert SqliteStore(run, readonly=True).pending() == []
+    assert SqliteStore(run, readonly=True).count(role="reference") == 1
 
 
 def test_search_on_a_multi_node_cluster(tmp_path):

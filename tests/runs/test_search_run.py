@@ -7,7 +7,7 @@ import signal
 import threading
 import time
 
-from actsearch.results.store import RunStore, RunStoreError
+from actsearch.results.store import SqliteStore, RunStoreError
 from actsearch.search.runner.spec import SearchSpec, run_search
 
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
@@ -20,7 +20,7 @@ def _spec(**kw) -> SearchSpec:
 
 
 def _evaluated(run_dir):
-    return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+    return [r for r in SqliteStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
 
 
 def test_budget_then_resume_with_more_budget_under_asha(local_ray, tmp_path):
@@ -37,7 +37,7 @@ def test_budget_then_resume_with_more_budget_under_asha(local_ray, tmp_path):
     assert len({r.fingerprint for r in rows}) == 9 and len({r.trial_id for r in rows}) == 9
     # The restored searcher continued its own sequence of trial ids; relu was not evaluated again.
     assert sorted(r.step for r in rows) == list(range(9))
-    store = RunStore(tmp_path, readonly=True)
+    store = SqliteStore(tmp_path, readonly=True)
     assert store.count(role="reference") == 1 and store.pending() == []
     assert store.meta()["budget"] == 9 and store.meta()["searcher"] == "evolution"
     assert all(r.status in ("ok", "diverged", "error") and r.runs for r in rows[:5])
@@ -79,7 +79,7 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
         while time.monotonic() < deadline and not killed:
             # wait until a trial has been running a moment, then kill its worker process
             try:  # a trial is running once its proposal is pending in the store
-                running = bool(RunStore(tmp_path, readonly=True).pending())
+                running = bool(SqliteStore(tmp_path, readonly=True).pending())
             except RunStoreError:  # not created yet
                 running = False
             if running:
@@ -129,7 +129,7 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     assert 0 < len(screened) < 5
     expected = set(per_fp) - trivial - screened
     summary = run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
-    store = RunStore(tmp_path, readonly=True)
+    store = SqliteStore(tmp_path, readonly=True)
     rows = store.candidates(role="search")
     evaluated = [r for r in rows if r.trial_id]
     assert summary.finished and not summary.interrupted and summary.evaluated == len(expected)
@@ -162,7 +162,7 @@ def test_searcher_options_from_the_cli_are_stored_and_kept_on_resume(local_ray, 
             "--option", "temperature=0", "-o", "population_size=4", "--references", "", "--plain"]
     result = CliRunner().invoke(app, [*args, "--run-dir", str(run)])
     assert result.exit_code == 0, result.output
-    meta = RunStore(run, readonly=True).meta()
+    meta = SqliteStore(run, readonly=True).meta()
     assert meta["spec"]["searcher_options"] == {"temperature": 0, "population_size": 4}
     assert len(_evaluated(run)) == 8
     assert len({r.fingerprint for r in _evaluated(run)}) == 8

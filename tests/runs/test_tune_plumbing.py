@@ -100,7 +100,7 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
     code, err = _cli(monkeypatch, capsys, "search", "--space", str(bad), "--budget", "2", "--run-dir",
                      str(tmp_path / "r"))
     assert code == 2 and "bad TOML" in err and err.count("\n") == 1
-    from actsearch.results.store import RunStore
+    from actsearch.results.store import SqliteStore
     from actsearch.search.runner.spec import SearchSpec, prepare
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits"), tmp_path / "r").close()
@@ -111,4 +111,4 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
     assert code == 2 and "already holds a search" in err
     code, err = _cli(monkeypatch, capsys, "resume", str(tmp_path / "nothing"))
     assert code == 2 and "nothing to resume" in err
-    assert RunStore(tmp_path / "r", readonly=True).meta()["space"] == "quick"  # untouched
+    assert SqliteStore(tmp_path / "r", readonly=True).meta()["space"] == "quick"  # untouched
