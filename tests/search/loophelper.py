@@ -106,3 +106,55 @@ class Looped:
 
 def make_searcher(name: str, space: Any, *, seed: int = 0, **kw: Any) -> Looped:
     return Looped(_registry.make_searcher(name, space, seed=seed, **kw))
+
+
+@dataclass
+class Trial:
+    proposal: Handed
+    result: CandidateResult
+
+
+def run_search(searcher: Looped, task: Any, *, budget: int | None = None, seeds: Any = (0,),
+               on_result: Any = None, on_skipped: Any = None, stop: Any = None, prescreen: bool | None = None) -> list:
+    """Serial search with the real loop and the in-process executor's evaluation of each trial: the
+    trials in order; ``on_skipped`` gets the rows stored untrained (aliases, invalid, pre-screened)."""
+    from actsearch.evaluators import get_task
+    from actsearch.evaluators.table import TableTask
+    from actsearch.search.runner.trials import evaluate_trial, TaskRef
+    from actsearch.search.screening.prescreen import PreScreen
+
+    task = get_task(task) if isinstance(task, str) else task
+    table = isinstance(task, TableTask)
+    study = searcher.study
+    if prescreen if prescreen is not None else not table:
+        study.screen = PreScreen("mnist1d" if table else task)
+    ref = TaskRef("replay")
+    from actsearch.search.runner import trials as _trials
+
+    _trials._TASKS[ref] = task
+    study.ref, study.seeds = ref, tuple(seeds)
+    seen_rows: set[int] = set()
+    out: list[Trial] = []
+    while budget is None or len(out) < budget:
+        p = searcher.suggest()
+        if on_skipped is not None:
+            for r in searcher.store.candidates():
+                if r.id not in seen_rows and not r.trained:
+                    seen_rows.add(r.id)
+                    on_skipped({"expression": r.expression, "status": "alias" if r.alias_of else r.status,
+                                "reason": r.error, "fingerprint": r.fingerprint})
+        if p is FINISHED:
+            break
+        if p is WAIT:
+            raise RuntimeError("searcher waits with no trial running")
+        config = searcher.live.pop(p.trial_id)
+        outcome = evaluate_trial(config)
+        study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
+        seen_rows.add(p.trial_id)
+        trial = Trial(p, outcome.result)
+        out.append(trial)
+        if on_result is not None:
+            on_result(trial)
+        if stop is not None and stop(trial):
+            break
+    return out

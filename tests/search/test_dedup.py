@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actsearch.search.space.dedup import ALIAS, INVALID, NEW, Dedup, analyse, count_distinct, distinct
-from actsearch.search.searchers import FINISHED, make_searcher
+from loophelper import FINISHED, make_searcher
 
 
 def test_dedup_verdicts():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from actsearch.evaluators import get_task
-from actsearch.search.driver import run_search
-from actsearch.search.searchers import make_searcher
+from loophelper import run_search
+from loophelper import make_searcher
 from actsearch.search.space.core import load_space
 
 

@@ -5,7 +5,7 @@ binary varies too much per seed for a short test.)"""
 
 from __future__ import annotations
 
-from actsearch.search.searchers import make_searcher
+from loophelper import make_searcher
 from actsearch.search.space.core import load_space
 
 

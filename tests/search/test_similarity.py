@@ -13,8 +13,8 @@ from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.grammar.library import NAMES, defaults, expression
 from actsearch.search.space.dedup import distinct
-from actsearch.search.driver import run_search
-from actsearch.search.searchers import make_searcher
+from loophelper import run_search
+from loophelper import make_searcher
 from actsearch.search.space.similarity import FAR, distance, signature, signature_of
 from actsearch.search.space.core import load_space
 

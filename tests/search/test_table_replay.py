@@ -13,8 +13,8 @@ from actsearch.evaluators import get_task
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.search.space.dedup import distinct
-from actsearch.search.driver import run_search
-from actsearch.search.searchers import SEARCHERS, make_searcher
+from loophelper import run_search
+from loophelper import SEARCHERS, make_searcher
 
 
 def write_table(path, space):
