@@ -30,11 +30,13 @@ class Handed:
     """A trial the loop handed out, with the searcher's proposal."""
 
     trial_id: int
+    pid: int  # the loop's proposal id (what a mutation's ``parent`` names)
     expression: str
     fingerprint: str
     params: dict[str, float]
     tokens: list[int] | None
     origin: str | None
+    parent: int | None
     prediction: Any
     config: TrialConfig
 
@@ -70,8 +72,8 @@ class Looped:
         self.live[config.key] = config
         pid = self.study.waiting[config.key][0]
         p = self.proposals[pid]
-        return Handed(config.key, p.expression, config.fingerprint, dict(p.params), p.tokens, p.origin,
-                      p.prediction, config)
+        return Handed(config.key, pid, p.expression, config.fingerprint, dict(p.params), p.tokens, p.origin,
+                      p.parent, p.prediction, config)
 
     def on_trial_complete(self, trial_id: int, score: float | None, status: str = "ok") -> None:
         config = self.live.pop(trial_id, None)

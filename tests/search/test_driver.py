@@ -25,8 +25,8 @@ def test_driver_trains_real_candidates_and_feeds_the_searcher():
         if t.result.status == "ok":
             assert 0.0 <= t.result.score <= 1.0
     assert searcher.n_completed == 3 and len(searcher.population) == 2  # the oldest member left
-    assert trials[2].proposal.info["origin"] == "mutation"
-    assert trials[2].proposal.info["parent"] in {t.proposal.trial_id for t in trials[:2]}
+    assert trials[2].proposal.origin == "mutation"
+    assert trials[2].proposal.parent in {t.proposal.pid for t in trials[:2]}
 
 
 def test_driver_prescreen_skips_an_exploding_candidate_unless_switched_off():

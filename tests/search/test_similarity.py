@@ -75,9 +75,9 @@ def test_children_stay_close_to_their_parents_in_shape(tmp_path):
         steps = []
         for seed in range(5):
             trials = run_search(make_searcher("evolution", space, seed=seed, **options), task, budget=60)
-            by_id = {t.proposal.trial_id: t.proposal for t in trials}
+            by_id = {t.proposal.pid: t.proposal for t in trials}
             for t in trials:
-                parent = by_id.get(t.proposal.info.get("parent"))
+                parent = by_id.get(t.proposal.parent)
                 if parent is not None:
                     steps.append(distance(signature_of(parent.expression, parent.params),
                                           signature_of(t.proposal.expression, t.proposal.params)))

@@ -64,6 +64,7 @@ class Proposal:
     tokens: list[int] | None = None  # the space's token sequence, when the searcher uses one
     prediction: Prediction | None = None  # forecast score, stored with the trial
     origin: str | None = None  # how the searcher came to it ("random", "mutation", "model" ...)
+    parent: int | None = None  # the proposal id it was derived from (a mutation's parent)
 
     def activation(self):  # noqa: ANN201 - returns actsearch.Activation (import kept lazy)
         from actsearch.grammar import parse

@@ -65,11 +65,11 @@ class SpaceSearcher(Searcher):
         return None if trivial or fp in taken or self.known(fp) else fp
 
     def _propose(self, proposal_id: int, cand: Any, *, origin: str | None = None, prediction: Any = None,
-                 **extra: Any) -> Proposal:
+                 parent: int | None = None, **extra: Any) -> Proposal:
         text, params = self.space.to_text(cand)
         tokens = self.space.to_tokens(cand)
         self.pending[proposal_id] = {"tokens": tokens, **extra}
-        return Proposal(text, params, tokens, prediction=prediction, origin=origin)
+        return Proposal(text, params, tokens, prediction=prediction, origin=origin, parent=parent)
 
     def tell(self, proposal_id: int, outcome: Outcome) -> None:
         entry = self.pending.pop(proposal_id, None)
