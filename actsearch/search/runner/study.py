@@ -208,7 +208,7 @@ class Study:
         return WAIT if self.inflight else FINISHED
 
     def _trials_inflight(self) -> list[int]:
-        return [k for k in self.inflight if k not in self.rescoring]
+        return [k for k, c in self.inflight.items() if k not in self.rescoring and c.reference is None]
 
     def _number(self) -> int:
         self.next_number += 1
