@@ -1,6 +1,6 @@
 """Leaderboard output formats: a rich terminal table, CSV, JSON and Markdown.
 
-CSV and JSON carry every :class:`~actsearch.results.leaderboard.Entry` field (CSV stores
+CSV and JSON carry every :class:`~actsearch.results.entry.Entry` field (CSV stores
 ``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
 back into the same dictionaries, so the files round-trip and load straight into pandas.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
@@ -18,7 +18,7 @@ from dataclasses import fields
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.leaderboard import Entry
+from actsearch.results.entry import Entry
 
 FORMATS = ("table", "csv", "json", "markdown")
 _JSON_FIELDS = ("params", "aliases")

@@ -17,50 +17,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from typing import Any
 
+from actsearch.results import formats
+from actsearch.results.entry import Entry
 from actsearch.results.records import CandidateRecord
 
 OK = "ok"
 REFERENCES = ("relu", "swish")  # baselines every leaderboard marks in place
-
-
-@dataclass
-class Entry:
-    """One leaderboard row: a distinct function with its score, properties and validation."""
-
-    rank: int | None  # 1-based among successful search candidates; None for references/failed
-    id: Any  # the store id of the record that carries the score
-    expression: str
-    canonical: str | None
-    params: dict[str, float]
-    score: float | None
-    score_std: float | None
-    seeds: int
-    status: str
-    task: str | None = None
-    role: str = "search"  # "reference" for relu/swish baselines (unranked), else the row's role
-    searcher: str | None = None
-    fingerprint: str | None = None
-    reference: str | None = None  # "relu" / "swish" when this function is a reference
-    aliases: list[str] = field(default_factory=list)  # other texts of the same function
-    complexity: int | None = None
-    monotonic: bool | None = None
-    bounded_below: bool | None = None
-    gain: float | None = None
-    dnr: float | None = None  # dead-neuron rate (mean over seeds)
-    pd: float | None = None  # reproducibility: prediction disagreement across seeds
-    predicted: float | None = None  # the surrogate's predicted score before training (None: not predicted)
-    predicted_spread: float | None = None  # the spread of that prediction over the forest's trees
-    error: str | None = None
-    val_task: str | None = None
-    val_score: float | None = None
-    val_std: float | None = None
-    val_seeds: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class Leaderboard(list):
@@ -80,8 +45,6 @@ class Leaderboard(list):
 
     def format(self, fmt: str = "table", *, width: int = 160) -> str:
         """Render as ``table`` (rich), ``csv``, ``json`` or ``markdown`` text."""
-        from actsearch.results import formats
-
         return formats.render(self, fmt, width=width)
 
 

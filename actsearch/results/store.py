@@ -447,12 +447,3 @@ class SqliteStore(Store):
 
 def _insert_sql(row: dict[str, Any]) -> str:
     return f"INSERT INTO candidates ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-
-
-def open_store(run_dir: str | os.PathLike | None, readonly: bool = False) -> Store:
-    """The store of ``run_dir`` (SQLite), or a fresh in-memory store when ``run_dir`` is None."""
-    if run_dir is None:
-        from actsearch.results.memory import MemoryStore
-
-        return MemoryStore()
-    return SqliteStore(run_dir, readonly=readonly)

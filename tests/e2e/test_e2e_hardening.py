@@ -73,7 +73,7 @@ def _result(scores: list[float], seeds: list[int]) -> CandidateResult:
 def test_add_runs_merges_new_seeds_once_into_row_and_aliases(tmp_path):
     act = actsearch.parse("x * sigmoid(x)")
     with SqliteStore(tmp_path) as store:
-        row = store.record(act.text, act.fingerprint, _result([0.8], [0]), task="t", trial_id="t000000",
+        row = store.record(act.text, act.fingerprint, _result([0.8], [0]), task="t", trial=1,
                            seeds=[0], aliases=["x / (1 + exp(-x))"])
         rec = store.add_runs(row, _result([0.6, 0.7], [1, 2]), [1, 2])
         again = store.add_runs(row, _result([0.0, 0.1], [1, 2]), [1, 2])  # seeds already stored: ignored
@@ -120,7 +120,7 @@ def _fill(run_dir: Path, n: int) -> None:
         for i in range(n):
             act = actsearch.parse(f"x + {i + 1}")
             store.record(act.text, act.fingerprint, _result([0.5 + i / 1000], [0]), task="t",
-                         trial_id=f"t{i:06d}", searcher="random", step=i, seeds=[0])
+                         trial=i + 1, searcher="random", step=i, seeds=[0])
 
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -201,7 +201,7 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
             for i in range(1, n):
                 act = actsearch.parse(f"x * {i + 1}")
                 t0 = time.perf_counter()
-                store.record(act.text, act.fingerprint, _result([0.5], [0]), task="t", trial_id=f"w{i:06d}",
+                store.record(act.text, act.fingerprint, _result([0.5], [0]), task="t", trial=i + 1,
                              searcher="random", step=i, seeds=[0])
                 slowest = max(slowest, time.perf_counter() - t0)
                 time.sleep(0.01)

@@ -35,7 +35,7 @@ def _rows(run: Path, **kw: str) -> list:
 def _check_store(run: Path) -> dict:
     """The invariants of a finished smoke run; returns what the comparison needs."""
     store = SqliteStore(run, readonly=True)
-    search = [r for r in _rows(run, role="search") if r.trial_id]
+    search = [r for r in _rows(run, role="search") if r.trained]
     by = {s: [r for r in search if r.searcher == s] for s in ("exhaustive", "rl")}
     assert len(by["exhaustive"]) == PLAN.exhaustive_budget and len(by["rl"]) == PLAN.rl_candidates
     assert len(search) == PLAN.exhaustive_budget + PLAN.rl_candidates
@@ -43,7 +43,7 @@ def _check_store(run: Path) -> dict:
     for r in _rows(run):  # each seed evaluated once
         assert sorted(r.seeds) == list(range(len(r.seeds))) and len(r.runs) == len(r.seeds), r
     refs = _rows(run, role="reference")
-    assert sorted(r.fingerprint for r in refs) == sorted(f"library:{n}" for n in PLAN.references)
+    assert sorted(r.reference for r in refs) == sorted(PLAN.references)
     assert all(len(r.seeds) == FINAL and r.status == "ok" for r in refs)
     state = store.load_state(STATE)
     assert state["done"] == ["exhaustive", *(f"rung{k + 1}" for k in range(len(PLAN.rungs))), "rl", "top-up"]

@@ -131,7 +131,6 @@ def test_table_and_markdown(board):
 
 def test_markup_in_stored_text_is_not_interpreted():
     from actsearch.results.leaderboard import build
-
     from actsearch.results.records import decode
     from actsearch.results.store import new_row
 

@@ -7,10 +7,17 @@ import signal
 import threading
 import time
 
-from actsearch.results.store import SqliteStore, RunStoreError
-from actsearch.search.runner.spec import SearchSpec, run_search
+from actsearch.results.store import RunStoreError, SqliteStore
+from actsearch.search.runner.run import run
+from actsearch.search.runner.spec import SearchSpec
 
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
+
+
+
+def _run_search(spec, run_dir, **kw):
+    """One search on the Ray executor; its summary."""
+    return run(spec, run_dir, **kw)[0]
 
 
 def _spec(**kw) -> SearchSpec:
@@ -20,23 +27,24 @@ def _spec(**kw) -> SearchSpec:
 
 
 def _evaluated(run_dir):
-    return [r for r in SqliteStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+    return [r for r in SqliteStore(run_dir, readonly=True).candidates(role="search") if r.trained]
 
 
 def test_budget_then_resume_with_more_budget_under_asha(local_ray, tmp_path):
     events = []
-    first = run_search(_spec(searcher="evolution", budget=5, references=("relu",)), tmp_path,
-                       on_result=events.append)
+    first = _run_search(_spec(searcher="evolution", budget=5, references=("relu",)), tmp_path,
+                       on_event=events.append)
     assert first.finished and not first.interrupted and first.evaluated == 5
-    assert [e["role"] for e in events].count("reference") == 1 and len(events) == 6
+    assert [e.role for e in events].count("reference") == 1 and len(events) == 6
     # The scheduler is not part of a search's identity: the rest runs with ASHA stopping weak trials.
-    again = run_search(_spec(searcher="evolution", budget=9, references=("relu",), scheduler="asha",
+    again = _run_search(_spec(searcher="evolution", budget=9, references=("relu",), scheduler="asha",
                              task_overrides=dict(TINY)), tmp_path, resume=True)
     rows = _evaluated(tmp_path)
     assert again.evaluated == 9 and again.new == 4 and len(rows) == 9
-    assert len({r.fingerprint for r in rows}) == 9 and len({r.trial_id for r in rows}) == 9
-    # The restored searcher continued its own sequence of trial ids; relu was not evaluated again.
-    assert sorted(r.step for r in rows) == list(range(9))
+    assert len({r.fingerprint for r in rows}) == 9 and len({r.trial for r in rows}) == 9
+    # The restored searcher continued its own sequence of proposal ids; relu was not evaluated again.
+    steps = [r.step for r in sorted(rows, key=lambda r: r.trial)]
+    assert steps == sorted(set(steps)) and sorted(r.trial for r in rows) == sorted(set(r.trial for r in rows))
     store = SqliteStore(tmp_path, readonly=True)
     assert store.count(role="reference") == 1 and store.pending() == []
     assert store.meta()["budget"] == 9 and store.meta()["searcher"] == "evolution"
@@ -93,7 +101,7 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()
-    summary = run_search(_spec(budget=4, task_overrides={"steps": 1000}), tmp_path)
+    summary = _run_search(_spec(budget=4, task_overrides={"steps": 1000}), tmp_path)
     killer.join()
     rows = _evaluated(tmp_path)
     assert killed, "no trial worker was found to kill"
@@ -105,8 +113,8 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_path):
     from collections import Counter
 
-    from actsearch.search.space.dedup import analyse
     from actsearch.search.space.core import load_space
+    from actsearch.search.space.dedup import analyse
 
     space = load_space("quick")
     per_fp: Counter = Counter()
@@ -128,10 +136,10 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     screened = {fp for fp in set(per_fp) - trivial if screen(parse(first[fp][0], **first[fp][1]))}
     assert 0 < len(screened) < 5
     expected = set(per_fp) - trivial - screened
-    summary = run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
+    summary = _run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
     store = SqliteStore(tmp_path, readonly=True)
     rows = store.candidates(role="search")
-    evaluated = [r for r in rows if r.trial_id]
+    evaluated = [r for r in rows if r.trained]
     assert summary.finished and not summary.interrupted and summary.evaluated == len(expected)
     assert {r.fingerprint for r in evaluated} == expected and len(evaluated) == len(expected)
     # Every other raw candidate is an alias row of its stored twin; trivial and screened ones are stored once.
@@ -139,7 +147,7 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     by_id = {r.id: r for r in rows}
     assert all(by_id[a.alias_of].fingerprint == a.fingerprint for a in aliases)
     assert len(aliases) == sum(per_fp[fp] - 1 for fp in expected | screened)
-    invalid = [r for r in rows if r.status == "invalid" and not r.trial_id and r.alias_of is None]
+    invalid = [r for r in rows if r.status == "invalid" and not r.trained and r.alias_of is None]
     assert {r.fingerprint for r in invalid} == trivial | screened and len(invalid) == len(trivial | screened)
     assert all(r.error.startswith("pre-screen: ") for r in invalid if r.fingerprint in screened)
     assert store.count(role="reference") == 2 and store.pending() == []

@@ -12,7 +12,7 @@ import pytest
 
 from actsearch.errors import UserError
 from actsearch.evaluators.result import CandidateResult, EvalResult
-from actsearch.results.store import SqliteStore, RunStoreError
+from actsearch.results.store import RunStoreError, SqliteStore
 
 
 def _result(score: float, status: str = "ok", seeds=(0, 1)) -> CandidateResult:
@@ -183,7 +183,7 @@ def test_second_writer_is_refused_readers_are_not(tmp_path):
 
 def test_reader_never_blocks_the_writer(tmp_path):
     writer = SqliteStore(tmp_path)
-    writer.record("x", "f0", _result(0.1), task="digits", trial_id="t0")
+    writer.record("x", "f0", _result(0.1), task="digits", trial=1)
     seen: list[int] = []
     stop = threading.Event()
 
@@ -199,7 +199,7 @@ def test_reader_never_blocks_the_writer(tmp_path):
     thread.start()
     try:
         for i in range(1, 60):
-            writer.record(f"x + {i}", f"f{i}", _result(0.1), task="digits", trial_id=f"t{i}")
+            writer.record(f"x + {i}", f"f{i}", _result(0.1), task="digits", trial=i + 2)
     finally:
         stop.set()
         thread.join()
@@ -214,13 +214,13 @@ def test_missing_store_for_reader(tmp_path):
 
 def test_full_disk_gives_clear_error_and_keeps_stored_rows(tmp_path):
     store = SqliteStore(tmp_path)
-    store.record("x", "f0", _result(0.3), task="digits", trial_id="t0")
+    store.record("x", "f0", _result(0.3), task="digits", trial=1)
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
     store._db.execute(f"PRAGMA max_page_count={pages + 2}")  # a disk with room for ~2 more pages
     big = _result(0.5, seeds=range(400))
     with pytest.raises(RunStoreError, match="full"):
         for i in range(1, 50):
-            store.record(f"x + {i}", f"f{i}", big, task="digits", trial_id=f"t{i}")
+            store.record(f"x + {i}", f"f{i}", big, task="digits", trial=i + 2)
     stored = SqliteStore(tmp_path, readonly=True).candidates()
     assert stored[0].expression == "x" and len(stored) == store.count() >= 1
     assert all(len(r.runs) == 400 for r in stored[1:])

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from loophelper import make_searcher, run_search
 
 from actsearch.evaluators import get_task
-from loophelper import run_search
-from loophelper import make_searcher
 from actsearch.search.space.core import load_space
 
 

@@ -6,6 +6,7 @@ binary varies too much per seed for a short test.)"""
 from __future__ import annotations
 
 from loophelper import make_searcher
+
 from actsearch.search.space.core import load_space
 
 

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+from loophelper import SEARCHERS, make_searcher, run_search
 from scoring import score_of
 
 from actsearch.errors import UserError
@@ -13,8 +14,6 @@ from actsearch.evaluators import get_task
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.search.space.dedup import distinct
-from loophelper import run_search
-from loophelper import SEARCHERS, make_searcher
 
 
 def write_table(path, space):

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
+from actsearch.results.backends import open_store
+from actsearch.results.store import RunStoreError, SqliteStore, Store
 
 REFERENCES = ("relu", "swish")  # the references a search evaluates alongside by default
 SCHEDULERS = ("fifo", "asha")

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+
 @lru_cache(maxsize=262_144)
 def _analyse(expression: str, params: tuple[tuple[str, float], ...]) -> tuple[str, str | None]:
     from actsearch.errors import UserError
