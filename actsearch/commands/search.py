@@ -24,6 +24,8 @@ import typer
 from actsearch.commands.common import parse_options
 from actsearch.errors import UserError
 from actsearch.search.runner.study import StudyEvent
+from actsearch.search.searchers import SEARCHERS
+from actsearch.search.space import PRESETS
 
 
 class Progress:
@@ -136,11 +138,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("search")
     def search_cmd(
-        space: str | None = typer.Option(None, "--space",
-                                         help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
-        searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution, rl or surrogate"),
+        space: str | None = typer.Option(None, "--space", help=f"space preset ({', '.join(PRESETS)}) or TOML file"),
+        searcher: str = typer.Option("evolution", "--searcher", help=", ".join(SEARCHERS)),
         option: list[str] | None = typer.Option(
-            None, "--option", "-o",
+            None, "--option", "-O",
             help="a searcher option, NAME=VALUE (repeatable), e.g. population_size=20 or temperature=0"),
         task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
         budget: int | None = typer.Option(None, "--budget", "-b", help="candidates to evaluate (references not counted)"),
@@ -182,8 +183,6 @@ def register(app: typer.Typer) -> None:
             raise UserError("--smoke needs --preset")
         if space is None or budget is None:
             raise UserError("--space and --budget are required (or --preset)")
-        if budget < 1:
-            raise UserError("--budget must be at least 1")
         if task.startswith("table:"):  # workers may run elsewhere: give them an absolute path
             task = "table:" + str(Path(task[len("table:"):]).resolve())
         refs = tuple(r.strip() for r in references.split(",") if r.strip())

@@ -213,9 +213,3 @@ def get_task(name: str, **overrides: Any) -> Task:
         if getattr(config, key, 1) < 1:
             raise TaskError(f"task {name}: {key} must be at least 1")
     return make(name, config)
-
-
-def default_config(name: str) -> Any:
-    """The default config of a registered task."""
-    return _REGISTRY[name][0]()
-

@@ -22,10 +22,9 @@ from typing import Any
 
 from actsearch.results import formats
 from actsearch.results.entry import Entry
-from actsearch.results.records import CandidateRecord
+from actsearch.evaluators.result import OK
+from actsearch.results.records import REFERENCES, CandidateRecord
 
-OK = "ok"
-REFERENCES = ("relu", "swish")  # baselines every leaderboard marks in place
 
 
 class Leaderboard(list):

@@ -43,6 +43,7 @@ LOCK_NAME = ".writer.lock"
 STOPPED = "stopped"  # stopped early by a scheduler (ASHA); score is the last reported one
 PENDING_STATUS = "pending"  # the status of a trial row that has no result yet
 ROLES = ("search", "reference", "validation")
+REFERENCES = ("relu", "swish")  # the library functions a search evaluates alongside and a leaderboard marks
 SEARCH, REFERENCE, VALIDATION = ROLES
 TRIAL_STATES = ("pending", "running", "done")
 PENDING, RUNNING, DONE = TRIAL_STATES
@@ -62,6 +63,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS candidates_once
     ON candidates(task, settings, role, fingerprint, IFNULL(reference, '')) WHERE alias_of IS NULL;
 CREATE INDEX IF NOT EXISTS candidates_by_task ON candidates(task, settings, role, score);
 CREATE INDEX IF NOT EXISTS candidates_by_state ON candidates(state) WHERE state != 'done';
+CREATE INDEX IF NOT EXISTS candidates_by_alias ON candidates(alias_of) WHERE alias_of IS NOT NULL;
 CREATE TABLE IF NOT EXISTS state (name TEXT PRIMARY KEY, value TEXT, updated_at TEXT);
 """
 

@@ -222,7 +222,7 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
     (["--smoke", "--space", "quick", "--budget", "2"], "--smoke needs --preset"),
     (["--searcher", "random"], "--space and --budget are required"),
     (["--preset", "rediscover", "--steps", "5"], "--preset runs its own plan"),
-    (["--space", "quick", "--budget", "2", "--task", "digits", "-o", "temperature=hot"], "bad option"),
+    (["--space", "quick", "--budget", "2", "--task", "digits", "-O", "temperature=hot"], "bad option"),
 ])
 def test_preset_cli_errors_are_one_line(tmp_path, args, message):
     out = subprocess.run(CLI + ["search", *args, "--run-dir", str(tmp_path / "run")], capture_output=True,

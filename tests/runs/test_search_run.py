@@ -117,13 +117,15 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     from actsearch.search.space.dedup import analyse
 
     space = load_space("quick")
-    per_fp: Counter = Counter()
+    per_fp: Counter = Counter()  # distinct texts per fingerprint (candidates may share a text)
+    texts: set[str] = set()
     trivial: set[str] = set()
     first: dict[str, tuple] = {}
     for cand in space.enumerate():
         text, params = space.to_text(cand)
         fp, reason = analyse(text, params)
-        per_fp[fp] += 1
+        per_fp[fp] += text not in texts
+        texts.add(text)
         first.setdefault(fp, (text, params))
         if reason:
             trivial.add(fp)
@@ -142,7 +144,7 @@ def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_pa
     evaluated = [r for r in rows if r.trained]
     assert summary.finished and not summary.interrupted and summary.evaluated == len(expected)
     assert {r.fingerprint for r in evaluated} == expected and len(evaluated) == len(expected)
-    # Every other raw candidate is an alias row of its stored twin; trivial and screened ones are stored once.
+    # Every other text of a function is an alias row of its stored twin; trivial and screened ones are stored once.
     aliases = [r for r in rows if r.alias_of is not None]
     by_id = {r.id: r for r in rows}
     assert all(by_id[a.alias_of].fingerprint == a.fingerprint for a in aliases)
@@ -167,7 +169,7 @@ def test_searcher_options_from_the_cli_are_stored_and_kept_on_resume(local_ray, 
     table = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "x-gated-mnist1d.csv"
     run = tmp_path / "run"
     args = ["search", "--space", "x-gated", "--searcher", "evolution", "--task", f"table:{table}", "--budget", "8",
-            "--option", "temperature=0", "-o", "population_size=4", "--references", "", "--plain"]
+            "--option", "temperature=0", "-O", "population_size=4", "--references", "", "--plain"]
     result = CliRunner().invoke(app, [*args, "--run-dir", str(run)])
     assert result.exit_code == 0, result.output
     meta = SqliteStore(run, readonly=True).meta()
@@ -175,13 +177,13 @@ def test_searcher_options_from_the_cli_are_stored_and_kept_on_resume(local_ray, 
     assert len(_evaluated(run)) == 8
     assert len({r.fingerprint for r in _evaluated(run)}) == 8
     # Another option on resume is another search; the stored one continues.
-    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "--resume", "-o", "population_size=5"])
+    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "--resume", "-O", "population_size=5"])
     assert isinstance(other.exception, UserError) and "searcher_options" in str(other.exception)
     again = CliRunner().invoke(app, ["resume", str(run), "--budget", "10", "--plain"])
     assert again.exit_code == 0, again.output
     assert len(_evaluated(run)) == 10
-    for bad, message in ((["-o", "temperature=hot"], "bad option"), (["-o", "bogus=1"], "unexpected keyword"),
-                         (["-o", "noequals"], "NAME=VALUE")):
+    for bad, message in ((["-O", "temperature=hot"], "bad option"), (["-O", "bogus=1"], "unexpected keyword"),
+                         (["-O", "noequals"], "NAME=VALUE")):
         res = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "bad"), *bad])
         assert isinstance(res.exception, UserError) and message in str(res.exception)  # main() prints one line
         assert not (tmp_path / "bad").exists()

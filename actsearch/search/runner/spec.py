@@ -27,9 +27,9 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.backends import open_store
+from actsearch.results.records import REFERENCES
 from actsearch.results.store import RunStoreError, SqliteStore, Store
 
-REFERENCES = ("relu", "swish")  # the references a search evaluates alongside by default
 SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
 IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options", "prescreen")

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.leaderboard import REFERENCES
-from actsearch.results.records import VALIDATION, task_label
+from actsearch.results.records import REFERENCES, VALIDATION, task_label
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.study import Study, StudyEvent
 from actsearch.search.searchers.base import FINISHED, Outcome, Proposal, Searcher, _Sentinel
