@@ -97,3 +97,52 @@ def test_full_disk_ends_the_run_and_keeps_what_was_stored(tmp_path):
     kept = SqliteStore(tmp_path, readonly=True).candidates()
     assert kept[0].id == first.key and all(r.runs for r in kept if r.trained)
     assert len(kept) < 40
+
+
+def _table(tmp_path, space):
+    import csv
+    import hashlib
+    import json
+
+    from actsearch.search.space.dedup import distinct
+
+    path = tmp_path / "table.csv"
+    rows = [{"expression": t, "params": json.dumps(p), "fingerprint": fp, "status": "ok",
+             "score": int(hashlib.sha256(fp.encode()).hexdigest()[:8], 16) / 2**32, "wall_s": 0.0}
+            for _, t, p, fp in distinct(space)]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return f"table:{path}"
+
+
+def test_a_process_killed_between_checkpoints_loses_nothing_and_repeats_nothing(tmp_path):
+    """The searcher's state is saved every few outcomes only: a study dropped without closing (a
+    SIGKILL) and reopened on the same store continues; nothing is evaluated twice, the budget holds."""
+    from actsearch.results.memory import MemoryStore
+    from actsearch.search.runner.inprocess import InProcessExecutor
+    from actsearch.search.runner.study import Study
+    from actsearch.search.searchers import make_searcher
+
+    space = load_space("quick")
+    task = _table(tmp_path, space)
+    for name in ("evolution", "rl", "random"):
+        store, evaluated = MemoryStore(), []
+
+        def study(name=name, store=store, evaluated=evaluated):
+            return Study(store, task=task, searcher=make_searcher(name, space, seed=1), budget=30,
+                         checkpoint_every=7, on_event=lambda e: evaluated.append(e.expression))
+
+        first = study()
+        for _ in range(12):  # 12 trials, then the process dies with 2 more handed out
+            config = first.next_trial()
+            _done(first, config)
+        first.next_trial(), first.next_trial()
+        assert store.load_state(f"searcher:{name}") is not None  # a checkpoint older than the last results
+        second = study()
+        assert len(second.rerun) == 2  # the two lost trials are pending, to be re-run first
+        InProcessExecutor().run(second)
+        trained = [r for r in store.candidates(role="search") if r.trained]
+        assert len(trained) == 30 and len({r.fingerprint for r in trained}) == 30, name
+        assert len(evaluated) == 30 and store.pending() == [], name

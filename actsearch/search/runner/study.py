@@ -133,9 +133,20 @@ class Study:
             if saved is not None:
                 self.searcher.load_state(saved["searcher"])
                 self.asked = int(saved["asked"])
-        for r in self.rerun:  # a restored searcher that asked for it before its checkpoint waits for it
-            if self.searcher is not None and r.searcher == self.name and r.step is not None and r.step < self.asked:
+        if self.searcher is None:
+            return
+        checkpoint = self.asked
+        mine = [r for r in rows if r.role == self.role and r.searcher == self.name and r.step is not None
+                and r.alias_of is None]
+        # proposal ids stay unique: asks after the checkpoint (lost with the process) are not reused
+        self.asked = max([checkpoint, *(r.step + 1 for r in mine)])
+        for r in mine:  # what the restored searcher asked before its checkpoint and was not told yet
+            if r.step >= checkpoint:
+                continue
+            if r.state != DONE:  # still to run: told when it finishes
                 self.waiting.setdefault(r.id, []).append(r.step)
+            elif r.trained:  # finished after the checkpoint (telling a told id again is a no-op)
+                self.searcher.tell(r.step, Outcome(r.score, r.status))
 
     def known(self, fingerprint: str) -> bool:
         """Whether the run holds ``fingerprint`` (stored, pending or untrained): the searcher's view."""
