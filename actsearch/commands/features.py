@@ -60,13 +60,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _activation(text: str, params: dict[str, float]):  # noqa: ANN202 - returns actsearch.Activation
-    from actsearch.grammar import library, parse
+    from actsearch.grammar.library import resolve
 
-    if text in getattr(library, "NAMES", ()):
-        expr = library.expression(text)
-        if expr is None:
-            from actsearch.errors import UserError
-
-            raise UserError(f"{text!r} is a module-only library activation; features need an expression")
-        text = expr
-    return parse(text, **params)
+    return resolve(text, params)

@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
+from actsearch.evaluators.result import OK
 from actsearch.results import formats
 from actsearch.results.entry import Entry
-from actsearch.evaluators.result import OK
 from actsearch.results.records import REFERENCES, CandidateRecord
-
 
 
 class Leaderboard(list):
@@ -262,10 +261,9 @@ def _attach_validation(board: Leaderboard, others: list[Any]) -> None:
 def _fill_properties(e: Entry) -> None:
     """Complexity and key shape properties from the grammar (left None when unavailable)."""
     try:
-        from actsearch.grammar import library, parse
+        from actsearch.grammar.library import resolve
 
-        text = library.expression(e.expression) if e.expression in library.NAMES else e.expression
-        act = parse(text or e.expression, **e.params)
+        act = resolve(e.expression, e.params)
         e.complexity = act.complexity
         props = act.properties()
         e.monotonic = props.get("monotonic")

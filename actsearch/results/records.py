@@ -186,11 +186,10 @@ def split_label(label: str) -> tuple[str, dict[str, Any]]:
 
 def _reference_fingerprint(name: str) -> str:
     try:
-        from actsearch.grammar import library, parse
+        from actsearch.grammar.library import resolve
 
-        text = library.expression(name)
-        return parse(text).fingerprint if text else f"library:{name}"
-    except Exception:  # noqa: BLE001 - a library name the grammar no longer knows keeps its old form
+        return resolve(name).fingerprint
+    except Exception:  # noqa: BLE001 - module-only, or a name the grammar no longer knows: its old form
         return f"library:{name}"
 
 

@@ -194,14 +194,11 @@ class Study:
                                 reference=rec.reference)
         if self.references:
             name = self.references.pop(0)
-            from actsearch.grammar.library import expression as library_text
-
-            act_fp = analyse(library_text(name) or name)[0] if library_text(name) else f"library:{name}"
+            text, fp = reference_form(name)
             role = REFERENCE if self.role == SEARCH else self.role
-            key = self.store.add_trial(library_text(name) or name, act_fp, task=self.task, settings=self.settings,
-                                       role=role, trial=self._number(), reference=name, searcher="reference",
-                                       seeds=self.seeds)
-            return self._config(key, library_text(name) or name, act_fp, {}, reference=name)
+            key = self.store.add_trial(text, fp, task=self.task, settings=self.settings, role=role,
+                                       trial=self._number(), reference=name, searcher="reference", seeds=self.seeds)
+            return self._config(key, text, fp, {}, reference=name)
         if self.rerun:
             r = self.rerun.pop(0)
             return self._config(r.id, r.expression, r.fingerprint, r.params, reference=r.reference)
@@ -332,6 +329,18 @@ class Study:
         """Checkpoint the searcher (the study can be reopened on the same store)."""
         if self.failure is None:
             self._guard(self._checkpoint, True)
+
+
+def reference_form(name: str) -> tuple[str, str]:
+    """The stored text and fingerprint of the library function ``name`` as a reference (a
+    module-only one, with no expression, keeps its name and ``library:NAME``)."""
+    from actsearch.grammar.library import LibraryError, resolve
+
+    try:
+        act = resolve(name)
+    except LibraryError:
+        return name, f"library:{name}"
+    return act.text, act.fingerprint
 
 
 def stopped_result(score: float, iteration: int) -> CandidateResult:
