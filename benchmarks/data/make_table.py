@@ -18,8 +18,9 @@ import json
 import time
 from pathlib import Path
 
-from actsearch.evaluators import get_task
 from actsearch.search.driver import run_search
+
+from actsearch.evaluators import get_task
 from actsearch.search.searchers import make_searcher
 from actsearch.search.space.core import load_space
 

@@ -30,13 +30,19 @@ from actsearch.search.runner.study import Study, StudyEvent
 EXECUTORS = ("ray", "inprocess")
 
 
-def open_study(spec: SearchSpec, store: Store, *, task: Any, space: Any,
-               on_event: Callable[[StudyEvent], None] | None = None) -> Study:
-    """The study of ``spec`` over ``store`` (searcher built, restored from its checkpoint by the study)."""
-    from actsearch.search.screening.prescreen import PreScreen
+def build_searcher(spec: SearchSpec, space: Any, task: Any = None) -> Any:
+    """The spec's searcher (a bad name or option is an error before anything is written)."""
     from actsearch.search.searchers import make_searcher
 
-    searcher = make_searcher(spec.searcher, space, seed=spec.seed, **searcher_options(spec, task))
+    return make_searcher(spec.searcher, space, seed=spec.seed, **searcher_options(spec, task))
+
+
+def open_study(spec: SearchSpec, store: Store, *, task: Any, space: Any,
+               on_event: Callable[[StudyEvent], None] | None = None, searcher: Any = None) -> Study:
+    """The study of ``spec`` over ``store`` (the searcher is restored from its checkpoint by the study)."""
+    from actsearch.search.screening.prescreen import PreScreen
+
+    searcher = searcher if searcher is not None else build_searcher(spec, space, task)
     screen = PreScreen(probe_task(spec, task)) if spec.screens() else None
     return Study(store, task=spec.task, settings=spec.task_overrides, searcher=searcher, budget=spec.budget,
                  seeds=spec.seeds, references=tuple(spec.references), screen=screen,
@@ -83,12 +89,13 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     else:
         space = load_space(spec.space)  # bad space, searcher or task: an error before anything is written
     task = get_task(spec.task, **spec.task_overrides)
+    searcher = build_searcher(spec, space, task)
     if spec.address and spec.address != "auto" and executor == "ray":
         probe_address(spec.address)
     store = prepare(spec, run_path, resume=resume)
     handle = None
     try:
-        study = open_study(spec, store, task=task, space=space, on_event=on_event)
+        study = open_study(spec, store, task=task, space=space, on_event=on_event, searcher=searcher)
         start = time.perf_counter()
         interrupted = False
 

@@ -36,6 +36,13 @@ class TaskRef:
 _TASKS: dict[TaskRef, Any] = {}
 
 
+def bind_task(task: Any) -> TaskRef:
+    """A reference to a Task object already built in this process (in-process executors only)."""
+    ref = TaskRef(f"{getattr(task, 'name', 'task')}@{id(task):x}")
+    _TASKS[ref] = task
+    return ref
+
+
 @dataclass(frozen=True)
 class TrialConfig:
     """One trial: evaluate ``expression`` (or the library activation ``reference``) on ``seeds``."""
