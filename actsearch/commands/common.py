@@ -34,3 +34,11 @@ def parse_options(items: list[str] | None) -> dict[str, Any]:
     from actsearch.settings import parse_assignments
 
     return parse_assignments(items, "--option")
+
+
+TOP_HELP = "{} (0 = all)"
+
+
+def top_limit(top: int) -> int | None:
+    """``--top N`` everywhere: N rows / functions / candidates, 0 for all of them (None)."""
+    return top or None

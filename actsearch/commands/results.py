@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import print_json
+from actsearch.commands.common import TOP_HELP, print_json, top_limit
 from actsearch.errors import UserError
 
 KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def leaderboard(
         run_dir: Path = run_arg,
-        top: int = typer.Option(20, "--top", "-k", min=0, help="rows to show (0 = all)"),
+        top: int = typer.Option(20, "--top", "-k", min=0, help=TOP_HELP.format("rows to show")),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or markdown"),
         task: str = typer.Option(None, "--task", "-t", help="rank the results of this task"),
         all_: bool = typer.Option(False, "--all", help="also list failed candidates, with status and error"),
@@ -85,7 +85,7 @@ def register(app: typer.Typer) -> None:
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            board = run.leaderboard(top=top or None, task=task, include_failed=all_, properties=props)
+            board = run.leaderboard(top=top_limit(top), task=task, include_failed=all_, properties=props)
             text = board.format(fmt, width=max(100, _width()))
         sys.stdout.write("no results yet\n" if fmt == "table" and not board else text)
 
@@ -116,14 +116,14 @@ def register(app: typer.Typer) -> None:
     def plot(
         run_dir: Path = run_arg,
         out: Path = typer.Option(..., "--out", "-o", help="PNG file; the progress figure goes next to it"),
-        top: int = typer.Option(5, "--top", "-k", min=1, help="functions to draw"),
+        top: int = typer.Option(5, "--top", "-k", min=0, help=TOP_HELP.format("functions to draw")),
         task: str = typer.Option(None, "--task", "-t", help="task whose ranking is drawn"),
     ) -> None:
         """Top-K functions and derivatives over [−6, 6] with ReLU and Swish; best score vs evaluations."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            paths = run.plot(out, top=top, task=task)
+            paths = run.plot(out, top=top_limit(top), task=task)
         for p in paths:
             print(f"wrote {p}")
 
@@ -131,21 +131,21 @@ def register(app: typer.Typer) -> None:
     def report(
         run_dir: Path = run_arg,
         out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
-        top: int = typer.Option(20, "--top", "-k", min=1, help="leaderboard rows"),
+        top: int = typer.Option(20, "--top", "-k", min=0, help=TOP_HELP.format("leaderboard rows")),
         task: str = typer.Option(None, "--task", "-t", help="task whose ranking is shown"),
     ) -> None:
         """One self-contained HTML page: settings, leaderboard, plots, validation."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            path = run.report(out, top=top, task=task)
+            path = run.report(out, top=top_limit(top), task=task)
         print(f"wrote {path}")
 
     @app.command()
     def validate(
         run_dir: Path = run_arg,
         task: str = typer.Option(..., "--task", "-t", help="task to validate on"),
-        top: int = typer.Option(3, "--top", "-k", min=0, help="top candidates to re-evaluate"),
+        top: int = typer.Option(3, "--top", "-k", min=0, help=TOP_HELP.format("top candidates to re-evaluate")),
         seeds: int = typer.Option(3, "--seeds", "-n", min=1, help="seeds 0 .. N-1"),
         steps: int = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
         settings: list[str] = typer.Option(None, "--set", help="task config override NAME=VALUE (repeatable)"),
@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         overrides: dict[str, Any] = parse_assignments(settings, "--set")
         if steps is not None:
             overrides["steps"] = steps
-        rows = run_validate(run_dir, task, top=top, seeds=seeds, overrides=overrides, source_task=source_task,
+        rows = run_validate(run_dir, task, top=top_limit(top), seeds=seeds, overrides=overrides, source_task=source_task,
                             references=not no_refs, threads=threads,
                             progress=None if as_json else lambda msg: print(msg, file=sys.stderr))
         if as_json:

@@ -100,13 +100,13 @@ class Run:
 
         return export_entry(self, self.entry(key), Path(out), fmt=format, class_name=class_name)
 
-    def plot(self, out: str | os.PathLike, top: int = 5, task: str | None = None) -> list[Path]:
+    def plot(self, out: str | os.PathLike, top: int | None = 5, task: str | None = None) -> list[Path]:
         """The top-K functions/derivatives figure and the progress figure (second path)."""
         from actsearch.results.plots import plot_run
 
         return plot_run(self, Path(out), top=top, task=task)
 
-    def report(self, out: str | os.PathLike, top: int = 20, task: str | None = None) -> Path:
+    def report(self, out: str | os.PathLike, top: int | None = 20, task: str | None = None) -> Path:
         """One self-contained HTML page."""
         from actsearch.results.report import write_report
 

@@ -61,13 +61,13 @@ class FixedList(Searcher):
         pass
 
 
-def candidates_to_validate(run: Any, top: int, source_task: str | None = None) -> list[Proposal]:
-    """The top-K ranked functions of ``run`` as proposals."""
+def candidates_to_validate(run: Any, top: int | None, source_task: str | None = None) -> list[Proposal]:
+    """The top-K ranked functions of ``run`` as proposals (``top`` None: all of them)."""
     board = run.leaderboard(top=top, task=source_task, properties=False)
     return [Proposal(e.expression, dict(e.params)) for e in board if e.rank is not None]
 
 
-def validate(run_dir: str | os.PathLike, task: str, *, top: int = 3, seeds: int = 3,
+def validate(run_dir: str | os.PathLike, task: str, *, top: int | None = 3, seeds: int = 3,
              overrides: dict[str, Any] | None = None, source_task: str | None = None, references: bool = True,
              threads: int = 1, time_limit_s: float | None = None,
              progress: Callable[[str], None] | None = None) -> list[Validated]:
@@ -77,7 +77,7 @@ def validate(run_dir: str | os.PathLike, task: str, *, top: int = 3, seeds: int 
     from actsearch.search.runner.inprocess import InProcessExecutor
     from actsearch.search.space.dedup import analyse
 
-    if top < 0 or seeds < 1:
+    if (top is not None and top < 0) or seeds < 1:
         raise UserError("--top must be ≥ 0 and --seeds ≥ 1")
     settings = dict(overrides or {})
     get_task(task, **settings)  # an unknown task or setting: an error before anything is written
