@@ -40,10 +40,35 @@ def version() -> None:
     print(__version__)
 
 
+def _base(cls: type, name: str) -> type:
+    """click's exception class ``name`` (typer vendors click in newer versions, so it is found
+    through typer's own ``BadParameter`` rather than imported)."""
+    return next(c for c in cls.__mro__ if c.__name__ == name)
+
+
 def main() -> None:
-    """Console-script entry point: user errors become one line and exit status 2."""
+    """Console-script entry point: user errors (ours, and click's bad option values) become one
+    line and exit status 2."""
+    usage_error, click_error = (_base(typer.BadParameter, n) for n in ("UsageError", "ClickException"))
     try:
-        app()
+        app(standalone_mode=False)
+        sys.exit(0)  # as click's standalone mode does
+    except typer.Exit as stop:  # --help, typer.Exit(130) ...
+        sys.exit(stop.exit_code)
+    except typer.Abort:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except usage_error as err:  # a bad value, a missing or unknown option
+        message = err.format_message()
+        if "\n" in message.strip():  # no arguments: click's help text
+            print(message, file=sys.stderr)
+        else:
+            command = f" ({err.ctx.command_path})" if err.ctx is not None else ""
+            print(f"error: {message}{command}; see --help", file=sys.stderr)
+        sys.exit(2)
+    except click_error as err:
+        print(f"error: {err.format_message()}", file=sys.stderr)
+        sys.exit(err.exit_code)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+from actsearch.errors import UserError
+
 
 def print_json(obj: Any) -> None:
     """Write ``obj`` as JSON on stdout (NaN/inf become null)."""
@@ -27,6 +29,19 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
     from actsearch.settings import parse_assignments
 
     return parse_assignments(items, "--param", numbers=True)
+
+
+def check_params_known(expression: str, params: dict[str, float]) -> None:
+    """Refuse ``--param NAME=...`` for a constant that ``expression`` (text or library name) lacks,
+    instead of silently ignoring it."""
+    from actsearch.grammar import library, parse
+
+    name = expression.strip()
+    known = library.defaults(name) if name in library.NAMES else parse(expression).params
+    unknown = [p for p in params if p not in known]
+    if unknown:
+        have = ", ".join(known) or "none"
+        raise UserError(f"--param {unknown[0]}: {expression!r} has no constant {unknown[0]!r} (its constants: {have})")
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:

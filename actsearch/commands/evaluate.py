@@ -13,7 +13,8 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import parse_params, print_json
+from actsearch.commands.common import check_params_known, parse_params, print_json
+from actsearch.limits import check
 
 BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh")
 
@@ -96,9 +97,12 @@ def register(app: typer.Typer) -> None:
         """
         from actsearch.evaluators import get_task
 
+        check("time_limit", time_limit, label="--time-limit")
+        params = parse_params(param)
+        check_params_known(expression, params)
         task_obj = get_task(task, **task_overrides(task, steps, init, head, data_dir, setting))
         (res,) = run_with_progress([(expression, expression)], task_obj, list(range(seeds)), threads=threads,
-                                   time_limit_s=time_limit, params=parse_params(param), quiet=as_json)
+                                   time_limit_s=time_limit, params=params, quiet=as_json)
         if as_json:
             print_json(result_json(expression, task, res))
             return
@@ -116,6 +120,7 @@ def register(app: typer.Typer) -> None:
         helu, tanh) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
         from actsearch.evaluators import get_task
 
+        check("time_limit", time_limit, label="--time-limit")
         names = list(only) if only else list(BASELINES)
         task_obj = get_task(task, **task_overrides(task, steps, init, head, data_dir, setting))
         results = run_with_progress([(n, n) for n in names], task_obj, list(range(seeds)), threads=threads,

@@ -39,13 +39,13 @@ def plot(act: Any, path: Path) -> None:
     import matplotlib.pyplot as plt
     import torch
 
-    x = torch.linspace(-6, 6, 1201, dtype=torch.float64, requires_grad=True)
-    y = act.module().double()(x)
-    (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    g = torch.zeros_like(x) if g is None else g
+    from actsearch.grammar.slope import value_and_slope
+
+    x = torch.linspace(-6, 6, 1201, dtype=torch.float64)
+    y, g = value_and_slope(act.module().double(), x)
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.plot(x.detach(), y.detach(), label="f(x)")
-    ax.plot(x.detach(), g.detach(), "--", label="f'(x)")
+    ax.plot(x, y, label="f(x)")
+    ax.plot(x, g, "--", label="f'(x)")
     ax.axhline(0, color="grey", lw=0.5)
     ax.axvline(0, color="grey", lw=0.5)
     ax.set_title(act.canonical, fontsize=9)

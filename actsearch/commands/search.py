@@ -215,8 +215,8 @@ def register(app: typer.Typer) -> None:
             _run_preset(preset, run_dir, workers or 2, True, address)
             return
         spec = spec_from_store(run_dir)
-        spec.budget = budget or spec.budget
-        spec.workers = workers or spec.workers
+        spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored
+        spec.workers = spec.workers if workers is None else workers
         spec.address = address
         _run(spec, run_dir, True, plain)
 

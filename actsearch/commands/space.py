@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 
 from actsearch.commands.common import print_json
+from actsearch.errors import UserError
+
+MAX_COUNT_RAW = 2_000_000  # raw candidates `space --dedup` counts (about 11 minutes at ~3,000 fingerprints/s)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +40,10 @@ def register(app: typer.Typer) -> None:
             return
         info = sp.summary()
         if dedup:
+            if info["raw"] > MAX_COUNT_RAW:
+                raise UserError(f"--dedup fingerprints every candidate: {info['raw']:.3g} raw ones would take about "
+                                f"{info['raw'] / 3000 / 3600:.3g} h at ~3,000/s; counting is refused above "
+                                f"{MAX_COUNT_RAW:,} (--list --dedup streams them instead)")
             info.update(count_distinct(sp))
         if as_json:
             print_json(info)

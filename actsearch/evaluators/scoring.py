@@ -35,6 +35,9 @@ def evaluate(candidate: Any, task: str | Task, seeds: Iterable[int] = (0,), *, r
 
     if not isinstance(task, str) and overrides:
         raise TypeError("task settings are overrides of a task name; pass get_task(name, **settings)")
+    from actsearch.limits import check
+
+    check("time_limit", time_limit_s, label="time_limit_s")
     task_obj = get_task(task, **overrides) if isinstance(task, str) else task
     cand = as_candidate(candidate, **(params or {}))
     seeds = list(seeds)

@@ -19,6 +19,9 @@ from torch.nn import functional as F
 
 from actsearch.evaluators import data, models, toy
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
+from actsearch.limits import SettingError, check_task_settings
+
+DIGITS_SIZE, DIGITS_TEST = 1797, 300  # scikit-learn's digits: examples, and those held out as the test set
 
 
 @dataclass
@@ -156,7 +159,7 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
         n, c, _mnist1d_split,
         lambda cfg, act, gain: models.ResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.init, gain))),
     "digits": (DigitsConfig, lambda n, c: ClassificationTask(
-        n, c, lambda cfg: data.digits(cfg.val_size, 300), _mlp(64))),
+        n, c, lambda cfg: data.digits(cfg.val_size, DIGITS_TEST), _mlp(64))),
     "cifar10": (Cifar10Config, lambda n, c: ClassificationTask(
         n, c, _cifar_split,
         lambda cfg, act, gain: models.ResNet20(act, 10, cfg.init, gain, cfg.width, cfg.blocks_per_stage),
@@ -209,7 +212,21 @@ def get_task(name: str, **overrides: Any) -> Task:
         raise TaskError(f"task {name} has no setting {bad[0]!r}; settings: {', '.join(fields)}")
     values = {k: _coerce(name, fields[k], v, hints) for k, v in overrides.items()}
     config = config_type(**values)
-    for key in ("steps", "batch_size", "trials", "epochs", "checkpoints"):
-        if getattr(config, key, 1) < 1:
-            raise TaskError(f"task {name}: {key} must be at least 1")
+    try:
+        check_task_settings(name, config)
+    except SettingError as err:
+        raise TaskError(str(err)) from None
+    _consistent(name, config)
     return make(name, config)
+
+
+def _consistent(name: str, cfg: Any) -> None:
+    """Rules between a task's settings (each setting's own range is in :mod:`actsearch.limits`)."""
+    if isinstance(cfg, Mnist1dConfig) and cfg.train_size + cfg.val_size >= cfg.num_samples:
+        raise TaskError(f"task {name}: train_size + val_size ({cfg.train_size} + {cfg.val_size}) must be "
+                        f"less than num_samples ({cfg.num_samples}), leaving a test set")
+    if isinstance(cfg, DigitsConfig) and cfg.val_size > DIGITS_SIZE - DIGITS_TEST - 1:
+        raise TaskError(f"task {name}: val_size must be at most {DIGITS_SIZE - DIGITS_TEST - 1} "
+                        f"(digits has {DIGITS_SIZE} examples, {DIGITS_TEST} of them test)")
+    if isinstance(cfg, TeacherConfig) and cfg.input_dim % cfg.patch:
+        raise TaskError(f"task {name}: input_dim ({cfg.input_dim}) must be a multiple of patch ({cfg.patch})")

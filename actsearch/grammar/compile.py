@@ -146,6 +146,10 @@ def closure(node: Node) -> Fn:
         return lambda x, a, p: f(_tensor(g(x, a, p), x))
     if op in ("max", "min"):
         return _minmax(op, node[1], node[2])
+    if node[1][0] == "num" and node[2][0] == "num":  # left unfolded: not finite (1/0, 0/0, 2^1e4)
+        with np.errstate(all="ignore"):
+            value = float(evaluate(node, np.zeros(()), {}))
+        return lambda x, a, p: value
     f, g, h = _BINARY[op], closure(node[1]), closure(node[2])
     return lambda x, a, p: f(g(x, a, p), h(x, a, p))
 

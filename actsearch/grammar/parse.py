@@ -100,9 +100,55 @@ def _position(item: Tree | Token) -> int | None:
     return item.start_pos if isinstance(item, Token) else None
 
 
+ASSOCIATIVE = ("add", "mul")  # chains of these longer than SHORT_CHAIN are rebuilt balanced
+SHORT_CHAIN = 64  # up to this many terms a chain stays left-nested, as written
+
+
+class _Chain:
+    """The terms of an ``a + b + c ...`` (or ``*``) chain met so far, not yet built into nodes. Only
+    the left operand continues a chain; a right operand of the same kind came in parentheses."""
+
+    def __init__(self, op: str, pos: int | None) -> None:
+        self.op, self.pos, self.terms = op, pos, []  # terms: (node, depth)
+
+    def add(self, item: tuple[Node | _Chain, int], left: bool) -> None:
+        node, _ = item
+        if left and isinstance(node, _Chain) and node.op == self.op:
+            self.terms.extend(node.terms)
+        else:
+            self.terms.append(_settle(item))
+
+
+def _settle(item: tuple[Node | _Chain, int]) -> tuple[Node, int]:
+    """A chain as nodes: left-nested when short (as the text reads), else a balanced tree, so that a
+    sum of 150 terms is 8 levels deep, not 150 (the tree, printed, parses back to itself)."""
+    node, depth = item
+    if not isinstance(node, _Chain):
+        return node, depth
+    terms = node.terms
+    if len(terms) <= SHORT_CHAIN:
+        built, deep = terms[0]
+        for term, d in terms[1:]:
+            built, deep = (node.op, built, term), 1 + max(deep, d)
+    else:
+        built, deep = _balanced(node.op, terms)
+    if deep > MAX_DEPTH:
+        raise ExpressionError(f"expression nested deeper than {MAX_DEPTH} levels at column {(node.pos or 0) + 1}",
+                              node.pos)
+    return built, deep
+
+
+def _balanced(op: str, terms: list[tuple[Node, int]]) -> tuple[Node, int]:
+    if len(terms) == 1:
+        return terms[0]
+    mid = len(terms) // 2
+    (left, dl), (right, dr) = _balanced(op, terms[:mid]), _balanced(op, terms[mid:])
+    return (op, left, right), 1 + max(dl, dr)
+
+
 def _convert(root: Tree | Token, variables: dict[str, Node]) -> Node:
     """Iterative post-order conversion of the lark tree, with a depth bound."""
-    done: dict[int, tuple[Node, int]] = {}  # id(lark item) -> (node, depth)
+    done: dict[int, tuple[Node | _Chain, int]] = {}  # id(lark item) -> (node or open chain, depth)
     stack: list[tuple[Tree | Token, bool]] = [(root, False)]
     while stack:
         item, expanded = stack.pop()
@@ -116,14 +162,20 @@ def _convert(root: Tree | Token, variables: dict[str, Node]) -> Node:
             stack.append((item, True))
             stack.extend((k, False) for k in kids)
             continue
-        node, depth = _build(item, [done.pop(id(k)) for k in kids], variables)
+        if item.data in ASSOCIATIVE:
+            chain = _Chain(item.data, _position(item))
+            for i, k in enumerate(kids):
+                chain.add(done.pop(id(k)), left=i == 0)
+            done[id(item)] = (chain, 0)
+            continue
+        node, depth = _build(item, [_settle(done.pop(id(k))) for k in kids], variables)
         if depth > MAX_DEPTH:
             pos = _position(item)
             raise ExpressionError(
                 f"expression nested deeper than {MAX_DEPTH} levels at column {(pos or 0) + 1}", pos
             )
         done[id(item)] = (node, depth)
-    return done[id(root)][0]
+    return _settle(done[id(root)])[0]
 
 
 def _leaf(tok: Token, variables: dict[str, Node]) -> Node:

@@ -35,12 +35,10 @@ def _derivative(act: Activation, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     """Values and derivatives at ``x`` by autograd in float64."""
     import torch
 
-    module = act.module().double()
-    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
-    y = module(xt)
-    (g,) = torch.autograd.grad(y.sum(), xt, allow_unused=True)
-    g = torch.zeros_like(xt) if g is None else g
-    return y.detach().numpy(), g.detach().numpy()
+    from actsearch.grammar.slope import value_and_slope
+
+    y, g = value_and_slope(act.module().double(), torch.tensor(x, dtype=torch.float64))
+    return y.numpy(), g.numpy()
 
 
 @functools.lru_cache(maxsize=4)

@@ -80,6 +80,21 @@ def _float(value: Any, name: str) -> float:
     return value
 
 
+def _check_finite(act: Any) -> None:
+    """Refuse a function that is not finite on the fingerprint's probe points: its module would
+    return inf or NaN on ordinary inputs."""
+    import numpy as np
+
+    from actsearch.grammar.fingerprint import PROBE
+
+    with np.errstate(all="ignore"):
+        values = np.asarray(act(PROBE), dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        raise UserError(f"cannot export {act.text!r}: it is not finite at x = {PROBE[bad[0]]:.4g} "
+                        f"({bad.size} of {PROBE.size} probe points)")
+
+
 def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
                   info: dict[str, Any] | None = None, module: str = "my_act") -> str:
     """The standalone module's source for expression ``text`` with initial ``params``."""
@@ -87,6 +102,7 @@ def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
     from actsearch.grammar.parse import parse_tree
 
     act = activation_of(text, params)
+    _check_finite(act)
     tree = parse_tree(act.text)
     cls = codegen.class_name(tree, name)
     names = [codegen.param_ident(p) for p in param_names(tree)]

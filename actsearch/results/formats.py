@@ -2,7 +2,9 @@
 
 CSV and JSON carry every :class:`~actsearch.results.entry.Entry` field (CSV stores
 ``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
-back into the same dictionaries, so the files round-trip and load straight into pandas.
+back into the same dictionaries, so the files round-trip and load straight into pandas. A CSV text
+cell that begins with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (spreadsheet
+formula injection), which :func:`from_csv` removes.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
 status, complexity, key properties, dead-neuron rate, reproducibility, aliases, validation, and
 ``pred`` (the surrogate's predicted score) when any entry has one.
@@ -56,6 +58,17 @@ def from_json(text: str) -> list[dict[str, Any]]:
     return json.loads(text)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula
+
+
+def neutral_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula gets a leading ``'`` (as spreadsheet
+    exports do); numbers are left alone. :func:`from_csv` takes the quote off again."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(entries: list[Entry]) -> str:
     """CSV with a header of every entry field; params/aliases as JSON text, None as empty."""
     names = [f.name for f in fields(Entry)]
@@ -67,6 +80,7 @@ def to_csv(entries: list[Entry]) -> str:
         for k, v in e.to_dict().items():
             v = _clean(v)
             row[k] = json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)
+            row[k] = neutral_cell(row[k])
         writer.writerow(row)
     return buf.getvalue()
 
@@ -77,6 +91,8 @@ def from_csv(text: str) -> list[dict[str, Any]]:
     for row in csv.DictReader(io.StringIO(text)):
         rec: dict[str, Any] = {}
         for k, v in row.items():
+            if v.startswith("'") and v[1:].startswith(FORMULA_START):
+                v = v[1:]
             if k in _JSON_FIELDS:
                 rec[k] = json.loads(v)
             elif v == "":

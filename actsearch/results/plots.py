@@ -41,13 +41,12 @@ def curve(module: Any) -> tuple[list[float], list[float], list[float]]:
     """x, f(x), f′(x) on :data:`X_RANGE` (float64; non-finite values become NaN gaps)."""
     import torch
 
-    x = torch.linspace(*X_RANGE, N_POINTS, dtype=torch.float64, requires_grad=True)
-    module = module.double()
-    y = module(x)
-    (dy,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    dy = torch.zeros_like(x) if dy is None else dy
-    clean = lambda t: [v if math.isfinite(v) else math.nan for v in t.detach().tolist()]  # noqa: E731
-    return x.detach().tolist(), clean(y), clean(dy)
+    from actsearch.grammar.slope import value_and_slope
+
+    x = torch.linspace(*X_RANGE, N_POINTS, dtype=torch.float64)
+    y, dy = value_and_slope(module.double(), x)
+    clean = lambda t: [v if math.isfinite(v) else math.nan for v in t.tolist()]  # noqa: E731
+    return x.tolist(), clean(y), clean(dy)
 
 
 def reference_modules() -> dict[str, Any]:

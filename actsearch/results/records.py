@@ -32,7 +32,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,27 +142,106 @@ def num(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
+class RecordError(ValueError):
+    """A stored row whose columns do not decode to a :class:`CandidateRecord` (named by its id)."""
+
+    def __init__(self, row_id: Any, why: str) -> None:
+        super().__init__(f"stored row id {row_id!r}: {why}")
+        self.row_id = row_id
+
+
+_TEXT = ("expression", "fingerprint", "task", "role", "status", "state", "created_at")  # TEXT NOT NULL
+_OPTIONAL_TEXT = ("canonical", "searcher", "error", "reference")
+_OPTIONAL_INT = ("alias_of", "step", "trial")
+
+
+def _loads(row_id: Any, key: str, text: Any, kind: type, empty: Any) -> Any:
+    if text is None or text == "":
+        return empty
+    if not isinstance(text, str):
+        raise RecordError(row_id, f"{key} is not JSON text")
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise RecordError(row_id, f"{key} is not valid JSON") from None
+    if not isinstance(value, kind):
+        raise RecordError(row_id, f"{key} is not a JSON {'object' if kind is dict else 'list'}")
+    return value
+
+
+def _real(row_id: Any, key: str, value: Any) -> float:
+    if value is None:
+        return float("nan")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(row_id, f"{key} is not a number")
+    return float(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def decode(row: dict[str, Any]) -> CandidateRecord:
-    """A stored row (column -> SQLite value) as a record; raises ValueError/TypeError on bad data."""
+    """The record of one stored row; :class:`RecordError` when a column is not what the schema says
+    (a crafted or damaged store), so readers can skip that row and show the rest."""
     row = dict(row)
-    for key, empty in (("params", {}), ("seeds", []), ("runs", []), ("metrics", {}), ("settings", {})):
-        row[key] = json.loads(row[key]) if row[key] else empty
+    row_id = row.get("id")
+    if not _is_int(row_id):
+        raise RecordError(row_id, "id is not an integer")
+    for key in _TEXT:
+        if not isinstance(row.get(key), str):
+            raise RecordError(row_id, f"{key} is not text")
+    for key in _OPTIONAL_TEXT:
+        if row.get(key) is not None and not isinstance(row[key], str):
+            raise RecordError(row_id, f"{key} is not text")
+    for key in _OPTIONAL_INT:
+        if row.get(key) is not None and not _is_int(row[key]):
+            raise RecordError(row_id, f"{key} is not an integer")
+    params = _loads(row_id, "params", row.get("params"), dict, {})
+    if not all(isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+               and math.isfinite(v) for k, v in params.items()):
+        raise RecordError(row_id, "params is not a map of names to finite numbers")
+    row["params"] = {k: float(v) for k, v in params.items()}
+    row["settings"] = _loads(row_id, "settings", row.get("settings"), dict, {})
+    row["seeds"] = _loads(row_id, "seeds", row.get("seeds"), list, [])
+    if not all(_is_int(s) for s in row["seeds"]):
+        raise RecordError(row_id, "seeds is not a list of integers")
+    row["runs"] = _loads(row_id, "runs", row.get("runs"), list, [])
+    if not all(isinstance(r, dict) for r in row["runs"]):
+        raise RecordError(row_id, "runs is not a list of objects")
+    row["metrics"] = _loads(row_id, "metrics", row.get("metrics"), dict, {})
     for key in ("score", "score_std", "wall_s"):
-        row[key] = float("nan") if row[key] is None else float(row[key])
-    row["retries"] = int(row["retries"] or 0)
-    if not isinstance(row["params"], dict) or not isinstance(row["metrics"], dict):
-        raise ValueError("params and metrics must be JSON objects")
-    return CandidateRecord(**row)
+        row[key] = _real(row_id, key, row.get(key))
+    retries = row.get("retries") or 0
+    if not _is_int(retries):
+        raise RecordError(row_id, "retries is not an integer")
+    row["retries"] = retries
+    try:
+        return CandidateRecord(**row)
+    except TypeError:  # a column the schema does not have, or one missing
+        raise RecordError(row_id, "columns do not match the schema") from None
+
+
+_warned: set[tuple[str, Any]] = set()
+
+
+def warn_skipped(where: str, err: RecordError) -> None:
+    """One line on stderr per bad row (once per process and store): the rest is still shown."""
+    import sys
+
+    if (where, err.row_id) not in _warned:
+        _warned.add((where, err.row_id))
+        print(f"warning: skipping {err} in {where}", file=sys.stderr)
 
 
 def decode_all(rows: Sequence[dict[str, Any]], where: str) -> list[CandidateRecord]:
-    """Decode rows, skipping (with one warning each) a row that cannot be decoded."""
+    """Decode rows, skipping (with one stderr line each) a row that cannot be decoded."""
     out = []
     for row in rows:
         try:
             out.append(decode(row))
-        except (ValueError, TypeError, KeyError) as err:
-            warnings.warn(f"skipped unreadable row {row.get('id')} of {where}: {err}", stacklevel=3)
+        except RecordError as err:  # a damaged or crafted row: the others still count
+            warn_skipped(where, err)
     return out
 
 

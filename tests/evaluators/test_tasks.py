@@ -31,7 +31,7 @@ def test_overrides_are_typed_and_checked():
         get_task("mnist1d", init="xavier")
     with pytest.raises(TaskError, match="unknown head"):
         get_task("digits", head="sigmoid")
-    with pytest.raises(TaskError, match="at least 1"):
+    with pytest.raises(TaskError, match="steps must be >= 1"):
         get_task("digits", steps=0)
     assert get_task("xor", bias="true").config.bias is True
 

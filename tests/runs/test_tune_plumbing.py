@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
 import sys
 import time
 
 import pytest
 
-from actsearch.search.runner.cluster import NODE_FILE, AddressError, clean_stale_node, probe_address
+from actsearch.search.runner.cluster import AddressError, probe_address
 
 
 def _free_port() -> int:
@@ -35,40 +32,6 @@ def test_probe_accepts_a_listening_port():
         srv.bind(("127.0.0.1", 0))
         srv.listen()
         assert probe_address(f"127.0.0.1:{srv.getsockname()[1]}") == ("127.0.0.1", srv.getsockname()[1])
-
-
-def _fake_ray_process(raylet_pid: str) -> subprocess.Popen:
-    env = {**os.environ, "RAY_RAYLET_PID": raylet_pid}
-    return subprocess.Popen(["bash", "-c", "exec -a ray::DashboardAgent sleep 60"], env=env)
-
-
-def test_stale_processes_of_a_dead_driver_are_cleaned(tmp_path):
-    dead_driver = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead_driver.wait()
-    ours, other = _fake_ray_process("424242"), _fake_ray_process("434343")
-    try:
-        time.sleep(0.3)
-        (tmp_path / NODE_FILE).write_text(json.dumps(
-            {"session_dir": "/tmp/ray/session_x", "pids": [], "raylet": [424242], "driver": dead_driver.pid}))
-        killed = clean_stale_node(tmp_path)
-        assert killed == [ours.pid]
-        assert ours.wait(timeout=5) == -9 and other.poll() is None
-        assert not (tmp_path / NODE_FILE).exists()
-    finally:
-        for p in (ours, other):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-
-
-def test_a_live_driver_is_left_alone(tmp_path):
-    proc = _fake_ray_process("454545")
-    try:
-        (tmp_path / NODE_FILE).write_text(json.dumps({"raylet": [454545], "driver": os.getpid()}))
-        assert clean_stale_node(tmp_path) == [] and proc.poll() is None
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:

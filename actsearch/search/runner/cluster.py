@@ -13,8 +13,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+import secrets
 import signal
 import socket
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +53,8 @@ def probe_address(address: str, timeout: float = 3.0) -> tuple[str, int]:
         raise AddressError(f"Ray client addresses are not supported: {address!r}; use HOST:PORT of the head node")
     if not sep or not host or not port.isdigit():
         raise AddressError(f"Ray address must be HOST:PORT, got {address!r}")
+    if not 1 <= int(port) <= 65535:
+        raise AddressError(f"port {port} in {address!r} is out of range (1-65535)")
     try:
         with socket.create_connection((host, int(port)), timeout=timeout):
             pass
@@ -86,13 +93,18 @@ def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0,
         return RayHandle(True, address, float(ray.cluster_resources().get("CPU", 0)))
     if run_dir is not None:
         clean_stale_node(run_dir)
+    started, token = time.time(), secrets.token_hex(16)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.pop("RAY_ADDRESS", None)
     cpus = max(1.0, workers * cpus_per_trial)
-    ray.init(address="local", num_cpus=int(round(cpus)), num_gpus=int(round(workers * gpus_per_trial)) if gpus_per_trial else None,
-             **quiet)
+    os.environ[TOKEN_VAR] = token  # inherited by the node's processes (and their workers) only
+    try:
+        ray.init(address="local", num_cpus=int(round(cpus)),
+                 num_gpus=int(round(workers * gpus_per_trial)) if gpus_per_trial else None, **quiet)
+    finally:
+        os.environ.pop(TOKEN_VAR, None)
     if run_dir is not None:
-        _record_node(run_dir)
+        _record_node(run_dir, started, token)
     return RayHandle(True, None, cpus)
 
 
@@ -104,7 +116,57 @@ def stop_ray(handle: RayHandle | None) -> None:
         ray.shutdown()
 
 
-def _record_node(run_dir: str | os.PathLike) -> None:
+class ResourceError(UserError):
+    """A trial asks for more CPUs or GPUs than the machine or the cluster has."""
+
+
+def check_local_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
+    """For the embedded Ray: a trial's CPUs within this machine's, GPUs only where torch sees them."""
+    cpus = os.cpu_count() or 1
+    if cpus_per_trial > cpus:
+        raise ResourceError(f"--cpus-per-trial {cpus_per_trial:g} is more than this machine's {cpus} CPUs")
+    if gpus_per_trial > 0:
+        import torch
+
+        have = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if gpus_per_trial > have:
+            raise ResourceError(f"--gpus-per-trial {gpus_per_trial:g}: this machine has "
+                                f"{'no GPU' if not have else f'{have} GPU(s)'} that torch can use")
+
+
+def check_cluster_resources(cpus_per_trial: float, gpus_per_trial: float) -> None:
+    """After joining: some live node of the cluster has a trial's CPUs and GPUs (Ray's own count)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for kind, want in (("CPU", cpus_per_trial), ("GPU", gpus_per_trial)):
+        most = max((float(r.get(kind, 0)) for r in nodes), default=0.0)
+        if want > most:
+            raise ResourceError(f"--{kind.lower()}s-per-trial {want:g}: no node of the Ray cluster has that many "
+                                f"{kind}s (the largest has {most:g})")
+
+
+# The run directory's record of an embedded node is data, not authority: clean_stale_node kills a
+# process only when every check below proves that it belongs to that node.
+SESSION_NAME = re.compile(r"session_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d+_\d+")
+TOKEN_VAR = "ACTSEARCH_RAY_NODE"  # a random token in the environment of every process of our node
+TOKEN = re.compile(r"[0-9a-f]{32}")
+START_SLACK_S = 2.0  # a process of the node started at most this long before its recorded start (clock ticks)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """What ``ray-node.json`` holds, checked: an embedded node's session, processes and start time."""
+
+    session_dir: str  # absolute, real, of Ray's layout (session_DATE_TIME_USEC_PID with logs/ and sockets/)
+    token: str  # the random TOKEN_VAR value the node's processes inherited (unknowable to a crafted file)
+    pids: tuple[int, ...]  # the node's own processes (raylet, GCS, agents, ...)
+    raylets: tuple[int, ...]
+    driver: int  # the driver that started it
+    started: float  # epoch seconds just before ray.init
+
+
+def _record_node(run_dir: str | os.PathLike, started: float, token: str) -> None:
     import ray
 
     node = ray._private.worker._global_node
@@ -112,34 +174,78 @@ def _record_node(run_dir: str | os.PathLike) -> None:
         return
     pids = [p.process.pid for procs in node.all_processes.values() for p in procs]
     raylet = [p.process.pid for p in node.all_processes.get("raylet", [])]
-    info = {"session_dir": node.get_session_dir_path(), "pids": pids, "raylet": raylet, "driver": os.getpid()}
+    info = {"session_dir": node.get_session_dir_path(), "token": token, "pids": pids, "raylet": raylet,
+            "driver": os.getpid(), "started": started}
     Path(run_dir, NODE_FILE).write_text(json.dumps(info))
 
 
-def clean_stale_node(run_dir: str | os.PathLike) -> list[int]:
+def read_node_record(path: Path) -> NodeRecord:
+    """The checked record, or ValueError saying which check failed."""
+    info = json.loads(path.read_text())
+    if not isinstance(info, dict):
+        raise ValueError("not a JSON object")
+    sd = info.get("session_dir")
+    if not isinstance(sd, str) or not sd or not os.path.isabs(sd) or os.path.realpath(sd) != sd.rstrip("/"):
+        raise ValueError("session_dir is not an absolute, real path")
+    if not SESSION_NAME.fullmatch(os.path.basename(sd)) or not all(
+            os.path.isdir(os.path.join(sd, d)) for d in ("logs", "sockets")):
+        raise ValueError(f"session_dir {sd!r} is not a Ray session directory")
+    token = info.get("token")
+    if not isinstance(token, str) or not TOKEN.fullmatch(token):
+        raise ValueError("token is missing or malformed")
+
+    def pid_list(key: str) -> tuple[int, ...]:
+        value = info.get(key)
+        if not isinstance(value, list) or not all(isinstance(p, int) and not isinstance(p, bool) and p > 1
+                                                  for p in value):
+            raise ValueError(f"{key} is not a list of process ids")
+        return tuple(value)
+
+    driver, started = info.get("driver"), info.get("started")
+    if not isinstance(driver, int) or isinstance(driver, bool) or driver <= 1:
+        raise ValueError("driver is not a process id")
+    if not isinstance(started, (int, float)) or isinstance(started, bool) or not 0 < started < time.time() + 60:
+        raise ValueError("started is not a time")
+    return NodeRecord(sd.rstrip("/"), token, pid_list("pids"), pid_list("raylet"), driver, float(started))
+
+
+def clean_stale_node(run_dir: str | os.PathLike, note: Callable[[str], None] | None = None) -> list[int]:
     """Kill what an embedded Ray of a dead driver of this run left behind (agents, workers).
 
-    Only processes that belong to the recorded node are touched: its own processes (checked by
-    the session directory on their command line), and ``ray::`` processes whose environment names
-    its raylet or which hold files of its session directory open (their logs). Returns the pids
+    The record is checked first (:func:`read_node_record`); a record that fails a check is ignored
+    and ``note`` (default: stderr) says so in one line. A process is killed only when it is this
+    user's, started no earlier than the node, carries the node's random token in its environment
+    (set by :func:`start_ray` before the node started, so no file can name a process it did not
+    start), and either is one of the node's recorded processes with the session directory on its
+    command line, or is a ``ray::`` worker holding files in the session directory. Returns the pids
     killed.
     """
     path = Path(run_dir, NODE_FILE)
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError):
+    if not path.is_file():
         return []
-    if _alive(info.get("driver", -1)):
+    say = note or (lambda line: print(line, file=sys.stderr))
+    try:
+        rec = read_node_record(path)
+    except (OSError, ValueError, RecursionError) as err:
+        say(f"warning: ignoring {path}: {err}")
+        return []
+    if _alive(rec.driver):
         return []  # that driver still runs (the store's writer lock refuses it anyway)
-    raylets = {str(p) for p in info.get("raylet", [])}
+    boot = _boot_time()
     killed = []
     for pid in _pids():
-        cmd = _read(f"/proc/{pid}/cmdline")
-        mine = pid in info.get("pids", []) and info.get("session_dir", "\0") in cmd
-        if not mine and cmd.startswith("ray::"):
-            env = _read(f"/proc/{pid}/environ").split("\0")
-            mine = any(e.startswith("RAY_RAYLET_PID=") and e.split("=", 1)[1] in raylets for e in env)
-            mine = mine or _holds_files_in(pid, info.get("session_dir"))
+        if pid == os.getpid() or not _owned(pid):
+            continue
+        begun = _start_time(pid, boot)
+        if begun is None or begun < rec.started - START_SLACK_S:
+            continue
+        if f"{TOKEN_VAR}={rec.token}" not in _read(f"/proc/{pid}/environ").split("\0"):
+            continue
+        args = _read(f"/proc/{pid}/cmdline").split("\0")
+        if args[0].startswith("ray::"):
+            mine = _holds_files_in(pid, rec.session_dir)
+        else:
+            mine = pid in rec.pids and _names(args, rec.session_dir)
         if mine:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -148,6 +254,36 @@ def clean_stale_node(run_dir: str | os.PathLike) -> list[int]:
                 pass
     path.unlink(missing_ok=True)
     return killed
+
+
+def _names(args: list[str], session_dir: str) -> bool:
+    """An argument ``--flag=VALUE`` whose VALUE is the session directory or a path inside it."""
+    prefix = session_dir + "/"
+    return any(v == session_dir or v.startswith(prefix) for a in args for v in (a.partition("=")[2],) if v)
+
+
+def _owned(pid: int) -> bool:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid == os.getuid()
+    except OSError:
+        return False
+
+
+def _boot_time() -> float:
+    for line in _read("/proc/stat").splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _start_time(pid: int, boot: float) -> float | None:
+    """When the process started, in epoch seconds (from /proc/PID/stat), or None."""
+    stat = _read(f"/proc/{pid}/stat")
+    try:
+        fields = stat[stat.rindex(")") + 2:].split()
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (ValueError, IndexError):
+        return None
 
 
 def _holds_files_in(pid: int, directory: str | None) -> bool:

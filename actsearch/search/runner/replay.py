@@ -44,4 +44,6 @@ def replay(searcher: Searcher, task: Any, *, budget: int | None = None, seeds: S
         trials.append(Trial(config, outcome.result))
         if stop is not None and stop(trials[-1]):
             break
+    if study.failure is not None:  # a failed write, or every proposal rejected (AllRejected)
+        raise study.failure
     return trials

@@ -74,7 +74,13 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         keep_store: bool = False) -> tuple[RunSummary, Store | None]:
     """Run (or resume) a search into ``run_dir``; the summary (and the open store if ``keep_store``)."""
     from actsearch.evaluators import get_task
-    from actsearch.search.runner.cluster import probe_address, start_ray, stop_ray
+    from actsearch.search.runner.cluster import (
+        check_cluster_resources,
+        check_local_resources,
+        probe_address,
+        start_ray,
+        stop_ray,
+    )
     from actsearch.search.space import load_space
 
     check(spec)
@@ -92,6 +98,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     searcher = build_searcher(spec, space, task)
     if spec.address and spec.address != "auto" and executor == "ray":
         probe_address(spec.address)
+    if not spec.address and executor == "ray":
+        check_local_resources(spec.cpus_per_trial, spec.gpus_per_trial)
     store = prepare(spec, run_path, resume=resume)
     handle = None
     try:
@@ -103,6 +111,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
             nonlocal handle
             handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
                                gpus_per_trial=spec.gpus_per_trial, run_dir=run_path)
+            check_cluster_resources(spec.cpus_per_trial, spec.gpus_per_trial)
 
         try:
             if not study.finished:

@@ -180,12 +180,12 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
 
 
 def check(spec: SearchSpec) -> None:
-    """The settings of a search that can be checked before anything runs (one home for them)."""
-    if spec.budget < 1:
-        raise UserError("--budget must be at least 1")
+    """The run settings inside their ranges (:mod:`actsearch.limits`) and a known scheduler, before
+    anything starts (the one home of these checks)."""
+    from actsearch.limits import check as in_range
+
+    for key in ("budget", "seeds", "workers", "cpus_per_trial", "gpus_per_trial"):
+        in_range(key, getattr(spec, key), label="--" + key.replace("_", "-"))
+    in_range("time_limit", spec.time_limit_s, label="--time-limit")
     if spec.scheduler not in (None, "", *SCHEDULERS):
         raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
-    if spec.workers < 1:
-        raise UserError("--workers must be at least 1")
-    if spec.seeds < 1:
-        raise UserError("--seeds must be at least 1")

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult
 from actsearch.results.records import DONE, REFERENCE, SEARCH, STOPPED, CandidateRecord
 from actsearch.results.store import RunStoreError, Store
@@ -86,7 +87,7 @@ class Study:
         self.screen, self.threads, self.time_limit_s = screen, threads, time_limit_s
         self.on_event, self.checkpoint_every = on_event, checkpoint_every
         self.state_key = f"searcher:{self.name}"
-        self.failure: RunStoreError | None = None  # a write that failed ends the study with this error
+        self.failure: UserError | None = None  # a failed write or AllRejected ends the study with this error
         self.new = 0  # trials finished by this process
         self.inflight: dict[int, TrialConfig] = {}  # row id -> config handed out, not finished
         self.waiting: dict[int, list[int]] = {}  # row id -> proposal ids told when it finishes
@@ -94,6 +95,12 @@ class Study:
         self.rescore_todo: list[tuple[CandidateRecord, tuple[int, ...]]] = []
         self.searcher_done = searcher is None
         self._since_checkpoint = 0
+        self.max_rejected = 0  # pre-screen rejections in a row before the study stops (AllRejected)
+        if screen is not None:
+            from actsearch.search.screening import prescreen
+
+            self.max_rejected = prescreen.MAX_REJECTED_IN_ROW
+        self.rejected_in_row = 0
         self._load(references)
 
     # -- opening -----------------------------------------------------------------------------------
@@ -174,7 +181,7 @@ class Study:
             return FINISHED
         try:
             config = self._next()
-        except RunStoreError as err:
+        except UserError as err:  # a failed write, AllRejected: the study ends with this error
             self.failure = err
             return FINISHED
         if isinstance(config, TrialConfig):
@@ -246,6 +253,13 @@ class Study:
             self._tell(pid, Outcome(None, INVALID, skipped=True))
             return None
         why = self.screen(p.activation()) if self.screen is not None else None
+        if why is not None and self.rejected_in_row + 1 >= self.max_rejected:
+            from actsearch.search.screening.prescreen import AllRejected
+
+            raise AllRejected(f"stopped: the pre-screen rejected the last {self.rejected_in_row + 1} proposals in a "
+                              f"row (last: {why.removeprefix('pre-screen: ')}); check the task settings, or run "
+                              "with --no-prescreen")
+        self.rejected_in_row = 0 if why is None else self.rejected_in_row + 1
         if why is not None:
             row_id = self.store.record_invalid(p.expression, fp, why, **common)
             self._remember(fp, p.expression, _Row(row_id, p.expression, True, 0.0, INVALID))

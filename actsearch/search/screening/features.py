@@ -30,12 +30,15 @@ use them. About 40 ms a candidate on one CPU thread (``Featurizer(proxy_steps=0)
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from actsearch.grammar.slope import value_and_slope
 
 PARAM_VALUES = (0.5, 1.0, 2.0)  # every learnable constant is set to each of these in turn
 BIG = 1e6  # non-finite or huge feature values are clipped to ±BIG
@@ -71,16 +74,7 @@ def set_params(module: nn.Module, value: float | None) -> nn.Module:
 
 
 def _value_and_grad(f: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    x = x.clone().requires_grad_(True)
-    y = f(x)
-    if y.shape != x.shape:
-        y = y.expand_as(x)  # a constant candidate may broadcast from a scalar
-    g = None
-    if y.requires_grad:
-        (g,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
-    if g is None:  # constant in x
-        g = torch.zeros_like(x)
-    return y.detach(), g.detach()
+    return value_and_slope(f, x)
 
 
 def scalar_features(f: nn.Module) -> dict[str, float]:
@@ -149,13 +143,30 @@ def default_probe(batch: int = 256) -> Probe:
     return Probe("gaussian", deep_mlp, inputs[:batch], targets[:batch], train_inputs=inputs, train_targets=targets)
 
 
-def propagation_features(make_act: Callable[[], nn.Module], probe: Probe) -> dict[str, float]:
-    """Group (c): one forward/backward pass at initialisation (fixed init seed)."""
+class ProbeTimeout(Exception):
+    """The propagation pass ran past its deadline (a network too large to probe in time)."""
+
+
+def propagation_features(make_act: Callable[[], nn.Module], probe: Probe,
+                         deadline: float | None = None) -> dict[str, float]:
+    """Group (c): one forward/backward pass at initialisation (fixed init seed).
+
+    ``deadline`` (a ``time.perf_counter()`` value): :class:`ProbeTimeout` once it has passed, checked
+    as each activation is built and applied, so a huge network stops within one layer."""
     outputs: list[torch.Tensor] = []
 
+    def on_time() -> None:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise ProbeTimeout
+
+    def hook(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+        outputs.append(out.detach())
+        on_time()
+
     def factory() -> nn.Module:
+        on_time()
         module = make_act()
-        module.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach()))
+        module.register_forward_hook(hook)
         return module
 
     with torch.random.fork_rng(devices=[]):
@@ -259,21 +270,22 @@ class Featurizer:
         """The feature vector as a name → value dict."""
         return dict(zip(self.names, (float(v) for v in self.vector(act)), strict=True))
 
-    def initial_propagation(self, act: Any) -> dict[str, float]:
+    def initial_propagation(self, act: Any, deadline: float | None = None) -> dict[str, float]:
         """Group (c) at the candidate's initial constants — what the pre-screen judges. Read from the
-        cached feature vector when those constants are one of ``values`` (no extra pass), else one
-        forward/backward pass (cached too)."""
+        cached feature vector when there is one and those constants are one of ``values``, else one
+        forward/backward pass (cached too; :class:`ProbeTimeout` once ``deadline`` has passed)."""
         values = set(act.params.values())
-        if len(values) <= 1 and (values or {1.0}) <= set(self.values):
+        key = (act.text, tuple(sorted(act.params.items())))
+        if key in self._cache and len(values) <= 1 and (values or {1.0}) <= set(self.values):
             feats = self.as_dict(act)
             v = next(iter(values), self.values[0])
             return {k.split("@")[0]: x for k, x in feats.items() if k.endswith(f"@{v:g}")}
-        key = ("init", act.text, tuple(sorted(act.params.items())))
+        key = ("init", *key)
         if key not in self._cache:
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                feats = propagation_features(act.module, self.probe)
+                feats = propagation_features(act.module, self.probe, deadline=deadline)
             finally:
                 torch.set_num_threads(threads)
             self._cache[key] = np.asarray([feats[n] for n in PROPAGATION_NAMES], dtype=np.float64)

@@ -22,8 +22,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult, EvalResult
-from actsearch.search.screening.features import Featurizer, Probe, shared_featurizer
+from actsearch.search.screening.features import Featurizer, Probe, ProbeTimeout, shared_featurizer
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class Thresholds:
 
 
 DEFAULT = Thresholds()
+TIME_LIMIT_S = 30.0  # the initial pass of one candidate; a network that needs longer is rejected
+MAX_REJECTED_IN_ROW = 1000  # proposals rejected one after another before a run stops (see ProposalScreen)
+
+
+class AllRejected(UserError):
+    """The pre-screen rejected every proposal for a long stretch: the run stops instead of looping."""
 
 
 def reason(feats: dict[str, float], thresholds: Thresholds = DEFAULT) -> str | None:
@@ -64,22 +71,29 @@ class PreScreen:
     """
 
     def __init__(self, task: Any = None, thresholds: Thresholds = DEFAULT, probe: Probe | None = None,
-                 featurizer: Featurizer | None = None) -> None:
+                 featurizer: Featurizer | None = None, time_limit_s: float | None = None) -> None:
         if featurizer is None:
             featurizer = Featurizer(probe=probe) if probe is not None else shared_featurizer(task)
         self.featurizer = featurizer
         self.probe = featurizer.probe
         self.thresholds = thresholds
+        self.time_limit_s = TIME_LIMIT_S if time_limit_s is None else time_limit_s
         self._cache: dict[str, str | None] = {}
 
     def features(self, act: Any) -> dict[str, float]:
-        """Group (c) at the candidate's initial constants."""
-        return self.featurizer.initial_propagation(act)
+        """Group (c) at the candidate's initial constants (:class:`ProbeTimeout` past the time limit)."""
+        import time
+
+        return self.featurizer.initial_propagation(act, deadline=time.perf_counter() + self.time_limit_s)
 
     def __call__(self, act: Any) -> str | None:
         key = act.fingerprint
         if key not in self._cache:
-            self._cache[key] = reason(self.features(act), self.thresholds)
+            try:
+                self._cache[key] = reason(self.features(act), self.thresholds)
+            except ProbeTimeout:
+                self._cache[key] = (f"pre-screen: the initial pass took longer than {self.time_limit_s:g} s "
+                                    "(the network is too large to probe)")
         return self._cache[key]
 
     def result(self, act: Any, seed: int = 0) -> CandidateResult | None:

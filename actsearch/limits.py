@@ -1,0 +1,108 @@
+"""Bounds of every setting: task settings (by field name) and run settings (CLI values).
+
+The one place that says which values are allowed. A setting outside its range is refused before
+anything starts, with one line naming the setting, the value and the range: a negative learning
+rate, a width of 0, a depth of 100,000, a NaN weight decay or a time limit of 0 would otherwise
+waste (or hang) a whole run. Fields with the same name mean the same thing in every task, so one
+table serves them all; a task with a setting not listed here gets the generic check (finite
+numbers). Cross-field rules of a task (a training split larger than the data) live with the task.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from actsearch.errors import UserError
+
+
+class SettingError(UserError):
+    """A setting outside its allowed range."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Allowed values ``lo <= v <= hi`` (``lo < v`` when ``open_lo``); numbers must be finite."""
+
+    lo: float | None = None
+    hi: float | None = None
+    open_lo: bool = False  # lo itself is not allowed (a learning rate of 0)
+
+    def text(self) -> str:
+        low = "" if self.lo is None else f"{'>' if self.open_lo else '>='} {self.lo:g}"
+        high = "" if self.hi is None else f"<= {self.hi:g}"
+        return " and ".join(p for p in (low, high) if p) or "finite"
+
+    def ok(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.lo is not None and (value <= self.lo if self.open_lo else value < self.lo):
+            return False
+        return self.hi is None or value <= self.hi
+
+
+POSITIVE = Range(0, None, open_lo=True)
+
+# Task settings, by dataclass field name (see actsearch/evaluators/tasks.py for what each means).
+TASK_SETTINGS: dict[str, Range] = {
+    "steps": Range(1, 10_000_000),  # optimizer steps
+    "batch_size": Range(1, 65_536),
+    "lr": Range(0, 10, open_lo=True),  # a learning rate above 10 only diverges
+    "weight_decay": Range(0, 10),
+    "checkpoints": Range(1, 1_000),
+    "report_subset": Range(1, 10_000_000),
+    "max_weight": Range(0, 1e30, open_lo=True),
+    "dnr_samples": Range(1, 10_000_000),
+    "num_samples": Range(3, 1_000_000),  # generated MNIST-1D examples
+    "train_size": Range(1, 10_000_000),
+    "val_size": Range(1, 10_000_000),
+    "test_size": Range(1, 10_000_000),
+    "width": Range(1, 4_096),  # hidden units
+    "depth": Range(1, 64),  # hidden layers
+    "channels": Range(1, 1_024),
+    "blocks": Range(1, 16),
+    "blocks_per_stage": Range(1, 64),
+    "trials": Range(1, 10_000),
+    "epochs": Range(1, 1_000_000),
+    "input_dim": Range(1, 100_000),
+    "patch": Range(1, 100_000),
+}
+
+# Run settings: the values of ``search``, ``resume``, ``evaluate`` and ``validate`` options.
+RUN_SETTINGS: dict[str, Range] = {
+    "budget": Range(1, 10_000_000),  # candidates to evaluate
+    "seeds": Range(1, 1_000),  # seeds per candidate
+    "workers": Range(1, 4_096),  # trials at once
+    "time_limit": Range(0, 10_000_000, open_lo=True),  # seconds per seed
+    "cpus_per_trial": Range(0, 4_096, open_lo=True),
+    "gpus_per_trial": Range(0, 64),
+    "threads": Range(1, 4_096),
+    "top": Range(0, 10_000_000),
+}
+
+
+def check(name: str, value: Any, table: dict[str, Range] = RUN_SETTINGS, *, label: str | None = None) -> Any:
+    """``value`` if it is allowed for setting ``name``, else :class:`SettingError` (one line).
+
+    Booleans and text are not range-checked; a number must be finite and, where ``table`` has a
+    range for ``name``, inside it. ``label`` names the setting in the message (``--time-limit``)."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    what = label or name
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SettingError(f"{what} must be a number, got {value!r}") from None
+    rule = table.get(name, Range())
+    if not rule.ok(number):
+        raise SettingError(f"{what} must be {rule.text()}, got {value!r}")
+    return value
+
+
+def check_task_settings(task: str, config: Any) -> None:
+    """Every numeric field of a task's config dataclass inside its range (:data:`TASK_SETTINGS`)."""
+    import dataclasses
+
+    for f in dataclasses.fields(config):
+        check(f.name, getattr(config, f.name), TASK_SETTINGS, label=f"task {task}: {f.name}")

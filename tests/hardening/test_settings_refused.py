@@ -1,0 +1,165 @@
+"""Every bad setting is refused in one line before anything starts (issue: hardening, items 3-5)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from clihelper import error_lines, run_cli
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actsearch.evaluators import get_task
+from actsearch.limits import RUN_SETTINGS, TASK_SETTINGS, SettingError, check
+from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.runner.spec import check as check_spec
+
+SEARCH = ["search", "--space", "quick", "--searcher", "random", "--task", "digits", "--budget", "2"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "width=0"], "width must be >= 1"),
+    (["--set", "depth=100000"], "depth must be >= 1 and <= 64"),
+    (["--set", "lr=-5"], "lr must be > 0"),
+    (["--set", "weight_decay=nan"], "weight_decay must be >= 0"),
+    (["--set", "val_size=5000"], "val_size must be at most"),
+    (["--time-limit", "0"], "--time-limit must be > 0"),
+    (["--time-limit", "-1"], "--time-limit must be > 0"),
+    (["--time-limit", "nan"], "--time-limit must be > 0"),
+    (["--gpus-per-trial", "1"], "--gpus-per-trial 1"),
+    (["--cpus-per-trial", "100"], "--cpus-per-trial 100 is more than"),
+    (["--address", "127.0.0.1:99999"], "out of range"),
+])
+def test_search_refuses_bad_settings_before_anything_starts(tmp_path, args, message):
+    import torch
+
+    if "--gpus-per-trial" in args and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    code, _, err = run_cli(*SEARCH, "--run-dir", str(tmp_path / "run"), *args)
+    assert code == 2 and len(error_lines(err)) == 1 and message in err, err
+    assert not (tmp_path / "run").exists()  # nothing written, no Ray started
+
+
+def test_resume_refuses_a_zero_budget(tmp_path):
+    from actsearch.search.runner.spec import prepare
+
+    prepare(SearchSpec(space="quick", searcher="random", task="digits", budget=2), tmp_path).close()
+    code, _, err = run_cli("resume", str(tmp_path), "--budget", "0")
+    assert code == 2 and "--budget must be >= 1" in err
+
+
+def test_evaluate_refuses_a_constant_the_expression_lacks():
+    code, _, err = run_cli("evaluate", "x*sigmoid(beta*x)", "--param", "gamma=1", "--task", "xor")
+    assert code == 2 and "has no constant 'gamma'" in err and "beta" in err
+    code, _, err = run_cli("evaluate", "swish", "--param", "alpha=1", "--task", "xor")
+    assert code == 2 and "has no constant 'alpha'" in err
+
+
+def test_space_dedup_refuses_a_space_too_large_to_count():
+    code, _, err = run_cli("space", "paper-2", "--dedup")
+    assert code == 2 and "refused above" in err and len(error_lines(err)) == 1
+
+
+def test_every_numeric_task_setting_has_a_range():
+    import dataclasses
+
+    from actsearch.evaluators.tasks import _REGISTRY
+
+    for name, (config_type, _) in _REGISTRY.items():
+        for f in dataclasses.fields(config_type):
+            if f.type in ("int", "float", "int | None", "float | None"):
+                assert f.name in TASK_SETTINGS, f"{name}.{f.name} has no range in actsearch/limits.py"
+
+
+def test_check_spec_covers_the_run_settings():
+    good = SearchSpec(space="quick")
+    check_spec(good)
+    for key, bad in (("budget", 0), ("seeds", 0), ("workers", 0), ("cpus_per_trial", 0.0),
+                     ("gpus_per_trial", -1.0), ("time_limit_s", math.inf)):
+        with pytest.raises(SettingError):
+            check_spec(SearchSpec(space="quick", **{key: bad}))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.sampled_from(sorted(TASK_SETTINGS)), st.one_of(
+    st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8)))
+def test_task_settings_are_accepted_only_inside_their_range(name, value):
+    task = "teacher" if name in ("input_dim", "patch", "test_size") else "xor" if name in ("trials", "epochs") \
+        else "mnist1d-resnet" if name in ("channels", "blocks") else "cifar10" if name == "blocks_per_stage" else "mnist1d"
+    from actsearch.errors import UserError
+
+    try:
+        cfg = get_task(task, **{name: value}).config
+    except UserError as err:
+        assert str(err) and "\n" not in str(err)
+        return
+    except TypeError:  # a setting the task lacks is a UserError too: this must not happen
+        raise
+    stored = getattr(cfg, name)
+    assert TASK_SETTINGS[name].ok(float(stored)), (name, value, stored)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(RUN_SETTINGS)), st.floats(allow_nan=True, allow_infinity=True))
+def test_run_settings_are_accepted_only_inside_their_range(name, value):
+    try:
+        check(name, value)
+    except SettingError as err:
+        assert "\n" not in str(err) and name in str(err)
+        assert not RUN_SETTINGS[name].ok(value)
+    else:
+        assert RUN_SETTINGS[name].ok(value)
+
+
+OPTION_VALUES = {
+    "--seeds": st.sampled_from(["0", "-1", "1", "2", "x", "1e9"]),
+    "--time-limit": st.sampled_from(["0", "-1", "nan", "inf", "1e-9", "30", "abc"]),
+    "--threads": st.sampled_from(["0", "1", "2", "-3", "nan"]),
+    "--steps": st.sampled_from(["0", "1", "5", "-2", "1.5"]),
+    "--set": st.sampled_from(["epochs=0", "epochs=5", "lr=-1", "lr=nan", "trials=2", "trials=x", "bias=maybe",
+                              "inputs=01", "inputs=zz", "nosuch=1", "=", "lr"]),
+    "--param": st.sampled_from(["beta=1", "beta=nan", "gamma=2", "beta", "=1"]),
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(sorted(OPTION_VALUES)), max_size=4).flatmap(
+    lambda keys: st.tuples(*[st.tuples(st.just(k), OPTION_VALUES[k]) for k in keys])),
+    st.sampled_from(["x*sigmoid(beta*x)", "relu", "1/0", "x*", "beta*x"]))
+def test_fuzzed_evaluate_options_end_in_a_result_or_one_line(options, expression):
+    args = ["evaluate", expression, "--task", "xor", "--set", "trials=1", "--set", "epochs=5", "--json"]
+    for key, value in options:
+        args += [key, value]
+    code, _, err = run_cli(*args)
+    assert code in (0, 2), err
+    if code == 2:
+        assert len(error_lines(err)) == 1 and "Traceback" not in err, err
+
+
+SEARCH_VALUES = {
+    "--budget": st.sampled_from(["0", "-1", "3", "x", "1e3", "99999999999"]),
+    "--workers": st.sampled_from(["0", "1", "-2", "y"]),
+    "--seeds": st.sampled_from(["0", "2", "1001"]),
+    "--time-limit": st.sampled_from(["0", "-1", "nan", "inf", "5"]),
+    "--cpus-per-trial": st.sampled_from(["0", "0.5", "1", "100", "nan"]),
+    "--gpus-per-trial": st.sampled_from(["0", "1", "-1", "nan"]),
+    "--scheduler": st.sampled_from(["asha", "fifo", "hyperband"]),
+    "--searcher": st.sampled_from(["random", "evolution", "nope"]),
+    "--space": st.sampled_from(["quick", "nope", "x-gated"]),
+    "--option": st.sampled_from(["population_size=0", "temperature=nan", "x", "=1"]),
+    "--set": st.sampled_from(["width=0", "lr=nan", "steps=5", "depth=99"]),
+    "--address": st.sampled_from(["127.0.0.1:99999", "localhost", "ray://h:1", ":1"]),
+}
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.sampled_from(sorted(SEARCH_VALUES)), max_size=5, unique=True).flatmap(
+    lambda keys: st.tuples(*[st.tuples(st.just(k), SEARCH_VALUES[k]) for k in keys])))
+def test_fuzzed_search_options_are_refused_in_one_line_before_ray_starts(tmp_path_factory, options):
+    run = tmp_path_factory.mktemp("fuzz") / "run"
+    args = ["search", "--space", "quick", "--budget", "2", "--task", f"table:{run}-missing.csv", "--run-dir", str(run)]
+    for key, value in options:
+        args += [key, value]
+    code, _, err = run_cli(*args)  # the table does not exist, so no value combination can start a search
+    assert code == 2 and len(error_lines(err)) == 1 and "Traceback" not in err, err
+    assert not run.exists()

@@ -1,0 +1,165 @@
+"""Cleaning up after a killed driver: a run directory's ``ray-node.json`` is data, never authority.
+
+Fake node processes stand in for Ray's (``exec -a ray::...``): only those that carry the node's token
+in their environment, started after the node, and belong to its session directory are killed;
+crafted records (an empty or foreign session directory, unrelated pids, another session's
+``ray::`` workers) touch nothing. The real leftovers of a SIGKILLed driver are checked end to end in
+``test_run_faults.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from actsearch.search.runner.cluster import NODE_FILE, TOKEN_VAR, clean_stale_node
+
+
+def _session(root: Path, name: str = "session_2026-12-01_10-00-00_123456_4242") -> Path:
+    sd = root / name
+    (sd / "logs").mkdir(parents=True)
+    (sd / "sockets").mkdir()
+    return sd
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _spawn(name: str, *, token: str | None = None, hold: Path | None = None,
+           args: str = "") -> subprocess.Popen:
+    """``sleep`` renamed ``name``, with ``TOKEN_VAR=token`` in its environment and ``hold`` open."""
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_VAR}
+    if token is not None:
+        env[TOKEN_VAR] = token
+    redirect = f"exec 3>>{hold}; " if hold is not None else ""
+    sleep = f"{sys.executable} -c 'import time; time.sleep(60)'"
+    return subprocess.Popen(["bash", "-c", f"{redirect}exec -a {name} {sleep} {args}"], env=env)
+
+
+def _record(run: Path, sd: Path | str, token: str, pids: list[int], started: float | None = None, **extra) -> None:
+    info = {"session_dir": str(sd), "token": token, "pids": pids, "raylet": pids[:1], "driver": _dead_pid(),
+            "started": time.time() - 5 if started is None else started, **extra}
+    (run / NODE_FILE).write_text(json.dumps(info))
+
+
+@pytest.fixture
+def procs():
+    started: list[subprocess.Popen] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def _settle() -> None:
+    time.sleep(0.3)  # the renamed processes have exec'd
+
+
+def test_the_nodes_own_leftovers_are_killed(tmp_path, procs):
+    sd, token = _session(tmp_path), secrets.token_hex(16)
+    worker = _spawn("ray::IDLE", token=token, hold=sd / "logs" / "worker.out")
+    raylet = _spawn("raylet", token=token, args=f"--session_dir={sd}")
+    procs += [worker, raylet]
+    _settle()
+    _record(tmp_path, sd, token, [raylet.pid])
+    killed = clean_stale_node(tmp_path)
+    assert sorted(killed) == sorted([worker.pid, raylet.pid])
+    assert worker.wait(timeout=5) == -9 and raylet.wait(timeout=5) == -9
+    assert not (tmp_path / NODE_FILE).exists()
+
+
+def test_an_empty_session_dir_touches_nothing(tmp_path, procs):
+    token = secrets.token_hex(16)
+    victim = _spawn("sleep", token=token)  # its command line contains "" like every other
+    procs.append(victim)
+    _settle()
+    _record(tmp_path, "", token, [victim.pid])
+    notes: list[str] = []
+    assert clean_stale_node(tmp_path, note=notes.append) == []
+    assert victim.poll() is None
+    assert len(notes) == 1 and "session_dir" in notes[0] and "\n" not in notes[0]
+    assert (tmp_path / NODE_FILE).exists()  # ignored, not acted on
+
+
+@pytest.mark.parametrize("where", ["tmp-root", "no-layout", "relative", "symlink"])
+def test_a_session_dir_that_is_not_a_ray_session_touches_nothing(tmp_path, procs, where):
+    token = secrets.token_hex(16)
+    real = _session(tmp_path / "real")
+    sd = {"tmp-root": tmp_path, "no-layout": tmp_path / "session_2026-12-01_10-00-00_1_2",
+          "relative": Path("session_2026-12-01_10-00-00_1_2"), "symlink": tmp_path / "session_2026-12-01_10-00-00_9_9"}[where]
+    if where == "no-layout":
+        sd.mkdir()
+    if where == "symlink":
+        sd.symlink_to(real)
+    worker = _spawn("ray::IDLE", token=token, hold=real / "logs" / "w.out")
+    procs.append(worker)
+    _settle()
+    _record(tmp_path, sd, token, [worker.pid])
+    notes: list[str] = []
+    assert clean_stale_node(tmp_path, note=notes.append) == []
+    assert worker.poll() is None and len(notes) == 1
+
+
+def test_a_listed_pid_of_an_unrelated_process_is_not_touched(tmp_path, procs):
+    sd, token = _session(tmp_path), secrets.token_hex(16)
+    unrelated = _spawn("sleep", args=f"--session_dir={sd}")  # names the session, lacks the token
+    procs.append(unrelated)
+    _settle()
+    _record(tmp_path, sd, token, [unrelated.pid, os.getpid()])
+    assert clean_stale_node(tmp_path) == []
+    assert unrelated.poll() is None
+
+
+def test_ray_workers_of_another_session_are_not_touched(tmp_path, procs):
+    ours, theirs = _session(tmp_path / "a"), _session(tmp_path / "b", "session_2026-12-01_11-00-00_1_77")
+    token = secrets.token_hex(16)
+    other_token = secrets.token_hex(16)
+    foreign = _spawn("ray::IDLE", token=other_token, hold=ours / "logs" / "x.out")  # in our dir, not our node
+    other = _spawn("ray::IDLE", token=token, hold=theirs / "logs" / "y.out")  # our token, another session
+    plain = _spawn("ray::IDLE", hold=ours / "logs" / "z.out")  # no token at all
+    procs += [foreign, other, plain]
+    _settle()
+    _record(tmp_path, ours, token, [])
+    assert clean_stale_node(tmp_path) == []
+    assert all(p.poll() is None for p in (foreign, other, plain))
+
+
+def test_processes_older_than_the_node_are_not_touched(tmp_path, procs):
+    sd, token = _session(tmp_path), secrets.token_hex(16)
+    old = _spawn("ray::IDLE", token=token, hold=sd / "logs" / "w.out")
+    procs.append(old)
+    _settle()
+    _record(tmp_path, sd, token, [], started=time.time() + 30)  # a node recorded as started later
+    assert clean_stale_node(tmp_path) == []
+    assert old.poll() is None
+
+
+@pytest.mark.parametrize("text", ["", "[]", "{", '{"session_dir": 5}', "null", '"x"',
+                                  '{"session_dir": "/tmp", "token": "zz", "pids": "1", "driver": true}'])
+def test_malformed_records_are_ignored_in_one_line(tmp_path, text):
+    (tmp_path / NODE_FILE).write_text(text)
+    notes: list[str] = []
+    assert clean_stale_node(tmp_path, note=notes.append) == []
+    assert len(notes) == 1 and notes[0].startswith("warning: ignoring")
+
+
+def test_a_live_driver_is_left_alone(tmp_path, procs):
+    sd, token = _session(tmp_path), secrets.token_hex(16)
+    worker = _spawn("ray::IDLE", token=token, hold=sd / "logs" / "w.out")
+    procs.append(worker)
+    _settle()
+    _record(tmp_path, sd, token, [])
+    info = json.loads((tmp_path / NODE_FILE).read_text())
+    (tmp_path / NODE_FILE).write_text(json.dumps({**info, "driver": os.getpid()}))
+    assert clean_stale_node(tmp_path) == [] and worker.poll() is None
