@@ -95,11 +95,7 @@ class Study:
         self.rescore_todo: list[tuple[CandidateRecord, tuple[int, ...]]] = []
         self.searcher_done = searcher is None
         self._since_checkpoint = 0
-        self.max_rejected = 0  # pre-screen rejections in a row before the study stops (AllRejected)
-        if screen is not None:
-            from actsearch.search.screening import prescreen
-
-            self.max_rejected = prescreen.MAX_REJECTED_IN_ROW
+        self.max_rejected: int | None = None  # pre-screen rejections in a row before it stops (AllRejected)
         self.rejected_in_row = 0
         self._load(references)
 
@@ -253,6 +249,10 @@ class Study:
             self._tell(pid, Outcome(None, INVALID, skipped=True))
             return None
         why = self.screen(p.activation()) if self.screen is not None else None
+        if why is not None and self.max_rejected is None:
+            from actsearch.search.screening import prescreen
+
+            self.max_rejected = prescreen.MAX_REJECTED_IN_ROW
         if why is not None and self.rejected_in_row + 1 >= self.max_rejected:
             from actsearch.search.screening.prescreen import AllRejected
 
