@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+import typer
+
 from actsearch.errors import UserError
 
 
@@ -57,3 +59,27 @@ TOP_HELP = "{} (0 = all)"
 def top_limit(top: int) -> int | None:
     """``--top N`` everywhere: N rows / functions / candidates, 0 for all of them (None)."""
     return top or None
+
+
+# The task options evaluate, baselines, search and validate share (one definition each).
+TASK_HELP = "task name (see `actsearch evaluate --help`) or table:FILE"  # the registry imports torch: not at start-up
+STEPS_OPTION = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps")
+INIT_OPTION = typer.Option(None, "--init", help="hidden-layer init: he-relu, he-gain or default")
+HEAD_OPTION = typer.Option(None, "--head", help="softmax, or activation (the candidate as the classifier)")
+DATA_OPTION = typer.Option(None, "--data-dir", envvar="ACTSEARCH_DATA", help="CIFAR-10 directory (cifar10)")
+SET_OPTION = typer.Option(None, "--set", help="any task setting, NAME=VALUE (repeatable)")
+TIME_LIMIT_OPTION = typer.Option(None, "--time-limit", help="seconds per seed before the run counts as timeout")
+
+
+def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
+                   data_dir: Any, settings: list[str] | None) -> dict[str, Any]:
+    """Task config overrides from the shared task options (``--set NAME=VALUE`` for any field)."""
+    from actsearch.settings import parse_assignments
+
+    out: dict[str, Any] = parse_assignments(settings, "--set")
+    for key, value in (("steps", steps), ("init", init), ("head", head)):
+        if value is not None:
+            out[key] = value
+    if data_dir is not None and task == "cifar10":
+        out["data_dir"] = str(data_dir)
+    return out

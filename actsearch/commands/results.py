@@ -14,7 +14,18 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import TOP_HELP, print_json, top_limit
+from actsearch.commands.common import (
+    DATA_OPTION,
+    HEAD_OPTION,
+    INIT_OPTION,
+    SET_OPTION,
+    STEPS_OPTION,
+    TIME_LIMIT_OPTION,
+    TOP_HELP,
+    print_json,
+    task_overrides,
+    top_limit,
+)
 from actsearch.errors import UserError
 
 KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
@@ -147,8 +158,9 @@ def register(app: typer.Typer) -> None:
         task: str = typer.Option(..., "--task", "-t", help="task to validate on"),
         top: int = typer.Option(3, "--top", "-k", min=0, help=TOP_HELP.format("top candidates to re-evaluate")),
         seeds: int = typer.Option(3, "--seeds", "-n", min=1, help="seeds 0 .. N-1"),
-        steps: int = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
-        settings: list[str] = typer.Option(None, "--set", help="task config override NAME=VALUE (repeatable)"),
+        steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,
+        data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
+        time_limit: float | None = TIME_LIMIT_OPTION,
         source_task: str = typer.Option(None, "--from-task", help="rank on this task (default: the search's)"),
         no_refs: bool = typer.Option(False, "--no-references", help="skip relu and swish"),
         threads: int = typer.Option(1, "--threads", min=1, help="torch threads per training"),
@@ -158,13 +170,10 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from actsearch.search.runner.validate import validate as run_validate
-        from actsearch.settings import parse_assignments
 
-        overrides: dict[str, Any] = parse_assignments(settings, "--set")
-        if steps is not None:
-            overrides["steps"] = steps
+        overrides: dict[str, Any] = task_overrides(task, steps, init, head, data_dir, settings)
         rows = run_validate(run_dir, task, top=top_limit(top), seeds=seeds, overrides=overrides, source_task=source_task,
-                            references=not no_refs, threads=threads,
+                            references=not no_refs, threads=threads, time_limit_s=time_limit,
                             progress=None if as_json else lambda msg: print(msg, file=sys.stderr))
         if as_json:
             print_json([asdict(r) for r in rows])

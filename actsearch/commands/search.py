@@ -21,7 +21,17 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import parse_options
+from actsearch.commands.common import (
+    DATA_OPTION,
+    HEAD_OPTION,
+    INIT_OPTION,
+    SET_OPTION,
+    STEPS_OPTION,
+    TASK_HELP,
+    TIME_LIMIT_OPTION,
+    parse_options,
+    task_overrides,
+)
 from actsearch.errors import UserError
 from actsearch.search.runner.study import StudyEvent
 from actsearch.search.searchers import SEARCHERS
@@ -143,7 +153,7 @@ def register(app: typer.Typer) -> None:
         option: list[str] | None = typer.Option(
             None, "--option", "-O",
             help="a searcher option, NAME=VALUE (repeatable), e.g. population_size=20 or temperature=0"),
-        task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
+        task: str = typer.Option("mnist1d", "--task", "-t", help=TASK_HELP),
         budget: int | None = typer.Option(None, "--budget", "-b", help="candidates to evaluate (references not counted)"),
         workers: int = typer.Option(2, "--workers", "-w", min=1, help="trials running at once"),
         seeds: int = typer.Option(1, "--seeds", "-n", min=1, help="seeds per candidate (0 .. N-1)"),
@@ -155,11 +165,11 @@ def register(app: typer.Typer) -> None:
         scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
-        steps: int | None = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
-        settings: list[str] | None = typer.Option(None, "--set", help="any task setting, NAME=VALUE (repeatable)"),
+        steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,
+        data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
         references: str = typer.Option("relu,swish", "--references",
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
-        time_limit: float | None = typer.Option(None, "--time-limit", help="seconds per seed before a timeout"),
+        time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
         preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
@@ -169,11 +179,10 @@ def register(app: typer.Typer) -> None:
                  "(default: on, off for table: tasks; a resumed run keeps its setting)"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
-        from actsearch.commands.evaluate import task_overrides
         from actsearch.search.runner.spec import SearchSpec
 
         if preset is not None:
-            if space or budget or steps or settings or option or prescreen is not None:
+            if space or budget or steps or settings or option or init or head or prescreen is not None:
                 raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option and "
                                 "--[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
@@ -190,7 +199,7 @@ def register(app: typer.Typer) -> None:
         spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
                           workers=workers, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                           address=address, scheduler=scheduler, references=refs,
-                          task_overrides=task_overrides(task, steps, None, None, None, settings),
+                          task_overrides=task_overrides(task, steps, init, head, data_dir, settings),
                           time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option))
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
 
