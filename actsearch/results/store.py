@@ -23,6 +23,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -282,6 +283,14 @@ class SqliteStore(Store):
         try:
             db = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, isolation_level=None)
             db.execute("PRAGMA busy_timeout=30000")
+            for _ in range(50):  # a store its writer is creating this instant: its schema comes at once
+                try:
+                    db.execute("SELECT count(*) FROM meta").fetchone()
+                    break
+                except sqlite3.OperationalError as err:
+                    if "no such table" not in str(err):
+                        raise
+                    time.sleep(0.05)
             db.execute("SELECT count(*) FROM meta").fetchone()
             return db
         except sqlite3.Error:

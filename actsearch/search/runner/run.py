@@ -59,10 +59,10 @@ def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None,
             return InProcessExecutor().run(study)
         except KeyboardInterrupt:
             return True
+    if ray_started is not None:  # before Ray Tune is imported: the node's agents inherit the environment
+        ray_started()               # (its ownership token) as it is when Ray starts
     from actsearch.search.runner.ray_tune import RayTuneExecutor
 
-    if ray_started is not None:
-        ray_started()
     storage = (run_dir if run_dir is not None else Path.cwd() / ".actsearch-tune") / "tune"
     return RayTuneExecutor(storage=storage, name=f"{name}-{int(time.time())}", workers=spec.workers,
                            cpus_per_trial=spec.cpus_per_trial, gpus_per_trial=spec.gpus_per_trial,
