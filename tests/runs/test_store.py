@@ -189,11 +189,13 @@ def test_reader_never_blocks_the_writer(tmp_path):
 
     def read() -> None:
         reader = SqliteStore(tmp_path, readonly=True)
-        while not stop.is_set():
+        while True:  # at least one read, however fast the writer is
             # An open read transaction (a snapshot) held while the writer commits.
             reader._db.execute("BEGIN")
             seen.append(len(reader.candidates()))
             reader._db.execute("COMMIT")
+            if stop.is_set():
+                break
 
     thread = threading.Thread(target=read)
     thread.start()
