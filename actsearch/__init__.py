@@ -14,6 +14,7 @@ Your own network and data (see examples/ and the README's "Search on your own ne
     def train(act, seed, report, settings): ...
     actsearch.evaluate("x * sigmoid(x)", task, seeds=(0, 1))
     actsearch.swap_activations(my_model, "x * sigmoid(x)", kinds=(nn.ReLU,))
+    run = actsearch.run_search(space="quick", searcher="random", task="digits", budget=10)  # in memory
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ _LAZY = {
     "library": "actsearch.grammar.library",
     "open_run": "actsearch.results",
     "evaluate": "actsearch.evaluators.scoring",
-    "get_task": "actsearch.evaluators.tasks",
+    "get_task": "actsearch.evaluators.lookup",
     "task": "actsearch.evaluators.user",
     "ModelTask": "actsearch.evaluators.model_task",
     "TaskProbe": "actsearch.evaluators.protocol",
     "swap_activations": "actsearch.evaluators.swap",
+    "run_search": "actsearch.search.runner.api",
 }
 
 __all__ = ["UserError", "__version__", *_LAZY]

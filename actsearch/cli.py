@@ -51,8 +51,8 @@ def main() -> None:
     line and exit status 2."""
     usage_error, click_error = (_base(typer.BadParameter, n) for n in ("UsageError", "ClickException"))
     try:
-        app(standalone_mode=False)
-        sys.exit(0)  # as click's standalone mode does
+        code = app(standalone_mode=False)  # without standalone mode click returns typer.Exit's code
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as stop:  # --help, typer.Exit(130) ...
         sys.exit(stop.exit_code)
     except typer.Abort:

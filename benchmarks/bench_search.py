@@ -5,11 +5,11 @@ are evaluated on MNIST-1D (the default task, one seed each):
 
 1. in a plain loop in this process (``evaluate`` one after the other, one torch thread), after
    one warm-up evaluation that is not timed (data, imports);
-2. through ``run_search`` on an embedded Ray with 1 worker, into a fresh run directory;
+2. through the loop (``runner.run``) on an embedded Ray with 1 worker, into a fresh run directory;
 3. the same with 2 workers.
 
 Reported, each measured in this run: candidates per minute of every path, both *total* (from
-the start of ``run_search`` to its end: Tuner set-up, worker start-up, the store and all trials;
+the start of the run to its end: Tuner set-up, worker start-up, the store and all trials;
 Ray's own start-up is timed separately) and *steady* (between the first and the last stored
 result: the per-trial cost once workers are warm); the Ray/plain throughput ratio (goal ≥ 0.9)
 and the 2-worker/1-worker speed-up (goal ≥ 1.8). The machine's load average is recorded:
@@ -32,8 +32,10 @@ from pathlib import Path
 import torch
 
 from actsearch.evaluators import evaluate, get_task
-from actsearch.search.cluster import start_ray, stop_ray
-from actsearch.search.run import SearchSpec, run_search
+from actsearch.grammar import parse
+from actsearch.search.runner.cluster import start_ray, stop_ray
+from actsearch.search.runner.run import run
+from actsearch.search.runner.spec import SearchSpec
 from actsearch.search.searchers import make_searcher
 from actsearch.search.searchers.base import FINISHED, WAIT
 
@@ -41,14 +43,17 @@ SPACE, SEARCHER, TASK = "x-gated", "random", "mnist1d"
 
 
 def candidates(n: int) -> list:
-    searcher = make_searcher(SEARCHER, SPACE, seed=0)
+    """The first n trials the loop hands out for the searcher (the same the Ray run will train)."""
+    from actsearch.results.memory import MemoryStore
+    from actsearch.search.runner.study import Study
+
+    study = Study(MemoryStore(), task=TASK, searcher=make_searcher(SEARCHER, SPACE, seed=0), budget=n)
     out = []
     while len(out) < n:
-        p = searcher.suggest()
-        if p is FINISHED:
+        config = study.next_trial()
+        if config is FINISHED or config is WAIT:
             break
-        if p is not WAIT:
-            out.append(p)
+        out.append(config)
     return out
 
 
@@ -59,7 +64,7 @@ def plain_loop(props: list, overrides: dict) -> dict:
     start = time.perf_counter()
     stamps = []
     for p in props:
-        evaluate(p.activation(), task, seeds=(0,), threads=1)
+        evaluate(parse(p.expression, **p.params), task, seeds=(0,), threads=1)
         stamps.append(time.perf_counter() - start)
     return _rates(len(props), stamps[-1], stamps)
 
@@ -71,7 +76,7 @@ def ray_path(props: list, overrides: dict, workers: int, root: Path) -> dict:
                       task_overrides=overrides, references=(), prescreen=False)  # the same candidates as the loop
     start = time.perf_counter()
     stamps = []
-    summary = run_search(spec, run_dir, on_result=lambda e: stamps.append(time.perf_counter() - start))
+    summary, _ = run(spec, run_dir, on_event=lambda e: stamps.append(time.perf_counter() - start))
     total = time.perf_counter() - start
     assert summary.evaluated == len(props), summary
     return _rates(len(props), total, stamps)

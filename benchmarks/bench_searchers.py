@@ -28,10 +28,10 @@ from pathlib import Path
 
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
-from actsearch.search.dedup import distinct
-from actsearch.search.driver import run_search
+from actsearch.search.runner.replay import replay
 from actsearch.search.searchers import SEARCHERS, make_searcher
-from actsearch.search.space import load_space, space_from_dict
+from actsearch.search.space.core import load_space, space_from_dict
+from actsearch.search.space.dedup import distinct
 
 ROOT = Path(__file__).resolve().parent
 
@@ -42,7 +42,7 @@ VARIANTS["evolution-uniform"] = ("evolution", {"temperature": 0.0})
 
 def evals_to_top(variant, space, task, threshold, seed):
     name, options = VARIANTS[variant]
-    trials = run_search(make_searcher(name, space, seed=seed, **options), task, stop=lambda t: t.result.score >= threshold)
+    trials = replay(make_searcher(name, space, seed=seed, **options), task, stop=lambda t: t.result.score >= threshold)
     reached = bool(trials) and trials[-1].result.score >= threshold
     return len(trials) if reached else math.inf
 

@@ -36,14 +36,18 @@ import torch
 from scipy.stats import spearmanr
 
 from actsearch.evaluators import get_task
+from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.evaluators.table import read_rows
 from actsearch.grammar import parse
-from actsearch.search import prescreen as ps
-from actsearch.search.dedup import distinct
-from actsearch.search.features import PROXY_STEPS, Featurizer
+from actsearch.results.memory import MemoryStore
+from actsearch.search.runner.study import Study
+from actsearch.search.runner.trials import TrialEvent
+from actsearch.search.screening import prescreen as ps
+from actsearch.search.screening.features import PROXY_STEPS, Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
+from actsearch.search.space.dedup import distinct
 
 ROOT = Path(__file__).resolve().parent
 FAILED = ("diverged", "error", "timeout")
@@ -66,29 +70,32 @@ def top_set(table: dict[str, dict], frac: float) -> set[str]:
 
 
 def replay(searcher, table: dict[str, dict], targets: dict[str, set[str]], screen=None, budget: int = 10_000):
-    """Trainings until each target set is hit (None if never).
+    """Trainings until each target set is hit (None if never), through the real loop.
 
-    A candidate the pre-screen rejects is recorded invalid and costs nothing; one missing from
-    the table (a partial table) is skipped as if it were outside the space.
+    A candidate the pre-screen rejects is stored invalid by the loop and costs nothing; one missing
+    from the table (a partial table) is answered invalid without cost, as if outside the space.
     """
+    study = Study(MemoryStore(), task="replay", searcher=searcher, budget=10**9, screen=screen)
     hit = {name: None for name in targets}
     trainings = 0
     while trainings < budget and any(v is None for v in hit.values()):
-        p = searcher.suggest()
-        if p is FINISHED:
+        config = study.next_trial()
+        if config is FINISHED:
             break
-        if p.info.get("prescreen") or (screen is not None and screen(p.activation())):
-            searcher.on_trial_complete(p.trial_id, None, "invalid")
-            continue
-        row = table.get(p.fingerprint)
-        if row is None:  # not in a partial table: as if outside the space (left pending, no cost)
+        row = table.get(config.fingerprint)
+        if row is None:  # not in a partial table: no cost
+            study.complete(TrialEvent(config, _result(0.0, "invalid"), "invalid"))
             continue
         trainings += 1
-        searcher.on_trial_complete(p.trial_id, row["score"], row["status"])
+        study.complete(TrialEvent(config, _result(row["score"], row["status"]), row["status"]))
         for name, fps in targets.items():
-            if hit[name] is None and p.fingerprint in fps:
+            if hit[name] is None and config.fingerprint in fps:
                 hit[name] = trainings
     return hit
+
+
+def _result(score: float, status: str) -> CandidateResult:
+    return CandidateResult.from_runs([EvalResult(status, score if status == "ok" else 0.0, 0)])
 
 
 def cv_quality(X: np.ndarray, y: np.ndarray, failed: np.ndarray) -> dict[str, float]:
@@ -177,7 +184,7 @@ def main() -> None:
     # 2. The pre-screen threshold.
     col = names.index("log_std_last@1")
     log_std = np.where(X[:, names.index("prop_nonfinite@1")] > 0, np.inf, X[:, col])
-    screen = ps.PreScreen(probe=featurizer.probe)
+    screen = ps.PreScreen(featurizer=featurizer)
     rejected = np.array([screen(a) is not None for a in acts])
     single = {}
     fin = np.isfinite(log_std)
@@ -205,9 +212,10 @@ def main() -> None:
     strategies = {
         "random": lambda s: (make_searcher("random", space, seed=s), None),
         "filter+random": lambda s: (make_searcher("random", space, seed=s), screen),
-        "surrogate": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer, **options), None),
+        # the loop's pre-screen reads the surrogate's own featuriser: its rejections are free
+        "surrogate": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer, **options), screen),
         "surrogate-random-starts": lambda s: (SurrogateSearcher(space, seed=s, featurizer=featurizer,
-                                                                **{**options, "init": "random"}), None),
+                                                                **{**options, "init": "random"}), screen),
     }
     timing = {}
     for name, make in strategies.items():
@@ -255,7 +263,7 @@ def main() -> None:
 
 
 def ps_names(group: str) -> tuple[str, ...]:
-    from actsearch.search.features import PROPAGATION_NAMES, SCALAR_NAMES
+    from actsearch.search.screening.features import PROPAGATION_NAMES, SCALAR_NAMES
 
     return SCALAR_NAMES if group == "b" else PROPAGATION_NAMES
 

@@ -6,6 +6,8 @@ import json
 import sys
 from typing import Any
 
+import typer
+
 from actsearch.errors import UserError
 
 
@@ -26,16 +28,9 @@ def _finite(obj: Any) -> Any:
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
     """Turn ``["beta=1.5", "alpha=0.25"]`` into ``{"beta": 1.5, "alpha": 0.25}``."""
-    out: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise UserError(f"--param expects NAME=NUMBER, got {item!r}") from None
-    return out
+    from actsearch.settings import parse_assignments
+
+    return parse_assignments(items, "--param", numbers=True)
 
 
 def check_params_known(expression: str, params: dict[str, float]) -> None:
@@ -52,23 +47,39 @@ def check_params_known(expression: str, params: dict[str, float]) -> None:
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
-    """Turn ``["temperature=0", "population_size=10", "prescreen=false"]`` into typed options:
-    int, float or bool where the text is one, else the text."""
-    out: dict[str, Any] = {}
-    for item in items or []:
-        name, sep, text = item.partition("=")
-        name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier():
-            raise UserError(f"--option expects NAME=VALUE, got {item!r}")
-        value: Any = text
-        if text.lower() in ("true", "false"):
-            value = text.lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(text)
-                    break
-                except ValueError:
-                    pass
-        out[name] = value
+    """Turn ``["temperature=0", "population_size=10"]`` into typed searcher options."""
+    from actsearch.settings import parse_assignments
+
+    return parse_assignments(items, "--option")
+
+
+TOP_HELP = "{} (0 = all)"
+
+
+def top_limit(top: int) -> int | None:
+    """``--top N`` everywhere: N rows / functions / candidates, 0 for all of them (None)."""
+    return top or None
+
+
+# The task options evaluate, baselines, search and validate share (one definition each).
+TASK_HELP = "task name (see `actsearch evaluate --help`) or table:FILE"  # the registry imports torch: not at start-up
+STEPS_OPTION = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps")
+INIT_OPTION = typer.Option(None, "--init", help="hidden-layer init: he-relu, he-gain or default")
+HEAD_OPTION = typer.Option(None, "--head", help="softmax, or activation (the candidate as the classifier)")
+DATA_OPTION = typer.Option(None, "--data-dir", envvar="ACTSEARCH_DATA", help="CIFAR-10 directory (cifar10)")
+SET_OPTION = typer.Option(None, "--set", help="any task setting, NAME=VALUE (repeatable)")
+TIME_LIMIT_OPTION = typer.Option(None, "--time-limit", help="seconds per seed before the run counts as timeout")
+
+
+def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
+                   data_dir: Any, settings: list[str] | None) -> dict[str, Any]:
+    """Task config overrides from the shared task options (``--set NAME=VALUE`` for any field)."""
+    from actsearch.settings import parse_assignments
+
+    out: dict[str, Any] = parse_assignments(settings, "--set")
+    for key, value in (("steps", steps), ("init", init), ("head", head)):
+        if value is not None:
+            out[key] = value
+    if data_dir is not None and task == "cifar10":
+        out["data_dir"] = str(data_dir)
     return out

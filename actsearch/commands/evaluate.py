@@ -13,29 +13,22 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import check_params_known, parse_params, print_json
-from actsearch.errors import UserError
+from actsearch.commands.common import (
+    DATA_OPTION,
+    HEAD_OPTION,
+    INIT_OPTION,
+    SET_OPTION,
+    STEPS_OPTION,
+    TIME_LIMIT_OPTION,
+    check_params_known,
+    parse_params,
+    print_json,
+    task_overrides,
+)
 from actsearch.limits import check
 
 BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh",
              "gelu-sine", "gelu-sinc")
-
-
-def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
-                   data_dir: Path | None, settings: list[str] | None) -> dict[str, Any]:
-    """Task config overrides from the command-line options (``--set NAME=VALUE`` for any field)."""
-    out: dict[str, Any] = {}
-    for item in settings or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--set expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = value.strip()
-    for key, value in (("steps", steps), ("init", init), ("head", head)):
-        if value is not None:
-            out[key] = value
-    if data_dir is not None and task == "cifar10":
-        out["data_dir"] = str(data_dir)
-    return out
 
 
 def run_with_progress(candidates: list[tuple[str, Any]], task: Any, seeds: list[int], *, threads: int,
@@ -78,14 +71,10 @@ def register(app: typer.Typer) -> None:
 
     seeds_opt = typer.Option(1, "--seeds", "-n", min=1, help="number of seeds (0 .. N-1)")
     task_opt = typer.Option("mnist1d", "--task", "-t",
-                            help="task: a name (see actsearch tasks), table:FILE, FILE.py:NAME or module:NAME")
-    steps_opt = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps")
-    init_opt = typer.Option(None, "--init", help="hidden-layer init: he-relu, he-gain or default")
-    head_opt = typer.Option(None, "--head", help="softmax, or activation (the candidate as the classifier)")
-    data_opt = typer.Option(None, "--data-dir", envvar="ACTSEARCH_DATA", help="CIFAR-10 directory (cifar10)")
-    set_opt = typer.Option(None, "--set", help="any task setting, NAME=VALUE (repeatable)")
+                            help="task: a name (see actsearch tasks), table:FILE, panel:A,B, FILE.py:NAME or module:NAME")
+    steps_opt, init_opt, head_opt, data_opt, set_opt = STEPS_OPTION, INIT_OPTION, HEAD_OPTION, DATA_OPTION, SET_OPTION
     threads_opt = typer.Option(1, "--threads", min=1, help="torch threads per evaluation")
-    limit_opt = typer.Option(None, "--time-limit", help="seconds per seed before the run counts as timeout")
+    limit_opt = TIME_LIMIT_OPTION
     json_opt = typer.Option(False, "--json", help="print one JSON object instead of a table")
 
     @app.command("evaluate")
@@ -99,8 +88,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train child networks with EXPRESSION as the activation and print the score per seed.
 
-        Tasks: mnist1d (default; deep plain MLP), mnist1d-shallow, mnist1d-resnet, digits, cifar10, xor, teacher;
-        your own as FILE.py:NAME or module:NAME (actsearch tasks lists them all).
+        Tasks: mnist1d (default; deep plain MLP), mnist1d-shallow, mnist1d-resnet, the transfer tasks, digits,
+        cifar10, xor, teacher, panel:A,B; your own as FILE.py:NAME or module:NAME (actsearch tasks lists them all).
         """
         from actsearch.evaluators import get_task
 

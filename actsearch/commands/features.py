@@ -23,14 +23,14 @@ def register(app: typer.Typer) -> None:
         values of the learnable constants), and a 20-step trainability proxy."""
         import time
 
-        from actsearch.search.features import (
+        from actsearch.search.screening.features import (
             PARAM_VALUES,
             PROPAGATION_NAMES,
             PROXY_STEPS,
             SCALAR_NAMES,
             Featurizer,
         )
-        from actsearch.search.prescreen import PreScreen
+        from actsearch.search.screening.prescreen import PreScreen
 
         act = _activation(expression, parse_params(param))
         featurizer = Featurizer(task)
@@ -60,13 +60,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _activation(text: str, params: dict[str, float]):  # noqa: ANN202 - returns actsearch.Activation
-    from actsearch.grammar import library, parse
+    from actsearch.grammar.library import resolve
 
-    if text in getattr(library, "NAMES", ()):
-        expr = library.expression(text)
-        if expr is None:
-            from actsearch.errors import UserError
-
-            raise UserError(f"{text!r} is a module-only library activation; features need an expression")
-        text = expr
-    return parse(text, **params)
+    return resolve(text, params)

@@ -12,17 +12,10 @@ from actsearch.commands.common import parse_params, print_json
 
 
 def resolve(expr: str, params: dict[str, float]) -> Any:
-    """An Activation for expression text or a library name (library defaults, then ``params``)."""
-    from actsearch.grammar import parse
-    from actsearch.grammar.library import NAMES, LibraryError, defaults, expression
+    """An Activation for expression text or a library name (see ``actsearch.grammar.library.resolve``)."""
+    from actsearch.grammar.library import resolve as resolve_name
 
-    if expr.strip() in NAMES:
-        name = expr.strip()
-        text = expression(name)
-        if text is None:
-            raise LibraryError(f"'{name}' is a module-only library activation with no expression form")
-        return parse(text, **{**defaults(name), **params})
-    return parse(expr, **params)
+    return resolve_name(expr, params)
 
 
 def report(act: Any) -> dict[str, Any]:

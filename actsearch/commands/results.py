@@ -14,20 +14,21 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import print_json
+from actsearch.commands.common import (
+    DATA_OPTION,
+    HEAD_OPTION,
+    INIT_OPTION,
+    SET_OPTION,
+    STEPS_OPTION,
+    TIME_LIMIT_OPTION,
+    TOP_HELP,
+    print_json,
+    task_overrides,
+    top_limit,
+)
 from actsearch.errors import UserError
 
 KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
-
-
-def _settings(items: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            raise UserError(f"--set expects NAME=VALUE, got {item!r}")
-        out[name.strip()] = value.strip()
-    return out
 
 
 TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of it is in --json)
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def leaderboard(
         run_dir: Path = run_arg,
-        top: int = typer.Option(20, "--top", "-k", min=0, help="rows to show (0 = all)"),
+        top: int = typer.Option(20, "--top", "-k", min=0, help=TOP_HELP.format("rows to show")),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or markdown"),
         task: str = typer.Option(None, "--task", "-t", help="rank the results of this task"),
         all_: bool = typer.Option(False, "--all", help="also list failed candidates, with status and error"),
@@ -102,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            board = run.leaderboard(top=top or None, task=task, include_failed=all_, properties=props)
+            board = run.leaderboard(top=top_limit(top), task=task, include_failed=all_, properties=props)
             text = board.format(fmt, width=max(100, _width()))
         sys.stdout.write("no results yet\n" if fmt == "table" and not board else text)
 
@@ -133,14 +134,14 @@ def register(app: typer.Typer) -> None:
     def plot(
         run_dir: Path = run_arg,
         out: Path = typer.Option(..., "--out", "-o", help="PNG file; the progress figure goes next to it"),
-        top: int = typer.Option(5, "--top", "-k", min=1, help="functions to draw"),
+        top: int = typer.Option(5, "--top", "-k", min=0, help=TOP_HELP.format("functions to draw")),
         task: str = typer.Option(None, "--task", "-t", help="task whose ranking is drawn"),
     ) -> None:
         """Top-K functions and derivatives over [−6, 6] with ReLU and Swish; best score vs evaluations."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            paths = run.plot(out, top=top, task=task)
+            paths = run.plot(out, top=top_limit(top), task=task)
         for p in paths:
             print(f"wrote {p}")
 
@@ -148,42 +149,43 @@ def register(app: typer.Typer) -> None:
     def report(
         run_dir: Path = run_arg,
         out: Path = typer.Option(..., "--out", "-o", help="HTML file to write"),
-        top: int = typer.Option(20, "--top", "-k", min=1, help="leaderboard rows"),
+        top: int = typer.Option(20, "--top", "-k", min=0, help=TOP_HELP.format("leaderboard rows")),
         task: str = typer.Option(None, "--task", "-t", help="task whose ranking is shown"),
     ) -> None:
         """One self-contained HTML page: settings, leaderboard, plots, validation."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
-            path = run.report(out, top=top, task=task)
+            path = run.report(out, top=top_limit(top), task=task)
         print(f"wrote {path}")
 
     @app.command()
     def validate(
         run_dir: Path = run_arg,
         task: str = typer.Option(..., "--task", "-t", help="task to validate on"),
-        top: int = typer.Option(3, "--top", "-k", min=0, help="top candidates to re-evaluate"),
+        top: int = typer.Option(3, "--top", "-k", min=0, help=TOP_HELP.format("top candidates to re-evaluate")),
         seeds: int = typer.Option(3, "--seeds", "-n", min=1, help="seeds 0 .. N-1"),
-        steps: int = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
-        settings: list[str] = typer.Option(None, "--set", help="task config override NAME=VALUE (repeatable)"),
+        steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,
+        data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
+        time_limit: float | None = TIME_LIMIT_OPTION,
         source_task: str = typer.Option(None, "--from-task", help="rank on this task (default: the search's)"),
         no_refs: bool = typer.Option(False, "--no-references", help="skip relu and swish"),
         threads: int = typer.Option(1, "--threads", min=1, help="torch threads per training"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
         """Re-evaluate the top K (plus relu and swish) on another task with more seeds; store the rows."""
-        from actsearch.results.validate import validate as run_validate
+        from dataclasses import asdict
 
-        overrides: dict[str, Any] = _settings(settings)
-        if steps is not None:
-            overrides["steps"] = steps
-        rows = run_validate(run_dir, task, top=top, seeds=seeds, overrides=overrides, source_task=source_task,
-                            references=not no_refs, threads=threads,
+        from actsearch.search.runner.validate import validate as run_validate
+
+        overrides: dict[str, Any] = task_overrides(task, steps, init, head, data_dir, settings)
+        rows = run_validate(run_dir, task, top=top_limit(top), seeds=seeds, overrides=overrides, source_task=source_task,
+                            references=not no_refs, threads=threads, time_limit_s=time_limit,
                             progress=None if as_json else lambda msg: print(msg, file=sys.stderr))
         if as_json:
-            print_json(rows)
+            print_json([asdict(r) for r in rows])
         else:
-            print(f"validated {sum(r['status'] != 'skipped' for r in rows)} candidates on {rows[0]['task']}"
+            print(f"validated {sum(r.status != 'skipped' for r in rows)} candidates on {rows[0].task}"
                   if rows else "nothing to validate")
 
     @app.command()

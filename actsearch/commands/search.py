@@ -7,7 +7,7 @@ candidates the pre-screen rejects are stored ``invalid`` untrained (not counted 
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
 ``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
-(:mod:`actsearch.search.preset`); ``resume D`` continues it too.
+(:mod:`actsearch.search.runner.pipelines`); ``resume D`` continues it too.
 """
 
 from __future__ import annotations
@@ -21,8 +21,21 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import parse_options
+from actsearch.commands.common import (
+    DATA_OPTION,
+    HEAD_OPTION,
+    INIT_OPTION,
+    SET_OPTION,
+    STEPS_OPTION,
+    TASK_HELP,
+    TIME_LIMIT_OPTION,
+    parse_options,
+    task_overrides,
+)
 from actsearch.errors import UserError
+from actsearch.search.runner.study import StudyEvent
+from actsearch.search.searchers import SEARCHERS
+from actsearch.search.space import PRESETS
 
 
 class Progress:
@@ -31,25 +44,25 @@ class Progress:
     def __init__(self, budget: int, records: list[Any]) -> None:
         self.budget, self.start = budget, time.monotonic()
         self.lock = threading.Lock()
-        self.done = sum(1 for r in records if r.role == "search" and r.trial_id and r.alias_of is None)
-        self.failures = sum(1 for r in records if r.role == "search" and r.trial_id and r.status != "ok")
+        self.done = sum(1 for r in records if r.role == "search" and r.trained)
+        self.failures = sum(1 for r in records if r.role == "search" and r.trained and r.status != "ok")
         self.new = self.retries = 0
-        self.screened = sum(1 for r in records if r.role == "search" and not r.trial_id and r.alias_of is None
+        self.screened = sum(1 for r in records if r.role == "search" and not r.trained and r.alias_of is None
                             and (r.error or "").startswith("pre-screen"))
         self.board = [(r.score, r.score_std, r.expression, r.role) for r in records
                       if r.alias_of is None and r.status == "ok" and math.isfinite(r.score)]
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: StudyEvent) -> None:
         with self.lock:
-            if event.get("prescreen"):  # rejected before training: not a trial
+            if event.prescreen:  # rejected before training: not a trial
                 self.screened += 1
                 return
-            if event["role"] == "search":
-                self.done, self.new = event["evaluated"], self.new + 1
-                self.failures += event["status"] != "ok"
-            self.retries += event.get("retries", 0)
-            if event["status"] == "ok" and math.isfinite(event["score"]):
-                self.board.append((event["score"], event["score_std"], event["expression"], event["role"]))
+            if event.role == "search":
+                self.done, self.new = event.evaluated, self.new + 1
+                self.failures += event.status != "ok"
+            self.retries += event.retries
+            if event.status == "ok" and math.isfinite(event.score):
+                self.board.append((event.score, event.score_std, event.expression, event.role))
 
     def rate(self) -> float:
         minutes = (time.monotonic() - self.start) / 60
@@ -59,13 +72,13 @@ class Progress:
         with self.lock:
             return sorted(self.board, key=lambda t: -t[0])[:k]
 
-    def line(self, event: dict[str, Any]) -> str:
-        if event.get("prescreen"):
-            return f"[pre-screen] {event['expression']}: {event['prescreen'].removeprefix('pre-screen: ')}"
-        tag = "ref" if event["role"] == "reference" else f"{self.done}/{self.budget}"
-        extra = f" (retried {event['retries']}x)" if event.get("retries") else ""
-        return (f"[{tag}] {event['status']:<8} {event['score']:.4f} ± {event['score_std']:.4f}  "
-                f"{event['expression']}{extra}  ({self.rate():.1f}/min)")
+    def line(self, event: StudyEvent) -> str:
+        if event.prescreen:
+            return f"[pre-screen] {event.expression}: {event.prescreen.removeprefix('pre-screen: ')}"
+        tag = "ref" if event.role == "reference" else f"{self.done}/{self.budget}"
+        extra = f" (retried {event.retries}x)" if event.retries else ""
+        return (f"[{tag}] {event.status:<8} {event.score:.4f} ± {event.score_std:.4f}  "
+                f"{event.expression}{extra}  ({self.rate():.1f}/min)")
 
     def render(self) -> Any:
         from rich.console import Group
@@ -88,27 +101,30 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
     from rich.console import Console
     from rich.live import Live
 
-    from actsearch.results.store import RunStore
-    from actsearch.search.run import run_search
+    from actsearch.results.store import SqliteStore
+    from actsearch.search.runner.run import run
 
     try:
-        records = RunStore(run_dir, readonly=True).candidates() if (run_dir / "run.sqlite").is_file() else []
+        records = []
+        if (run_dir / "run.sqlite").is_file():
+            with SqliteStore(run_dir, readonly=True) as stored:
+                records = stored.candidates()
     except OSError as err:  # e.g. a directory on the way that this user may not enter
         raise UserError(f"cannot read the run directory {run_dir}: {err.strerror or err}") from None
     progress = Progress(spec.budget, records)
     console = Console()
     live_view = not plain and console.is_terminal
 
-    def on_result(event: dict[str, Any]) -> None:
+    def on_result(event: StudyEvent) -> None:
         progress.add(event)
         if not live_view:
             print(progress.line(event), flush=True)
 
     if live_view:
         with Live(console=console, refresh_per_second=2, get_renderable=progress.render, transient=False):
-            summary = run_search(spec, run_dir, resume=resume, on_result=on_result)
+            summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
     else:
-        summary = run_search(spec, run_dir, resume=resume, on_result=on_result)
+        summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
     if not live_view:
         print("top 5:")
         for i, (score, std, expr, role) in enumerate(progress.top(), 1):
@@ -132,13 +148,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("search")
     def search_cmd(
-        space: str | None = typer.Option(None, "--space",
-                                         help="space preset (quick, x-gated, paper-1, paper-2) or TOML file"),
-        searcher: str = typer.Option("evolution", "--searcher", help="exhaustive, random, evolution, rl or surrogate"),
+        space: str | None = typer.Option(None, "--space", help=f"space preset ({', '.join(PRESETS)}) or TOML file"),
+        searcher: str = typer.Option("evolution", "--searcher", help=", ".join(SEARCHERS)),
         option: list[str] | None = typer.Option(
-            None, "--option", "-o",
+            None, "--option", "-O",
             help="a searcher option, NAME=VALUE (repeatable), e.g. population_size=20 or temperature=0"),
-        task: str = typer.Option("mnist1d", "--task", "-t", help="task name or table:FILE"),
+        task: str = typer.Option("mnist1d", "--task", "-t", help=TASK_HELP),
         budget: int | None = typer.Option(None, "--budget", "-b", help="candidates to evaluate (references not counted)"),
         workers: int = typer.Option(2, "--workers", "-w", min=1, help="trials running at once"),
         seeds: int = typer.Option(1, "--seeds", "-n", min=1, help="seeds per candidate (0 .. N-1)"),
@@ -150,11 +165,11 @@ def register(app: typer.Typer) -> None:
         scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
-        steps: int | None = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps"),
-        settings: list[str] | None = typer.Option(None, "--set", help="any task setting, NAME=VALUE (repeatable)"),
+        steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,
+        data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
         references: str = typer.Option("relu,swish", "--references",
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
-        time_limit: float | None = typer.Option(None, "--time-limit", help="seconds per seed before a timeout"),
+        time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
         preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
@@ -164,22 +179,19 @@ def register(app: typer.Typer) -> None:
                  "(default: on, off for table: tasks; a resumed run keeps its setting)"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
-        from actsearch.commands.evaluate import task_overrides
-        from actsearch.search.run import SearchSpec
+        from actsearch.search.runner.spec import SearchSpec
 
         if preset is not None:
-            if space or budget or steps or settings or option or prescreen is not None:
+            if space or budget or steps or settings or option or init or head or prescreen is not None:
                 raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option and "
                                 "--[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
-            _run_preset(name, run_dir or Path("runs") / name, workers, resume)
+            _run_preset(name, run_dir or Path("runs") / name, workers, resume, address)
             return
         if smoke:
             raise UserError("--smoke needs --preset")
         if space is None or budget is None:
             raise UserError("--space and --budget are required (or --preset)")
-        if budget < 1:
-            raise UserError("--budget must be at least 1")
         if task.startswith("table:"):  # workers may run elsewhere: give them an absolute path
             task = "table:" + str(Path(task[len("table:"):]).resolve())
         elif task.startswith("panel:"):  # the same for a panel's table members
@@ -191,7 +203,7 @@ def register(app: typer.Typer) -> None:
         spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
                           workers=workers, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                           address=address, scheduler=scheduler, references=refs,
-                          task_overrides=task_overrides(task, steps, None, None, None, settings),
+                          task_overrides=task_overrides(task, steps, init, head, data_dir, settings),
                           time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option))
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
 
@@ -204,16 +216,16 @@ def register(app: typer.Typer) -> None:
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
     ) -> None:
         """Continue a stopped search: nothing stored is lost or evaluated again."""
-        from actsearch.search.run import spec_from_store
+        from actsearch.search.runner.spec import spec_from_store
 
         if not (run_dir / "run.sqlite").is_file():
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
-        from actsearch.results.store import RunStore
+        from actsearch.results.store import SqliteStore
 
-        with RunStore(run_dir, readonly=True) as stored:
+        with SqliteStore(run_dir, readonly=True) as stored:
             preset = stored.meta().get("preset")
         if preset:
-            _run_preset(preset, run_dir, workers or 2, True)
+            _run_preset(preset, run_dir, workers or 2, True, address)
             return
         spec = spec_from_store(run_dir)
         spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored
@@ -222,10 +234,12 @@ def register(app: typer.Typer) -> None:
         _run(spec, run_dir, True, plain)
 
 
-def _run_preset(name: str, run_dir: Path, workers: int, resume: bool) -> None:
-    from actsearch.search.preset import run_preset
+def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: str | None) -> None:
+    """Run a preset (its log is one plain line per candidate: ``--plain`` is how it always prints)."""
+    from actsearch.search.runner.pipelines import run_preset
 
-    summary = run_preset(name, run_dir, workers=workers, resume=resume, log=lambda line: print(line, flush=True))
+    summary = run_preset(name, run_dir, workers=workers, resume=resume, address=address,
+                         log=lambda line: print(line, flush=True))
     if summary["interrupted"]:
         print(f"interrupted; continue with: actsearch resume {run_dir}", file=sys.stderr)
         raise typer.Exit(130)

@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         import json
         import sys
 
-        from actsearch.search.dedup import count_distinct, distinct
-        from actsearch.search.space import load_space
+        from actsearch.search.space.core import load_space
+        from actsearch.search.space.dedup import count_distinct, distinct
 
         sp = load_space(space)
         if list_:

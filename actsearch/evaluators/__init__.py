@@ -7,7 +7,8 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
     evaluate_pack(["swish", "relu"], "mnist1d", seeds=range(5))  # one CandidateResult each
 
-Modules: ``protocol`` (the public Task protocol and ``TaskProbe``), ``tasks`` (configs and
+Modules: ``protocol`` (the public Task protocol and ``TaskProbe``), ``lookup`` (``get_task``: one
+name → one Task), ``tasks`` (configs and
 registry), ``task`` (Task classes), ``settings`` (typed, range-checked ``--set`` overrides),
 ``model_task`` (``ModelTask``: the user's network in actsearch's loop), ``user`` (full-control
 ``fn(act, seed, report)`` tasks and ``@task``), ``resolve`` (FILE.py:NAME, module:NAME, entry
@@ -29,7 +30,7 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 _LAZY = {
     "evaluate": "actsearch.evaluators.scoring",
     "evaluate_pack": "actsearch.evaluators.scoring",
-    "get_task": "actsearch.evaluators.tasks",
+    "get_task": "actsearch.evaluators.lookup",
     "TASKS": "actsearch.evaluators.tasks",
     "TaskError": "actsearch.evaluators.task",
     "Task": "actsearch.evaluators.task",

@@ -42,6 +42,7 @@ import math
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,10 +138,11 @@ def _split_overrides(names: tuple[str, ...], overrides: dict[str, Any]) -> tuple
 class PanelTask:
     """Trains a candidate on each member task and scores it by the aggregate of normalised scores."""
 
-    def __init__(self, spec: str, **overrides: Any) -> None:
+    def __init__(self, spec: str, *, build: Callable[..., Any], **overrides: Any) -> None:
+        """``build(name, **settings)`` makes a member task (the lookup passes its ``get_task``)."""
         from actsearch.evaluators.settings import apply_overrides
-        from actsearch.evaluators.tasks import get_task
 
+        get_task = build
         names = member_names(spec)
         for n in names:
             if not n.startswith("table:"):
@@ -264,12 +266,11 @@ def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -
             return Reference(name, float(data["mean"]), float(data["sd"]), int(data["seeds"]), "cache")
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is measured again
-    from actsearch.evaluators.scoring import evaluate
-
-    res = evaluate("relu", task, seeds=range(config.reference_seeds), threads=threads)
-    if res.status != OK:
-        raise TaskError(f"panel: the ReLU reference failed on {name}: {res.error or res.status}")
-    scores = [r.score for r in res.runs]
+    runs = [task.evaluate_seed("relu", seed, threads=threads) for seed in range(config.reference_seeds)]
+    failed = next((r for r in runs if r.status != OK), None)
+    if failed is not None:
+        raise TaskError(f"panel: the ReLU reference failed on {name}: {failed.error or failed.status}")
+    scores = [r.score for r in runs]
     ref = Reference(name, statistics.fmean(scores), statistics.stdev(scores) if len(scores) > 1 else 0.0,
                     len(scores), "measured")
     path.parent.mkdir(parents=True, exist_ok=True)

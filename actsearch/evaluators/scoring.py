@@ -53,7 +53,7 @@ def evaluate_pack(candidates: Sequence[Any], task: str | Task, seeds: Iterable[i
     they happen and the other seeds' when the pack finishes. An exception from a report stops the
     whole pack (as it stops the seed-by-seed loop).
     """
-    from actsearch.evaluators.tasks import get_task
+    from actsearch.evaluators.lookup import get_task
 
     if not isinstance(task, str) and overrides:
         raise TypeError("task settings are overrides of a task name; pass get_task(name, **settings)")

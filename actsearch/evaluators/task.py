@@ -68,7 +68,7 @@ class Task:
         """A network and a batch for the pre-screen and the features; None: the Gaussian fallback."""
         return None
 
-    # The pre-screen's hooks (``actsearch.search.features.probe_for``), derived from ``probe()``.
+    # The pre-screen's hooks (``actsearch.search.screening.features.probe_for``), derived from ``probe()``.
     # Without a probe they are absent (AttributeError), so callers fall back to the Gaussian probe.
     @property
     def build_model(self) -> Callable[[models.ActFactory], nn.Module]:

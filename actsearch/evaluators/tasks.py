@@ -237,28 +237,9 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
 TASKS: tuple[str, ...] = tuple(_REGISTRY)
 
 
-def get_task(name: str, **overrides: Any) -> Task:
-    """The task called ``name`` with config fields replaced by ``overrides``.
-
-    ``table:FILE`` gives a lookup-table task (:mod:`actsearch.evaluators.table`), ``panel:A,B`` a
-    panel of tasks (:mod:`actsearch.evaluators.panel`); ``FILE.py:NAME``, ``module:NAME`` and entry
-    points of the group ``actsearch.tasks`` give a user's task (:mod:`actsearch.evaluators.resolve`).
-    An unknown name or field raises :class:`TaskError` listing the valid ones.
-    """
-    if isinstance(name, str) and name.startswith("table:"):
-        from actsearch.evaluators.table import TableTask
-
-        if overrides:
-            raise TaskError(f"task {name} takes no settings; got {', '.join(overrides)}")
-        return TableTask(name[len("table:"):])
-    if isinstance(name, str) and name.startswith("panel:"):
-        from actsearch.evaluators.panel import PanelTask
-
-        return PanelTask(name[len("panel:"):], **overrides)
-    if name not in _REGISTRY:
-        from actsearch.evaluators.resolve import user_task
-
-        return user_task(name, **overrides)
+def built_in(name: str, **overrides: Any) -> Task:
+    """The registered task ``name`` with its settings replaced by ``overrides`` (typed and checked).
+    Any name, built-in or not, goes through :func:`actsearch.evaluators.lookup.get_task`."""
     config_type, make = _REGISTRY[name]
     config = apply_overrides(name, config_type, overrides)
     _consistent(name, config)
@@ -285,7 +266,7 @@ def _consistent(name: str, cfg: Any) -> None:
                         f"({cfg.train_range:g}): the score is out of the training range")
 
 
-def default_config(name: str) -> Any:
-    """The default config of a registered task."""
-    return _REGISTRY[name][0]()
 
+def default_config(name: str) -> Any:
+    """The default config of a registered task (a panel reads its members' settings from it)."""
+    return _REGISTRY[name][0]()

@@ -54,11 +54,6 @@ class Activation:
         self.text = text if text is not None else nodes.to_text(tree)
         self.params = _initial(tree, params or {})
 
-    @classmethod
-    def from_tree(cls, tree: Node, params: dict[str, float] | None = None) -> Activation:
-        """An activation for a node tree (its text is the tree printed)."""
-        return cls(tree, params)
-
     def __repr__(self) -> str:
         extra = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return f"parse({self.text!r}{extra})"

@@ -215,3 +215,18 @@ def get(name: str, **params: float) -> nn.Module:
     from actsearch.grammar.activation import parse
 
     return parse(expression(name), **values).module()
+
+
+def resolve(text: str, params: dict[str, float] | None = None) -> Any:
+    """The :class:`~actsearch.grammar.Activation` of expression text or a library name — the one
+    place a name becomes an activation: a name gets its expression with the library's defaults,
+    then ``params``; a module-only name (no expression form) is a :class:`LibraryError`."""
+    from actsearch.grammar.activation import parse
+
+    name = text.strip()
+    if name in NAMES:
+        expr = expression(name)
+        if expr is None:
+            raise LibraryError(f"'{name}' is a module-only library activation with no expression form")
+        return parse(expr, **{**defaults(name), **(params or {})})
+    return parse(text, **(params or {}))

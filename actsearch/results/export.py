@@ -66,12 +66,10 @@ def activation_text(expression: str) -> str:
 def activation_of(expression: str, params: dict[str, Any] | None = None) -> Any:
     """The :class:`~actsearch.grammar.Activation` of a stored expression with its initial params
     (a library name gets the library's defaults)."""
-    from actsearch.grammar import library, parse
+    from actsearch.grammar.library import resolve
 
-    text = activation_text(expression)
-    defaults = library.defaults(expression.strip()) if expression.strip() in library.NAMES else {}
-    values = {**defaults, **(params or {})}
-    return parse(text, **{k: _float(v, k) for k, v in values.items()})
+    activation_text(expression)  # a module-only library name: the export's own message
+    return resolve(expression, {k: _float(v, k) for k, v in (params or {}).items()})
 
 
 def _float(value: Any, name: str) -> float:

@@ -1,6 +1,6 @@
 """Leaderboard output formats: a rich terminal table, CSV, JSON and Markdown.
 
-CSV and JSON carry every :class:`~actsearch.results.leaderboard.Entry` field (CSV stores
+CSV and JSON carry every :class:`~actsearch.results.entry.Entry` field (CSV stores
 ``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
 back into the same dictionaries, so the files round-trip and load straight into pandas. A CSV text
 cell that begins with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (spreadsheet
@@ -22,7 +22,7 @@ from dataclasses import fields
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.leaderboard import Entry
+from actsearch.results.entry import Entry
 
 FORMATS = ("table", "csv", "json", "markdown")
 _JSON_FIELDS = ("params", "aliases", "panel", "panel_z")

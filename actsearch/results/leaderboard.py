@@ -19,53 +19,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from typing import Any
 
-from actsearch.evaluators.result import PANEL_SCORE, PANEL_Z
-
-OK = "ok"
-REFERENCES = ("relu", "swish")  # baselines every leaderboard marks in place
-
-
-@dataclass
-class Entry:
-    """One leaderboard row: a distinct function with its score, properties and validation."""
-
-    rank: int | None  # 1-based among successful search candidates; None for references/failed
-    id: Any  # the store id of the record that carries the score
-    expression: str
-    canonical: str | None
-    params: dict[str, float]
-    score: float | None
-    score_std: float | None
-    seeds: int
-    status: str
-    task: str | None = None
-    role: str = "search"  # "reference" for relu/swish baselines (unranked), else the row's role
-    searcher: str | None = None
-    fingerprint: str | None = None
-    reference: str | None = None  # "relu" / "swish" when this function is a reference
-    aliases: list[str] = field(default_factory=list)  # other texts of the same function
-    complexity: int | None = None
-    monotonic: bool | None = None
-    bounded_below: bool | None = None
-    linear: bool | None = None  # affine in x (a network of it collapses to a linear model)
-    gain: float | None = None
-    dnr: float | None = None  # dead-neuron rate (mean over seeds)
-    pd: float | None = None  # reproducibility: prediction disagreement across seeds
-    predicted: float | None = None  # the surrogate's predicted score before training (None: not predicted)
-    predicted_spread: float | None = None  # the spread of that prediction over the forest's trees
-    error: str | None = None
-    val_task: str | None = None
-    val_score: float | None = None
-    val_std: float | None = None
-    val_seeds: int | None = None
-    panel: dict[str, float] = field(default_factory=dict)  # a panel task's members: their own score (mean)
-    panel_z: dict[str, float] = field(default_factory=dict)  # ... and the normalised score (ReLU = 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+from actsearch.evaluators.result import OK, PANEL_SCORE, PANEL_Z
+from actsearch.results import formats
+from actsearch.results.entry import Entry
+from actsearch.results.records import REFERENCES, CandidateRecord
 
 
 class Leaderboard(list):
@@ -85,15 +45,7 @@ class Leaderboard(list):
 
     def format(self, fmt: str = "table", *, width: int = 160) -> str:
         """Render as ``table`` (rich), ``csv``, ``json`` or ``markdown`` text."""
-        from actsearch.results import formats
-
         return formats.render(self, fmt, width=width)
-
-
-def _get(rec: Any, name: str, default: Any = None) -> Any:
-    if isinstance(rec, dict):
-        return rec.get(name, default)
-    return getattr(rec, name, default)
 
 
 def _finite(v: Any) -> float | None:
@@ -106,19 +58,19 @@ def _finite(v: Any) -> float | None:
 
 def _mean_metric(rec: Any, key: str) -> float | None:
     """A metric of the record, or the mean of the per-seed values when only those exist."""
-    value = _finite((_get(rec, "metrics") or {}).get(key))
+    value = _finite((rec.metrics or {}).get(key))
     if value is not None:
         return value
-    vals = [_finite((_get(r, "metrics") or {}).get(key)) for r in (_get(rec, "runs") or []) if isinstance(r, dict)]
+    vals = [_finite((r.get("metrics") or {}).get(key)) for r in (rec.runs or []) if isinstance(r, dict)]
     vals = [v for v in vals if v is not None]
     return sum(vals) / len(vals) if vals else None
 
 
 def _panel(rec: Any, prefix: str) -> dict[str, float]:
     """A panel task's per-member values (metric keys ``prefix + task``), in the panel's order."""
-    keys = [k for k in (_get(rec, "metrics") or {}) if k.startswith(prefix)]
+    keys = [k for k in (rec.metrics or {}) if k.startswith(prefix)]
     if not keys:
-        for r in _get(rec, "runs") or []:
+        for r in rec.runs or []:
             keys += [k for k in (r.get("metrics") or {} if isinstance(r, dict) else {}) if k.startswith(prefix)
                      and k not in keys]
     out = {k[len(prefix):]: _mean_metric(rec, k) for k in keys}
@@ -126,31 +78,27 @@ def _panel(rec: Any, prefix: str) -> dict[str, float]:
 
 
 def _n_seeds(rec: Any) -> int:
-    seeds = _get(rec, "seeds")
+    seeds = rec.seeds
     if isinstance(seeds, (list, tuple)):
         return len(seeds)
     if isinstance(seeds, int):
         return seeds
-    return len(_get(rec, "runs") or [])
+    return len(rec.runs or [])
 
 
 def _order(rec: Any) -> tuple:
-    return (str(_get(rec, "created_at") or ""), _sortable_id(_get(rec, "id")))
+    return (str(rec.created_at or ""), _sortable_id(rec.id))
 
 
 def _sortable_id(v: Any) -> tuple:
     return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
 
 
-def reference_name(expression: str, fingerprint: str | None, ref_prints: dict[str, str]) -> str | None:
-    """The library name (``relu``, ``swish`` ...) when the row names or computes a reference.
-
-    The search driver stores references with the fingerprint ``library:NAME``; validation rows
-    of references carry the library name as their expression."""
-    if fingerprint and fingerprint.startswith("library:"):
-        return fingerprint.split(":", 1)[1]
-    if expression in REFERENCES:
-        return expression
+def reference_name(rec: CandidateRecord, ref_prints: dict[str, str]) -> str | None:
+    """The library name (``relu``, ``swish`` ...) when the row is a reference or computes one."""
+    if rec.reference is not None:
+        return rec.reference
+    fingerprint = rec.fingerprint
     for name, fp in ref_prints.items():
         if fingerprint and fp == fingerprint:
             return name
@@ -175,29 +123,26 @@ def reference_fingerprints() -> dict[str, str]:
 
 def _best(recs: list[Any]) -> Any:
     """The record that speaks for a group: evaluated, ok, most seeds, latest."""
-    scored = [r for r in recs if _get(r, "alias_of") is None and _get(r, "status") is not None] or recs
-    return max(scored, key=lambda r: (_get(r, "status") == OK, _n_seeds(r), _order(r)))
+    scored = [r for r in recs if r.alias_of is None and r.status is not None] or recs
+    return max(scored, key=lambda r: (r.status == OK, _n_seeds(r), _order(r)))
 
 
 def _is_reference(rec: Any) -> bool:
     """A reference row: stored as one, or a validation row of a reference by name."""
-    role = _get(rec, "role", "search")
-    if role == "reference" or str(_get(rec, "fingerprint") or "").startswith("library:"):
-        return True
-    return role == "validation" and _get(rec, "expression") in REFERENCES
+    return rec.reference is not None
 
 
 def _group(records: list[Any]) -> list[list[Any]]:
     """Rows of the same function together (references apart from candidates, aliases with their row)."""
-    by_id = {_get(r, "id"): r for r in records}
+    by_id = {r.id: r for r in records}
 
     def key(rec: Any, depth: int = 0) -> str:
-        target = _get(rec, "alias_of")
+        target = rec.alias_of
         if target is not None and target in by_id and depth < 20:
             return key(by_id[target], depth + 1)
-        fp = _get(rec, "fingerprint")
+        fp = rec.fingerprint
         kind = "ref" if _is_reference(rec) else "cand"
-        return f"{kind}:fp:{fp}" if fp else f"{kind}:id:{_get(rec, 'id')}"
+        return f"{kind}:fp:{fp}" if fp else f"{kind}:id:{rec.id}"
 
     groups: dict[str, list[Any]] = {}
     for rec in sorted(records, key=_order):
@@ -211,33 +156,33 @@ def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
     search = [r for r in recs if not _is_reference(r)]
     texts = []
     for r in recs:
-        text = str(_get(r, "expression") or "")
-        if text and text != _get(best, "expression") and text not in texts:
+        text = str(r.expression or "")
+        if text and text != best.expression and text not in texts:
             texts.append(text)
     ref = None
     for r in recs:
-        ref = ref or reference_name(str(_get(r, "expression") or ""), _get(r, "fingerprint"), ref_prints)
+        ref = ref or reference_name(r, ref_prints)
     return Entry(
         rank=None,
-        id=_get(best, "id"),
-        expression=str(_get(best, "expression") or ""),
-        canonical=_get(best, "canonical"),
-        params=dict(_get(best, "params") or {}),
-        score=_finite(_get(best, "score")),
-        score_std=_finite(_get(best, "score_std")),
+        id=best.id,
+        expression=str(best.expression or ""),
+        canonical=best.canonical,
+        params=dict(best.params or {}),
+        score=_finite(best.score),
+        score_std=_finite(best.score_std),
         seeds=_n_seeds(best),
-        status=str(_get(best, "status") or "pending"),
-        task=_get(best, "task"),
-        role="reference" if not search else str(_get(best, "role") or "search"),
-        searcher=_get(best, "searcher"),
-        fingerprint=_get(best, "fingerprint"),
+        status=str(best.status or "pending"),
+        task=best.task_label,
+        role="reference" if not search else str(best.role or "search"),
+        searcher=best.searcher,
+        fingerprint=best.fingerprint,
         reference=ref,
         aliases=texts,
         dnr=_mean_metric(best, "dnr"),
         pd=_mean_metric(best, "pd"),
-        predicted=_finite((_get(best, "metrics") or {}).get("predicted")),
-        predicted_spread=_finite((_get(best, "metrics") or {}).get("predicted_spread")),
-        error=_get(best, "error"),
+        predicted=_finite((best.metrics or {}).get("predicted")),
+        predicted_spread=_finite((best.metrics or {}).get("predicted_spread")),
+        error=best.error,
         panel=_panel(best, PANEL_SCORE),
         panel_z=_panel(best, PANEL_Z),
     ), bool(search)
@@ -251,16 +196,16 @@ def build(
     include_failed: bool = False,
     properties: bool = True,
 ) -> Leaderboard:
-    """Rank ``records`` (store ``CandidateRecord``s or dicts) into a :class:`Leaderboard`.
+    """Rank ``records`` (the store's typed ``CandidateRecord``s) into a :class:`Leaderboard`.
 
     ``task`` selects the records ranked (default: the task of most search records); validation
     records of other tasks (or of the role ``validation``) fill the validation columns.
     """
     records = list(records)
     task = task or main_task(records)
-    main = [r for r in records if _get(r, "task") == task and _get(r, "role", "search") != "validation"]
+    main = [r for r in records if r.task_label == task and r.role != "validation"]
     if not main:  # a task that was only validated: rank its validation runs
-        main = [r for r in records if _get(r, "task") == task]
+        main = [r for r in records if r.task_label == task]
     main_ids = {id(r) for r in main}
     ref_prints = reference_fingerprints()
     ranked, refs, failed = [], [], []
@@ -298,43 +243,42 @@ def main_task(records: list[Any]) -> str | None:
     """The task most search records were evaluated on (the run's search task)."""
     counts: dict[str, int] = {}
     for r in records:
-        if _get(r, "role", "search") == "search" and _get(r, "task"):
-            counts[_get(r, "task")] = counts.get(_get(r, "task"), 0) + 1
+        if r.role == "search" and r.task:
+            counts[r.task_label] = counts.get(r.task_label, 0) + 1
     if not counts:
         for r in records:
-            if _get(r, "task"):
-                counts[_get(r, "task")] = counts.get(_get(r, "task"), 0) + 1
+            if r.task:
+                counts[r.task_label] = counts.get(r.task_label, 0) + 1
     return max(counts, key=lambda t: counts[t]) if counts else None
 
 
 def _attach_validation(board: Leaderboard, others: list[Any]) -> None:
-    vals = sorted((r for r in others if _get(r, "role") == "validation"), key=_order)
+    vals = sorted((r for r in others if r.role == "validation"), key=_order)
     if not vals:
         return
-    vtask = _get(vals[-1], "task")  # the most recent validation task
+    vtask = vals[-1].task_label  # the most recent validation task
     ref_prints = reference_fingerprints()
 
     def key(rec: Any) -> tuple:
         if _is_reference(rec):
-            return ("ref", reference_name(str(_get(rec, "expression")), _get(rec, "fingerprint"), ref_prints))
-        return ("cand", _get(rec, "fingerprint"))
+            return ("ref", reference_name(rec, ref_prints))
+        return ("cand", rec.fingerprint)
 
-    latest = {key(r): r for r in vals if _get(r, "task") == vtask}
+    latest = {key(r): r for r in vals if r.task_label == vtask}
     for e in board:
         rec = latest.get(("ref", e.reference) if e.role == "reference" else ("cand", e.fingerprint))
         if rec is not None:
             e.val_task, e.val_seeds = vtask, _n_seeds(rec)
-            e.val_score = _finite(_get(rec, "score"))
-            e.val_std = _finite(_get(rec, "score_std"))
+            e.val_score = _finite(rec.score)
+            e.val_std = _finite(rec.score_std)
 
 
 def _fill_properties(e: Entry) -> None:
     """Complexity and key shape properties from the grammar (left None when unavailable)."""
     try:
-        from actsearch.grammar import library, parse
+        from actsearch.grammar.library import resolve
 
-        text = library.expression(e.expression) if e.expression in library.NAMES else e.expression
-        act = parse(text or e.expression, **e.params)
+        act = resolve(e.expression, e.params)
         e.complexity = act.complexity
         props = act.properties()
         e.monotonic = props.get("monotonic")

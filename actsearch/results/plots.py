@@ -194,7 +194,7 @@ def entry_module(entry: Any) -> Any:
     return activation_of(entry.expression, entry.params).module()
 
 
-def plot_run(run: Any, out: Path, *, top: int = 5, task: str | None = None) -> list[Path]:
+def plot_run(run: Any, out: Path, *, top: int | None = 5, task: str | None = None) -> list[Path]:
     """Write ``out`` (top-K functions) and ``<stem>-progress.png`` (progress); return both paths."""
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must name a .png file, got {out}")

@@ -79,14 +79,14 @@ def validation_table(records: list[Any]) -> str:
     vals = [r for r in records if r.role == "validation" and r.alias_of is None]
     if not vals:
         return '<p class="muted">No validation runs yet (<code>actsearch validate RUN_DIR --task T</code>).</p>'
-    vals.sort(key=lambda r: (r.task, -(r.score if math.isfinite(r.score) else -1.0)))
+    vals.sort(key=lambda r: (r.task_label, -(r.score if math.isfinite(r.score) else -1.0)))
     head = ["task", "expression", "score", "seeds", "status", "error"]
-    rows = [[r.task, r.expression, "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
+    rows = [[r.task_label, r.expression, "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
              str(len(r.seeds)), r.status, (r.error or "")[:100]] for r in vals]
     return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
 
 
-def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
+def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     """The report page as a string."""
     from actsearch.results.plots import (
         entry_module,
@@ -101,7 +101,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
     board = run.leaderboard(top=top, task=task)
     head, rows = columns(board)
     classes = ["failed" if e.status != "ok" else ("ref" if e.role == "reference" else "") for e in board]
-    ranked = [e for e in board if e.rank is not None][: min(top, 8)]
+    ranked = [e for e in board if e.rank is not None][: min(top or 8, 8)]
     curves = [(f"#{e.rank} {e.expression}", entry_module(e)) for e in ranked]
     evaluated = [r for r in records if r.alias_of is None and r.role == "search"]
     failed = sum(1 for r in evaluated if r.status != "ok")
@@ -140,7 +140,7 @@ def render(run: Any, *, top: int = 20, task: str | None = None) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(run: Any, out: Path, *, top: int = 20, task: str | None = None) -> Path:
+def write_report(run: Any, out: Path, *, top: int | None = 20, task: str | None = None) -> Path:
     """Render the report and write it to ``out``."""
     html = render(run, top=top, task=task)
     try:

@@ -2,8 +2,9 @@
 
 ``actsearch.open_run(dir)`` returns a :class:`Run`; ``run.leaderboard()`` ranks its candidates,
 ``run.best()`` is the winner, ``run.entry("3")`` / ``run.entry("id:17")`` / ``run.entry("relu")``
-finds one row, and ``export``, ``plot``, ``report``, ``validate`` mirror the CLI commands.
-Reading never takes the writer's lock, so all of this works while a search is still running.
+finds one row, and ``export``, ``plot``, ``report`` mirror the CLI commands. Reading never takes
+the writer's lock, so all of this works while a search is still running. ``actsearch.run_search``
+returns the same object over the store it ran on (in memory when it had no run directory).
 """
 
 from __future__ import annotations
@@ -14,20 +15,26 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.leaderboard import Entry, Leaderboard, build
-from actsearch.results.store import CandidateRecord, RunStore
+from actsearch.results.records import CandidateRecord
+from actsearch.results.store import SqliteStore, Store
 
 
 class Run:
-    """Read-only access to one run directory's store."""
+    """Read-only access to one run's store: a run directory, or a store given as it is."""
 
-    def __init__(self, run_dir: str | os.PathLike) -> None:
+    def __init__(self, run_dir: str | os.PathLike | None = None, *, store: Store | None = None) -> None:
+        if store is not None:
+            self.dir, self._store = (Path(run_dir) if run_dir is not None else None), store
+            return
+        if run_dir is None:
+            raise UserError("Run needs a run directory or a store")
         self.dir = Path(run_dir)
         if not self.dir.is_dir():
             raise UserError(f"no run directory {self.dir}")
-        self._store = RunStore(self.dir, readonly=True)
+        self._store = SqliteStore(self.dir, readonly=True)
 
     def __repr__(self) -> str:
-        return f"Run({str(self.dir)!r})"
+        return f"Run({str(self.dir) if self.dir is not None else '<memory>'!r})"
 
     @property
     def meta(self) -> dict[str, Any]:
@@ -49,10 +56,10 @@ class Run:
                     properties: bool = True) -> Leaderboard:
         """Ranked distinct functions (see :func:`actsearch.results.leaderboard.build`)."""
         records = self.records()
-        if task is not None and not any(r.task == task for r in records):
-            tasks = sorted({r.task for r in records})
+        if task is not None and not any(r.task_label == task for r in records):
+            tasks = sorted({r.task_label for r in records})
             raise UserError(f"no candidates for task {task!r} in {self.dir}; tasks: {', '.join(tasks) or 'none'}")
-        return build(records, task=task or self.meta.get("task"), top=top, include_failed=include_failed,
+        return build(records, task=task or _label(self.meta), top=top, include_failed=include_failed,
                      properties=properties)
 
     def best(self, task: str | None = None) -> Entry:
@@ -73,7 +80,7 @@ class Run:
             found = [e for e in board if e.id == int(raw)]
             if not found:  # an alias or a row of another task: rank it on its own task
                 rec = self.record(int(raw))
-                found = [e for e in self.leaderboard(task=rec.task, include_failed=True, properties=False)
+                found = [e for e in self.leaderboard(task=rec.task_label, include_failed=True, properties=False)
                          if e.id == rec.id or e.fingerprint == rec.fingerprint]
         elif text.isdigit():
             found = [e for e in board if e.rank == int(text)]
@@ -94,23 +101,17 @@ class Run:
 
         return export_entry(self, self.entry(key), Path(out), fmt=format, class_name=class_name, rank=rank)
 
-    def plot(self, out: str | os.PathLike, top: int = 5, task: str | None = None) -> list[Path]:
+    def plot(self, out: str | os.PathLike, top: int | None = 5, task: str | None = None) -> list[Path]:
         """The top-K functions/derivatives figure and the progress figure (second path)."""
         from actsearch.results.plots import plot_run
 
         return plot_run(self, Path(out), top=top, task=task)
 
-    def report(self, out: str | os.PathLike, top: int = 20, task: str | None = None) -> Path:
+    def report(self, out: str | os.PathLike, top: int | None = 20, task: str | None = None) -> Path:
         """One self-contained HTML page."""
         from actsearch.results.report import write_report
 
         return write_report(self, Path(out), top=top, task=task)
-
-    def validate(self, task: str, top: int = 3, seeds: int = 3, **kw: Any) -> list[dict[str, Any]]:
-        """Re-evaluate the top K (plus relu and swish) on ``task`` with more seeds; store the rows."""
-        from actsearch.results.validate import validate
-
-        return validate(self.dir, task, top=top, seeds=seeds, **kw)
 
     def close(self) -> None:
         self._store.close()
@@ -120,6 +121,15 @@ class Run:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _label(meta: dict[str, Any]) -> str | None:
+    """The search task's label from the run's metadata (name plus its settings)."""
+    from actsearch.results.records import task_label
+
+    if "task" not in meta:
+        return None
+    return task_label(meta["task"], meta.get("task_overrides") or {})
 
 
 def open_run(run_dir: str | os.PathLike) -> Run:

@@ -1,1 +1,1 @@
-"""actsearch.search."""
+"""actsearch.search: spaces, searchers, screening and the runner (see the package folders)."""

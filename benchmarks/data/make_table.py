@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 
 from actsearch.evaluators import get_task
-from actsearch.search.driver import run_search
+from actsearch.evaluators.result import CandidateResult
+from actsearch.results.memory import MemoryStore
+from actsearch.search.runner.replay import replay
 from actsearch.search.searchers import make_searcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
 
 FIELDS = ["expression", "params", "fingerprint", "status", "score", "wall_s"]
 
@@ -39,9 +41,13 @@ def main() -> None:
     if out.is_file():
         with out.open(newline="") as fh:
             done = {row["fingerprint"] for row in csv.DictReader(fh)}
+    get_task(args.task)  # a bad name fails before anything is written
+    task = args.task  # by name, so the loop's rows are the store's rows of this task
+    store = MemoryStore()  # rows already in the file: the loop treats them as stored and skips them
+    for fp in done:
+        store.record("x", fp, CandidateResult(status="invalid", score=0.0, score_std=0.0, error="scored earlier"),
+                     task=task)
     searcher = make_searcher("exhaustive", load_space(args.space))
-    for fp in done:  # already scored: the exhaustive walk treats them as seen
-        searcher.dedup.claim(fp, "scored earlier")
     fresh = not out.is_file()
     fh = out.open("a", newline="")
     writer = csv.DictWriter(fh, fieldnames=FIELDS)
@@ -49,23 +55,19 @@ def main() -> None:
         writer.writeheader()
     start = time.perf_counter()
 
-    def write(row: dict) -> None:
-        writer.writerow({k: row[k] for k in FIELDS})
+    def stop(trial) -> bool:  # noqa: ANN001 - every trial is written as soon as it is scored
+        c, r = trial.config, trial.result
+        writer.writerow({"expression": c.expression, "params": json.dumps(c.params), "fingerprint": c.fingerprint,
+                         "status": r.status, "score": round(r.score, 6), "wall_s": round(r.wall_s, 3)})
         fh.flush()
+        print(f"{time.perf_counter() - start:7.0f}s {r.status:8s} {r.score:.4f} {c.expression}", flush=True)
+        return False
 
-    def on_result(trial) -> None:  # noqa: ANN001
-        p, r = trial.proposal, trial.result
-        write({"expression": p.expression, "params": json.dumps(p.params), "fingerprint": p.fingerprint,
-               "status": r.status, "score": round(r.score, 6), "wall_s": round(r.wall_s, 3)})
-        print(f"{time.perf_counter() - start:7.0f}s {p.trial_id} {r.status:8s} {r.score:.4f} {p.expression}", flush=True)
-
-    def on_skipped(rec: dict) -> None:
-        if rec["status"] == "invalid" and rec["fingerprint"] not in done:
-            done.add(rec["fingerprint"])
-            write({**rec, "params": json.dumps(rec["params"]), "score": 0.0, "wall_s": 0.0})
-
-    trials = run_search(searcher, get_task(args.task), seeds=(args.seed,), on_result=on_result, on_skipped=on_skipped,
-                        prescreen=False)  # a score table holds every candidate's real outcome
+    trials = replay(searcher, task, seeds=(args.seed,), stop=stop, store=store)  # no pre-screen: a table
+    for rec in store.candidates(task=task):  # trivial candidates, stored untrained by the loop
+        if rec.status == "invalid" and rec.trial is None and rec.alias_of is None and rec.fingerprint not in done:
+            writer.writerow({"expression": rec.expression, "params": json.dumps(rec.params),
+                             "fingerprint": rec.fingerprint, "status": "invalid", "score": 0.0, "wall_s": 0.0})
     fh.close()
     print(f"scored {len(trials)} new candidates in {time.perf_counter() - start:.0f} s -> {out}")
 

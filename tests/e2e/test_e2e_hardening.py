@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import actsearch
 from actsearch.errors import UserError
 from actsearch.evaluators.result import CandidateResult, EvalResult
-from actsearch.results.store import RunStore
-from actsearch.search.preset import PRESETS, estimate_wall_s, rl_budget
-from actsearch.search.space import load_space
+from actsearch.results.store import SqliteStore
+from actsearch.search.runner.pipelines import PRESETS, estimate_wall_s, rl_budget
+from actsearch.search.space.core import load_space
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
 TOKENS = ["x", "beta", "(", ")", ",", "+", "-", "*", "/", "^", "**", "1", "0.5", "1e9", "-3", "sigmoid",
@@ -72,8 +72,8 @@ def _result(scores: list[float], seeds: list[int]) -> CandidateResult:
 
 def test_add_runs_merges_new_seeds_once_into_row_and_aliases(tmp_path):
     act = actsearch.parse("x * sigmoid(x)")
-    with RunStore(tmp_path) as store:
-        row = store.record(act.text, act.fingerprint, _result([0.8], [0]), task="t", trial_id="t000000",
+    with SqliteStore(tmp_path) as store:
+        row = store.record(act.text, act.fingerprint, _result([0.8], [0]), task="t", trial=1,
                            seeds=[0], aliases=["x / (1 + exp(-x))"])
         rec = store.add_runs(row, _result([0.6, 0.7], [1, 2]), [1, 2])
         again = store.add_runs(row, _result([0.0, 0.1], [1, 2]), [1, 2])  # seeds already stored: ignored
@@ -96,8 +96,8 @@ def test_rediscover_plan_budget_is_a_fixed_candidate_count():
 def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
     """A run started under other measured rates resumes with its stored rl budget (all phases done
     here, so nothing trains and Ray never starts)."""
-    from actsearch.search.preset import STATE, run_preset
-    from actsearch.search.run import SearchSpec, prepare
+    from actsearch.search.runner.pipelines import STATE, run_preset
+    from actsearch.search.runner.spec import SearchSpec, prepare
 
     run_preset_dir = tmp_path / "run"
     with pytest.raises(UserError):  # nothing to resume yet
@@ -110,17 +110,17 @@ def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
         store.save_state(STATE, {"done": ["exhaustive", "rung1", "rung2", "rl", "top-up"], "wall_s": {}})
     summary = run_preset("rediscover", run_preset_dir, resume=True, log=lambda line: None)
     assert summary["rl_candidates"] == 7 != rl_budget(plan) and not summary["interrupted"]
-    with RunStore(run_preset_dir, readonly=True) as store:
+    with SqliteStore(run_preset_dir, readonly=True) as store:
         assert store.meta()["plan"]["rl_candidates"] == 7
 
 
 def _fill(run_dir: Path, n: int) -> None:
-    with RunStore(run_dir) as store:
+    with SqliteStore(run_dir) as store:
         store.init_run({"spec": {"space": "quick"}, "task": "t"})
         for i in range(n):
             act = actsearch.parse(f"x + {i + 1}")
             store.record(act.text, act.fingerprint, _result([0.5 + i / 1000], [0]), task="t",
-                         trial_id=f"t{i:06d}", searcher="random", step=i, seeds=[0])
+                         trial=i + 1, searcher="random", step=i, seeds=[0])
 
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -140,7 +140,7 @@ def test_read_only_run_directory_one_line_error_nothing_lost():
     base = Path(tempfile.mkdtemp(prefix="actsearch-ro-"))  # pytest's tmp dirs are closed to other users
     run = base / "run"
     _fill(run, 5)
-    before = [(r.id, r.fingerprint, r.score) for r in RunStore(run, readonly=True).candidates()]
+    before = [(r.id, r.fingerprint, r.score) for r in SqliteStore(run, readonly=True).candidates()]
     os.chmod(base, 0o755)
     for f in run.iterdir():
         os.chmod(f, 0o444)
@@ -158,7 +158,7 @@ def test_read_only_run_directory_one_line_error_nothing_lost():
                                 capture_output=True, text=True, timeout=120)
     finally:
         os.chmod(run, 0o755)
-        after = [(r.id, r.fingerprint, r.score) for r in RunStore(run, readonly=True).candidates()]
+        after = [(r.id, r.fingerprint, r.score) for r in SqliteStore(run, readonly=True).candidates()]
         shutil.rmtree(base)
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
@@ -197,11 +197,11 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
         deadline = time.monotonic() + 60
         while not all(r.exists() for r in ready) and time.monotonic() < deadline:
             time.sleep(0.1)  # until both readers are looping
-        with RunStore(run) as store:
+        with SqliteStore(run) as store:
             for i in range(1, n):
                 act = actsearch.parse(f"x * {i + 1}")
                 t0 = time.perf_counter()
-                store.record(act.text, act.fingerprint, _result([0.5], [0]), task="t", trial_id=f"w{i:06d}",
+                store.record(act.text, act.fingerprint, _result([0.5], [0]), task="t", trial=i + 1,
                              searcher="random", step=i, seeds=[0])
                 slowest = max(slowest, time.perf_counter() - t0)
                 time.sleep(0.01)
@@ -213,7 +213,7 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
         loops, low, high, monotonic = map(int, out.split())
         assert loops >= 2 and 1 <= low <= high <= n and monotonic == 1
     assert slowest < 2.0  # a reader never held the writer up (busy timeout is 30 s)
-    rows = RunStore(run, readonly=True).candidates(task="t")
+    rows = SqliteStore(run, readonly=True).candidates(task="t")
     assert len(rows) == n and len({r.fingerprint for r in rows}) == n
 
 
@@ -222,7 +222,7 @@ def test_readers_never_block_or_corrupt_the_writer(tmp_path):
     (["--smoke", "--space", "quick", "--budget", "2"], "--smoke needs --preset"),
     (["--searcher", "random"], "--space and --budget are required"),
     (["--preset", "rediscover", "--steps", "5"], "--preset runs its own plan"),
-    (["--space", "quick", "--budget", "2", "--task", "digits", "-o", "temperature=hot"], "bad option"),
+    (["--space", "quick", "--budget", "2", "--task", "digits", "-O", "temperature=hot"], "bad option"),
 ])
 def test_preset_cli_errors_are_one_line(tmp_path, args, message):
     out = subprocess.run(CLI + ["search", *args, "--run-dir", str(tmp_path / "run")], capture_output=True,

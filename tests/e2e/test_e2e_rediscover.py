@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from actsearch.results.store import RunStore
-from actsearch.search.preset import PRESETS, STATE
+from actsearch.results.store import SqliteStore
+from actsearch.search.runner.pipelines import PRESETS, STATE
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +29,13 @@ FINAL = PLAN.rungs[-1][1]
 
 
 def _rows(run: Path, **kw: str) -> list:
-    return RunStore(run, readonly=True).candidates(task=PLAN.task, include_aliases=False, **kw)
+    return SqliteStore(run, readonly=True).candidates(task=PLAN.task, include_aliases=False, **kw)
 
 
 def _check_store(run: Path) -> dict:
     """The invariants of a finished smoke run; returns what the comparison needs."""
-    store = RunStore(run, readonly=True)
-    search = [r for r in _rows(run, role="search") if r.trial_id]
+    store = SqliteStore(run, readonly=True)
+    search = [r for r in _rows(run, role="search") if r.trained]
     by = {s: [r for r in search if r.searcher == s] for s in ("exhaustive", "rl")}
     assert len(by["exhaustive"]) == PLAN.exhaustive_budget and len(by["rl"]) == PLAN.rl_candidates
     assert len(search) == PLAN.exhaustive_budget + PLAN.rl_candidates
@@ -43,7 +43,7 @@ def _check_store(run: Path) -> dict:
     for r in _rows(run):  # each seed evaluated once
         assert sorted(r.seeds) == list(range(len(r.seeds))) and len(r.runs) == len(r.seeds), r
     refs = _rows(run, role="reference")
-    assert sorted(r.fingerprint for r in refs) == sorted(f"library:{n}" for n in PLAN.references)
+    assert sorted(r.reference for r in refs) == sorted(PLAN.references)
     assert all(len(r.seeds) == FINAL and r.status == "ok" for r in refs)
     state = store.load_state(STATE)
     assert state["done"] == ["exhaustive", *(f"rung{k + 1}" for k in range(len(PLAN.rungs))), "rl", "top-up"]
@@ -70,7 +70,7 @@ def test_smoke_preset_stores_three_phases_and_ranks_by_multi_seed_scores(smoke_r
     run, wall, stdout = smoke_run
     _check_store(run)
     assert "phase a" in stdout and "phase b" in stdout and "phase c" in stdout
-    meta = RunStore(run, readonly=True).meta()
+    meta = SqliteStore(run, readonly=True).meta()
     assert meta["preset"] == "rediscover-smoke" and meta["plan"]["rl_candidates"] == PLAN.rl_candidates
     out = subprocess.run(CLI + ["leaderboard", str(run), "--format", "json"], capture_output=True, text=True,
                          timeout=120)
@@ -93,7 +93,7 @@ def _progress(run: Path) -> int:
     if not (run / "run.sqlite").exists():
         return 0
     try:
-        return sum(max(1, len(r.seeds)) for r in RunStore(run, readonly=True).candidates())
+        return sum(max(1, len(r.seeds)) for r in SqliteStore(run, readonly=True).candidates())
     except Exception:  # noqa: BLE001 - the store may be being created
         return 0
 

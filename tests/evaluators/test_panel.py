@@ -113,7 +113,7 @@ def test_real_members_train_and_the_reference_is_cached(tmp_path):
 def test_features_probe_the_first_member_with_a_network(tables):
     import torch
 
-    from actsearch.search.features import probe_for
+    from actsearch.search.screening.features import probe_for
 
     a, _ = tables
     probe = probe_for(get_task(f"panel:{a},mnist1d-cnn,digits"))

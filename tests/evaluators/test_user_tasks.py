@@ -130,11 +130,11 @@ def test_show_prints_the_stored_traceback_of_a_user_task(tmp_path):
 
     from actsearch.cli import app
     from actsearch.evaluators.result import CandidateResult
-    from actsearch.results.store import RunStore
+    from actsearch.results.store import SqliteStore
 
     res = CandidateResult.from_runs([UserTask(helpers.raises).evaluate_seed("relu", 0)])
     act = actsearch.parse("x * sigmoid(x)")
-    with RunStore(tmp_path / "run") as store:
+    with SqliteStore(tmp_path / "run") as store:
         store.init_run({"command": "test", "task": "t.py:raises", "searcher": "random", "seed": 0,
                         "space": "quick", "budget": 1})
         store.record(act.text, act.fingerprint, res, task="t.py:raises", seeds=[0])

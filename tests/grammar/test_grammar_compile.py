@@ -208,3 +208,10 @@ def test_activation_pickles_with_its_cached_views():
         expr,
         {"beta": 1.5},
     )
+
+
+def test_the_native_kernel_texts_are_the_library_functions():
+    from actsearch.grammar import library
+    from actsearch.grammar.compile import KERNEL_TEXTS
+
+    assert {name: library.expression(name) for name in KERNEL_TEXTS} == KERNEL_TEXTS

@@ -7,9 +7,9 @@ import pytest
 
 import actsearch
 from actsearch.evaluators import get_task
-from actsearch.results.store import RunStore
-from actsearch.search import prescreen
-from actsearch.search.prescreen import AllRejected, PreScreen
+from actsearch.results.store import SqliteStore
+from actsearch.search.screening import prescreen
+from actsearch.search.screening.prescreen import AllRejected, PreScreen
 
 
 def test_a_network_too_large_to_probe_in_time_is_rejected_with_the_reason():
@@ -19,32 +19,35 @@ def test_a_network_too_large_to_probe_in_time_is_rejected_with_the_reason():
     assert PreScreen("mnist1d")(actsearch.parse("x * sigmoid(x)")) is None  # the default limit passes it
 
 
-def test_the_plain_loop_stops_when_every_proposal_is_rejected(monkeypatch):
-    from actsearch.search.driver import run_search
+def test_the_in_process_loop_stops_when_every_proposal_is_rejected(monkeypatch):
+    from actsearch.results.memory import MemoryStore
+    from actsearch.search.runner.replay import replay
     from actsearch.search.searchers import make_searcher
     from actsearch.search.space import load_space
 
     monkeypatch.setattr(prescreen, "TIME_LIMIT_S", 0.0)  # every initial pass is "too slow"
     monkeypatch.setattr(prescreen, "MAX_REJECTED_IN_ROW", 5)
-    skipped = []
+    store = MemoryStore()
     searcher = make_searcher("random", load_space("quick"), seed=0)
     with pytest.raises(AllRejected, match="rejected the last 5 proposals in a row"):
-        run_search(searcher, "digits", budget=3, on_skipped=skipped.append)
-    assert len([s for s in skipped if s.get("reason")]) == 4  # the first four were stored, then it stopped
+        replay(searcher, "digits", budget=3, screen=PreScreen("digits"), store=store)
+    screened = [r for r in store.candidates(include_aliases=False) if (r.error or "").startswith("pre-screen")]
+    assert len(screened) == 4  # the first four were stored, then it stopped
 
 
 def test_a_ray_run_stops_in_one_line_when_every_proposal_is_rejected(monkeypatch, tmp_path):
-    from actsearch.search.run import SearchSpec, run_search
+    from actsearch.search.runner.run import run
+    from actsearch.search.runner.spec import SearchSpec
 
     monkeypatch.setattr(prescreen, "TIME_LIMIT_S", 0.0)
     monkeypatch.setattr(prescreen, "MAX_REJECTED_IN_ROW", 6)
     spec = SearchSpec(space="quick", searcher="random", task="digits", budget=3, workers=1, references=(),
                       task_overrides={"steps": 20})
     with pytest.raises(AllRejected) as info:
-        run_search(spec, tmp_path)
+        run(spec, tmp_path)
     assert "\n" not in str(info.value) and "--no-prescreen" in str(info.value)
-    with RunStore(tmp_path, readonly=True) as store:
+    with SqliteStore(tmp_path, readonly=True) as store:
         rows = store.candidates()
         assert store.count(role="search") == 0  # nothing trained
     screened = [r for r in rows if r.alias_of is None and r.status == "invalid" and "took longer" in (r.error or "")]
-    assert len(screened) == 5 and all(r.trial_id is None for r in rows)  # the sixth stopped the run
+    assert len(screened) == 5 and all(r.trial is None for r in rows)  # the sixth stopped the run

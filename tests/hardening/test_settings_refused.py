@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from actsearch.evaluators import get_task
 from actsearch.limits import RUN_SETTINGS, TASK_SETTINGS, SettingError, check
-from actsearch.search.run import SearchSpec, check_spec
+from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.runner.spec import check as check_spec
 
 SEARCH = ["search", "--space", "quick", "--searcher", "random", "--task", "digits", "--budget", "2"]
 
@@ -40,7 +41,7 @@ def test_search_refuses_bad_settings_before_anything_starts(tmp_path, args, mess
 
 
 def test_resume_refuses_a_zero_budget(tmp_path):
-    from actsearch.search.run import prepare
+    from actsearch.search.runner.spec import prepare
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits", budget=2), tmp_path).close()
     code, _, err = run_cli("resume", str(tmp_path), "--budget", "0")

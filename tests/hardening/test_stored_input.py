@@ -98,7 +98,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(base_run, tmp_pa
 
 
 COLUMNS = ["expression", "canonical", "params", "seeds", "runs", "metrics", "score", "score_std", "wall_s", "status",
-           "role", "step", "alias_of", "retries", "trial_id", "task", "created_at", "fingerprint", "error", "searcher"]
+           "role", "step", "alias_of", "retries", "trial", "task", "created_at", "fingerprint", "error", "searcher",
+           "state", "reference", "settings"]
 VALUES = st.sampled_from([None, 0, -1, 1, 2**62, 1.5, float("inf"), float("nan"), "", "{", "[", "[1]", "{}", "null",
                           '"x"', '{"dnr": "abc", "pd": [1], "predicted": "x"}', '[{"seed": "a", "score": "b"}]',
                           '{"beta": 1e999}', '{"beta": "x"}', '["a"]', "1/0", "0/0*x", "sqrt(-1)", "=cmd|x",

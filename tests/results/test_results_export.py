@@ -17,7 +17,7 @@ import actsearch
 from actsearch.errors import UserError
 from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.results import export
-from actsearch.results.store import RunStore
+from actsearch.results.store import SqliteStore
 
 TORCH_SITE = str(Path(torch.__file__).resolve().parent.parent)
 
@@ -137,7 +137,7 @@ def _crafted_store(run_dir: Path) -> None:
     evil = EVIL
     act = actsearch.parse("x * sigmoid(beta * x)")
     res = CandidateResult.from_runs([EvalResult(status="ok", score=0.9, seed=0)])
-    with RunStore(run_dir) as store:
+    with SqliteStore(run_dir) as store:
         store.init_run({"task": evil})
         store.record("x * sigmoid(beta * x)", act.fingerprint, res, task=evil, canonical='\\"""; import os #',
                      params={"beta": 2.0}, searcher=SEARCHER, seeds=[0])
@@ -187,7 +187,7 @@ def test_exported_forms_equal_the_compiler_on_sampled_candidates(tmp_path):
     """Oracle: 120 candidates sampled from the paper's spaces, float64 values and gradients bit-equal."""
     import random
 
-    from actsearch.search.space import load_space
+    from actsearch.search.space.core import load_space
 
     rng = random.Random(0)
     x0 = torch.linspace(-5, 5, 101, dtype=torch.float64) + 0.0123

@@ -131,9 +131,12 @@ def test_table_and_markdown(board):
 
 def test_markup_in_stored_text_is_not_interpreted():
     from actsearch.results.leaderboard import build
+    from actsearch.results.records import decode
+    from actsearch.results.store import new_row
 
-    recs = [{"id": 1, "expression": "[bold red]x[/] | y", "fingerprint": "a", "task": "t", "role": "search",
-             "status": "ok", "score": 0.5, "score_std": 0.0, "seeds": [0]}]
+    row = {**new_row("[bold red]x[/] | y", "a", task="t", trial=1, state="done", seeds=[0]), "id": 1,
+           "status": "ok", "score": 0.5, "score_std": 0.0}
+    recs = [decode(row)]
     board = build(recs, properties=False)
     assert "[bold red]x[/] | y" in board.format("table")
     assert "[bold red]x[/] \\| y" in board.format("markdown")

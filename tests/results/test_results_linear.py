@@ -19,15 +19,21 @@ def test_linear_property(text: str, expected: bool) -> None:
     assert actsearch.parse(text).properties()["linear"] is expected
 
 
-def _rec(i: int, expression: str, score: float) -> dict:
-    act = actsearch.parse(expression)
-    return {"id": i, "expression": expression, "fingerprint": act.fingerprint, "params": dict(act.params),
-            "status": "ok", "score": score, "score_std": 0.0, "seeds": [0], "task": "t", "role": "search",
-            "created_at": f"2026-01-01T00:00:0{i}"}
+def _records(*rows: tuple[str, float]) -> list:
+    """Typed records of scored candidates, written through the in-memory store."""
+    from actsearch.evaluators.result import CandidateResult, EvalResult
+    from actsearch.results.memory import MemoryStore
+
+    store = MemoryStore()
+    for i, (expression, score) in enumerate(rows):
+        act = actsearch.parse(expression)
+        store.record(expression, act.fingerprint, CandidateResult.from_runs([EvalResult("ok", score, 0, 0.1, {})]),
+                     task="t", trial=i, params=dict(act.params), seeds=[0])
+    return store.candidates()
 
 
 def test_leaderboard_marks_linear_rows_in_every_format() -> None:
-    board = build([_rec(1, "x + beta*x", 0.7), _rec(2, "x*sigmoid(x)", 0.6), _rec(3, "2*x + 1", 0.5)])
+    board = build(_records(("x + beta*x", 0.7), ("x*sigmoid(x)", 0.6), ("2*x + 1", 0.5)))
     assert [e.linear for e in board] == [True, False, True]
     head, rows = formats.columns(board)
     col = head.index("linear")
@@ -38,6 +44,6 @@ def test_leaderboard_marks_linear_rows_in_every_format() -> None:
 
 
 def test_no_linear_column_without_linear_rows() -> None:
-    board = build([_rec(1, "x*sigmoid(x)", 0.6), _rec(2, "tanh(x)", 0.5)])
+    board = build(_records(("x*sigmoid(x)", 0.6), ("tanh(x)", 0.5)))
     assert "linear" not in formats.columns(board)[0]
     assert [e.linear for e in board] == [False, False]

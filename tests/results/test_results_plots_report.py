@@ -85,10 +85,10 @@ def test_report_is_self_contained(report):
 
 def test_report_escapes_stored_text(tmp_path):
     from actsearch.evaluators.result import CandidateResult, EvalResult
-    from actsearch.results.store import RunStore
+    from actsearch.results.store import SqliteStore
 
     evil = '<script>alert("x")</script><img src="https://example.com/a.png">'
-    with RunStore(tmp_path / "run") as store:
+    with SqliteStore(tmp_path / "run") as store:
         store.init_run({"task": "t", "command": evil})
         res = CandidateResult.from_runs([EvalResult(status="ok", score=0.5, seed=0)])
         store.record("tanh(x)", actsearch.parse("tanh(x)").fingerprint, res, task="t", searcher=evil, seeds=[0])

@@ -8,8 +8,8 @@ import pytest
 
 import actsearch
 from actsearch.errors import UserError
-from actsearch.results.store import RunStore
-from actsearch.results.validate import validate
+from actsearch.results.store import SqliteStore
+from actsearch.search.runner.validate import validate
 
 
 @pytest.fixture
@@ -21,11 +21,11 @@ def writable_run(run_dir, tmp_path):
 
 def test_validate_stores_rows_and_fills_columns(writable_run):
     rows = validate(writable_run, "digits", top=2, seeds=2, overrides={"steps": 20})
-    assert [r["expression"] for r in rows] == ["x * sigmoid(beta * x)", "max(x, 0) + 0.1 * x", "relu", "swish"]
-    assert all(r["status"] == "ok" and r["task"] == "digits[steps=20]" for r in rows)
-    assert all(0.0 < r["score"] <= 1.0 for r in rows)
+    assert [r.expression for r in rows] == ["x * sigmoid(beta * x)", "max(x, 0) + 0.1 * x", "relu", "swish"]
+    assert all(r.status == "ok" and r.task == "digits[steps=20]" for r in rows)
+    assert all(0.0 < r.score <= 1.0 for r in rows)
     with actsearch.open_run(writable_run) as run:
-        stored = run.records(task="digits[steps=20]", role="validation")
+        stored = run.records(task="digits", settings={"steps": 20}, role="validation")
         assert len(stored) == 4 and all(r.seeds == [0, 1] and len(r.runs) == 2 for r in stored)
         board = run.leaderboard()
     by_name = {(e.role, e.reference if e.role == "reference" else e.expression): e for e in board}
@@ -33,18 +33,18 @@ def test_validate_stores_rows_and_fills_columns(writable_run):
                 ("reference", "relu"), ("reference", "swish")):
         e = by_name[key]
         assert e.val_task == "digits[steps=20]" and e.val_seeds == 2
-        assert e.val_score == pytest.approx(next(r["score"] for r in rows if r["id"] == e_id(stored, e)))
+        assert e.val_score == pytest.approx(next(r.score for r in rows if r.id == e_id(stored, e)))
     assert by_name[("search", "tanh(x) * x")].val_score is None
     again = validate(writable_run, "digits", top=2, seeds=2, overrides={"steps": 20})
-    assert [r["status"] for r in again] == ["skipped"] * 4  # already validated: nothing re-trained
+    assert [r.status for r in again] == ["skipped"] * 4  # already validated: nothing re-trained
     with actsearch.open_run(writable_run) as run:
         assert len(run.records(role="validation")) == 4 + 2  # plus the two generated ones
 
 
 def e_id(stored, entry) -> int:
     if entry.role == "reference":
-        return next(r.id for r in stored if r.expression == entry.reference)
-    return next(r.id for r in stored if r.fingerprint == entry.fingerprint)
+        return next(r.id for r in stored if r.reference == entry.reference)
+    return next(r.id for r in stored if r.reference is None and r.fingerprint == entry.fingerprint)
 
 
 def test_validate_refuses_bad_input_and_a_busy_run(writable_run):
@@ -52,7 +52,7 @@ def test_validate_refuses_bad_input_and_a_busy_run(writable_run):
         validate(writable_run, "cifar100", top=1)
     with pytest.raises(UserError):
         validate(writable_run, "digits", top=1, seeds=0)
-    with RunStore(writable_run) as writer:  # a search is running: reading works, validating waits
+    with SqliteStore(writable_run) as writer:  # a search is running: reading works, validating waits
         with pytest.raises(UserError, match="in use"):
             validate(writable_run, "digits", top=0, seeds=1, overrides={"steps": 5})
         with actsearch.open_run(writable_run) as run:
@@ -74,5 +74,5 @@ def test_validate_on_a_user_task_file(writable_run):
 
     ref = str(Path(__file__).resolve().parents[2] / "examples" / "own_loop.py") + ":task"
     rows = validate(writable_run, ref, top=1, seeds=2, overrides={"steps": 40}, references=False)
-    assert len(rows) == 1 and rows[0]["status"] == "ok" and 0.0 < rows[0]["score"] <= 1.0
-    assert rows[0]["task"] == f"{ref}[steps=40]"
+    assert len(rows) == 1 and rows[0].status == "ok" and 0.0 < rows[0].score <= 1.0
+    assert rows[0].task == f"{ref}[steps=40]"

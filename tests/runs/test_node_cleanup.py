@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from actsearch.search.cluster import NODE_FILE, TOKEN_VAR, clean_stale_node
+from actsearch.search.runner.cluster import NODE_FILE, TOKEN_VAR, clean_stale_node
 
 
 def _session(root: Path, name: str = "session_2026-12-01_10-00-00_123456_4242") -> Path:

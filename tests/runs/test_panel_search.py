@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from actsearch.cli import app
 from actsearch.results import formats
-from actsearch.results.store import RunStore
+from actsearch.results.store import SqliteStore
 
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 DEEP, SHALLOW = f"table:{DATA / 'x-gated-mnist1d.csv'}", f"table:{DATA / 'x-gated-mnist1d-shallow.csv'}"
@@ -31,7 +31,7 @@ def test_panel_search_resume_and_leaderboard(local_ray, tmp_path):
     _search(run, 5)
     again = CliRunner().invoke(app, ["resume", str(run), "--budget", "8", "--plain"])
     assert again.exit_code == 0, again.output
-    rows = [r for r in RunStore(run, readonly=True).candidates(role="search") if r.trial_id]
+    rows = [r for r in SqliteStore(run, readonly=True).candidates(role="search") if r.trial is not None]
     assert len(rows) == 8 and len({r.fingerprint for r in rows}) == 8
     out = CliRunner().invoke(app, ["leaderboard", str(run), "--format", "json", "--all"])
     assert out.exit_code == 0, out.output

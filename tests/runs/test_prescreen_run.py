@@ -6,12 +6,13 @@ from __future__ import annotations
 import sys
 
 from actsearch.evaluators import get_task
-from actsearch.results.store import RunStore
-from actsearch.search.bookkeeper import Bookkeeper
-from actsearch.search.run import SearchSpec, prepare, searcher_options
-from actsearch.search.searchers import make_searcher
+from actsearch.results.store import SqliteStore
+from actsearch.search.runner.run import open_study
+from actsearch.search.runner.spec import SearchSpec, prepare, searcher_options
+from actsearch.search.runner.study import StudyEvent
+from actsearch.search.runner.trials import TrialEvent, evaluate_trial
 from actsearch.search.searchers.base import FINISHED, WAIT
-from actsearch.search.tune import evaluate_config
+from actsearch.search.space import load_space
 
 
 def _spec(**kw) -> SearchSpec:
@@ -55,35 +56,42 @@ def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
 
 def _book(spec, run_dir):
     store = prepare(spec, run_dir)
-    return store, Bookkeeper(store, spec, make_searcher(spec.searcher, spec.space, **searcher_options(spec)))
+    task = get_task(spec.task, **spec.task_overrides)
+    return store, open_study(spec, store, task=task, space=load_space(spec.space))
+
+
+def _done(study, config):
+    outcome = evaluate_trial(config)
+    study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
 
 
 def test_a_rejected_proposal_is_stored_invalid_without_a_trial_and_not_counted(tmp_path):
     spec = _spec(space=str(_space_file(tmp_path)), searcher="exhaustive", budget=2, task_overrides={"steps": 5})
     store, book = _book(spec, tmp_path / "run")
-    configs = [book.next_config(), book.next_config()]
-    assert [c["expression"] for c in configs] == ["x * x", "x * tanh(x)"]  # x·exp(x), between them, never ran
-    assert book.next_config() is WAIT  # the budget (2 trainings) is handed out
+    configs = [book.next_trial(), book.next_trial()]
+    assert [c.expression for c in configs] == ["x * x", "x * tanh(x)"]  # x·exp(x), between them, never ran
+    assert book.next_trial() is WAIT  # the budget (2 trainings) is handed out
     for config in configs:
-        book.complete(config, evaluate_config(config), error=False, retries=0)
-    assert book.next_config() is FINISHED and book.finished
+        _done(book, config)
+    assert book.next_trial() is FINISHED and book.finished
     rows = {r.expression: r for r in store.candidates(role="search")}
     bad = rows[EXPLODING]
-    assert bad.status == "invalid" and bad.trial_id is None and bad.runs == [] and bad.step == 1
+    assert bad.status == "invalid" and bad.trial is None and bad.runs == [] and bad.step == 1
     assert bad.error.startswith("pre-screen: exploding signal at initialisation")
     assert store.count(role="search") == 2 and store.pending() == []
 
 
-def test_the_surrogate_screens_its_own_pool_and_the_run_stores_what_it_flags(tmp_path):
+def test_the_surrogate_and_the_runs_prescreen_share_one_featurizer(tmp_path):
     spec = _spec(space=str(_space_file(tmp_path)), task_overrides={"steps": 5})
     store, book = _book(spec, tmp_path / "run")
     assert book.searcher.prescreen and book.searcher.featurizer.probe.name == "digits"
     for _ in range(3):
-        config = book.next_config()
+        config = book.next_trial()
         if config is FINISHED:
             break
-        book.complete(config, evaluate_config(config), error=False, retries=0)
-    assert book.next_config() is FINISHED and book.screen.screen is None  # no second pre-screen was built
+        _done(book, config)
+    assert book.next_trial() is FINISHED
+    assert book.screen.featurizer.probe.name == "digits"
     rows = {r.expression: r for r in store.candidates(role="search")}
     assert rows[EXPLODING].status == "invalid" and rows[EXPLODING].error.startswith("pre-screen: exploding")
     assert store.count(role="search") == 2
@@ -93,7 +101,7 @@ def test_the_surrogate_screens_its_own_pool_and_the_run_stores_what_it_flags(tmp
 def test_without_the_prescreen_the_exploding_candidate_is_handed_out_for_training(tmp_path):
     spec = _spec(space=str(_space_file(tmp_path)), searcher="exhaustive", prescreen=False)
     store, book = _book(spec, tmp_path / "run")
-    assert [book.next_config()["expression"] for _ in range(3)] == ["x * x", EXPLODING, "x * tanh(x)"]
+    assert [book.next_trial().expression for _ in range(3)] == ["x * x", EXPLODING, "x * tanh(x)"]
     assert book.screen is None and store.candidates() == []
 
 
@@ -105,16 +113,16 @@ def test_search_no_prescreen_trains_the_exploding_candidate_and_resume_keeps_it(
     code, out, err = _cli(monkeypatch, capsys, *common, "--no-prescreen")
     assert code == 0, err
     assert "[pre-screen]" not in out and "3/3 candidates evaluated" in out
-    store = RunStore(run, readonly=True)
+    store = SqliteStore(run, readonly=True)
     trained = {r.expression: r for r in store.candidates(role="search")}[EXPLODING]
-    assert trained.trial_id and trained.runs and not (trained.error or "").startswith("pre-screen")
+    assert trained.trained and trained.runs and not (trained.error or "").startswith("pre-screen")
     assert store.count(role="search") == 3 and store.meta()["spec"]["prescreen"] is False
     # A resumed run keeps its setting; asking for the other one is another search.
     code, _, err = _cli(monkeypatch, capsys, "resume", run, "--plain")
     assert code == 0, err
     code, _, err = _cli(monkeypatch, capsys, *common, "--resume")
     assert code == 0, err
-    assert RunStore(run, readonly=True).meta()["spec"]["prescreen"] is False
+    assert SqliteStore(run, readonly=True).meta()["spec"]["prescreen"] is False
     code, _, err = _cli(monkeypatch, capsys, *common, "--prescreen", "--resume")
     assert code == 2 and "belongs to a different search (prescreen" in err
 
@@ -123,8 +131,8 @@ def test_the_progress_view_counts_rejections_apart_from_trials():
     from actsearch.commands.search import Progress
 
     progress = Progress(3, [])
-    event = {"expression": EXPLODING, "role": "search", "status": "invalid", "score": 0.0, "score_std": 0.0,
-             "retries": 0, "evaluated": 0, "budget": 3, "prescreen": "pre-screen: exploding signal (...)"}
+    event = StudyEvent(EXPLODING, "search", "invalid", 0.0, 0.0, evaluated=0, budget=3,
+                       prescreen="pre-screen: exploding signal (...)")
     progress.add(event)
     assert (progress.screened, progress.done, progress.failures, progress.new) == (1, 0, 0, 0)
     assert progress.line(event) == f"[pre-screen] {EXPLODING}: exploding signal (...)"
@@ -133,13 +141,13 @@ def test_the_progress_view_counts_rejections_apart_from_trials():
 def test_a_surrogate_proposal_stores_its_predicted_score(tmp_path):
     spec = _spec(space=str(_space_file(tmp_path)), searcher_options={"n_initial": 1}, task_overrides={"steps": 5})
     store, book = _book(spec, tmp_path / "run")
-    first = book.next_config()
-    book.complete(first, evaluate_config(first), error=False, retries=0)
-    second = book.next_config()  # the forest's pick: its prediction travels with the pending proposal
-    pending = store.pending()[0]
+    first = book.next_trial()
+    _done(book, first)
+    second = book.next_trial()  # the forest's pick: its prediction travels with the pending trial
+    pending = store.pending()[0].metrics
     assert isinstance(pending["predicted"], float) and pending["predicted_spread"] >= 0.0
-    book.complete(second, evaluate_config(second), error=False, retries=0)
-    rows = {r.trial_id: r for r in store.candidates(role="search") if r.trial_id}
-    assert "predicted" not in rows[first["trial_id"]].metrics  # a random start: nothing predicted
-    assert rows[second["trial_id"]].metrics["predicted"] == pending["predicted"]
-    assert rows[second["trial_id"]].metrics["predicted_spread"] == pending["predicted_spread"]
+    _done(book, second)
+    rows = {r.id: r for r in store.candidates(role="search") if r.trained}
+    assert "predicted" not in rows[first.key].metrics  # a random start: nothing predicted
+    assert rows[second.key].metrics["predicted"] == pending["predicted"]
+    assert rows[second.key].metrics["predicted_spread"] == pending["predicted_spread"]

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from actsearch.results.store import RunStore
-from actsearch.search.cluster import NODE_FILE, _holds_files_in
+from actsearch.results.store import SqliteStore
+from actsearch.search.runner.cluster import NODE_FILE, _holds_files_in
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +37,7 @@ def _left_behind(raylets: list[int], session_dir: str) -> list[int]:
 
 
 def _evaluated(run_dir):
-    return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+    return [r for r in SqliteStore(run_dir, readonly=True).candidates(role="search") if r.trained]
 
 
 def _start_and_stop(run, sig: int, *extra: str) -> subprocess.Popen:
@@ -77,7 +77,7 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
     _start_and_stop(run, signal.SIGKILL, "--references", "relu")
     before = _evaluated(run)
     assert 3 <= len(before) < 10
-    store = RunStore(run, readonly=True)
+    store = SqliteStore(run, readonly=True)
     assert store.pending(), "a killed driver leaves the proposals it had handed out"
     node = json.loads((run / NODE_FILE).read_text())
     out = subprocess.run(CLI + ["resume", str(run), "--plain"], capture_output=True, text=True, timeout=300)
@@ -86,17 +86,18 @@ def test_sigkilled_driver_resumes_to_exactly_the_budget(tmp_path):
     # what the killed driver's Ray left behind was ended by the resume
     assert _left_behind(node["raylet"], node["session_dir"]) == []
     rows = _evaluated(run)
-    assert len(rows) == 10 and len({r.fingerprint for r in rows}) == 10 and len({r.trial_id for r in rows}) == 10
+    assert len(rows) == 10 and len({r.fingerprint for r in rows}) == 10 and len({r.trial for r in rows}) == 10
     assert {(r.id, r.fingerprint) for r in before} <= {(r.id, r.fingerprint) for r in rows}  # nothing lost
-    assert RunStore(run, readonly=True).pending() == []
-    assert RunStore(run, readonly=True).count(role="reference") == 1
+    assert SqliteStore(run, readonly=True).pending() == []
+    assert SqliteStore(run, readonly=True).count(role="reference") == 1
 
 
 def test_search_on_a_multi_node_cluster(tmp_path):
     import ray
     from ray.cluster_utils import Cluster
 
-    from actsearch.search.run import SearchSpec, run_search
+    from actsearch.search.runner.run import run
+    from actsearch.search.runner.spec import SearchSpec
 
     assert not ray.is_initialized()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
@@ -105,7 +106,7 @@ def test_search_on_a_multi_node_cluster(tmp_path):
         cluster.wait_for_nodes()
         spec = SearchSpec(space="quick", searcher="random", task="digits", budget=6, workers=2,
                           address=cluster.address, task_overrides={"steps": 150}, references=())
-        summary = run_search(spec, tmp_path)
+        summary = run(spec, tmp_path)[0]
         rows = _evaluated(tmp_path)
         assert summary.finished and len(rows) == 6 and len({r.fingerprint for r in rows}) == 6
         nodes = {r.metrics.get("node") for r in rows}

@@ -7,10 +7,17 @@ import signal
 import threading
 import time
 
-from actsearch.results.store import RunStore, RunStoreError
-from actsearch.search.run import SearchSpec, run_search
+from actsearch.results.store import RunStoreError, SqliteStore
+from actsearch.search.runner.run import run
+from actsearch.search.runner.spec import SearchSpec
 
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
+
+
+
+def _run_search(spec, run_dir, **kw):
+    """One search on the Ray executor; its summary."""
+    return run(spec, run_dir, **kw)[0]
 
 
 def _spec(**kw) -> SearchSpec:
@@ -20,24 +27,25 @@ def _spec(**kw) -> SearchSpec:
 
 
 def _evaluated(run_dir):
-    return [r for r in RunStore(run_dir, readonly=True).candidates(role="search") if r.trial_id]
+    return [r for r in SqliteStore(run_dir, readonly=True).candidates(role="search") if r.trained]
 
 
 def test_budget_then_resume_with_more_budget_under_asha(local_ray, tmp_path):
     events = []
-    first = run_search(_spec(searcher="evolution", budget=5, references=("relu",)), tmp_path,
-                       on_result=events.append)
+    first = _run_search(_spec(searcher="evolution", budget=5, references=("relu",)), tmp_path,
+                       on_event=events.append)
     assert first.finished and not first.interrupted and first.evaluated == 5
-    assert [e["role"] for e in events].count("reference") == 1 and len(events) == 6
+    assert [e.role for e in events].count("reference") == 1 and len(events) == 6
     # The scheduler is not part of a search's identity: the rest runs with ASHA stopping weak trials.
-    again = run_search(_spec(searcher="evolution", budget=9, references=("relu",), scheduler="asha",
+    again = _run_search(_spec(searcher="evolution", budget=9, references=("relu",), scheduler="asha",
                              task_overrides=dict(TINY)), tmp_path, resume=True)
     rows = _evaluated(tmp_path)
     assert again.evaluated == 9 and again.new == 4 and len(rows) == 9
-    assert len({r.fingerprint for r in rows}) == 9 and len({r.trial_id for r in rows}) == 9
-    # The restored searcher continued its own sequence of trial ids; relu was not evaluated again.
-    assert sorted(r.step for r in rows) == list(range(9))
-    store = RunStore(tmp_path, readonly=True)
+    assert len({r.fingerprint for r in rows}) == 9 and len({r.trial for r in rows}) == 9
+    # The restored searcher continued its own sequence of proposal ids; relu was not evaluated again.
+    steps = [r.step for r in sorted(rows, key=lambda r: r.trial)]
+    assert steps == sorted(set(steps)) and sorted(r.trial for r in rows) == sorted(set(r.trial for r in rows))
+    store = SqliteStore(tmp_path, readonly=True)
     assert store.count(role="reference") == 1 and store.pending() == []
     assert store.meta()["budget"] == 9 and store.meta()["searcher"] == "evolution"
     assert all(r.status in ("ok", "diverged", "error") and r.runs for r in rows[:5])
@@ -79,7 +87,7 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
         while time.monotonic() < deadline and not killed:
             # wait until a trial has been running a moment, then kill its worker process
             try:  # a trial is running once its proposal is pending in the store
-                running = bool(RunStore(tmp_path, readonly=True).pending())
+                running = bool(SqliteStore(tmp_path, readonly=True).pending())
             except RunStoreError:  # not created yet
                 running = False
             if running:
@@ -93,7 +101,7 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 
     killer = threading.Thread(target=kill_one_worker, daemon=True)
     killer.start()
-    summary = run_search(_spec(budget=4, task_overrides={"steps": 1000}), tmp_path)
+    summary = _run_search(_spec(budget=4, task_overrides={"steps": 1000}), tmp_path)
     killer.join()
     rows = _evaluated(tmp_path)
     assert killed, "no trial worker was found to kill"
@@ -105,41 +113,43 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_path):
     from collections import Counter
 
-    from actsearch.search.dedup import analyse
-    from actsearch.search.space import load_space
+    from actsearch.search.space.core import load_space
+    from actsearch.search.space.dedup import analyse
 
     space = load_space("quick")
-    per_fp: Counter = Counter()
+    per_fp: Counter = Counter()  # distinct texts per fingerprint (candidates may share a text)
+    texts: set[str] = set()
     trivial: set[str] = set()
     first: dict[str, tuple] = {}
     for cand in space.enumerate():
         text, params = space.to_text(cand)
         fp, reason = analyse(text, params)
-        per_fp[fp] += 1
+        per_fp[fp] += text not in texts
+        texts.add(text)
         first.setdefault(fp, (text, params))
         if reason:
             trivial.add(fp)
     # The pre-screen (on by default) rejects what explodes at initialisation: stored invalid, untrained.
     from actsearch.evaluators import get_task
     from actsearch.grammar import parse
-    from actsearch.search.prescreen import PreScreen
+    from actsearch.search.screening.prescreen import PreScreen
 
     screen = PreScreen(get_task("digits", **TINY))
     screened = {fp for fp in set(per_fp) - trivial if screen(parse(first[fp][0], **first[fp][1]))}
     assert 0 < len(screened) < 5
     expected = set(per_fp) - trivial - screened
-    summary = run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
-    store = RunStore(tmp_path, readonly=True)
+    summary = _run_search(_spec(searcher="exhaustive", budget=10_000, references=("relu", "swish")), tmp_path)
+    store = SqliteStore(tmp_path, readonly=True)
     rows = store.candidates(role="search")
-    evaluated = [r for r in rows if r.trial_id]
+    evaluated = [r for r in rows if r.trained]
     assert summary.finished and not summary.interrupted and summary.evaluated == len(expected)
     assert {r.fingerprint for r in evaluated} == expected and len(evaluated) == len(expected)
-    # Every other raw candidate is an alias row of its stored twin; trivial and screened ones are stored once.
+    # Every other text of a function is an alias row of its stored twin; trivial and screened ones are stored once.
     aliases = [r for r in rows if r.alias_of is not None]
     by_id = {r.id: r for r in rows}
     assert all(by_id[a.alias_of].fingerprint == a.fingerprint for a in aliases)
     assert len(aliases) == sum(per_fp[fp] - 1 for fp in expected | screened)
-    invalid = [r for r in rows if r.status == "invalid" and not r.trial_id and r.alias_of is None]
+    invalid = [r for r in rows if r.status == "invalid" and not r.trained and r.alias_of is None]
     assert {r.fingerprint for r in invalid} == trivial | screened and len(invalid) == len(trivial | screened)
     assert all(r.error.startswith("pre-screen: ") for r in invalid if r.fingerprint in screened)
     assert store.count(role="reference") == 2 and store.pending() == []
@@ -159,21 +169,21 @@ def test_searcher_options_from_the_cli_are_stored_and_kept_on_resume(local_ray, 
     table = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "x-gated-mnist1d.csv"
     run = tmp_path / "run"
     args = ["search", "--space", "x-gated", "--searcher", "evolution", "--task", f"table:{table}", "--budget", "8",
-            "--option", "temperature=0", "-o", "population_size=4", "--references", "", "--plain"]
+            "--option", "temperature=0", "-O", "population_size=4", "--references", "", "--plain"]
     result = CliRunner().invoke(app, [*args, "--run-dir", str(run)])
     assert result.exit_code == 0, result.output
-    meta = RunStore(run, readonly=True).meta()
+    meta = SqliteStore(run, readonly=True).meta()
     assert meta["spec"]["searcher_options"] == {"temperature": 0, "population_size": 4}
     assert len(_evaluated(run)) == 8
     assert len({r.fingerprint for r in _evaluated(run)}) == 8
     # Another option on resume is another search; the stored one continues.
-    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "--resume", "-o", "population_size=5"])
+    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "--resume", "-O", "population_size=5"])
     assert isinstance(other.exception, UserError) and "searcher_options" in str(other.exception)
     again = CliRunner().invoke(app, ["resume", str(run), "--budget", "10", "--plain"])
     assert again.exit_code == 0, again.output
     assert len(_evaluated(run)) == 10
-    for bad, message in ((["-o", "temperature=hot"], "bad option"), (["-o", "bogus=1"], "unexpected keyword"),
-                         (["-o", "noequals"], "NAME=VALUE")):
+    for bad, message in ((["-O", "temperature=hot"], "bad option"), (["-O", "bogus=1"], "unexpected keyword"),
+                         (["-O", "noequals"], "NAME=VALUE")):
         res = CliRunner().invoke(app, [*args, "--run-dir", str(tmp_path / "bad"), *bad])
         assert isinstance(res.exception, UserError) and message in str(res.exception)  # main() prints one line
         assert not (tmp_path / "bad").exists()

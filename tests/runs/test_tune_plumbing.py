@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from actsearch.search.cluster import AddressError, probe_address
+from actsearch.search.runner.cluster import AddressError, probe_address
 
 
 def _free_port() -> int:
@@ -63,8 +63,8 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
     code, err = _cli(monkeypatch, capsys, "search", "--space", str(bad), "--budget", "2", "--run-dir",
                      str(tmp_path / "r"))
     assert code == 2 and "bad TOML" in err and err.count("\n") == 1
-    from actsearch.results.store import RunStore
-    from actsearch.search.run import SearchSpec, prepare
+    from actsearch.results.store import SqliteStore
+    from actsearch.search.runner.spec import SearchSpec, prepare
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits"), tmp_path / "r").close()
     common = ["--searcher", "random", "--task", "digits", "--budget", "2", "--run-dir", str(tmp_path / "r")]
@@ -74,4 +74,4 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
     assert code == 2 and "already holds a search" in err
     code, err = _cli(monkeypatch, capsys, "resume", str(tmp_path / "nothing"))
     assert code == 2 and "nothing to resume" in err
-    assert RunStore(tmp_path / "r", readonly=True).meta()["space"] == "quick"  # untouched
+    assert SqliteStore(tmp_path / "r", readonly=True).meta()["space"] == "quick"  # untouched

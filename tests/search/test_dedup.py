@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from actsearch.search.dedup import ALIAS, INVALID, NEW, Dedup, analyse, count_distinct, distinct
-from actsearch.search.searchers import FINISHED, make_searcher
+from loophelper import FINISHED, make_searcher
+
+from actsearch.evaluators.result import INVALID
+from actsearch.search.space.dedup import analyse, count_distinct, distinct
 
 
-def test_dedup_verdicts():
-    d = Dedup()
-    v = d.check("x * sigmoid(x)")
-    assert v.kind == NEW
-    d.claim(v.fingerprint, "t000000")
-    alias = d.check("sigmoid(x) * x")
-    assert (alias.kind, alias.alias_of, alias.fingerprint) == (ALIAS, "t000000", v.fingerprint)
-    constant = d.check("x - x")
-    assert constant.kind == INVALID and constant.reason == "constant"
-    d.claim(constant.fingerprint, "")
-    again = d.check("sin(x) - sin(x)")  # same fingerprint as an invalid one
-    assert again.kind == INVALID and again.alias_of is None
-    restored = Dedup()
-    restored.load_state(d.state())
-    assert restored.check("sigmoid(x) * x").alias_of == "t000000"
+def test_analyse_collapses_equal_functions_and_flags_trivial_ones():
+    fp, reason = analyse("x * sigmoid(x)")
+    assert reason is None and analyse("sigmoid(x) * x") == (fp, None)
+    constant = analyse("x - x")
+    assert constant[1] == "constant" and analyse("sin(x) - sin(x)")[0] == constant[0]
 
 
 def test_analyse_is_cached_and_param_aware():
@@ -29,23 +21,25 @@ def test_analyse_is_cached_and_param_aware():
     assert analyse("x * sigmoid(beta * x)", {"beta": 1.0}) == (fp1, None)
 
 
-def test_exhaustive_walk_reports_aliases_and_invalid_ones(tiny_space):
+def test_the_loop_records_aliases_and_invalid_ones_of_an_exhaustive_walk(tiny_space):
     searcher = make_searcher("exhaustive", tiny_space)
-    proposals, skipped = [], []
+    proposals = []
     while (p := searcher.suggest()) is not FINISHED:
         proposals.append(p)
-        skipped += searcher.pop_skipped()
         searcher.on_trial_complete(p.trial_id, score=0.5)
-    skipped += searcher.pop_skipped()
-    assert len(proposals) + len(skipped) == tiny_space.raw_size  # every raw candidate accounted for
-    by_id = {p.trial_id: p for p in proposals}
-    aliases = [s for s in skipped if s["status"] == ALIAS]
-    invalid = [s for s in skipped if s["status"] == INVALID]
-    assert aliases and invalid
-    for s in aliases:  # an alias points at the first proposal with its fingerprint
-        assert by_id[s["alias_of"]].fingerprint == s["fingerprint"]
-    assert any(s["expression"] == "x + -x" and s["reason"] == "constant" for s in invalid)
-    assert any(s["expression"] == "x - x" and s["reason"] == "alias of invalid" for s in invalid)
+    rows = searcher.store.candidates()
+    aliases = [r for r in rows if r.alias_of is not None]
+    invalid = [r for r in rows if r.status == INVALID and r.alias_of is None]
+    assert aliases and invalid and not [r for r in rows if r.trained and r.status != "ok"]
+    by_id = {r.id: r for r in rows}
+    for r in aliases:  # an alias points at the first proposal with its fingerprint
+        assert by_id[r.alias_of].fingerprint == r.fingerprint and by_id[r.alias_of].trained
+    assert any(r.expression == "x + -x" and r.error == "constant" for r in invalid)
+    # "x - x" is the same constant function: the loop keeps one invalid row per fingerprint
+    assert not any(r.expression == "x - x" for r in rows)
+    texts = {r.expression for r in rows}
+    walked = [tiny_space.to_text(tiny_space.at(i))[0] for i in range(tiny_space.raw_size)]
+    assert {t for t in walked if analyse(t)[0] not in {r.fingerprint for r in invalid}} <= texts
     stats = count_distinct(tiny_space)
     assert stats["distinct"] == len(proposals) == len(list(distinct(tiny_space)))
     assert stats["raw"] == tiny_space.raw_size and stats["seconds"] >= 0

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from loophelper import make_searcher, run_search
 
 from actsearch.evaluators import get_task
-from actsearch.search.driver import run_search
-from actsearch.search.searchers import make_searcher
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
 
 
 @pytest.mark.slow
@@ -25,12 +24,12 @@ def test_driver_trains_real_candidates_and_feeds_the_searcher():
         if t.result.status == "ok":
             assert 0.0 <= t.result.score <= 1.0
     assert searcher.n_completed == 3 and len(searcher.population) == 2  # the oldest member left
-    assert trials[2].proposal.info["origin"] == "mutation"
-    assert trials[2].proposal.info["parent"] in {t.proposal.trial_id for t in trials[:2]}
+    assert trials[2].proposal.origin == "mutation"
+    assert trials[2].proposal.parent in {t.proposal.pid for t in trials[:2]}
 
 
 def test_driver_prescreen_skips_an_exploding_candidate_unless_switched_off():
-    from actsearch.search.space import space_from_dict
+    from actsearch.search.space.core import space_from_dict
 
     space = space_from_dict({"units": 1, "unary": ["x", "exp", "tanh"], "binary": ["mul"], "gated": True})
     task = get_task("digits", steps=5)

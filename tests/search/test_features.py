@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import actsearch
-from actsearch.search.features import (
+from actsearch.search.screening.features import (
     BIG,
     PARAM_VALUES,
     PROPAGATION_NAMES,
@@ -23,7 +23,7 @@ from actsearch.search.features import (
     proxy_features,
     scalar_features,
 )
-from actsearch.search.prescreen import PreScreen, Thresholds, reason, screen_proposal
+from actsearch.search.screening.prescreen import PreScreen, Thresholds, reason
 
 N_FEATURES = len(PARAM_VALUES) * (len(SCALAR_NAMES) + len(PROPAGATION_NAMES)) + len(PROXY_NAMES)
 
@@ -120,17 +120,14 @@ def test_prescreen_rejects_exploding_and_keeps_good_ones():
     assert screen.result(actsearch.parse("relu(x)")) is None
 
 
-def test_screen_proposal_for_drivers():
-    from actsearch.search.searchers.base import Proposal
+def test_the_prescreen_reads_the_shared_featurizer_of_its_task():
+    from actsearch.search.screening.features import shared_featurizer
 
     screen = PreScreen()
-    bad = Proposal("t1", "exp(exp(x))", actsearch.parse("exp(exp(x))").fingerprint)
-    good = Proposal("t2", "tanh(x)", actsearch.parse("tanh(x)").fingerprint)
-    flagged = Proposal("t3", "tanh(x)", good.fingerprint, info={"prescreen": "pre-screen: flagged"})
-    assert screen_proposal(bad, screen).status == "invalid"
-    assert screen_proposal(bad, None) is None  # pre-screen off
-    assert screen_proposal(good, screen) is None
-    assert screen_proposal(flagged, None).error == "pre-screen: flagged"
+    assert screen.featurizer is shared_featurizer(None)  # the surrogate ranks with this same one
+    bad, good = actsearch.parse("exp(exp(x))"), actsearch.parse("tanh(x)")
+    assert screen(bad) is not None and screen(good) is None
+    assert screen.features(good) == screen.featurizer.initial_propagation(good)
 
 
 def test_reason_follows_the_thresholds():

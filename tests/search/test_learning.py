@@ -5,8 +5,9 @@ binary varies too much per seed for a short test.)"""
 
 from __future__ import annotations
 
-from actsearch.search.searchers import make_searcher
-from actsearch.search.space import load_space
+from loophelper import make_searcher
+
+from actsearch.search.space.core import load_space
 
 
 def share_of_rewarded(name, seed, n=64):

@@ -11,11 +11,11 @@ import json
 import math
 
 import pytest
+from loophelper import FINISHED, SEARCHERS, WAIT, make_searcher
 from scoring import score_of
 
 from actsearch.errors import UserError
-from actsearch.search.dedup import distinct
-from actsearch.search.searchers import FINISHED, SEARCHERS, WAIT, make_searcher
+from actsearch.search.space.dedup import distinct
 
 pytestmark = pytest.mark.parametrize("name", SEARCHERS)
 LIMIT = 200  # more than the tiny space's raw size: every searcher must finish before this

@@ -7,16 +7,15 @@ import json
 import statistics
 
 import pytest
+from loophelper import make_searcher, run_search
 from scoring import score_of
 
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.grammar.library import NAMES, defaults, expression
-from actsearch.search.dedup import distinct
-from actsearch.search.driver import run_search
-from actsearch.search.searchers import make_searcher
-from actsearch.search.similarity import FAR, distance, signature, signature_of
-from actsearch.search.space import load_space
+from actsearch.search.space.core import load_space
+from actsearch.search.space.dedup import distinct
+from actsearch.search.space.similarity import FAR, distance, signature, signature_of
 
 
 def d(a: str, b: str) -> float:
@@ -75,9 +74,9 @@ def test_children_stay_close_to_their_parents_in_shape(tmp_path):
         steps = []
         for seed in range(5):
             trials = run_search(make_searcher("evolution", space, seed=seed, **options), task, budget=60)
-            by_id = {t.proposal.trial_id: t.proposal for t in trials}
+            by_id = {t.proposal.pid: t.proposal for t in trials}
             for t in trials:
-                parent = by_id.get(t.proposal.info.get("parent"))
+                parent = by_id.get(t.proposal.parent)
                 if parent is not None:
                     steps.append(distance(signature_of(parent.expression, parent.params),
                                           signature_of(t.proposal.expression, t.proposal.params)))

@@ -8,15 +8,19 @@ import statistics
 
 import pytest
 import torch
+from loophelper import FINISHED, Looped, make_searcher
 
 import actsearch
-from actsearch.search.dedup import distinct
-from actsearch.search.features import Featurizer
-from actsearch.search.searchers import FINISHED, make_searcher
-from actsearch.search.searchers.surrogate import SurrogateSearcher
-from actsearch.search.space import load_space
+from actsearch.search.screening.features import Featurizer
+from actsearch.search.searchers.surrogate import SurrogateSearcher as _Surrogate
+from actsearch.search.space.core import load_space
+from actsearch.search.space.dedup import distinct
 
 GRID = torch.linspace(-4, 4, 201)
+
+
+def SurrogateSearcher(*args, **kw):  # noqa: N802 - the searcher, driven through the real loop
+    return Looped(_Surrogate(*args, **kw))
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +70,12 @@ def test_prescreen_rejections_come_last_and_flagged(tiny_space, featurizer):
     props = []
     while (p := s.suggest()) is not FINISHED:
         props.append(p)
-        flagged = "prescreen" in p.info  # a driver records these invalid without training
+        flagged = p.origin == "rejected"  # the loop's pre-screen stores these invalid, untrained
         s.on_trial_complete(p.trial_id, None if flagged else swish_likeness(p), "invalid" if flagged else "ok")
-    flagged = [i for i, p in enumerate(props) if "prescreen" in p.info]
+    flagged = [i for i, p in enumerate(props) if p.origin == "rejected"]
     assert flagged and flagged == list(range(len(props) - len(flagged), len(props)))
-    assert all(props[i].info["prescreen"].startswith("pre-screen:") for i in flagged)
-    assert all(r["status"] == "invalid" and r["reason"] for r in s.pop_skipped())  # the trivial ones
+    assert all(s.searcher._acts[props[i].fingerprint][2].startswith("pre-screen:") for i in flagged)
+    assert not s.store.candidates(include_pending=True) or all(r.trained for r in s.store.candidates())
     # with the pre-screen off: the same candidates, none flagged
     off = SurrogateSearcher(tiny_space, seed=0, featurizer=featurizer, n_initial=3, prescreen=False)
     props_off = drive(off, swish_likeness)
@@ -90,15 +94,15 @@ def test_failures_and_non_finite_scores_are_handled(quick, featurizer):
     assert s.suggest() is not FINISHED
 
 
-def test_state_restore_mid_run_gives_the_same_suggestions(quick, featurizer):
+def test_state_restore_mid_run_gives_the_same_suggestions(quick, featurizer, tmp_path):
     s = SurrogateSearcher(quick, seed=5, featurizer=featurizer, n_initial=3, epsilon=0.2)
     drive(s, swish_likeness, limit=7)
     pending = s.suggest()  # one trial still running at save time
-    snap = s.state()
+    s.save(str(tmp_path / "run.pickle"))  # the store and the searcher's checkpoint, as a killed run leaves them
     s.on_trial_complete(pending.trial_id, swish_likeness(pending))
     after = [fp for fp, _ in drive(s, swish_likeness, limit=6)]
     r = SurrogateSearcher(quick, seed=5, featurizer=Featurizer(), n_initial=3, epsilon=0.2)
-    r.load_state(snap)
+    r.restore(str(tmp_path / "run.pickle"))
     # the running trial completes after the restore, then the searcher continues
     r.on_trial_complete(pending.trial_id, swish_likeness(pending))
     again = [fp for fp, _ in drive(r, swish_likeness, limit=6)]
@@ -110,12 +114,12 @@ def test_batches_without_results_are_distinct_and_ranked(quick, featurizer):
     drive(s, swish_likeness, limit=4)
     batch = [s.suggest() for _ in range(5)]  # five parallel workers, no result yet
     assert len({p.fingerprint for p in batch}) == 5
-    assert all(p.info["how"] == "model" for p in batch)
+    assert all(p.origin == "model" for p in batch)
     # ranked by the upper bound mean + kappa * spread that each proposal carries
-    bounds = [p.info["predicted"] + s.kappa * p.info["spread"] for p in batch]
+    bounds = [p.prediction.mean + s.kappa * p.prediction.spread for p in batch]
     assert bounds == sorted(bounds, reverse=True)
     predicted = s.predict([p.activation() for p in batch])
-    assert [round(predicted[p.fingerprint], 4) for p in batch] == [p.info["predicted"] for p in batch]
+    assert [round(predicted[p.fingerprint], 4) for p in batch] == [p.prediction.mean for p in batch]
 
 
 def test_beats_random_on_a_feature_visible_objective(quick, featurizer):
@@ -154,8 +158,8 @@ def test_starts_come_from_the_best_tenth_by_the_proxy(quick, featurizer):
     # init="random" starts anywhere in the pool, and says so
     r = SurrogateSearcher(quick, seed=0, featurizer=featurizer, n_initial=8, init="random")
     picks = [r.suggest() for _ in range(8)]
-    assert {p.info["how"] for p in picks} == {"random"} and any(loss[p.fingerprint] > cut for p in picks)
-    assert s.suggest().info["how"] == "model"
+    assert {p.origin for p in picks} == {"random"} and any(loss[p.fingerprint] > cut for p in picks)
+    assert s.suggest().origin == "model"
 
 
 def test_bad_start_options_are_refused(quick):

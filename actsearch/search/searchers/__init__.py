@@ -41,7 +41,7 @@ def make_searcher(name: str, space: Any, *, seed: int = 0, **kw: Any) -> Searche
     """A fresh searcher over ``space`` (a Space, or a preset name / TOML path)."""
     cls = searcher_class(name)
     if isinstance(space, str):
-        from actsearch.search.space import load_space
+        from actsearch.search.space.core import load_space
 
         space = load_space(space)
     try:

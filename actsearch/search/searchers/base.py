@@ -1,33 +1,38 @@
-"""The searcher interface: one small protocol every search strategy implements.
+"""The searcher interface: ask for a proposal, tell it the outcome.
 
-Shaped like Ray Tune's ``Searcher`` (and Optuna's samplers) so that the Ray Tune adapter can wrap
-any of them, and the plain in-process driver can run them for tests and replays::
+::
 
     searcher = make_searcher("evolution", space, seed=0)
-    while True:
-        p = searcher.suggest()
-        if p is FINISHED: break
-        if p is WAIT: ...wait for a running trial to complete...; continue
-        result = evaluate(p.activation(), task)           # anything that yields a score
-        searcher.on_trial_complete(p.trial_id, score=result.score, status=result.status)
+    searcher.attach(known)            # the loop's view: is this fingerprint already taken?
+    p = searcher.ask(7)               # Proposal | WAIT | FINISHED; 7 is the loop's proposal id
+    ...
+    searcher.tell(7, Outcome(score=0.93, status="ok"))
 
-Contract (checked for every registered searcher by ``tests/search/test_searcher_contract.py``):
-deterministic for a seed; never proposes the same fingerprint twice; returns ``FINISHED`` once
-the space is exhausted; treats a NaN/inf score or a non-"ok" status as a failure without
-crashing; ``state()`` → ``load_state()`` mid-run gives the same next suggestions.
+The loop (:class:`actsearch.search.runner.study.Study`) owns everything else: proposal ids, dedup
+against the store, alias and trivial records, the pre-screen, the budget. A searcher never sees
+the store and keeps no dedup map of its own: it proposes candidates of its space, may consult
+``self.known(fingerprint)`` to avoid proposing a fingerprint the run already holds, and is told
+exactly once about every proposal: its result (a stored one when the run already held its
+fingerprint; a failure, status ``invalid``, when the pre-screen rejected it), or ``Outcome.skipped``
+when it was an alias or a trivial candidate, which the searcher should simply forget. A searcher that walks its space (exhaustive, random) simply
+proposes every raw candidate and lets the loop record the aliases.
 
-Candidates a searcher declines are never proposed for training; ``pop_skipped()`` hands the
-driver records of them (``expression``, ``params``, ``fingerprint``, ``status`` "alias" or
-"invalid", ``reason``, ``alias_of``: the first trial id with that fingerprint) so that the run
-store can keep them. The space searchers report every trivial candidate (once per fingerprint)
-and, when they walk the space (exhaustive, random), every alias they pass.
+Contract (checked for every registered searcher by ``tests/search/test_searcher_contract.py``,
+through the real loop): deterministic for a seed; covers the deduplicated space and then returns
+``FINISHED`` (and keeps returning it); treats a NaN/inf score or a non-"ok" status as a failure;
+``state()`` → JSON → ``load_state()`` mid-run gives the same next proposals; ``WAIT`` only while
+a proposal is untold.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from actsearch.evaluators.result import OK
 
 
 class _Sentinel:
@@ -38,20 +43,28 @@ class _Sentinel:
         return self.name
 
 
-WAIT = _Sentinel("WAIT")  # nothing to propose until a running trial completes
+WAIT = _Sentinel("WAIT")  # nothing to propose until an outstanding proposal is told
 FINISHED = _Sentinel("FINISHED")  # the searcher will never propose again
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A score forecast made before training (the surrogate's forest: mean and spread of its trees)."""
+
+    mean: float
+    spread: float
 
 
 @dataclass
 class Proposal:
     """One candidate proposed by a searcher."""
 
-    trial_id: str  # unique within the run, assigned by the searcher ("t000042")
     expression: str  # text in the expression language; actsearch.parse(expression) rebuilds it
-    fingerprint: str  # the Activation's fingerprint (never repeated by one searcher)
     params: dict[str, float] = field(default_factory=dict)  # initial values of learnable constants
     tokens: list[int] | None = None  # the space's token sequence, when the searcher uses one
-    info: dict[str, Any] = field(default_factory=dict)  # searcher-specific (e.g. "aliases": [...])
+    prediction: Prediction | None = None  # forecast score, stored with the trial
+    origin: str | None = None  # how the searcher came to it ("random", "mutation", "model" ...)
+    parent: int | None = None  # the proposal id it was derived from (a mutation's parent)
 
     def activation(self):  # noqa: ANN201 - returns actsearch.Activation (import kept lazy)
         from actsearch.grammar import parse
@@ -59,40 +72,50 @@ class Proposal:
         return parse(self.expression, **self.params)
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What the loop tells a searcher about one of its proposals."""
+
+    score: float | None
+    status: str = OK
+    skipped: bool = False  # True: not a candidate of its own (an alias or a trivial one): forget it
+
+    @property
+    def fitness(self) -> float | None:
+        """The score of a successful trial, None for a failure (non-ok status, None, NaN or inf)."""
+        if self.status != OK or self.score is None or not math.isfinite(self.score):
+            return None
+        return float(self.score)
+
+
+def _nothing_known(fingerprint: str) -> bool:
+    return False
+
+
 class Searcher(ABC):
-    """Base class: subclasses implement ``suggest``, ``on_trial_complete``, ``state``/``load_state``."""
+    """Base class: subclasses implement ``ask``, ``tell``, ``state``/``load_state``."""
 
     name: str = "base"
 
-    @abstractmethod
-    def suggest(self) -> Proposal | _Sentinel:
-        """The next candidate to evaluate, ``WAIT``, or ``FINISHED``."""
+    def __init__(self) -> None:
+        self.known: Callable[[str], bool] = _nothing_known
+
+    def attach(self, known: Callable[[str], bool]) -> None:
+        """Give the searcher the loop's view of the fingerprints the run already holds."""
+        self.known = known
 
     @abstractmethod
-    def on_trial_complete(self, trial_id: str, score: float | None, status: str = "ok") -> None:
-        """Feed back the result of a proposal (score None or non-finite, or status != ok: failure)."""
+    def ask(self, proposal_id: int) -> Proposal | _Sentinel:
+        """The next candidate (to be known as ``proposal_id``), ``WAIT``, or ``FINISHED``."""
+
+    @abstractmethod
+    def tell(self, proposal_id: int, outcome: Outcome) -> None:
+        """The outcome of a proposal (unknown or already told ids are ignored)."""
 
     @abstractmethod
     def state(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot of everything needed to continue."""
+        """A JSON-serialisable snapshot (a copy, not live references) of everything needed to continue."""
 
     @abstractmethod
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore a snapshot made by ``state()`` on a searcher built with the same arguments."""
-
-    def pop_skipped(self) -> list[dict[str, Any]]:
-        """Records of the candidates declined since the last call (see the module docstring)."""
-        return []
-
-    # File form, as Ray Tune's Searcher.save/restore expect.
-    def save(self, path: str) -> None:
-        import json
-
-        with open(path, "w") as fh:
-            json.dump(self.state(), fh)
-
-    def restore(self, path: str) -> None:
-        import json
-
-        with open(path) as fh:
-            self.load_state(json.load(fh))

@@ -1,23 +1,18 @@
-"""Machinery shared by the space searchers: dedup, trial ids, pending trials, RNG state, streams.
+"""Machinery shared by the space searchers: outstanding proposals, RNG state, index streams.
 
-``SpaceSearcher`` turns a candidate of a ``Space`` into a ``Proposal`` only when its fingerprint
-is new and it is not trivial. What it declines is *skipped*, never proposed for training:
-trivial candidates (status ``invalid``, reported once per fingerprint) and, for searchers that
-walk the space (exhaustive, random), aliases — later candidates whose fingerprint an earlier
-proposal already carries. ``pop_skipped()`` hands these records to the driver, which may store
-them; candidates a searcher merely regenerates (a mutation or controller sample that repeats a
-fingerprint) are rejected silently and resampled.
+``SpaceSearcher`` turns a candidate of a ``Space`` into a ``Proposal`` and remembers what it needs
+when the loop tells the outcome. ``_fresh(cand)`` says whether a candidate is worth proposing to a
+searcher that does not walk the space (not trivial, fingerprint not held by the run, not already
+in this batch); walking searchers propose every raw candidate and let the loop record aliases.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from typing import Any
 
-from actsearch.evaluators.result import OK
-from actsearch.search.dedup import ALIAS, INVALID, NEW, Dedup
-from actsearch.search.searchers.base import Proposal, Searcher
+from actsearch.search.searchers.base import Outcome, Proposal, Searcher
+from actsearch.search.space.dedup import analyse
 
 
 def rng_state(rng: random.Random) -> list[Any]:
@@ -27,13 +22,6 @@ def rng_state(rng: random.Random) -> list[Any]:
 
 def set_rng_state(rng: random.Random, state: list[Any]) -> None:
     rng.setstate((state[0], tuple(state[1]), state[2]))
-
-
-def fitness(score: float | None, status: str) -> float | None:
-    """The score of a successful trial, None for a failure (non-ok status, None, NaN or inf)."""
-    if status != OK or score is None or not math.isfinite(score):
-        return None
-    return float(score)
 
 
 class IndexStream:
@@ -63,69 +51,38 @@ class IndexStream:
 
 
 class SpaceSearcher(Searcher):
-    """Base for searchers over a ``Space``: subclasses implement ``suggest`` and ``_complete``."""
+    """Base for searchers over a ``Space``: subclasses implement ``ask`` and ``_complete``."""
 
     def __init__(self, space: Any, *, seed: int = 0) -> None:
+        super().__init__()
         self.space, self.seed = space, seed
         self.rng = random.Random(seed)
-        self.dedup = Dedup()
-        self.n_proposed = 0
-        self.pending: dict[str, dict[str, Any]] = {}  # trial id -> what _complete needs
-        self.skipped: list[dict[str, Any]] = []
+        self.pending: dict[int, dict[str, Any]] = {}  # proposal id -> what _complete needs
 
-    def _try(self, cand: Any, *, walk: bool, info: dict[str, Any] | None = None, **extra: Any) -> Proposal | None:
-        """A proposal for ``cand`` if its fingerprint is new and valid, else None (recorded if skipped)."""
+    def _fresh(self, cand: Any, taken: set[str] | frozenset = frozenset()) -> str | None:
+        """The fingerprint of ``cand`` if it is worth proposing (valid, not held, not in ``taken``)."""
+        fp, trivial = analyse(*self.space.to_text(cand))
+        return None if trivial or fp in taken or self.known(fp) else fp
+
+    def _propose(self, proposal_id: int, cand: Any, *, origin: str | None = None, prediction: Any = None,
+                 parent: int | None = None, **extra: Any) -> Proposal:
         text, params = self.space.to_text(cand)
-        verdict = self.dedup.check(text, params)
-        if verdict.kind == NEW:
-            trial_id = f"t{self.n_proposed:06d}"
-            self.n_proposed += 1
-            self.dedup.claim(verdict.fingerprint, trial_id)
-            tokens = self.space.to_tokens(cand)
-            self.pending[trial_id] = {"tokens": tokens, **extra}
-            return Proposal(trial_id, text, verdict.fingerprint, params, tokens, dict(info or {}))
-        first_invalid = verdict.kind == INVALID and verdict.fingerprint not in self.dedup
-        if first_invalid:
-            self.dedup.claim(verdict.fingerprint, "")
-        if first_invalid or walk:
-            self.skipped.append(
-                {
-                    "expression": text,
-                    "params": params,
-                    "fingerprint": verdict.fingerprint,
-                    "status": INVALID if verdict.kind == INVALID else ALIAS,
-                    "reason": verdict.reason,
-                    "alias_of": verdict.alias_of,
-                }
-            )
-        return None
+        tokens = self.space.to_tokens(cand)
+        self.pending[proposal_id] = {"tokens": tokens, **extra}
+        return Proposal(text, params, tokens, prediction=prediction, origin=origin, parent=parent)
 
-    def pop_skipped(self) -> list[dict[str, Any]]:
-        out, self.skipped = self.skipped, []
-        return out
+    def tell(self, proposal_id: int, outcome: Outcome) -> None:
+        entry = self.pending.pop(proposal_id, None)
+        if entry is not None and not outcome.skipped:  # unknown or already told ids are ignored
+            self._complete(proposal_id, entry, outcome.fitness)
 
-    def on_trial_complete(self, trial_id: str, score: float | None, status: str = "ok") -> None:
-        entry = self.pending.pop(trial_id, None)
-        if entry is not None:  # unknown or already completed ids are ignored
-            self._complete(trial_id, entry, fitness(score, status))
-
-    def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
-        """Hook: a pending trial finished with fitness ``fit`` (None = failed)."""
+    def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
+        """Hook: an outstanding proposal finished with fitness ``fit`` (None = failed)."""
 
     def state(self) -> dict[str, Any]:
-        return {
-            "searcher": self.name,
-            "seed": self.seed,
-            "rng": rng_state(self.rng),
-            "dedup": self.dedup.state(),
-            "n_proposed": self.n_proposed,
-            "pending": self.pending,
-            "skipped": self.skipped,
-        }
+        return {"searcher": self.name, "seed": self.seed, "rng": rng_state(self.rng),
+                "pending": [[k, dict(v)] for k, v in self.pending.items()]}
 
     def load_state(self, state: dict[str, Any]) -> None:
         set_rng_state(self.rng, state["rng"])
-        self.dedup.load_state(state["dedup"])
-        self.n_proposed = state["n_proposed"]
-        self.pending = {k: dict(v) for k, v in state["pending"].items()}
-        self.skipped = list(state["skipped"])
+        self.pending = {int(k): dict(v) for k, v in state["pending"]}

@@ -9,7 +9,7 @@ fitness.
 Which one-component change? Token space is rough — swapping ``asinh`` for ``exp`` changes the
 function completely, swapping it for ``x`` hardly at all — so the child is drawn from up to
 ``neighbours`` new one-component mutations of the parent with weights exp(−d / ``temperature``),
-where d is the shape distance to the parent (:mod:`actsearch.search.similarity`: modulo affine
+where d is the shape distance to the parent (:mod:`actsearch.search.space.similarity`: modulo affine
 maps and sign/reflection, which the network absorbs). A small step in function space keeps what
 made the parent fit. ``temperature=0`` gives the classic uniform mutation (a mutation that repeats
 a fingerprint is mutated again, a short random walk), which is also the fallback when the
@@ -26,10 +26,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from actsearch.search.dedup import NEW
 from actsearch.search.searchers.base import FINISHED, Proposal, _Sentinel
 from actsearch.search.searchers.common import IndexStream, SpaceSearcher
-from actsearch.search.similarity import distance, signature_of
+from actsearch.search.space.similarity import distance, signature_of
 
 _WALK = 20  # mutation steps before a tournament is redrawn
 _TOURNAMENTS = 5  # tournaments before falling back to a uniform sample
@@ -61,32 +60,23 @@ class Evolution(SpaceSearcher):
         self.n_completed = 0
         self.stream = IndexStream(space.raw_size)
 
-    def _random(self) -> Proposal | None:
-        while not self.stream.done:
-            proposal = self._try(self.space.at(self.stream.next(self.rng)), walk=True, info={"origin": "random"})
-            if proposal is not None:
-                return proposal
-        return None
-
-    def _child(self) -> Proposal | None:
+    def _child(self, proposal_id: int) -> Proposal | None:
         for _ in range(_TOURNAMENTS):
             k = min(self.sample_size, len(self.population))
             contenders = self.rng.sample(range(len(self.population)), k)
             best = max(contenders, key=lambda i: (self.population[i][1] is not None, self.population[i][1] or 0.0))
             cand = self.space.from_tokens(self.population[best][0])
-            info = {"origin": "mutation", "parent": self.population[best][2]}
             if self.temperature > 0:
-                proposal = self._local_child(cand, info)
-                if proposal is not None:
-                    return proposal
+                child = self._local_child(cand)
+                if child is not None:
+                    return self._propose(proposal_id, child, origin="mutation", parent=self.population[best][2])
             for _ in range(_WALK):
                 cand = self.space.mutate(cand, self.rng)
-                proposal = self._try(cand, walk=False, info=info)
-                if proposal is not None:
-                    return proposal
+                if self._fresh(cand):
+                    return self._propose(proposal_id, cand, origin="mutation", parent=self.population[best][2])
         return None
 
-    def _local_child(self, parent: Any, info: dict[str, Any]) -> Proposal | None:
+    def _local_child(self, parent: Any) -> Any:
         """A new one-component mutation of ``parent``, drawn with weight exp(-shape distance / T)."""
         text, params = self.space.to_text(parent)
         shape = signature_of(text, params)
@@ -96,37 +86,35 @@ class Evolution(SpaceSearcher):
             if cand in seen:
                 continue
             seen.add(cand)
-            c_text, c_params = self.space.to_text(cand)
-            if self.dedup.check(c_text, c_params).kind != NEW:
+            if not self._fresh(cand):
                 continue
-            options.append((distance(shape, signature_of(c_text, c_params)), cand))
+            options.append((distance(shape, signature_of(*self.space.to_text(cand))), cand))
             if len(options) == self.neighbours:
                 break
         if not options:
             return None
         nearest = min(d for d, _ in options)
         weights = [math.exp(-(d - nearest) / self.temperature) for d, _ in options]
-        cand = self.rng.choices([c for _, c in options], weights=weights)[0]
-        return self._try(cand, walk=False, info=info)
+        return self.rng.choices([c for _, c in options], weights=weights)[0]
 
-    def suggest(self) -> Proposal | _Sentinel:
+    def ask(self, proposal_id: int) -> Proposal | _Sentinel:
         proposal = None
         if self.population and self.n_completed >= self.population_size:
-            proposal = self._child()
-        if proposal is None:
-            proposal = self._random()
+            proposal = self._child(proposal_id)
+        if proposal is None and not self.stream.done:  # a uniform sample (the loop records aliases)
+            proposal = self._propose(proposal_id, self.space.at(self.stream.next(self.rng)), origin="random")
         return FINISHED if proposal is None else proposal
 
-    def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
+    def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
         self.n_completed += 1
-        self.population.append([entry["tokens"], fit, trial_id])
+        self.population.append([entry["tokens"], fit, proposal_id])
         if len(self.population) > self.population_size:
             self.population.pop(0)
 
     def state(self) -> dict[str, Any]:
         return {
             **super().state(),
-            "population": self.population,
+            "population": [list(m) for m in self.population],
             "n_completed": self.n_completed,
             "stream": self.stream.state(),
         }

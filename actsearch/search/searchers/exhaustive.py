@@ -1,4 +1,5 @@
-"""Exhaustive search: the deduplicated space in its fixed enumeration order (for small spaces)."""
+"""Exhaustive search: the space in its fixed enumeration order (for small spaces); the loop keeps
+the first candidate of every fingerprint and records the others as aliases."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from actsearch.search.searchers.common import SpaceSearcher
 
 
 class Exhaustive(SpaceSearcher):
-    """Walks ``space.at(0), space.at(1) …``, proposing the first candidate of every fingerprint."""
+    """Walks ``space.at(0), space.at(1) …``, proposing every raw candidate once."""
 
     name = "exhaustive"
 
@@ -17,14 +18,11 @@ class Exhaustive(SpaceSearcher):
         super().__init__(space, seed=seed)
         self.position = 0
 
-    def suggest(self) -> Proposal | _Sentinel:
-        while self.position < self.space.raw_size:
-            cand = self.space.at(self.position)
-            self.position += 1
-            proposal = self._try(cand, walk=True, info={"index": self.position - 1})
-            if proposal is not None:
-                return proposal
-        return FINISHED
+    def ask(self, proposal_id: int) -> Proposal | _Sentinel:
+        if self.position >= self.space.raw_size:
+            return FINISHED
+        self.position += 1
+        return self._propose(proposal_id, self.space.at(self.position - 1), origin="enumeration")
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "position": self.position}

@@ -17,12 +17,10 @@ class RandomSearch(SpaceSearcher):
         super().__init__(space, seed=seed)
         self.stream = IndexStream(space.raw_size)
 
-    def suggest(self) -> Proposal | _Sentinel:
-        while not self.stream.done:
-            proposal = self._try(self.space.at(self.stream.next(self.rng)), walk=True)
-            if proposal is not None:
-                return proposal
-        return FINISHED
+    def ask(self, proposal_id: int) -> Proposal | _Sentinel:
+        if self.stream.done:
+            return FINISHED
+        return self._propose(proposal_id, self.space.at(self.stream.next(self.rng)), origin="random")
 
     def state(self) -> dict[str, Any]:
         return {**super().state(), "stream": self.stream.state()}

@@ -3,7 +3,7 @@
 The controller emits one token per step — binary, input 1, input 2, unary 1, unary 2 for every unit
 (the space's token order) — from a softmax over that position's values, masked to the values the
 space allows after the prefix. It proposes a batch of ``batch_size`` candidates with new
-fingerprints (samples that repeat one are drawn again; after ``_TRIES`` rounds it falls back to
+fingerprints (samples that repeat one, or one the run holds, are drawn again; after ``_TRIES`` rounds it falls back to
 uniform samples). Once every proposal of the batch has completed, the rewards (the validation score;
 0 for a failure) minus an exponential-moving-average baseline are the advantages of a clipped PPO
 update (Schulman et al. 2017) over a few epochs. Until then ``suggest`` answers ``WAIT``.
@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from actsearch.search.searchers.base import FINISHED, WAIT, Proposal, _Sentinel
+from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, _Sentinel
 from actsearch.search.searchers.common import IndexStream, SpaceSearcher
 
 _TRIES = 8  # sampling rounds per batch before uniform samples fill it up
@@ -107,8 +107,8 @@ class RLController(SpaceSearcher):
             self.net = _controller(self.vocabs, hidden)
         self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
         self.stream = IndexStream(space.raw_size)
-        self.queue: list[dict[str, Any]] = []  # proposals of this batch not yet handed out
-        self.batch: dict[str, float | None] = {}  # trial id -> reward (None while running)
+        self.queue: list[list[Any]] = []  # [tokens, origin] of this batch not yet handed out
+        self.batch: dict[int, list[Any]] = {}  # proposal id -> [tokens, reward (None while running)]
 
     def _masks_fn(self, n: int) -> Any:
         """Per position, log(number of completions) of each allowed token, -inf for the others.
@@ -129,21 +129,24 @@ class RLController(SpaceSearcher):
     def _sample_batch(self) -> None:
         import torch
 
+        taken: set[str] = set()
         for _ in range(_TRIES):
             if len(self.queue) >= self.batch_size:
                 break
             with torch.no_grad():
                 tokens, _, _ = self.net.run(self.batch_size, self._masks_fn(self.batch_size), generator=self.generator)
             for toks in tokens.tolist():
-                if len(self.queue) < self.batch_size:
-                    proposal = self._try(self.space.from_tokens(toks), walk=False, info={"origin": "controller"})
-                    if proposal is not None:
-                        self.queue.append(dict(proposal.__dict__))
+                fp = self._fresh(self.space.from_tokens(toks), taken)
+                if len(self.queue) < self.batch_size and fp is not None:
+                    taken.add(fp)
+                    self.queue.append([toks, "controller"])
         while len(self.queue) < self.batch_size and not self.stream.done:
-            proposal = self._try(self.space.at(self.stream.next(self.rng)), walk=True, info={"origin": "random"})
-            if proposal is not None:
-                self.queue.append(dict(proposal.__dict__))
-        self.batch = {p["trial_id"]: [p["tokens"], None] for p in self.queue}
+            cand = self.space.at(self.stream.next(self.rng))
+            fp = self._fresh(cand, taken)
+            if fp is not None:
+                taken.add(fp)
+                self.queue.append([self.space.to_tokens(cand), "random"])
+        self.batch = {}
 
     def _update(self) -> None:
         import torch
@@ -169,7 +172,7 @@ class RLController(SpaceSearcher):
             loss.backward()
             self.opt.step()
 
-    def suggest(self) -> Proposal | _Sentinel:
+    def ask(self, proposal_id: int) -> Proposal | _Sentinel:
         if not self.queue:
             if any(r is None for _, r in self.batch.values()):
                 return WAIT
@@ -179,11 +182,18 @@ class RLController(SpaceSearcher):
                 self._sample_batch()
             if not self.queue:
                 return FINISHED
-        return Proposal(**self.queue.pop(0))
+        tokens, origin = self.queue.pop(0)
+        self.batch[proposal_id] = [tokens, None]
+        return self._propose(proposal_id, self.space.from_tokens(tokens), origin=origin)
 
-    def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
-        if trial_id in self.batch:
-            self.batch[trial_id][1] = 0.0 if fit is None else fit
+    def tell(self, proposal_id: int, outcome: Outcome) -> None:
+        if outcome.skipped:  # the run already held it (e.g. found by another phase): not a batch member
+            self.batch.pop(proposal_id, None)
+        super().tell(proposal_id, outcome)
+
+    def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
+        if proposal_id in self.batch:
+            self.batch[proposal_id][1] = 0.0 if fit is None else fit
 
     def state(self) -> dict[str, Any]:
         opt = self.opt.state_dict()
@@ -196,8 +206,8 @@ class RLController(SpaceSearcher):
             },
             "generator": self.generator.get_state().tolist(),
             "baseline": self.baseline,
-            "queue": self.queue,
-            "batch": self.batch,
+            "queue": [list(q) for q in self.queue],
+            "batch": [[k, list(v)] for k, v in self.batch.items()],
             "stream": self.stream.state(),
         }
 
@@ -215,6 +225,6 @@ class RLController(SpaceSearcher):
         )
         self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
         self.baseline = state["baseline"]
-        self.queue = [dict(p) for p in state["queue"]]
-        self.batch = {k: list(v) for k, v in state["batch"].items()}
+        self.queue = [list(q) for q in state["queue"]]
+        self.batch = {int(k): list(v) for k, v in state["batch"]}
         self.stream.load_state(state["stream"])

@@ -1,7 +1,7 @@
 """``surrogate``: a random forest on cheap features ranks the untrained candidates.
 
 After Bingham & Miikkulainen's AQuaSurF (NeurIPS 2023): features of an activation that cost
-milliseconds (:mod:`actsearch.search.features`: shape, signal propagation at initialisation, and
+milliseconds (:mod:`actsearch.search.screening.features`: shape, signal propagation at initialisation, and
 a 20-step trainability proxy) predict what it scores after training. The searcher
 
 1. builds a pool of distinct, non-trivial candidates — the whole deduplicated space when it is
@@ -19,34 +19,30 @@ a 20-step trainability proxy) predict what it scores after training. The searche
    workers); the forest is refitted when new results have arrived — after every result at
    first, then when the results have grown by ``refit_growth`` (10 %) since the last fit.
 
-Candidates the pre-screen (:mod:`actsearch.search.prescreen`; on unless ``prescreen=False``)
-rejects are proposed only after every other one, each with ``info["prescreen"]`` = the reason,
-so that a driver records them ``invalid`` without training (and the space is still covered
-before ``FINISHED``). Trivial candidates are never proposed; like the other space searchers'
-skipped candidates they reach the driver through ``pop_skipped()``. A model proposal carries
-``info["predicted"]`` and ``info["spread"]``: the forest's mean and spread for it before it
-trained (for a predicted-vs-real column); ``predict(acts)`` gives the current forest's
-prediction for any candidates.
+Candidates the pre-screen (:mod:`actsearch.search.screening.prescreen`; on unless ``prescreen=False``)
+rejects are proposed only after every other one (the loop's pre-screen, which reads the same
+shared featuriser, then stores them ``invalid`` untrained, and the space is still covered before
+``FINISHED``). Trivial candidates are never proposed. A model proposal carries a
+``Prediction``: the forest's mean and spread for it before it trained (for a predicted-vs-real
+column); ``predict(acts)`` gives the current forest's prediction for any candidates.
 Deterministic for a seed: the forest's seed derives from (seed, number of results), the pool's
 from (seed, pool size, number of results), and the random stream's state is part of ``state()``.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import random
 from typing import Any
 
 import numpy as np
 
-from actsearch.evaluators.result import INVALID
 from actsearch.grammar import parse
-from actsearch.search.dedup import analyse
-from actsearch.search.features import Featurizer, propagation_features, shared_featurizer
-from actsearch.search.prescreen import DEFAULT, reason
-from actsearch.search.searchers.base import FINISHED, Proposal, _Sentinel
+from actsearch.search.screening.features import Featurizer, shared_featurizer
+from actsearch.search.screening.prescreen import DEFAULT, reason
+from actsearch.search.searchers.base import FINISHED, Prediction, Proposal, _Sentinel
 from actsearch.search.searchers.common import SpaceSearcher
+from actsearch.search.space.dedup import analyse
 
 
 class SurrogateSearcher(SpaceSearcher):
@@ -87,28 +83,15 @@ class SurrogateSearcher(SpaceSearcher):
         """Add a new candidate to the pool, with the pre-screen's verdict."""
         text, params = self.space.to_text(cand)
         fp, trivial = analyse(text, params)
-        if fp in self._acts or fp in self.dedup:
-            return
-        if trivial:  # constant, non-finite, zero gradient: recorded invalid once, never proposed
-            self.dedup.claim(fp, "")
-            self.skipped.append({"expression": text, "params": params, "fingerprint": fp, "status": INVALID,
-                                 "reason": trivial, "alias_of": None})
+        if fp in self._acts or trivial or self.known(fp):  # trivial: constant, non-finite, zero gradient
             return
         act = parse(text, **params)
-        why = reason(self._init_propagation(act), DEFAULT) if self.prescreen else None
+        why = reason(self.featurizer.initial_propagation(act), DEFAULT) if self.prescreen else None
         self._join(cand, act, why)
 
     def _join(self, cand: Any, act: Any, why: str | None) -> None:
         self._acts[act.fingerprint] = (cand, act, why)
         self._pool.append(act.fingerprint)
-
-    def _init_propagation(self, act: Any) -> dict[str, float]:
-        values = set(act.params.values())
-        if len(values) <= 1 and (values or {1.0}) <= set(self.featurizer.values):
-            feats = self.featurizer.as_dict(act)  # the same pass is part of the feature vector
-            v = next(iter(values), self.featurizer.values[0])
-            return {k.split("@")[0]: x for k, x in feats.items() if k.endswith(f"@{v:g}")}
-        return propagation_features(act.module, self.featurizer.probe)
 
     def _build_pool(self) -> None:
         if self.large:
@@ -128,7 +111,8 @@ class SurrogateSearcher(SpaceSearcher):
 
     def _open(self, rejected: bool = False) -> list[str]:
         """Pool members not yet proposed that pass (``rejected``: that fail) the pre-screen."""
-        return [fp for fp in self._pool if fp not in self.dedup and (self._acts[fp][2] is not None) == rejected]
+        return [fp for fp in self._pool if not self.known(fp)
+                and (self._acts[fp][2] is not None) == rejected]
 
     # -- model -------------------------------------------------------------------------------------
     def _forest(self) -> Any:
@@ -157,7 +141,7 @@ class SurrogateSearcher(SpaceSearcher):
         return {a.fingerprint: float(p) for a, p in zip(acts, pred, strict=True)}
 
     # -- Searcher interface ------------------------------------------------------------------------
-    def suggest(self) -> Proposal | _Sentinel:
+    def ask(self, proposal_id: int) -> Proposal | _Sentinel:
         if not self._pool_built:
             self._build_pool()
         open_ = self._open()
@@ -168,44 +152,42 @@ class SurrogateSearcher(SpaceSearcher):
             rest = self._open(rejected=True)
             if not rest:
                 return FINISHED
-            return self._propose(rest[0], "rejected", prescreen=self._acts[rest[0]][2])
+            return self._offer(proposal_id, rest[0], "rejected")
         if len(self._results) < self.n_initial:
-            return self._start(open_)
+            return self._start(proposal_id, open_)
         if self.rng.random() < self.epsilon:
-            return self._propose(open_[self.rng.randrange(len(open_))], "random")
+            return self._offer(proposal_id, open_[self.rng.randrange(len(open_))], "random")
         new = len(self._results) - self._ranked_at
         if new and new >= max(1, int(self.refit_growth * self._ranked_at)):  # (grow the pool and) refit
             if self.large and self._ranked_at >= 0:
                 self._grow(self.refresh)
                 open_ = self._open()
             self._ranking, self._ranked_at = None, len(self._results)
-        fp = next((f for f in self._ranking or () if f not in self.dedup), None)
+        fp = next((f for f in self._ranking or () if not self.known(f)), None)
         if fp is None:  # no ranking yet, or all of it proposed while the pool grew
             self._ranking = self._rank(open_)
             fp = self._ranking[0]
         mean, spread = self._pred[fp]
-        return self._propose(fp, "model", predicted=round(mean, 4), spread=round(spread, 4))
+        return self._offer(proposal_id, fp, "model", Prediction(round(mean, 4), round(spread, 4)))
 
-    def _start(self, open_: list[str]) -> Proposal:
+    def _start(self, proposal_id: int, open_: list[str]) -> Proposal:
         """A starting candidate: random among the best ``init_quantile`` by the proxy loss."""
         if self.init == "random" or "proxy_loss" not in self.featurizer.names:
-            return self._propose(open_[self.rng.randrange(len(open_))], "random")
+            return self._offer(proposal_id, open_[self.rng.randrange(len(open_))], "random")
         col = self.featurizer.names.index("proxy_loss")
         loss = self.featurizer.matrix([self._acts[fp][1] for fp in open_])[:, col]
         best = [open_[i] for i in np.argsort(loss, kind="stable")[:max(1, math.ceil(self.init_quantile * len(open_)))]]
-        return self._propose(best[self.rng.randrange(len(best))], "proxy")
+        return self._offer(proposal_id, best[self.rng.randrange(len(best))], "proxy")
 
-    def _propose(self, fp: str, how: str, **info: Any) -> Proposal:
-        proposal = self._try(self._acts[fp][0], walk=False, info={"how": how, **info}, fp=fp)
-        assert proposal is not None and proposal.fingerprint == fp  # pool members are new and valid
-        return proposal
+    def _offer(self, proposal_id: int, fp: str, how: str, prediction: Prediction | None = None) -> Proposal:
+        return self._propose(proposal_id, self._acts[fp][0], origin=how, prediction=prediction, fp=fp)
 
-    def _complete(self, trial_id: str, entry: dict[str, Any], fit: float | None) -> None:
+    def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
         self._results.append((entry["fp"], 0.0 if fit is None else fit))
 
     def state(self) -> dict[str, Any]:
         return {
-            **copy.deepcopy(super().state()),  # a snapshot, not live references to pending/skipped
+            **super().state(),
             "results": [list(r) for r in self._results],
             "pool": [[self.space.to_tokens(self._acts[fp][0]), self._acts[fp][2]] for fp in self._pool],
             "pool_built": self._pool_built,

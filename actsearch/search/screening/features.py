@@ -243,8 +243,8 @@ class Featurizer:
     """
 
     def __init__(self, task: Any = None, values: Sequence[float] = PARAM_VALUES,
-                 proxy_steps: int = PROXY_STEPS) -> None:
-        self.probe = default_probe() if task is None else probe_for(task)
+                 proxy_steps: int = PROXY_STEPS, probe: Probe | None = None) -> None:
+        self.probe = probe if probe is not None else default_probe() if task is None else probe_for(task)
         self.values, self.proxy_steps = tuple(values), proxy_steps
         self.names = feature_names(self.values, proxy_steps)
         self._cache: dict[tuple, np.ndarray] = {}
@@ -269,6 +269,27 @@ class Featurizer:
     def as_dict(self, act: Any) -> dict[str, float]:
         """The feature vector as a name → value dict."""
         return dict(zip(self.names, (float(v) for v in self.vector(act)), strict=True))
+
+    def initial_propagation(self, act: Any, deadline: float | None = None) -> dict[str, float]:
+        """Group (c) at the candidate's initial constants — what the pre-screen judges. Read from the
+        cached feature vector when there is one and those constants are one of ``values``, else one
+        forward/backward pass (cached too; :class:`ProbeTimeout` once ``deadline`` has passed)."""
+        values = set(act.params.values())
+        key = (act.text, tuple(sorted(act.params.items())))
+        if key in self._cache and len(values) <= 1 and (values or {1.0}) <= set(self.values):
+            feats = self.as_dict(act)
+            v = next(iter(values), self.values[0])
+            return {k.split("@")[0]: x for k, x in feats.items() if k.endswith(f"@{v:g}")}
+        key = ("init", *key)
+        if key not in self._cache:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                feats = propagation_features(act.module, self.probe, deadline=deadline)
+            finally:
+                torch.set_num_threads(threads)
+            self._cache[key] = np.asarray([feats[n] for n in PROPAGATION_NAMES], dtype=np.float64)
+        return dict(zip(PROPAGATION_NAMES, (float(v) for v in self._cache[key]), strict=True))
 
     def _compute(self, act: Any) -> np.ndarray:
         threads = torch.get_num_threads()

@@ -2,21 +2,18 @@
 
 ``analyse(expression, params)`` parses a candidate once (cached, so replays and repeated seeds
 cost nothing) and returns its fingerprint and, when it is trivial (constant, non-finite on the
-probe set, zero gradient everywhere), the reason. ``Dedup`` remembers, per fingerprint, the first
-trial that carried it; a later candidate with the same fingerprint is an *alias* of that trial,
-and a trivial one is *invalid* — neither is ever proposed for training. ``count_distinct`` walks
-a whole space (``actsearch space --dedup``).
+probe set, zero gradient everywhere), the reason. The search loop
+(:mod:`actsearch.search.runner.study`) classifies every proposal with it against the run's rows:
+a later candidate with a stored fingerprint is an *alias*, a trivial one is *invalid* — neither is
+trained. ``count_distinct`` walks a whole space (``actsearch space --dedup``).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-
-NEW, ALIAS, INVALID = "new", "alias", "invalid"
 
 
 @lru_cache(maxsize=262_144)
@@ -35,44 +32,6 @@ def _analyse(expression: str, params: tuple[tuple[str, float], ...]) -> tuple[st
 def analyse(expression: str, params: dict[str, float] | None = None) -> tuple[str, str | None]:
     """``(fingerprint, trivial_reason_or_None)`` of a candidate, cached."""
     return _analyse(expression, tuple(sorted((params or {}).items())))
-
-
-@dataclass
-class Verdict:
-    kind: str  # NEW, ALIAS or INVALID
-    fingerprint: str
-    reason: str | None = None  # why INVALID
-    alias_of: str | None = None  # the first trial id with this fingerprint (ALIAS)
-
-
-class Dedup:
-    """First-seen registry of fingerprints (trial id, or "" for invalid ones)."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, str] = {}
-
-    def check(self, expression: str, params: dict[str, float] | None = None) -> Verdict:
-        """Classify a candidate without registering it."""
-        fingerprint, reason = analyse(expression, params)
-        if fingerprint in self.first:
-            first = self.first[fingerprint]
-            return Verdict(ALIAS if first else INVALID, fingerprint, None if first else "alias of invalid", first or None)
-        if reason:
-            return Verdict(INVALID, fingerprint, reason)
-        return Verdict(NEW, fingerprint)
-
-    def claim(self, fingerprint: str, trial_id: str) -> None:
-        """Register ``fingerprint`` as proposed by ``trial_id`` ("" marks it invalid)."""
-        self.first.setdefault(fingerprint, trial_id)
-
-    def __contains__(self, fingerprint: str) -> bool:
-        return fingerprint in self.first
-
-    def state(self) -> dict[str, Any]:
-        return {"first": dict(self.first)}
-
-    def load_state(self, state: dict[str, Any]) -> None:
-        self.first = dict(state["first"])
 
 
 def distinct(space: Any) -> Iterator[tuple[Any, str, dict[str, float], str]]:

@@ -2,11 +2,11 @@
 
 One forward and one backward pass of the task's child network at initialisation, with the
 candidate's learnable constants at their initial values (features group (c), see
-:mod:`actsearch.search.features`). A candidate is rejected — recorded as ``invalid`` with the
+:mod:`actsearch.search.screening.features`). A candidate is rejected — recorded as ``invalid`` with the
 reason, never trained — when that pass is non-finite, or when the std of the last hidden
-layer's output explodes or vanishes beyond ``Thresholds``. A driver calls
-``screen_proposal(proposal, PreScreen(task))`` before training each proposal (on by default;
-``None`` switches it off); the ``surrogate`` searcher screens its own pool.
+layer's output explodes or vanishes beyond ``Thresholds``. The search loop asks a ``PreScreen``
+about every new proposal (on by default); the ``surrogate`` searcher orders its pool by the same
+verdicts, computed once by the shared featuriser.
 
 The default thresholds were chosen from data, on the scored x-gated replay table
 (``benchmarks/data/x-gated-mnist1d.csv``, 320 candidates, mnist1d's deep MLP): every candidate
@@ -24,7 +24,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult, EvalResult
-from actsearch.search.features import Featurizer, Probe, ProbeTimeout, propagation_features
+from actsearch.search.screening.features import Featurizer, Probe, ProbeTimeout, shared_featurizer
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,16 @@ class PreScreen:
     """``PreScreen(task)(act)`` → the reason to reject ``act`` without training, or None.
 
     ``task`` is a task name or ``Task`` (its child network and a real batch), or None for the
-    task-free Gaussian probe; ``probe`` overrides both.
+    task-free Gaussian probe; ``featurizer`` (default: the process's shared one for ``task``, the
+    one the ``surrogate`` ranks with) or ``probe`` override it. Verdicts are cached by fingerprint.
     """
 
     def __init__(self, task: Any = None, thresholds: Thresholds = DEFAULT, probe: Probe | None = None,
-                 time_limit_s: float | None = None) -> None:
-        self.probe = probe if probe is not None else Featurizer(task).probe
+                 featurizer: Featurizer | None = None, time_limit_s: float | None = None) -> None:
+        if featurizer is None:
+            featurizer = Featurizer(probe=probe) if probe is not None else shared_featurizer(task)
+        self.featurizer = featurizer
+        self.probe = featurizer.probe
         self.thresholds = thresholds
         self.time_limit_s = TIME_LIMIT_S if time_limit_s is None else time_limit_s
         self._cache: dict[str, str | None] = {}
@@ -80,14 +84,7 @@ class PreScreen:
         """Group (c) at the candidate's initial constants (:class:`ProbeTimeout` past the time limit)."""
         import time
 
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return propagation_features(act.module, self.probe, deadline=time.perf_counter() + self.time_limit_s)
-        finally:
-            torch.set_num_threads(threads)
+        return self.featurizer.initial_propagation(act, deadline=time.perf_counter() + self.time_limit_s)
 
     def __call__(self, act: Any) -> str | None:
         key = act.fingerprint
@@ -106,50 +103,3 @@ class PreScreen:
             return None
         run = EvalResult(status=INVALID, score=0.0, seed=seed, error=why)
         return CandidateResult.from_runs([run])
-
-
-def screen_proposal(proposal: Any, screen: PreScreen | None = None) -> CandidateResult | None:
-    """For a driver: the ``invalid`` result of a proposal that must not train, else None.
-
-    A proposal is rejected when its searcher already flagged it (``info["prescreen"]``, as the
-    ``surrogate`` searcher does) or when ``screen`` (None: pre-screen off) rejects it.
-    """
-    why = proposal.info.get("prescreen") if getattr(proposal, "info", None) else None
-    if why is None and screen is not None:
-        why = screen(proposal.activation())
-    if why is None:
-        return None
-    return CandidateResult.from_runs([EvalResult(status=INVALID, score=0.0, seed=0, error=why)])
-
-
-class ProposalScreen:
-    """A driver's pre-screen: ``ProposalScreen(searcher, task)(proposal)`` → the reason a proposal
-    must be stored ``invalid`` untrained, or None.
-
-    The :class:`PreScreen` (a child network and a batch of ``task``; ``task`` may be a zero-argument
-    callable that returns it) is built on the first proposal — never when the searcher screens its
-    own candidates (``searcher.prescreen``, the ``surrogate``: it flags them in ``info``).
-    """
-
-    def __init__(self, searcher: Any, task: Any, max_rejected: int | None = None) -> None:
-        self.searcher, self.task = searcher, task
-        self.screen: PreScreen | None = None
-        self.max_rejected = MAX_REJECTED_IN_ROW if max_rejected is None else max_rejected
-        self.rejected_in_row = 0
-
-    def __call__(self, proposal: Any) -> str | None:
-        """The reason, or None; :class:`AllRejected` after ``max_rejected`` rejections in a row (they
-        do not count towards the budget, so a task that breaks every candidate would loop)."""
-        if self.screen is None and not getattr(self.searcher, "prescreen", False):
-            self.screen = PreScreen(self.task() if callable(self.task) else self.task)
-        rejected = screen_proposal(proposal, self.screen)
-        if rejected is None:
-            self.rejected_in_row = 0
-            return None
-        why = rejected.error or INVALID
-        self.rejected_in_row += 1
-        if self.rejected_in_row >= self.max_rejected:
-            raise AllRejected(f"stopped: the pre-screen rejected the last {self.rejected_in_row} proposals in a row "
-                              f"(last: {why.removeprefix('pre-screen: ')}); check the task settings, or run "
-                              "with --no-prescreen")
-        return why

@@ -251,15 +251,6 @@ class Space:
         text, params = self.to_text(cand)
         return parse(text, **params)
 
-    def describe(self, cand: Candidate) -> str:
-        """A readable structural form, e.g. ``u0 = sigmul(scale(x), x(x))``."""
-        parts = []
-        for k, (b, i1, i2, u1, u2) in enumerate(cand):
-            ins = ["x", *(f"u{j}" for j in range(k))]
-            u_1, u_2 = self.unary[u1].name, self.unary[u2].name
-            parts.append(f"u{k} = {self.binary[b].name}({u_1}({ins[i1]}), {u_2}({ins[i2]}))")
-        return "; ".join(parts)
-
     def candidate(self, *units: tuple[str, int, int, str, str]) -> Candidate:
         """A candidate from names: ``space.candidate(("sigmul", 0, 0, "scale", "x"))``."""
         un = [p.name for p in self.unary]

@@ -11,8 +11,9 @@ c. ``rl`` on ``paper-1`` for a fixed number of candidates (:func:`rl_budget`, co
    plan: a ~30-minute wall clock on 2 workers, not a timer, so a run is reproducible); then the
    top 10 all get the final rung's seeds (a 1-seed lucky score does not outrank a 5-seed one).
 
-Each phase stores rows under its searcher's name (``exhaustive``, ``rl``); re-scoring updates the
-rows in place (:meth:`RunStore.add_runs`). A killed pipeline resumes (``resume=True``): finished
+Each phase is a :class:`~actsearch.search.runner.study.Study` over the same store and executor and
+stores rows under its searcher's name (``exhaustive``, ``rl``); re-scoring is the study's
+``rescore`` operation, which updates the rows in place (:meth:`Store.add_runs`). A killed pipeline resumes (``resume=True``): finished
 phases are skipped, a phase in progress continues from the store like any search.
 ``--smoke`` (``rediscover-smoke``) runs the same pipeline on a handful of candidates in < 1 minute.
 """
@@ -27,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.store import RunStore
-from actsearch.search.run import RunDirError, SearchSpec, prepare
+from actsearch.results.store import Store
+from actsearch.search.runner.spec import RunDirError, SearchSpec, prepare
 
 # Measured on an idle 2-core machine (the full preset, 2 workers): phase a took 1,222 s for the 320
 # x-gated functions and 3 references, 7.6 s of one worker per candidate-seed (Ray overhead and the
@@ -88,70 +89,30 @@ def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
     return (_seed_evals(plan) * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE) / workers
 
 
-class Rescore:
-    """TrialSource for run_trials: evaluate the missing seeds of stored rows, merge them in place."""
-
-    def __init__(self, store: RunStore, rows: list[Any], seeds: int, spec: SearchSpec,
-                 log: Callable[[str], None]) -> None:
-        self.store, self.spec, self.log = store, spec, log
-        self.todo = [(r, [s for s in range(seeds) if s not in r.seeds]) for r in rows]
-        self.todo = [(r, s) for r, s in self.todo if s]
-        self.running = 0
-
-    @property
-    def finished(self) -> bool:
-        return not self.todo and not self.running
-
-    def next_config(self) -> dict[str, Any] | object:
-        from actsearch.search.searchers.base import FINISHED, WAIT
-
-        if not self.todo:
-            return WAIT if self.running else FINISHED
-        rec, seeds = self.todo.pop(0)
-        self.running += 1
-        config = {"expression": rec.expression, "fingerprint": rec.fingerprint, "params": rec.params,
-                  "task": self.spec.task, "task_overrides": self.spec.task_overrides, "seeds": seeds,
-                  "threads": 1, "time_limit_s": self.spec.time_limit_s, "role": rec.role,
-                  "trial_id": f"rescore:{rec.id}:{len(rec.seeds) + len(seeds)}", "row_id": rec.id}
-        if rec.role == "reference" and rec.fingerprint.startswith("library:"):
-            config["library"] = rec.fingerprint[len("library:"):]
-        return config
-
-    def complete(self, config: dict[str, Any], result: dict[str, Any] | None, error: bool, retries: int) -> None:
-        from actsearch.search.bookkeeper import _decode
-
-        self.running -= 1
-        cand, _ = _decode(result, error)
-        if not cand.runs:  # the trial itself failed: one failed run per seed
-            from actsearch.evaluators.result import EvalResult
-
-            cand.runs = [EvalResult(cand.status, 0.0, s, 0.0, {}, cand.error) for s in config["seeds"]]
-        row = self.store.add_runs(config["row_id"], cand, config["seeds"])
-        self.log(f"[rescore {len(row.seeds)} seeds] {row.status:<8} {row.score:.4f} ± {row.score_std:.4f}  "
-                 f"{row.expression}")
-
-
-def _ranked(store: RunStore, task: str) -> list[Any]:
-    rows = [r for r in store.candidates(task=task, role="search", include_aliases=False)
-            if r.status == "ok" and r.trial_id and math.isfinite(r.score)]
+def _ranked(store: Store, plan: Plan) -> list[Any]:
+    rows = [r for r in store.candidates(task=plan.task, settings=plan.task_overrides, role="search",
+                                        include_aliases=False)
+            if r.status == "ok" and r.trained and math.isfinite(r.score)]
     return sorted(rows, key=lambda r: (-r.score, r.id))
 
 
 def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool = False,
-               log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run (or resume) the preset ``name`` into ``run_dir``; returns a summary (phase wall times)."""
-    from actsearch.search.bookkeeper import Bookkeeper
-    from actsearch.search.cluster import start_ray, stop_ray
-    from actsearch.search.searchers import make_searcher
+               log: Callable[[str], None] = print, address: str | None = None) -> dict[str, Any]:
+    """Run (or resume) the preset ``name`` into ``run_dir``; returns a summary (phase wall times).
+
+    Every phase is a :class:`Study` over the same store, run by the same executor (Ray Tune, on
+    the embedded local Ray or the cluster at ``address``)."""
+    from actsearch.search.runner.cluster import start_ray, stop_ray
+    from actsearch.search.runner.run import execute, open_study
+    from actsearch.search.runner.study import Study
     from actsearch.search.space import load_space
-    from actsearch.search.tune import run_trials
 
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; valid: {', '.join(p for p in PRESETS if '-' not in p)}")
     plan, run_dir = PRESETS[name], Path(run_dir)
     base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
                       seeds=1, workers=workers, references=plan.references, task_overrides=dict(plan.task_overrides),
-                      prescreen=False)  # every distinct function is trained: the exhaustive phase is a full table
+                      prescreen=False, address=address)  # every distinct function is trained: a full table
     store = prepare(base, run_dir, resume=resume)
     handle = None
     try:
@@ -167,35 +128,40 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
 
         def save(phase: str, started: float) -> None:
             state["done"].append(phase)
-            if phase == "exhaustive":  # the rl budget counts from here (same transaction as "done")
-                state["count_a"] = store.count(task=plan.task, role="search")
+            if phase == "exhaustive":  # the rl budget counts from here
+                state["count_a"] = store.count(task=plan.task, settings=plan.task_overrides, role="search")
             state["wall_s"][phase] = round(state["wall_s"].get(phase, 0.0) + time.perf_counter() - started, 1)
             store.save_state(STATE, state)
 
-        def trials(source: Any, phase: str) -> bool:
+        def ray_started() -> None:
             nonlocal handle
             if handle is None:  # Ray starts only when there is something to evaluate
-                handle = start_ray(None, workers, run_dir=run_dir)
-            outcome = run_trials(source, storage=run_dir / "tune", name=f"{phase}-{int(time.time())}",
-                                 workers=workers)
-            failure = getattr(source, "failure", None)
-            if failure is not None:
-                raise failure
-            return not outcome.interrupted
+                handle = start_ray(address, workers, run_dir=run_dir)
+
+        def run_phase(study: Study, phase: str) -> bool:
+            try:
+                interrupted = study.finished is False and execute(study, "ray", base, run_dir, phase, ray_started)
+            finally:
+                study.close()
+            if study.failure is not None:
+                raise study.failure
+            return not interrupted
 
         def search(spec: SearchSpec, phase: str) -> bool:
             started = time.perf_counter()
-            searcher = make_searcher(spec.searcher, load_space(spec.space), seed=spec.seed)
-            snap = store.load_state(f"searcher:{spec.searcher}")
-            if snap is not None:
-                searcher.load_state(snap)
             total = spec.budget if spec.budget < 1_000_000 else "all"  # the whole space
-            book = Bookkeeper(store, spec, searcher, lambda e: log(
-                f"[{phase} {e['evaluated']}/{total}] {e['status']:<8} {e['score']:.4f}  {e['expression']}"))
-            if not book.finished and not trials(book, phase):
+            study = open_study(spec, store, task=None, space=load_space(spec.space), on_event=lambda e: log(
+                f"[{phase} {e.evaluated}/{total}] {e.status:<8} {e.score:.4f}  {e.expression}"))
+            if not run_phase(study, phase):
                 return False
             save(phase, started)
             return True
+
+        def rescore(rows: list[Any], seeds: int, phase: str) -> bool:
+            study = Study(store, task=plan.task, settings=plan.task_overrides, on_event=lambda e: log(
+                f"[rescore {e.rescored} seeds] {e.status:<8} {e.score:.4f} ± {e.score_std:.4f}  {e.expression}"))
+            study.rescore(rows, seeds)
+            return run_phase(study, phase)
 
         if "exhaustive" not in state["done"]:
             log(f"phase a: {plan.space} exhaustive, 1 seed, on {plan.task}")
@@ -208,18 +174,20 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
                 continue
             started = time.perf_counter()
             if phase not in survivors:  # chosen once, from the previous rung's scores, then stored
-                pool = _ranked(store, plan.task)
+                pool = _ranked(store, plan)
                 if k:
                     keep = set(survivors[f"rung{k}"])
                     pool = [r for r in pool if r.id in keep]
                 survivors[phase] = [r.id for r in pool[:n]]
                 store.save_state(STATE, state)
             ids = set(survivors[phase])
-            rows = [r for r in store.candidates(task=plan.task, include_aliases=False) if r.id in ids]
+            rows = [r for r in store.candidates(task=plan.task, settings=plan.task_overrides, include_aliases=False)
+                    if r.id in ids]
             if k == len(plan.rungs) - 1:
-                rows += store.candidates(task=plan.task, role="reference", include_aliases=False)
+                rows += store.candidates(task=plan.task, settings=plan.task_overrides, role="reference",
+                                         include_aliases=False)
             log(f"phase b, {phase}: {len(ids)} candidates to {seeds} seeds")
-            if not trials(Rescore(store, rows, seeds, base, log), phase):
+            if not rescore(rows, seeds, phase):
                 return {**summary, "interrupted": True}
             save(phase, started)
         if "rl" not in state["done"]:
@@ -232,14 +200,15 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
         if "top-up" not in state["done"]:
             started = time.perf_counter()
             for _ in range(plan.top):  # re-scoring may reorder the top: repeat until it holds
-                rows = [r for r in _ranked(store, plan.task)[:plan.top] if len(r.seeds) < final]
+                rows = [r for r in _ranked(store, plan)[:plan.top] if len(r.seeds) < final]
                 if not rows:
                     break
                 log(f"top-up: {len(rows)} of the top {plan.top} to {final} seeds")
-                if not trials(Rescore(store, rows, final, base, log), "top-up"):
+                if not rescore(rows, final, "top-up"):
                     return {**summary, "interrupted": True}
             save("top-up", started)
-        return {**summary, "wall_s": state["wall_s"], "evaluated": store.count(task=plan.task, role="search")}
+        return {**summary, "wall_s": state["wall_s"],
+                "evaluated": store.count(task=plan.task, settings=plan.task_overrides, role="search")}
     finally:
         stop_ray(handle)
         store.close()

@@ -1,0 +1,146 @@
+"""The Ray Tune executor: one Tune trial per :class:`TrialConfig`, driven by the study.
+
+One Tune trial evaluates one candidate on all its seeds (``candidate_trainable``): the evaluator's
+intermediate validation scores go to ``ray.tune.report`` (for ASHA) and the last report carries a
+:class:`~actsearch.search.runner.trials.TrialOutcome` object (pickled by Ray like any value; no
+JSON). The study is wrapped as a Tune ``Searcher`` behind a ``ConcurrencyLimiter``: Tune asks it
+for the next config and tells it each finished trial; the study owns the bookkeeping (store,
+budget, resume), so Tune's own experiment files are only a cache.
+
+Connecting to Ray (embedded or a cluster) is :mod:`actsearch.search.runner.cluster`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from actsearch.search.runner.cluster import quiet_environment
+
+quiet_environment()  # before Ray is imported
+
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.tune.search import ConcurrencyLimiter, Searcher  # noqa: E402
+
+from actsearch.search.runner.study import Study, stopped_result  # noqa: E402
+from actsearch.search.runner.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trial, lost  # noqa: E402
+from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
+
+SCHEDULERS = ("fifo", "asha")
+
+
+def candidate_trainable(config: dict[str, Any]) -> None:
+    """Tune function trainable: evaluate one candidate on all its seeds, reporting as it trains."""
+    import torch
+
+    trial: TrialConfig = config["trial"]
+    torch.set_num_threads(trial.threads)
+    step = {"n": 0}
+
+    def report(iteration: int, score: float) -> None:
+        step["n"] = iteration
+        tune.report({"score": float(score), "iteration": int(iteration), "done": False})
+
+    outcome = evaluate_trial(trial, report)
+    outcome.node = ray.get_runtime_context().get_node_id()  # provenance: where it ran
+    tune.report({"score": float(outcome.result.score), "iteration": step["n"] + 1, "done": True,
+                 "outcome": outcome})
+
+
+class _StudySearcher(Searcher):
+    """Tune ``Searcher`` over a study; Tune's trial ids map to the study's configs."""
+
+    def __init__(self, study: Study) -> None:
+        super().__init__(metric="score", mode="max")
+        self.study = study
+        self.live: dict[str, TrialConfig] = {}
+        self.retries: dict[str, int] = {}
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | str:
+        config = self.study.next_trial()
+        if config is FINISHED:
+            return Searcher.FINISHED
+        if config is WAIT:
+            return None
+        self.live[trial_id] = config
+        self.study.started(config)
+        return {"trial": config}
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        config = self.live.pop(trial_id, None)
+        if config is not None:
+            self.study.complete(_event(config, result, error, self.retries.pop(trial_id, 0)))
+
+    def __getstate__(self) -> dict[str, Any]:  # Tune pickles its searcher; the study stays in the driver
+        return {k: v for k, v in self.__dict__.items() if k not in ("study", "live")}
+
+    def save(self, checkpoint_path: str) -> None:  # the run store is the source of truth
+        Path(checkpoint_path).write_text("{}")
+
+    def restore(self, checkpoint_path: str) -> None:
+        pass
+
+
+def _event(config: TrialConfig, result: dict[str, Any] | None, error: bool, retries: int) -> TrialEvent:
+    """The event of a finished Tune trial; one stopped early (ASHA) keeps its last score, a lost one errs."""
+    outcome = (result or {}).get("outcome")
+    if isinstance(outcome, TrialOutcome):
+        return TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical, retries, outcome.node)
+    if error or not result:
+        return TrialEvent(config, lost(config), "error", retries=retries)
+    res = stopped_result(float(result.get("score", 0.0)), int(result.get("iteration", 0)))
+    return TrialEvent(config, res, res.status, retries=retries)
+
+
+class _Retries(tune.Callback):
+    """Counts, per trial, the worker failures Tune recovered from (FailureConfig retries)."""
+
+    def __init__(self, searcher: _StudySearcher) -> None:
+        self.searcher = searcher
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.searcher.retries[trial.trial_id] = self.searcher.retries.get(trial.trial_id, 0) + 1
+
+
+class RayTuneExecutor:
+    """Runs a study's trials as Ray Tune trials (Ray must be started: see ``cluster.start_ray``)."""
+
+    name = "ray"
+
+    def __init__(self, *, storage: str | os.PathLike, name: str, workers: int, cpus_per_trial: float = 1.0,
+                 gpus_per_trial: float = 0.0, scheduler: str | None = None, max_failures: int = 2) -> None:
+        self.storage, self.run_name, self.workers = storage, name, workers
+        self.cpus_per_trial, self.gpus_per_trial = cpus_per_trial, gpus_per_trial
+        self.scheduler, self.max_failures = scheduler, max_failures
+
+    def run(self, study: Study) -> bool:
+        """Run Tune trials until the study is finished; returns whether the user interrupted it."""
+        searcher = _StudySearcher(study)
+        sched = None
+        if self.scheduler == "asha":
+            from ray.tune.schedulers import ASHAScheduler
+
+            sched = ASHAScheduler(time_attr="training_iteration", max_t=10_000, grace_period=1, reduction_factor=3)
+        trainable = tune.with_resources(candidate_trainable, {"cpu": self.cpus_per_trial, "gpu": self.gpus_per_trial})
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=ConcurrencyLimiter(searcher, max_concurrent=max(1, self.workers)), scheduler=sched,
+                num_samples=-1, reuse_actors=True, metric="score", mode="max",
+                trial_name_creator=lambda t: t.trial_id, trial_dirname_creator=lambda t: t.trial_id),
+            run_config=tune.RunConfig(
+                name=self.run_name, storage_path=str(Path(self.storage).resolve()), verbose=0,
+                callbacks=[_Retries(searcher)], failure_config=tune.FailureConfig(max_failures=self.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=1)),
+        )
+        quiet = logging.getLogger("ray.tune")
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)  # worker failures are retried and counted, not dumped
+        try:
+            tuner.fit()
+        finally:
+            quiet.setLevel(level)
+        return not study.finished

@@ -1,0 +1,49 @@
+"""Sequential searches in this process, for benchmarks and replays: the real loop (:class:`Study`
+over an in-memory store) and the in-process executor's evaluation, one trial at a time, with a
+``stop`` test after each. ``replay(searcher, task)`` returns the trials in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from actsearch.evaluators.result import CandidateResult
+from actsearch.results.memory import MemoryStore
+from actsearch.results.store import Store
+from actsearch.search.runner.study import Study
+from actsearch.search.runner.trials import TaskRef, TrialConfig, TrialEvent, bind_task, evaluate_trial
+from actsearch.search.searchers.base import FINISHED, WAIT, Searcher
+
+
+@dataclass
+class Trial:
+    config: TrialConfig
+    result: CandidateResult
+
+
+def replay(searcher: Searcher, task: Any, *, budget: int | None = None, seeds: Sequence[int] = (0,),
+           stop: Callable[[Trial], bool] | None = None, screen: Any = None,
+           store: Store | None = None) -> list[Trial]:
+    """Run ``searcher`` on ``task`` (a Task, a score table, or a name) until it finishes, ``budget``
+    trials ran, or ``stop(trial)``; ``screen``: a pre-screen (None: off)."""
+    ref = TaskRef.of(task) if isinstance(task, str) else bind_task(task)
+    study = Study(store if store is not None else MemoryStore(), task=ref.name, searcher=searcher,
+                  budget=budget if budget is not None else 10**12, seeds=len(seeds), screen=screen)
+    study.ref = ref
+    trials: list[Trial] = []
+    while True:
+        config = study.next_trial()
+        if config is FINISHED:
+            break
+        if config is WAIT:
+            raise RuntimeError(f"searcher {searcher.name!r} waits with no trial running")
+        outcome = evaluate_trial(config)
+        study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
+        trials.append(Trial(config, outcome.result))
+        if stop is not None and stop(trials[-1]):
+            break
+    if study.failure is not None:  # a failed write, or every proposal rejected (AllRejected)
+        raise study.failure
+    return trials

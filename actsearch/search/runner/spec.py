@@ -1,0 +1,191 @@
+"""What defines a search (:class:`SearchSpec`) and its run directory: creating it, checking that a
+resumed run is the same search, reading the spec back. The loop itself is
+:mod:`actsearch.search.runner.study`; :mod:`actsearch.search.runner.run` puts them together.
+
+(The notes below describe the guarantees of a run as a whole.)
+
+``run(SearchSpec(...), run_dir)`` evaluates the references (relu, swish) and then up to
+``budget`` proposals of the searcher, writing every result to the run store as it arrives. The
+store is the source of truth, so a run stopped by Ctrl-C or a killed driver resumes from it: a
+trial is stored *pending* before it starts and its result replaces it; on resume the searcher is
+restored from its last checkpoint, pending trials are evaluated first, and a proposal whose
+fingerprint is already stored is answered from the store, never evaluated again. The budget
+counts finished search trials, so a finished run holds exactly ``budget`` of them (fewer if the
+space is exhausted), each fingerprint once. Aliases, trivial candidates and proposals the
+pre-screen rejects are stored untrained and not counted. The pre-screen is on by default
+(``prescreen=None``) except for ``table:`` replays; ``prescreen=False`` switches it off.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.results.backends import open_store
+from actsearch.results.records import REFERENCES
+from actsearch.results.store import RunStoreError, SqliteStore, Store
+
+SCHEDULERS = ("fifo", "asha")
+# Settings that define a search: a resumed run must match them (budget, workers, address may change).
+IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options", "prescreen")
+SPACE_COPY = "space.toml"
+
+
+@dataclass
+class SearchSpec:
+    """Everything ``actsearch search`` needs; stored in the run's metadata."""
+
+    space: str  # preset name or TOML file (copied into the run dir as space.toml)
+    searcher: str = "evolution"
+    task: str = "mnist1d"
+    budget: int = 100  # evaluated search candidates (references and skipped ones not counted)
+    seeds: int = 1  # seeds 0 .. seeds-1 per candidate, all in one trial
+    seed: int = 0  # the searcher's seed
+    workers: int = 2  # concurrent trials
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    address: str | None = None  # HOST:PORT of a Ray head node; None = embedded local Ray
+    scheduler: str | None = None  # None/"fifo" or "asha"
+    references: tuple[str, ...] = REFERENCES
+    task_overrides: dict[str, Any] = field(default_factory=dict)
+    searcher_options: dict[str, Any] = field(default_factory=dict)
+    time_limit_s: float | None = None  # per seed
+    prescreen: bool | None = None  # reject broken candidates before training; None: on, off for table: tasks
+
+    def screens(self) -> bool:
+        """Whether this run pre-screens its proposals (see the module docstring)."""
+        return self.prescreen if self.prescreen is not None else not self.task.startswith("table:")
+
+
+@dataclass
+class RunSummary:
+    run_dir: Path
+    evaluated: int  # search candidates in the store
+    budget: int
+    finished: bool  # budget reached or space exhausted
+    interrupted: bool
+    failures: int
+    wall_s: float
+    new: int = 0  # evaluated by this invocation
+
+
+class RunDirError(RunStoreError):
+    """The run directory belongs to another search, or exists when a new run was asked for."""
+
+
+def _version_info() -> dict[str, Any]:
+    import platform
+    import subprocess
+
+    import ray
+    import torch
+
+    import actsearch
+
+    try:
+        git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    return {"versions": {"actsearch": actsearch.__version__, "python": platform.python_version(),
+                         "torch": torch.__version__, "ray": ray.__version__}, "git": git}
+
+
+def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False) -> Store:
+    """Open (or create) the run directory's store and check that it belongs to this search
+    (``run_dir`` None: a fresh in-memory store)."""
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        if resume and not (run_dir / "run.sqlite").is_file():
+            raise RunDirError(f"nothing to resume: {run_dir} holds no run store")
+    store = open_store(run_dir)
+    try:
+        meta = store.meta()
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if "spec" in meta:
+            if not resume:
+                raise RunDirError(f"{run_dir} already holds a search; add --resume to continue it, "
+                                  "or choose another --run-dir")
+            old, mine = meta["spec"], asdict(spec)
+            for key in IDENTITY:
+                if _norm(old.get(key)) != _norm(mine[key]):
+                    raise RunDirError(f"{run_dir} belongs to a different search ({key}: stored "
+                                      f"{old.get(key)!r}, given {mine[key]!r})")
+            store.init_run({"spec": {**old, **{k: mine[k] for k in mine if k not in IDENTITY}},
+                            "budget": spec.budget, "resumed_at": now})
+        else:
+            if run_dir is not None and Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
+                shutil.copyfile(spec.space, run_dir / SPACE_COPY)
+            spec_dict = asdict(spec)
+            store.init_run({"spec": spec_dict, "command": sys.argv, "created_at": now,
+                            **{k: spec_dict[k] for k in (*IDENTITY, "budget")}, **_version_info()})
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def space_of(spec: SearchSpec, run_dir: str | Path) -> str:
+    """The space to load: the run's copy of a TOML file when there is one."""
+    copy = Path(run_dir, SPACE_COPY)
+    return str(copy) if copy.is_file() and not _is_preset(spec.space) else spec.space
+
+
+def _is_preset(name: str) -> bool:
+    from actsearch.search.space.core import PRESETS
+
+    return name in PRESETS
+
+
+def _norm(value: Any) -> Any:
+    return value if value not in (None, {}, [], ()) else None
+
+
+def spec_from_store(run_dir: str | Path) -> SearchSpec:
+    """The SearchSpec a run directory was started with (for ``actsearch resume``)."""
+    with SqliteStore(run_dir, readonly=True) as store:
+        meta = store.meta()
+    if "spec" not in meta:
+        raise RunDirError(f"{run_dir} holds no search to resume")
+    data = {k: v for k, v in meta["spec"].items() if k in SearchSpec.__dataclass_fields__}
+    data["references"] = tuple(data.get("references") or ())
+    return SearchSpec(**data)
+
+
+def probe_task(spec: SearchSpec, task: Any = None) -> Any:
+    """The task whose child network the pre-screen and the surrogate probe: the run's (``task``, the
+    built Task, when it has overrides), or mnist1d for a ``table:`` replay, which has no network."""
+    if spec.task.startswith("table:"):
+        return "mnist1d"
+    if spec.task_overrides:
+        from actsearch.evaluators import get_task
+
+        return task if task is not None else get_task(spec.task, **spec.task_overrides)
+    return spec.task
+
+
+def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
+    """The searcher's options: the spec's, plus for a ``surrogate`` its probe task and whether it
+    orders its pool by the pre-screen (as the run screens)."""
+    options = dict(spec.searcher_options)
+    if spec.searcher == "surrogate":
+        options.setdefault("task", probe_task(spec, task))
+        options.setdefault("prescreen", spec.screens())
+    return options
+
+
+def check(spec: SearchSpec) -> None:
+    """The run settings inside their ranges (:mod:`actsearch.limits`) and a known scheduler, before
+    anything starts (the one home of these checks)."""
+    from actsearch.limits import check as in_range
+
+    for key in ("budget", "seeds", "workers", "cpus_per_trial", "gpus_per_trial"):
+        in_range(key, getattr(spec, key), label="--" + key.replace("_", "-"))
+    in_range("time_limit", spec.time_limit_s, label="--time-limit")
+    if spec.scheduler not in (None, "", *SCHEDULERS):
+        raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: {', '.join(SCHEDULERS)}")

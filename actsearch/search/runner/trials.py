@@ -1,0 +1,126 @@
+"""What travels between the loop and an executor: a :class:`TrialConfig` out, a :class:`TrialEvent`
+back (typed dataclasses, pickled by Ray as they are — no dicts, no JSON inside Tune results), and
+:func:`evaluate_trial`, which every executor runs to turn the one into the other.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from actsearch.errors import UserError
+from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalResult
+
+
+@dataclass(frozen=True)
+class TaskRef:
+    """A task by name plus its settings (a worker builds it once and keeps it)."""
+
+    name: str
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, settings: dict[str, Any] | None = None) -> TaskRef:
+        return cls(name, tuple(sorted((settings or {}).items())))
+
+    def build(self) -> Any:
+        """The Task (cached per process: data is loaded once per worker)."""
+        if self not in _TASKS:
+            from actsearch.evaluators import get_task
+
+            _TASKS[self] = get_task(self.name, **dict(self.settings))
+        return _TASKS[self]
+
+
+_TASKS: dict[TaskRef, Any] = {}
+
+
+def bind_task(task: Any) -> TaskRef:
+    """A reference to a Task object already built in this process (in-process executors only)."""
+    ref = TaskRef(f"{getattr(task, 'name', 'task')}@{id(task):x}")
+    _TASKS[ref] = task
+    return ref
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One trial: evaluate ``expression`` (or the library activation ``reference``) on ``seeds``."""
+
+    key: int  # the store row the result belongs to
+    expression: str
+    fingerprint: str
+    task: TaskRef
+    seeds: tuple[int, ...]
+    params: dict[str, float] = field(default_factory=dict)
+    reference: str | None = None  # a library name: evaluate the library's activation
+    threads: int = 1
+    time_limit_s: float | None = None
+
+
+@dataclass
+class TrialOutcome:
+    """What a worker sends back with its last report."""
+
+    result: CandidateResult
+    canonical: str | None = None
+    node: str | None = None
+
+
+@dataclass
+class TrialEvent:
+    """A finished trial, as an executor hands it to the loop."""
+
+    config: TrialConfig
+    result: CandidateResult
+    status: str  # the result's status, or "stopped" (early stop) / "error" (the trial was lost)
+    canonical: str | None = None
+    retries: int = 0  # worker failures the executor recovered from
+    node: str | None = None
+
+
+def lost(config: TrialConfig, why: str = "trial failed in Ray") -> CandidateResult:
+    """The result of a trial whose worker failed for good: one error run per seed."""
+    return CandidateResult.from_runs([EvalResult(ERROR, 0.0, s, 0.0, {}, why) for s in config.seeds])
+
+
+def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
+    """Evaluate one trial config (a failing candidate is a result, never an exception)."""
+    from actsearch.evaluators import evaluate
+    from actsearch.evaluators.table import TableTask
+
+    start = time.perf_counter()
+    seeds = list(config.seeds)
+    canonical = None
+    try:
+        task = config.task.build()
+        if isinstance(task, TableTask):  # a replay: looked up by fingerprint, nothing parsed
+            result = table_result(task, config.fingerprint, seeds)
+        else:
+            from actsearch.grammar import parse
+
+            candidate: Any = config.reference or parse(config.expression, **config.params)
+            if config.reference is None:
+                try:
+                    canonical = candidate.canonical
+                except Exception:  # noqa: BLE001 - the canonical text is optional
+                    canonical = None
+            result = evaluate(candidate, task, seeds, report=report, threads=config.threads,
+                              time_limit_s=config.time_limit_s)
+    except UserError as err:
+        result = CandidateResult.from_runs([EvalResult(INVALID, 0.0, s, 0.0, {}, str(err)) for s in seeds])
+    except Exception as err:  # noqa: BLE001 - a failing candidate is a result, not a crash
+        result = CandidateResult.from_runs([EvalResult(ERROR, 0.0, s, 0.0, {}, f"{type(err).__name__}: {err}")
+                                            for s in seeds])
+    if not result.wall_s:
+        result.wall_s = time.perf_counter() - start
+    return TrialOutcome(result, canonical)
+
+
+def table_result(task: Any, fingerprint: str, seeds: list[int]) -> CandidateResult:
+    """A score table's result for ``fingerprint`` on each seed (missing: invalid)."""
+    row = task.lookup(fingerprint)
+    runs = [EvalResult(INVALID, 0.0, s, 0.0, {}, "not in the score table") if row is None
+            else EvalResult(row["status"], row["score"] if row["status"] == "ok" else 0.0, s, row["wall_s"])
+            for s in seeds]
+    return CandidateResult.from_runs(runs)
