@@ -216,9 +216,9 @@ def clean_stale_node(run_dir: str | os.PathLike, note: Callable[[str], None] | N
     and ``note`` (default: stderr) says so in one line. A process is killed only when it is this
     user's, started no earlier than the node, carries the node's random token in its environment
     (set by :func:`start_ray` before the node started, so no file can name a process it did not
-    start), and either is one of the node's recorded processes with the session directory on its
-    command line, or is a ``ray::`` worker holding files in the session directory. Returns the pids
-    killed.
+    start), and either names the session directory on its command line (the node's own processes
+    and agents) or is a ``ray::`` worker spawned by the node's raylet or holding files in the session
+    directory. Returns the pids killed.
     """
     path = Path(run_dir, NODE_FILE)
     if not path.is_file():
@@ -242,10 +242,11 @@ def clean_stale_node(run_dir: str | os.PathLike, note: Callable[[str], None] | N
         if f"{TOKEN_VAR}={rec.token}" not in _read(f"/proc/{pid}/environ").split("\0"):
             continue
         args = _read(f"/proc/{pid}/cmdline").split("\0")
-        if args[0].startswith("ray::"):
-            mine = _holds_files_in(pid, rec.session_dir)
-        else:
-            mine = pid in rec.pids and _names(args, rec.session_dir)
+        if args[0].startswith("ray::"):  # a worker or agent: spawned by the node's raylet, or logging into it
+            env = _read(f"/proc/{pid}/environ").split("\0")
+            mine = any(f"RAY_RAYLET_PID={r}" in env for r in rec.raylets) or _holds_files_in(pid, rec.session_dir)
+        else:  # a node process (recorded, or an agent started later) naming the session on its command line
+            mine = _names(args, rec.session_dir)
         if mine:
             try:
                 os.kill(pid, signal.SIGKILL)
