@@ -97,12 +97,15 @@ def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0,
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.pop("RAY_ADDRESS", None)
     cpus = max(1.0, workers * cpus_per_trial)
-    os.environ[TOKEN_VAR] = token  # inherited by the node's processes (and their workers) only
+    # Inherited by every process the node starts, also those Ray spawns from this driver later
+    # (agents, workers); removed again when the node stops (stop_ray).
+    os.environ[TOKEN_VAR] = token
     try:
         ray.init(address="local", num_cpus=int(round(cpus)),
                  num_gpus=int(round(workers * gpus_per_trial)) if gpus_per_trial else None, **quiet)
-    finally:
+    except BaseException:
         os.environ.pop(TOKEN_VAR, None)
+        raise
     if run_dir is not None:
         _record_node(run_dir, started, token)
     return RayHandle(True, None, cpus)
@@ -114,6 +117,8 @@ def stop_ray(handle: RayHandle | None) -> None:
 
     if handle is not None and handle.started and ray.is_initialized():
         ray.shutdown()
+    if handle is not None and handle.started:
+        os.environ.pop(TOKEN_VAR, None)
 
 
 class ResourceError(UserError):
