@@ -87,6 +87,7 @@ RUN_SETTINGS: dict[str, Range] = {
     "cpus_per_trial": Range(0, 4_096, open_lo=True),
     "gpus_per_trial": Range(0, 64),
     "threads": Range(1, 4_096),
+    "pack": Range(1, 256),  # candidates one trial trains together
     "top": Range(0, 10_000_000),
 }
 

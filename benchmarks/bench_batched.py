@@ -8,7 +8,8 @@
    MLP) and ``mnist1d-shallow``. Wall time of the whole ``evaluate`` call (build, training, final
    metrics), so the ratio is what a search gains.
 2. Packs of G = 1, 2, 4, 8 different candidates × 5 seeds on ``mnist1d`` (``evaluate_pack``) vs
-   the same candidates' seeds one by one.
+   the same candidates' seeds one by one; and packs of G = 1, 2, 4, 8, 10 candidates × 1 seed
+   (a search's ``--pack G`` with one seed per candidate).
 3. Matrix work: the GFLOP/s achieved (the network's matmul FLOPs per member-step × member-steps,
    over the whole call's CPU time) next to the core's own rate for exactly
    those matmuls (forward ``baddbmm``, backward ``bmm`` for input and weight gradients, at the
@@ -44,7 +45,8 @@ from actsearch.evaluators.scoring import evaluate_pack
 
 ROOT = Path(__file__).resolve().parent
 default_min = batched.MIN_MEMBERS
-PACK = ("swish", "relu", "x * tanh(x)", "x * sigmoid(x)", "x + sin(x)", "gelu", "tanh(x) * x", "elu")
+PACK = ("swish", "relu", "x * tanh(x)", "x * sigmoid(x)", "x + sin(x)", "gelu", "tanh(x) * x", "elu",
+        "min(x, atan(x))", "x * erf(x)")
 
 
 def layer_shapes(cfg) -> list[tuple[int, int]]:
@@ -283,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=2, help="runs per timing; the fastest counts")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_batched.json")
+    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved with the figures)")
     args = ap.parse_args(argv)
     global REPEATS
     REPEATS = 1 if args.quick else max(1, args.repeats)
@@ -297,12 +300,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     seeds_rows = seeds_table("mnist1d", steps, counts, reps) + seeds_table("mnist1d-shallow", steps, counts, reps)
     pack_rows = packs_table(steps, sizes, 2 if args.quick else 5, reps)
+    # what a search with one seed per candidate gets from --pack G (the default of actsearch search)
+    pack_one = packs_table(steps, sizes if args.quick else (*sizes, 10), 1, reps)
     engine = engines(steps, reps, not (args.quick or args.no_compile))
     conv = grouped_conv(reps)
     out = {
         "benchmark": "bench_batched", "steps": steps, "quick": args.quick, "threads": 1,
-        "machine": "shared, 2 cores", "repeats": REPEATS, "platform": platform.platform(), "torch": torch.__version__,
-        "python": sys.version.split()[0], "seeds": seeds_rows, "packs": pack_rows,
+        "machine": args.machine, "repeats": REPEATS, "platform": platform.platform(), "torch": torch.__version__,
+        "python": sys.version.split()[0], "seeds": seeds_rows, "packs": pack_rows, "packs_one_seed": pack_one,
         "engines": engine, "resnet_conv": conv,
         "wall_s": time.perf_counter() - start,
         "notes": "CPU seconds of whole evaluate / evaluate_pack calls (fewest of `repeats`); GFLOP/s: "

@@ -37,6 +37,11 @@ from actsearch.search.runner.study import StudyEvent
 from actsearch.search.searchers import SEARCHERS
 from actsearch.search.space import PRESETS
 
+PACK_OPTION = typer.Option(
+    None, "--pack", min=1,
+    help="candidates one worker trains together as one stacked network (default: 8 candidate-seeds on "
+         "tasks that batch, e.g. 8 one-seed candidates; 1 with --scheduler asha or on other tasks)")
+
 
 class Progress:
     """What the live view and the plain log show: counts, rate, failures, top 5."""
@@ -165,6 +170,7 @@ def register(app: typer.Typer) -> None:
         scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
+        pack: int | None = PACK_OPTION,
         steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,
         data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
         references: str = typer.Option("relu,swish", "--references",
@@ -204,7 +210,8 @@ def register(app: typer.Typer) -> None:
                           workers=workers, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial,
                           address=address, scheduler=scheduler, references=refs,
                           task_overrides=task_overrides(task, steps, init, head, data_dir, settings),
-                          time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option))
+                          time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option),
+                          pack=pack)
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
 
     @app.command("resume")
@@ -213,6 +220,7 @@ def register(app: typer.Typer) -> None:
         budget: int | None = typer.Option(None, "--budget", "-b", help="raise (or keep) the budget"),
         workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="trials running at once"),
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="HOST:PORT of a Ray head"),
+        pack: int | None = PACK_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
     ) -> None:
         """Continue a stopped search: nothing stored is lost or evaluated again."""
@@ -231,6 +239,7 @@ def register(app: typer.Typer) -> None:
         spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored
         spec.workers = spec.workers if workers is None else workers
         spec.address = address
+        spec.pack = spec.pack if pack is None else pack
         _run(spec, run_dir, True, plain)
 
 

@@ -1,10 +1,10 @@
-"""The in-process executor: runs a study's trials one at a time in this process (tests, replays,
-the Python API, ``--workers 1`` runs that need no Ray)."""
+"""The in-process executor: runs a study's trials in this process (tests, replays, the Python
+API, ``--workers 1`` runs that need no Ray), one trial or one pack of ``pack`` trials at a time."""
 
 from __future__ import annotations
 
 from actsearch.search.runner.study import Study
-from actsearch.search.runner.trials import TrialConfig, TrialEvent, evaluate_trial
+from actsearch.search.runner.trials import TrialEvent, evaluate_trials
 from actsearch.search.searchers.base import FINISHED, WAIT
 
 
@@ -13,14 +13,18 @@ class InProcessExecutor:
 
     name = "in-process"
 
+    def __init__(self, pack: int = 1) -> None:
+        self.pack = max(1, int(pack))
+
     def run(self, study: Study) -> bool:
         while True:
-            config = study.next_trial()
-            if config is FINISHED:
+            configs = study.next_trials(self.pack)
+            if configs is FINISHED:
                 return False
-            if config is WAIT:  # nothing runs here, so a waiting searcher could never continue
+            if configs is WAIT:  # nothing runs here, so a waiting searcher could never continue
                 raise RuntimeError(f"searcher {study.name!r} waits with no trial running")
-            assert isinstance(config, TrialConfig)
-            study.started(config)
-            outcome = evaluate_trial(config)
-            study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
+            assert isinstance(configs, list)
+            for config in configs:
+                study.started(config)
+            for config, outcome in zip(configs, evaluate_trials(configs), strict=True):
+                study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))

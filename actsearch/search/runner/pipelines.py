@@ -29,7 +29,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.store import Store
-from actsearch.search.runner.spec import RunDirError, SearchSpec, prepare
+from actsearch.search.runner.spec import RunDirError, SearchSpec, pack_size, prepare
 
 # Measured on an idle 2-core machine (the full preset, 2 workers): phase a took 1,222 s for the 320
 # x-gated functions and 3 references, 7.6 s of one worker per candidate-seed (Ray overhead and the
@@ -102,6 +102,7 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
 
     Every phase is a :class:`Study` over the same store, run by the same executor (Ray Tune, on
     the embedded local Ray or the cluster at ``address``)."""
+    from actsearch.evaluators import get_task
     from actsearch.search.runner.cluster import start_ray, stop_ray
     from actsearch.search.runner.run import execute, open_study
     from actsearch.search.runner.study import Study
@@ -138,9 +139,13 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             if handle is None:  # Ray starts only when there is something to evaluate
                 handle = start_ray(address, workers, run_dir=run_dir)
 
-        def run_phase(study: Study, phase: str) -> bool:
+        task = get_task(plan.task, **plan.task_overrides)
+
+        def run_phase(study: Study, phase: str, seeds: int = 1) -> bool:
+            pack = pack_size(replace(base, seeds=seeds), task)  # seeds: per trial (a rescore adds a few)
             try:
-                interrupted = study.finished is False and execute(study, "ray", base, run_dir, phase, ray_started)
+                interrupted = study.finished is False and execute(study, "ray", base, run_dir, phase, ray_started,
+                                                                  pack=pack)
             finally:
                 study.close()
             if study.failure is not None:
@@ -161,7 +166,8 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
             study = Study(store, task=plan.task, settings=plan.task_overrides, on_event=lambda e: log(
                 f"[rescore {e.rescored} seeds] {e.status:<8} {e.score:.4f} ± {e.score_std:.4f}  {e.expression}"))
             study.rescore(rows, seeds)
-            return run_phase(study, phase)
+            added = max((len(missing) for _, missing in study.rescore_todo), default=1)
+            return run_phase(study, phase, added)
 
         if "exhaustive" not in state["done"]:
             log(f"phase a: {plan.space} exhaustive, 1 seed, on {plan.task}")

@@ -1,9 +1,11 @@
 """The Ray Tune executor: one Tune trial per :class:`TrialConfig`, driven by the study.
 
-One Tune trial evaluates one candidate on all its seeds (``candidate_trainable``): the evaluator's
-intermediate validation scores go to ``ray.tune.report`` (for ASHA) and the last report carries a
-:class:`~actsearch.search.runner.trials.TrialOutcome` object (pickled by Ray like any value; no
-JSON). The study is wrapped as a Tune ``Searcher`` behind a ``ConcurrencyLimiter``: Tune asks it
+One Tune trial evaluates one candidate on all its seeds — or a *pack* of ``pack`` candidates
+trained together (``--pack G``; one stacked network where the task batches) — in
+``candidate_trainable``: a single candidate's intermediate validation scores go to
+``ray.tune.report`` (for ASHA, which therefore needs packs of one) and the last report carries the
+:class:`~actsearch.search.runner.trials.TrialOutcome` objects, one per candidate (pickled by Ray
+like any value; no JSON). The study is wrapped as a Tune ``Searcher`` behind a ``ConcurrencyLimiter``: Tune asks it
 for the next config and tells it each finished trial; the study owns the bookkeeping (store,
 budget, resume), so Tune's own experiment files are only a cache.
 
@@ -26,53 +28,61 @@ from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter, Searcher  # noqa: E402
 
 from actsearch.search.runner.study import Study, stopped_result  # noqa: E402
-from actsearch.search.runner.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trial, lost  # noqa: E402
+from actsearch.search.runner.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trials, lost  # noqa: E402
 from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
 
 SCHEDULERS = ("fifo", "asha")
 
 
 def candidate_trainable(config: dict[str, Any]) -> None:
-    """Tune function trainable: evaluate one candidate on all its seeds, reporting as it trains."""
+    """Tune function trainable: evaluate a pack of candidates (often one) on all their seeds,
+    reporting a single candidate's progress as it trains."""
     import torch
 
-    trial: TrialConfig = config["trial"]
-    torch.set_num_threads(trial.threads)
+    trials: list[TrialConfig] = config["trials"]
+    torch.set_num_threads(trials[0].threads)
     step = {"n": 0}
 
     def report(iteration: int, score: float) -> None:
         step["n"] = iteration
         tune.report({"score": float(score), "iteration": int(iteration), "done": False})
 
-    outcome = evaluate_trial(trial, report)
-    outcome.node = ray.get_runtime_context().get_node_id()  # provenance: where it ran
-    tune.report({"score": float(outcome.result.score), "iteration": step["n"] + 1, "done": True,
-                 "outcome": outcome})
+    outcomes = evaluate_trials(trials, report if len(trials) == 1 else None)
+    node = ray.get_runtime_context().get_node_id()  # provenance: where it ran
+    for outcome in outcomes:
+        outcome.node = node
+    tune.report({"score": max(float(o.result.score) for o in outcomes), "iteration": step["n"] + 1, "done": True,
+                 "outcomes": outcomes})
 
 
 class _StudySearcher(Searcher):
     """Tune ``Searcher`` over a study; Tune's trial ids map to the study's configs."""
 
-    def __init__(self, study: Study) -> None:
+    def __init__(self, study: Study, pack: int = 1) -> None:
         super().__init__(metric="score", mode="max")
-        self.study = study
-        self.live: dict[str, TrialConfig] = {}
+        self.study, self.pack = study, pack
+        self.live: dict[str, list[TrialConfig]] = {}
         self.retries: dict[str, int] = {}
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None | str:
-        config = self.study.next_trial()
-        if config is FINISHED:
+        configs = self.study.next_trials(self.pack)
+        if configs is FINISHED:
             return Searcher.FINISHED
-        if config is WAIT:
+        if configs is WAIT:
             return None
-        self.live[trial_id] = config
-        self.study.started(config)
-        return {"trial": config}
+        assert isinstance(configs, list)
+        self.live[trial_id] = configs
+        for config in configs:
+            self.study.started(config)
+        return {"trials": configs}
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        config = self.live.pop(trial_id, None)
-        if config is not None:
-            self.study.complete(_event(config, result, error, self.retries.pop(trial_id, 0)))
+        configs = self.live.pop(trial_id, None)
+        retries = self.retries.pop(trial_id, 0)
+        outcomes = (result or {}).get("outcomes")
+        for i, config in enumerate(configs or []):
+            outcome = outcomes[i] if isinstance(outcomes, list) and i < len(outcomes) else None
+            self.study.complete(_event(config, outcome, result, error, retries))
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles its searcher; the study stays in the driver
         return {k: v for k, v in self.__dict__.items() if k not in ("study", "live")}
@@ -84,9 +94,10 @@ class _StudySearcher(Searcher):
         pass
 
 
-def _event(config: TrialConfig, result: dict[str, Any] | None, error: bool, retries: int) -> TrialEvent:
-    """The event of a finished Tune trial; one stopped early (ASHA) keeps its last score, a lost one errs."""
-    outcome = (result or {}).get("outcome")
+def _event(config: TrialConfig, outcome: Any, result: dict[str, Any] | None, error: bool,
+           retries: int) -> TrialEvent:
+    """The event of one candidate of a finished Tune trial; one stopped early (ASHA) keeps its last
+    score, a lost one errs."""
     if isinstance(outcome, TrialOutcome):
         return TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical, retries, outcome.node)
     if error or not result:
@@ -111,14 +122,17 @@ class RayTuneExecutor:
     name = "ray"
 
     def __init__(self, *, storage: str | os.PathLike, name: str, workers: int, cpus_per_trial: float = 1.0,
-                 gpus_per_trial: float = 0.0, scheduler: str | None = None, max_failures: int = 2) -> None:
-        self.storage, self.run_name, self.workers = storage, name, workers
+                 gpus_per_trial: float = 0.0, scheduler: str | None = None, max_failures: int = 2,
+                 pack: int = 1) -> None:
+        if pack > 1 and scheduler == "asha":
+            raise ValueError("ASHA stops trials by their progress, so it needs packs of one")
+        self.storage, self.run_name, self.workers, self.pack = storage, name, workers, max(1, int(pack))
         self.cpus_per_trial, self.gpus_per_trial = cpus_per_trial, gpus_per_trial
         self.scheduler, self.max_failures = scheduler, max_failures
 
     def run(self, study: Study) -> bool:
         """Run Tune trials until the study is finished; returns whether the user interrupted it."""
-        searcher = _StudySearcher(study)
+        searcher = _StudySearcher(study, self.pack)
         sched = None
         if self.scheduler == "asha":
             from ray.tune.schedulers import ASHAScheduler

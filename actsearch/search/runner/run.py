@@ -20,6 +20,7 @@ from actsearch.search.runner.spec import (
     RunSummary,
     SearchSpec,
     check,
+    pack_size,
     prepare,
     probe_task,
     searcher_options,
@@ -50,13 +51,14 @@ def open_study(spec: SearchSpec, store: Store, *, task: Any, space: Any,
 
 
 def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None, name: str,
-            ray_started: Callable[[], None] | None = None) -> bool:
-    """Run the study to its end with the chosen executor; returns whether it was interrupted."""
+            ray_started: Callable[[], None] | None = None, pack: int = 1) -> bool:
+    """Run the study to its end with the chosen executor, ``pack`` trials trained together per
+    worker; returns whether it was interrupted."""
     if executor == "inprocess":
         from actsearch.search.runner.inprocess import InProcessExecutor
 
         try:
-            return InProcessExecutor().run(study)
+            return InProcessExecutor(pack).run(study)
         except KeyboardInterrupt:
             return True
     if ray_started is not None:  # before Ray Tune is imported: the node's agents inherit the environment
@@ -66,7 +68,7 @@ def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None,
     storage = (run_dir if run_dir is not None else Path.cwd() / ".actsearch-tune") / "tune"
     return RayTuneExecutor(storage=storage, name=f"{name}-{int(time.time())}", workers=spec.workers,
                            cpus_per_trial=spec.cpus_per_trial, gpus_per_trial=spec.gpus_per_trial,
-                           scheduler=spec.scheduler).run(study)
+                           scheduler=spec.scheduler, pack=pack).run(study)
 
 
 def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
@@ -115,7 +117,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
 
         try:
             if not study.finished:
-                interrupted = execute(study, executor, spec, run_path, "trials", ray_started)
+                interrupted = execute(study, executor, spec, run_path, "trials", ray_started,
+                                      pack=pack_size(spec, task))
         finally:
             study.close()
         if study.failure is not None:

@@ -34,6 +34,9 @@ SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
 IDENTITY = ("space", "searcher", "task", "task_overrides", "seeds", "seed", "searcher_options", "prescreen")
 SPACE_COPY = "space.toml"
+# Candidate-seeds one trial trains as one stacked network by default (--pack): on the deep MLP,
+# one thread, packs of 1-seed candidates gained most up to about this size (bench_batched.py).
+PACK_MEMBERS = 8
 
 
 @dataclass
@@ -56,6 +59,7 @@ class SearchSpec:
     searcher_options: dict[str, Any] = field(default_factory=dict)
     time_limit_s: float | None = None  # per seed
     prescreen: bool | None = None  # reject broken candidates before training; None: on, off for table: tasks
+    pack: int | None = None  # candidates one worker trains together (--pack); None: pack_size()
 
     def screens(self) -> bool:
         """Whether this run pre-screens its proposals (see the module docstring)."""
@@ -179,13 +183,26 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
     return options
 
 
+def pack_size(spec: SearchSpec, task: Any = None) -> int:
+    """How many candidates one trial trains together: ``spec.pack`` when given, else, on a task that
+    trains stacked networks (``batched``), as many as fill a stack of ``PACK_MEMBERS`` candidate-seeds
+    (one where ASHA stops trials by their progress, or where the task trains seed by seed)."""
+    if spec.pack is not None:
+        return spec.pack
+    if spec.scheduler == "asha" or not getattr(getattr(task, "config", None), "batched", False):
+        return 1
+    return max(1, PACK_MEMBERS // max(1, spec.seeds))
+
+
 def check(spec: SearchSpec) -> None:
     """The run settings inside their ranges (:mod:`actsearch.limits`) and a known scheduler, before
     anything starts (the one home of these checks)."""
     from actsearch.limits import check as in_range
 
-    for key in ("budget", "seeds", "workers", "cpus_per_trial", "gpus_per_trial"):
+    for key in ("budget", "seeds", "workers", "cpus_per_trial", "gpus_per_trial", "pack"):
         in_range(key, getattr(spec, key), label="--" + key.replace("_", "-"))
     in_range("time_limit", spec.time_limit_s, label="--time-limit")
     if spec.scheduler not in (None, "", *SCHEDULERS):
         raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
+    if spec.scheduler == "asha" and (spec.pack or 1) > 1:
+        raise UserError("--scheduler asha stops each trial by its own progress, so it needs --pack 1")

@@ -18,7 +18,8 @@ store when the study opens, then kept in memory — never re-read per trial):
 
 What a study hands out, in order: rescore jobs (:meth:`rescore`), references not stored yet,
 trials a previous process left pending or running, then the searcher's proposals until the
-budget (finished trials + trials in flight) is reached. Writes are O(1) per trial; the searcher's
+budget (finished trials + trials in flight) is reached; :meth:`next_trials` hands out several at
+once, for an executor that trains a pack of trials together. Writes are O(1) per trial; the searcher's
 state is checkpointed every ``checkpoint_every`` outcomes and when the study closes, together
 with the number of proposals asked. A process killed between checkpoints loses nothing: its
 finished trials are in the store, its pending ones are re-run, and the restored searcher's
@@ -183,6 +184,17 @@ class Study:
         if isinstance(config, TrialConfig):
             self.inflight[config.key] = config
         return config
+
+    def next_trials(self, limit: int) -> list[TrialConfig] | object:
+        """Up to ``limit`` trials to run together (a pack), or ``WAIT`` / ``FINISHED`` when there is
+        none now. A pack ends early where the searcher waits or the budget is reached."""
+        pack: list[TrialConfig] = []
+        while len(pack) < max(1, limit):
+            config = self.next_trial()
+            if not isinstance(config, TrialConfig):
+                return pack or config
+            pack.append(config)
+        return pack
 
     def _config(self, key: int, expression: str, fingerprint: str, params: dict[str, float], *,
                 seeds: tuple[int, ...] | None = None, reference: str | None = None) -> TrialConfig:

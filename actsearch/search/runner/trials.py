@@ -1,11 +1,15 @@
 """What travels between the loop and an executor: a :class:`TrialConfig` out, a :class:`TrialEvent`
 back (typed dataclasses, pickled by Ray as they are — no dicts, no JSON inside Tune results), and
-:func:`evaluate_trial`, which every executor runs to turn the one into the other.
+:func:`evaluate_trial`, which every executor runs to turn the one into the other —
+:func:`evaluate_trials` for a *pack* of trials that one worker trains together (one stacked
+network for all their seeds where the task batches; one outcome per trial, exactly as if each had
+run alone).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,10 +105,7 @@ def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
 
             candidate: Any = config.reference or parse(config.expression, **config.params)
             if config.reference is None:
-                try:
-                    canonical = candidate.canonical
-                except Exception:  # noqa: BLE001 - the canonical text is optional
-                    canonical = None
+                canonical = _canonical(candidate)
             result = evaluate(candidate, task, seeds, report=report, threads=config.threads,
                               time_limit_s=config.time_limit_s)
     except UserError as err:
@@ -115,6 +116,70 @@ def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
     if not result.wall_s:
         result.wall_s = time.perf_counter() - start
     return TrialOutcome(result, canonical)
+
+
+def evaluate_trials(configs: Sequence[TrialConfig], report: Any = None) -> list[TrialOutcome]:
+    """Evaluate a pack of trials: one :class:`TrialOutcome` per config, in order.
+
+    Configs with the same task, seeds, threads and time limit train together through
+    :func:`~actsearch.evaluators.scoring.evaluate_pack` (a stacked network where the task batches;
+    seed by seed otherwise). A config whose text does not parse is ``invalid`` and the others go on;
+    a pack that fails as a whole falls back to evaluating its trials one by one, so each failure is
+    recorded as it would be alone. ``report`` (progress for a scheduler) is only for a pack of one.
+    """
+    if len(configs) == 1:
+        return [evaluate_trial(configs[0], report)]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, c in enumerate(configs):
+        groups.setdefault((c.task, c.seeds, c.threads, c.time_limit_s), []).append(i)
+    out: list[TrialOutcome | None] = [None] * len(configs)
+    for members in groups.values():
+        for i, outcome in zip(members, _evaluate_group([configs[i] for i in members]), strict=True):
+            out[i] = outcome
+    return [o for o in out if o is not None]
+
+
+def _evaluate_group(configs: list[TrialConfig]) -> list[TrialOutcome]:
+    """Trials that share task, seeds, threads and time limit, trained as one pack."""
+    from actsearch.evaluators.scoring import evaluate_pack
+    from actsearch.evaluators.table import TableTask
+    from actsearch.grammar import parse
+
+    first = configs[0]
+    start = time.perf_counter()
+    try:
+        task = first.task.build()
+    except Exception:  # noqa: BLE001 - each trial records the failure itself
+        task = None
+    if task is None or isinstance(task, TableTask):
+        return [evaluate_trial(c) for c in configs]
+    out: list[TrialOutcome | None] = [None] * len(configs)
+    packed: list[tuple[int, Any, str | None]] = []  # (index, candidate, canonical text)
+    for i, c in enumerate(configs):
+        try:
+            cand: Any = c.reference or parse(c.expression, **c.params)
+        except Exception:  # noqa: BLE001 - the trial's own evaluation records why
+            out[i] = evaluate_trial(c)
+            continue
+        packed.append((i, cand, None if c.reference else _canonical(cand)))
+    if packed:
+        try:
+            results = evaluate_pack([cand for _, cand, _ in packed], task, list(first.seeds),
+                                    threads=first.threads, time_limit_s=first.time_limit_s)
+        except Exception:  # noqa: BLE001 - the pack failed as a whole: each trial alone records why
+            return [evaluate_trial(c) for c in configs]
+        share = (time.perf_counter() - start) / len(packed)
+        for (i, _, canonical), result in zip(packed, results, strict=True):
+            result.wall_s = result.wall_s or share
+            out[i] = TrialOutcome(result, canonical)
+    return [o for o in out if o is not None]
+
+
+def _canonical(candidate: Any) -> str | None:
+    try:
+        return candidate.canonical
+    except Exception:  # noqa: BLE001 - the canonical text is optional
+        return None
 
 
 def table_result(task: Any, fingerprint: str, seeds: list[int]) -> CandidateResult:
