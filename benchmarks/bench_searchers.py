@@ -2,14 +2,17 @@
 
     nice -n 10 python benchmarks/bench_searchers.py [--table benchmarks/data/x-gated-mnist1d.csv]
 
-1. Replays every registered searcher with the plain driver on the ``table:FILE`` task built from
-   a scored table (default: the exhaustive x-gated run on mnist1d, see benchmarks/data/README.md)
-   and reports, median over 200 seeds (``--seeds``; 20 seeds leave the median of random search
-   uncertain by about ±10 evaluations), how many evaluations each needs to reach a candidate in
-   the table's top 1 % and top 5 %; the ratio to random search is measured in the same run (goal:
-   rl or evolution ≤ 0.5× random to the top 1 %). ``evolution-uniform`` is evolution with the
-   classic uniform one-component mutation (``temperature=0``), to show what shape-local
-   mutation adds.
+1. Replays every registered searcher and variant (``--variants``) through the real loop on the
+   ``table:FILE`` task built from a scored table (default: the exhaustive x-gated run on mnist1d;
+   any table in the format of benchmarks/data/README.md, with or without a ``fingerprint``
+   column) and reports, median and interquartile range over 200 seeds (``--seeds``; 20 seeds
+   leave the median of random search uncertain by about ±10 evaluations), how many evaluations
+   each needs to reach a candidate in the table's top 1 % and top 5 % (one replay per seed gives
+   both); the ratio to random search is measured in the same run. ``evolution-uniform`` is
+   evolution with the classic uniform one-component mutation (``temperature=0``); ``rl-old`` the
+   controller's first form, the other ``rl-*`` what was tried to make it sample-efficient.
+   A table that scores only part of the space: the top k are of the scored candidates, and a
+   proposal the table does not score is told to the searcher as a failure and not counted.
 2. Fingerprints per second while enumerating ``paper-2`` (text → parse → fingerprint, uncached),
    and with the full dedup check (+ trivial test); goal ≥ 1,000/s.
 
@@ -30,7 +33,7 @@ from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.search.runner.replay import replay
 from actsearch.search.searchers import SEARCHERS, make_searcher
-from actsearch.search.space.core import load_space, space_from_dict
+from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
 
 ROOT = Path(__file__).resolve().parent
@@ -38,54 +41,85 @@ ROOT = Path(__file__).resolve().parent
 
 VARIANTS = {name: (name, {}) for name in SEARCHERS}
 VARIANTS["evolution-uniform"] = ("evolution", {"temperature": 0.0})
+# The RL controller: its first form (raw accuracy, 0 for failures, EMA baseline, batches of 8) and
+# what was tried to make it sample-efficient (rl module docstring); every variant stays in the output.
+VARIANTS["rl-old"] = ("rl", {"reward": "raw", "batch_size": 8})
+VARIANTS["rl-rank-b8"] = ("rl", {"batch_size": 8})
+VARIANTS["rl-prior"] = ("rl", {"prior": 20})
+VARIANTS["rl-dyna"] = ("rl", {"model": "forest", "dyna": 8})
+VARIANTS["rl-pool"] = ("rl", {"model": "forest", "pool": 32})
+VARIANTS["rl-pool-dyna"] = ("rl", {"model": "forest", "pool": 32, "dyna": 8})
+NOT_IN_TABLE = "not in the score table"
 
 
-def evals_to_top(variant, space, task, threshold, seed):
+def replay_counts(variant, space, task, thresholds, seed):
+    """Evaluations until the first score >= each threshold (inf if never), in one replay.
+
+    A proposal the table does not score (a table of part of the space) is told to the searcher
+    as a failure (``invalid``) and not counted as an evaluation."""
     name, options = VARIANTS[variant]
-    trials = replay(make_searcher(name, space, seed=seed, **options), task, stop=lambda t: t.result.score >= threshold)
-    reached = bool(trials) and trials[-1].result.score >= threshold
-    return len(trials) if reached else math.inf
+    top = max(thresholds)
+    trials = replay(make_searcher(name, space, seed=seed, **options), task, stop=lambda t: t.result.score >= top)
+    counts = [math.inf] * len(thresholds)
+    n = 0
+    for t in trials:
+        if t.result.status == "invalid" and NOT_IN_TABLE in (t.result.runs[0].error or "" if t.result.runs else ""):
+            continue
+        n += 1
+        for i, thr in enumerate(thresholds):
+            if counts[i] == math.inf and t.result.status == "ok" and t.result.score >= thr:
+                counts[i] = n
+    return counts
 
 
-def covered_space(space_name, task):
-    """The space, restricted to the binaries whose every distinct candidate the table scores.
-
-    A table whose making was stopped early (it is written binary block by binary block) still
-    gives a fully scored space: the blocks it completed.
-    """
+def scored_space(space_name, task):
+    """The space, the fingerprints of its distinct candidates the table scores (a row's fingerprint
+    is computed from its expression where the table has no ``fingerprint`` column) and the
+    number of its distinct candidates."""
     space = load_space(space_name)
-    by_fp = {r["fingerprint"] for r in task.rows}
-    missing = {space.binary[c[-1][0]].name for c, *_, fp in distinct(space) if fp not in by_fp}
-    if not missing:
-        return space, sorted(fp for *_, fp in distinct(space))
-    spec = space.summary()
-    keep = [b for b in spec["binary"] if b not in missing]
-    sub = space_from_dict({"units": spec["units"], "unary": spec["unary"], "binary": keep, "gated": spec["gated"],
-                           "chain": spec["chain"]}, name=f"{space_name}[{','.join(keep)}]")
-    return sub, sorted(fp for *_, fp in distinct(sub))
+    by_fp = {r["fingerprint"] or parse(r["expression"], **r["params"]).fingerprint for r in task.rows}
+    every = {fp for *_, fp in distinct(space)}
+    return space, sorted(every & by_fp), len(every)
 
 
-def sample_efficiency(table, space_name, seeds, fractions=(0.01, 0.05)):
+def _quartiles(counts):
+    finite = sorted(counts)
+    q1, q3 = (statistics.quantiles(finite, n=4, method="inclusive")[i] for i in (0, 2)) if len(finite) > 1 \
+        else (finite[0], finite[0])
+    return q1, q3
+
+
+def sample_efficiency(table, space_name, seeds, variants, fractions=(0.01, 0.05)):
     task = TableTask(table)
-    space, fps = covered_space(space_name, task)
-    fps = set(fps)
-    scores = sorted((r["score"] for r in task.rows if r["status"] == "ok" and r["fingerprint"] in fps), reverse=True)
+    space, fps, n_distinct = scored_space(space_name, task)
+    fps_set = set(fps)
+    rows = [r for r in task.rows if (r["fingerprint"] or parse(r["expression"], **r["params"]).fingerprint) in fps_set]
+    scores = sorted((r["score"] for r in rows if r["status"] == "ok"), reverse=True)
     n_scored = len(scores)
-    out = {"table": str(table), "space": space.name, "distinct": len(fps), "scored": n_scored, "seeds": len(seeds),
-           "targets": {}}
+    out = {"table": str(table), "space": space.name, "distinct": n_distinct, "in_table": len(fps),
+           "scored": n_scored, "seeds": len(seeds), "targets": {}}
+    targets = []
     for frac in fractions:
         k = max(1, math.ceil(frac * n_scored))
-        threshold = scores[k - 1]
-        target = {"top_k": k, "threshold": threshold, "searchers": {}}
-        for variant in VARIANTS:
-            start = time.perf_counter()
-            counts = [evals_to_top(variant, space, task, threshold, s) for s in seeds]
-            target["searchers"][variant] = {"median_evals": statistics.median(counts), "counts": counts,
-                                            "seconds": round(time.perf_counter() - start, 2)}
-        ref = target["searchers"]["random"]["median_evals"]
+        targets.append((f"top {round(frac * 100)}%", k, scores[k - 1]))
+        out["targets"][targets[-1][0]] = {"top_k": k, "threshold": scores[k - 1], "searchers": {}}
+    for variant in variants:
+        start = time.perf_counter()
+        per_seed = [replay_counts(variant, space, task, [thr for *_, thr in targets], s) for s in seeds]
+        seconds = round(time.perf_counter() - start, 2)
+        for i, (label, _, _) in enumerate(targets):
+            counts = [c[i] for c in per_seed]
+            q1, q3 = _quartiles(counts)
+            out["targets"][label]["searchers"][variant] = {
+                "median_evals": statistics.median(counts), "q1": q1, "q3": q3, "counts": counts,
+                "options": VARIANTS[variant][1], "seconds_both_targets": seconds}
+        print(f"  {variant:14s} " + "  ".join(
+            f"{label}: {out['targets'][label]['searchers'][variant]['median_evals']:6.1f}" for label, *_ in targets)
+            + f"  ({seconds:.0f} s)", flush=True)
+    for target in out["targets"].values():
+        ref = target["searchers"].get("random", {}).get("median_evals")
         for rec in target["searchers"].values():
-            rec["ratio_to_random"] = round(rec["median_evals"] / ref, 3)
-        out["targets"][f"top {round(frac * 100)}%"] = target
+            rec["ratio_to_random"] = round(rec["median_evals"] / ref, 3) if ref else None
     return out
 
 
@@ -112,22 +146,31 @@ def main():
     ap.add_argument("--table", default=str(ROOT / "data" / "x-gated-mnist1d.csv"))
     ap.add_argument("--space", default="x-gated")
     ap.add_argument("--seeds", type=int, default=200)
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved)")
     ap.add_argument("--enumerate", type=int, default=4000, help="paper-2 candidates to fingerprint")
     ap.add_argument("--out", default=str(ROOT / "results" / "searchers.json"))
     args = ap.parse_args()
 
-    eff = sample_efficiency(args.table, args.space, list(range(args.seeds)))
-    print(f"{eff['space']} replay on {eff['table']}: {eff['distinct']} distinct, {eff['scored']} scored ok, "
-          f"median of {eff['seeds']} seeds")
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+    print(f"{args.space} replay on {args.table}, {args.seeds} seeds:", flush=True)
+    eff = sample_efficiency(args.table, args.space, list(range(args.seeds)), variants)
+    print(f"{eff['space']}: {eff['distinct']} distinct, {eff['in_table']} in the table, {eff['scored']} scored ok")
     for label, target in eff["targets"].items():
         print(f"to the {label} (best {target['top_k']}, score >= {target['threshold']:.4f})")
-        print(f"  {'searcher':18s} {'median evals':>12s} {'x random':>9s} {'seconds':>8s}")
+        print(f"  {'searcher':18s} {'median evals':>12s} {'IQR':>11s} {'x random':>9s}")
         for name, rec in target["searchers"].items():
-            print(f"  {name:18s} {rec['median_evals']:12.1f} {rec['ratio_to_random']:9.3f} {rec['seconds']:8.2f}")
+            ratio = "" if rec["ratio_to_random"] is None else f"{rec['ratio_to_random']:9.3f}"
+            print(f"  {name:18s} {rec['median_evals']:12.1f} {rec['q1']:5.0f}-{rec['q3']:<5.0f} {ratio}")
     speed = enumeration_speed(args.enumerate)
     print(f"paper-2 enumeration: {speed['fingerprints_per_s']:,} fingerprints/s "
           f"({speed['ratio_to_goal']}x the 1,000/s goal); with trivial check {speed['dedup_checks_per_s']:,}/s")
-    result = {"benchmark": "searchers", "python": platform.python_version(), "machine": platform.machine(),
+    result = {"benchmark": "searchers", "python": platform.python_version(), "machine": args.machine,
+              "cpu": platform.machine(),
               "sample_efficiency": eff, "enumeration": speed}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -174,11 +174,13 @@ def probe_task(spec: SearchSpec, task: Any = None) -> Any:
 
 
 def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
-    """The searcher's options: the spec's, plus for a ``surrogate`` its probe task and whether it
-    orders its pool by the pre-screen (as the run screens)."""
+    """The searcher's options: the spec's, plus for a ``surrogate`` (and ``rl``, whose model-based
+    options use the same features) its probe task, and whether a surrogate orders its pool by the
+    pre-screen (as the run screens)."""
     options = dict(spec.searcher_options)
-    if spec.searcher == "surrogate":
+    if spec.searcher in ("surrogate", "rl"):  # their features probe the task's network
         options.setdefault("task", probe_task(spec, task))
+    if spec.searcher == "surrogate":
         options.setdefault("prescreen", spec.screens())
     return options
 

@@ -1,145 +1,163 @@
-"""The paper's RL controller: an LSTM emits each core unit's tokens, trained with PPO.
+"""``rl``: the paper's RL controller (an LSTM over the space's tokens, policy gradient with a
+baseline), made sample-efficient.
 
-The controller emits one token per step — binary, input 1, input 2, unary 1, unary 2 for every unit
-(the space's token order) — from a softmax over that position's values, masked to the values the
-space allows after the prefix. It proposes a batch of ``batch_size`` candidates with new
-fingerprints (samples that repeat one, or one the run holds, are drawn again; after ``_TRIES`` rounds it falls back to
-uniform samples). Once every proposal of the batch has completed, the rewards (the validation score;
-0 for a failure) minus an exponential-moving-average baseline are the advantages of a clipped PPO
-update (Schulman et al. 2017) over a few epochs. Until then ``suggest`` answers ``WAIT``.
+The controller (:mod:`controller`) proposes batches of ``batch_size`` candidates with new
+fingerprints (samples that repeat one, or one the run holds, are drawn again; after ``_TRIES``
+rounds uniform samples fill the batch). Once every proposal of a batch has completed it takes a
+clipped policy-gradient step (PPO, ``epochs`` passes) with advantages from ``reward``:
 
-Small and CPU-fast on purpose (hidden size 32); deterministic per seed through a private
-``torch.Generator``. ``state()`` holds the controller and optimizer weights as lists and the RNG
-states, so a restored searcher makes the same next suggestions.
+- ``"rank"`` (the default): each result's rank among *all* results so far, as a fraction in
+  [-0.5, 0.5] (failures rank lowest; ties share a rank) — the baseline is the running median, and
+  the scale does not shrink as scores bunch up near the top;
+- ``"raw"`` (the paper's, and this searcher's first form): the score (0 for a failure) minus an
+  exponential moving average of batch means (``baseline_decay``), over the batch's std.
+
+Model-based options (``model="forest"``; off by default) use the surrogate's features
+(:mod:`actsearch.search.screening.features`, the same shared featuriser) and a random forest fitted
+on the results so far, once ``n_initial`` have arrived:
+
+- ``pool=K``: the controller samples K fresh candidates and the batch is the ``batch_size`` the
+  forest predicts best — real trainings go to what the controller *and* the model believe in;
+- ``dyna=N``: after each real update, N more updates on 32 controller samples rewarded by the
+  forest's predicted ranks (the forest as a cheap simulator, a Dyna loop);
+- ``prior=N`` (with or without a model): before the first batch, N updates rewarded by the
+  ranks of the pre-screen's trainability proxy (``proxy_loss``, 20 Adam steps on the task's network).
+
+Deterministic per seed (the controller's own ``torch.Generator``; the forest's seed derives from
+the seed and the number of results); ``state()`` holds the controller, optimiser, RNG states and
+results as JSON, so a restored searcher makes the same next suggestions.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, _Sentinel
 from actsearch.search.searchers.common import IndexStream, SpaceSearcher
 
 _TRIES = 8  # sampling rounds per batch before uniform samples fill it up
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run the tiny controller on one thread (several threads only contend on tiny tensors)."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _controller(vocabs: list[int], hidden: int):  # noqa: ANN202 - torch module, built lazily
-    import torch
-    from torch import nn
-
-    class Controller(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.start = nn.Parameter(torch.zeros(1, hidden))
-            self.embed = nn.ModuleList(nn.Embedding(v, hidden) for v in vocabs)
-            self.cell = nn.LSTMCell(hidden, hidden)
-            self.heads = nn.ModuleList(nn.Linear(hidden, v) for v in vocabs)
-            for head in self.heads:  # start as the prior alone: a uniform sampler of the space
-                nn.init.zeros_(head.weight)
-                nn.init.zeros_(head.bias)
-
-        def run(self, n: int, masks_fn: Any, tokens: Any = None, generator: Any = None) -> tuple[Any, Any, Any]:
-            """Sample n sequences (tokens None) or score given ones: (tokens, log-prob, entropy)."""
-            inp = self.start.expand(n, hidden)
-            state = None
-            out, logp, ent = [], torch.zeros(n), torch.zeros(n)
-            for pos, head in enumerate(self.heads):
-                h, c = self.cell(inp, state)
-                state = (h, c)
-                logits = head(h) + masks_fn(pos, out)  # log prior: -inf where not allowed
-                dist = torch.distributions.Categorical(logits=logits)
-                if tokens is None:
-                    tok = torch.multinomial(dist.probs, 1, generator=generator).squeeze(1)
-                else:
-                    tok = tokens[:, pos]
-                out.append(tok)
-                logp = logp + dist.log_prob(tok)
-                ent = ent + (dist.probs * torch.where(dist.probs > 0, dist.logits, 0.0)).sum(-1).neg()
-                inp = self.embed[pos](tok)
-            return torch.stack(out, 1), logp, ent
-
-    return Controller()
+_SIMULATED = 32  # controller samples per simulated (dyna / prior) update
+REWARDS = ("rank", "raw")
+MODELS = ("none", "forest")
 
 
 class RLController(SpaceSearcher):
-    """LSTM controller + PPO with an EMA baseline, proposing batches of new fingerprints."""
+    """LSTM controller + PPO, proposing batches of new fingerprints (options: module docstring)."""
 
     name = "rl"
 
-    def __init__(
-        self,
-        space: Any,
-        *,
-        seed: int = 0,
-        batch_size: int = 8,
-        hidden: int = 32,
-        lr: float = 0.05,
-        epochs: int = 4,
-        clip: float = 0.2,
-        entropy: float = 0.01,
-        baseline_decay: float = 0.8,
-    ) -> None:
-        import torch
+    def __init__(self, space: Any, *, seed: int = 0, batch_size: int = 4, hidden: int = 32, lr: float = 0.05,
+                 epochs: int = 4, clip: float = 0.2, entropy: float = 0.01, reward: str = "rank",
+                 baseline_decay: float = 0.8, model: str = "none", pool: int = 0, dyna: int = 0, prior: int = 0,
+                 n_initial: int = 5, n_trees: int = 32, task: Any = "mnist1d", featurizer: Any = None) -> None:
+        from actsearch.search.searchers.controller import Policy
 
         super().__init__(space, seed=seed)
+        if reward not in REWARDS:
+            raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
+        if model not in MODELS:
+            raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
+        if batch_size < 1 or pool < 0 or dyna < 0 or prior < 0 or n_initial < 1:
+            raise ValueError("batch_size and n_initial must be >= 1; pool, dyna and prior >= 0")
+        if (pool or dyna) and model == "none":
+            raise ValueError("pool and dyna need model=forest")
         self.batch_size, self.epochs, self.clip, self.entropy = batch_size, epochs, clip, entropy
-        self.baseline_decay, self.baseline = baseline_decay, None
-        self.vocabs = [space.vocab(p) for p in range(space.n_tokens)]
-        self.generator = torch.Generator().manual_seed(seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.net = _controller(self.vocabs, hidden)
-        self.opt = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.reward, self.baseline_decay, self.baseline = reward, baseline_decay, None
+        self.model, self.pool, self.dyna, self.prior = model, pool, dyna, prior
+        self.n_initial, self.n_trees, self.task = n_initial, n_trees, task
+        self._featurizer = featurizer
+        self.policy = Policy(space, seed=seed, hidden=hidden, lr=lr)
         self.stream = IndexStream(space.raw_size)
         self.queue: list[list[Any]] = []  # [tokens, origin] of this batch not yet handed out
-        self.batch: dict[int, list[Any]] = {}  # proposal id -> [tokens, reward (None while running)]
+        self.batch: dict[int, list[Any]] = {}  # proposal id -> [tokens, done, fitness (None: failed)]
+        self.results: list[list[Any]] = []  # [tokens, fitness or None] of every completed proposal
+        self.primed = prior == 0
+        self._acts: dict[tuple[int, ...], Any] = {}  # tokens -> Activation (None: trivial), for features
 
-    def _masks_fn(self, n: int) -> Any:
-        """Per position, log(number of completions) of each allowed token, -inf for the others.
+    # -- features and the model --------------------------------------------------------------------
+    @property
+    def featurizer(self) -> Any:
+        if self._featurizer is None:
+            from actsearch.search.screening.features import shared_featurizer
 
-        With zero-initialised heads the controller thus starts as a uniform sampler of the space.
-        """
-        import torch
+            self._featurizer = shared_featurizer(self.task)
+        return self._featurizer
 
-        def masks(pos: int, prefix: list[Any]) -> Any:
-            rows = torch.full((n, self.vocabs[pos]), float("-inf"))
-            for i in range(n):
-                for v, count in self.space.next_counts([int(t[i]) for t in prefix]).items():
-                    rows[i, v] = math.log(count)
-            return rows
+    def _act(self, tokens: list[int]) -> Any:
+        key = tuple(tokens)
+        if key not in self._acts:
+            from actsearch.grammar import parse
+            from actsearch.search.space.dedup import analyse
 
-        return masks
+            text, params = self.space.to_text(self.space.from_tokens(tokens))
+            self._acts[key] = None if analyse(text, params)[1] else parse(text, **params)
+        return self._acts[key]
 
+    def _features(self, seqs: list[list[int]]) -> tuple[Any, list[int]]:
+        """The feature matrix of the non-trivial sequences, and their indices in ``seqs``."""
+        keep = [i for i, t in enumerate(seqs) if self._act(t) is not None]
+        return self.featurizer.matrix([self._act(seqs[i]) for i in keep]), keep
+
+    def _forest(self) -> Any:
+        import numpy as np
+        from sklearn.ensemble import RandomForestRegressor
+
+        X, keep = self._features([t for t, _ in self.results])
+        y = np.array([self.results[i][1] if self.results[i][1] is not None else 0.0 for i in keep])
+        seed = (self.seed * 1_000_003 + len(self.results)) % (2**31)
+        return RandomForestRegressor(n_estimators=self.n_trees, random_state=seed, n_jobs=1).fit(X, y)
+
+    def _predicted(self, forest: Any, seqs: list[list[int]]) -> list[float]:
+        """The forest's score for each sequence (trivial ones: below every prediction)."""
+        X, keep = self._features(seqs)
+        out = [-1.0] * len(seqs)
+        if keep:
+            for i, p in zip(keep, forest.predict(X), strict=True):
+                out[i] = float(p)
+        return out
+
+    def _simulated(self, rewards_of: Any, steps: int) -> None:
+        """``steps`` updates on fresh controller samples rewarded by ``rewards_of(seqs)`` (ranks)."""
+        from actsearch.search.searchers.controller import centred_ranks
+
+        for _ in range(steps):
+            seqs = self.policy.sample(_SIMULATED)
+            self.policy.update(seqs, centred_ranks(rewards_of(seqs)), epochs=2, clip=self.clip,
+                               entropy=self.entropy)
+
+    def _proxy(self, seqs: list[list[int]]) -> list[float]:
+        """Minus the trainability proxy's loss (higher is better; trivial ones lowest)."""
+        col = self.featurizer.names.index("proxy_loss")
+        X, keep = self._features(seqs)
+        out = [float("-inf")] * len(seqs)
+        for i, row in zip(keep, X, strict=True):
+            value = float(row[col])
+            out[i] = -value if value == value else float("-inf")
+        return out
+
+    @property
+    def _modelled(self) -> bool:
+        return self.model == "forest" and len(self.results) >= self.n_initial
+
+    # -- proposing and learning --------------------------------------------------------------------
     def _sample_batch(self) -> None:
-        import torch
-
         taken: set[str] = set()
+        want = self.pool if self.pool > self.batch_size and self._modelled else self.batch_size
+        found: list[list[int]] = []
         for _ in range(_TRIES):
-            if len(self.queue) >= self.batch_size:
+            if len(found) >= want:
                 break
-            with torch.no_grad():
-                tokens, _, _ = self.net.run(self.batch_size, self._masks_fn(self.batch_size), generator=self.generator)
-            for toks in tokens.tolist():
+            for toks in self.policy.sample(max(self.batch_size, want)):
                 fp = self._fresh(self.space.from_tokens(toks), taken)
-                if len(self.queue) < self.batch_size and fp is not None:
+                if len(found) < want and fp is not None:
                     taken.add(fp)
-                    self.queue.append([toks, "controller"])
+                    found.append(toks)
+        origin = "controller"
+        if len(found) > self.batch_size:  # the forest picks the batch from the controller's pool
+            pred = self._predicted(self._forest(), found)
+            order = sorted(range(len(found)), key=lambda i: (-pred[i], i))
+            found, origin = [found[i] for i in order[:self.batch_size]], "controller+model"
+        self.queue = [[t, origin] for t in found]
         while len(self.queue) < self.batch_size and not self.stream.done:
             cand = self.space.at(self.stream.next(self.rng))
             fp = self._fresh(cand, taken)
@@ -148,42 +166,49 @@ class RLController(SpaceSearcher):
                 self.queue.append([self.space.to_tokens(cand), "random"])
         self.batch = {}
 
-    def _update(self) -> None:
-        import torch
+    def _advantages(self, rewards: list[float]) -> list[float]:
+        if self.reward == "rank":
+            from actsearch.search.searchers.controller import centred_ranks
 
-        ids = list(self.batch)
-        rewards = torch.tensor([self.batch[i][1] for i in ids])
-        mean = float(rewards.mean())
+            everything = [r if r is not None else float("-inf") for _, r in self.results]
+            return centred_ranks(everything)[-len(rewards):]  # this batch is the last of the results
+        mean = sum(rewards) / len(rewards)
         self.baseline = mean if self.baseline is None else self.baseline
-        adv = rewards - self.baseline
-        if len(ids) > 1 and float(rewards.std()) > 0:
-            adv = adv / (float(rewards.std()) + 1e-8)
+        adv = [r - self.baseline for r in rewards]
+        sd = (sum((r - mean) ** 2 for r in rewards) / len(rewards)) ** 0.5
+        if len(rewards) > 1 and sd > 0:
+            adv = [a / (sd + 1e-8) for a in adv]
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * mean
-        tokens = torch.tensor([self.batch[i][0] for i in ids])
-        masks = self._masks_fn(len(ids))
-        with torch.no_grad():
-            _, old, _ = self.net.run(len(ids), masks, tokens=tokens)
-        for _ in range(self.epochs):
-            _, logp, ent = self.net.run(len(ids), masks, tokens=tokens)
-            ratio = torch.exp(logp - old)
-            surrogate = torch.min(ratio * adv, ratio.clamp(1 - self.clip, 1 + self.clip) * adv)
-            loss = -(surrogate.mean() + self.entropy * ent.mean())
-            self.opt.zero_grad()
-            loss.backward()
-            self.opt.step()
+        return adv
+
+    def _update(self) -> None:
+        ids = list(self.batch)
+        tokens = [self.batch[i][0] for i in ids]
+        fits = [self.batch[i][2] for i in ids]
+        self.results.extend([t, f] for t, f in zip(tokens, fits, strict=True))
+        adv = self._advantages([0.0 if f is None else f for f in fits])  # raw: a failure scores 0
+        self.policy.update(tokens, adv, epochs=self.epochs, clip=self.clip, entropy=self.entropy)
+        if self.dyna and self._modelled:
+            forest = self._forest()
+            self._simulated(lambda seqs: self._predicted(forest, seqs), self.dyna)
 
     def ask(self, proposal_id: int) -> Proposal | _Sentinel:
         if not self.queue:
-            if any(r is None for _, r in self.batch.values()):
+            if not all(done for _, done, _ in self.batch.values()):
                 return WAIT
-            with _one_thread():
+            from actsearch.search.searchers.controller import one_thread
+
+            with one_thread():
+                if not self.primed:
+                    self._simulated(self._proxy, self.prior)
+                    self.primed = True
                 if self.batch:
                     self._update()
                 self._sample_batch()
             if not self.queue:
                 return FINISHED
         tokens, origin = self.queue.pop(0)
-        self.batch[proposal_id] = [tokens, None]
+        self.batch[proposal_id] = [tokens, False, None]
         return self._propose(proposal_id, self.space.from_tokens(tokens), origin=origin)
 
     def tell(self, proposal_id: int, outcome: Outcome) -> None:
@@ -193,38 +218,32 @@ class RLController(SpaceSearcher):
 
     def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
         if proposal_id in self.batch:
-            self.batch[proposal_id][1] = 0.0 if fit is None else fit
+            self.batch[proposal_id][1:] = [True, fit]
+
+    def concentration(self) -> float:
+        """The controller's mean entropy per candidate (nats): falls as it concentrates."""
+        return self.policy.mean_entropy()
 
     def state(self) -> dict[str, Any]:
-        opt = self.opt.state_dict()
         return {
-            **super().state(),
-            "net": {k: v.tolist() for k, v in self.net.state_dict().items()},
-            "opt": {
-                "state": {str(k): {n: t.tolist() for n, t in s.items()} for k, s in opt["state"].items()},
-                "param_groups": opt["param_groups"],
-            },
-            "generator": self.generator.get_state().tolist(),
-            "baseline": self.baseline,
-            "queue": [list(q) for q in self.queue],
-            "batch": [[k, list(v)] for k, v in self.batch.items()],
-            "stream": self.stream.state(),
+            **super().state(), "policy": self.policy.state(), "baseline": self.baseline,
+            "queue": [list(q) for q in self.queue], "batch": [[k, list(v)] for k, v in self.batch.items()],
+            "stream": self.stream.state(), "results": [list(r) for r in self.results], "primed": self.primed,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        import torch
-
         super().load_state(state)
-        self.net.load_state_dict({k: torch.tensor(v) for k, v in state["net"].items()})
-        opt = state["opt"]
-        self.opt.load_state_dict(
-            {
-                "state": {int(k): {n: torch.tensor(t) for n, t in s.items()} for k, s in opt["state"].items()},
-                "param_groups": opt["param_groups"],
-            }
-        )
-        self.generator.set_state(torch.tensor(state["generator"], dtype=torch.uint8))
+        self.policy.load_state(state.get("policy", state))  # (a first-form state keeps them at the top)
         self.baseline = state["baseline"]
         self.queue = [list(q) for q in state["queue"]]
-        self.batch = {int(k): list(v) for k, v in state["batch"]}
+        self.batch = {int(k): _batch_entry(v) for k, v in state["batch"]}
         self.stream.load_state(state["stream"])
+        self.results = [list(r) for r in state.get("results", [])]
+        self.primed = bool(state.get("primed", True))
+
+
+def _batch_entry(value: list[Any]) -> list[Any]:
+    """A stored batch member; the first form was [tokens, reward or None while running]."""
+    if len(value) == 2:
+        return [value[0], value[1] is not None, value[1] if value[1] else None]
+    return list(value)
