@@ -17,7 +17,17 @@ from scoring import score_of
 from actsearch.errors import UserError
 from actsearch.search.space.dedup import distinct
 
-pytestmark = pytest.mark.parametrize("name", SEARCHERS)
+# every registered searcher, and the rl controller's other forms (benchmarks/bench_searchers.py)
+CASES = {n: (n, {}) for n in SEARCHERS}
+CASES["rl-old"] = ("rl", {"reward": "raw", "batch_size": 8})
+CASES["rl-forest"] = ("rl", {"model": "forest", "pool": 12, "dyna": 2, "n_initial": 3})
+CASES["rl-prior"] = ("rl", {"prior": 2})
+pytestmark = pytest.mark.parametrize("name", list(CASES))
+
+
+def mk(name, space, **kw):
+    base, options = CASES[name]
+    return make_searcher(base, space, **options, **kw)
 LIMIT = 200  # more than the tiny space's raw size: every searcher must finish before this
 
 
@@ -41,15 +51,15 @@ def expressions(props):
 
 
 def test_deterministic_per_seed(name, tiny_space):
-    a = expressions(drive(make_searcher(name, tiny_space, seed=7), 20))
-    b = expressions(drive(make_searcher(name, tiny_space, seed=7), 20))
+    a = expressions(drive(mk(name, tiny_space, seed=7), 20))
+    b = expressions(drive(mk(name, tiny_space, seed=7), 20))
     assert a == b
-    if name != "exhaustive":
-        assert a != expressions(drive(make_searcher(name, tiny_space, seed=8), 20))
+    if CASES[name][0] != "exhaustive":
+        assert a != expressions(drive(mk(name, tiny_space, seed=8), 20))
 
 
 def test_never_repeats_a_fingerprint_and_finishes_covering_the_space(name, tiny_space):
-    searcher = make_searcher(name, tiny_space, seed=1)
+    searcher = mk(name, tiny_space, seed=1)
     props = drive(searcher, LIMIT)
     assert props[-1] is FINISHED
     fps = [p.fingerprint for p in props[:-1]]
@@ -62,7 +72,7 @@ def test_never_repeats_a_fingerprint_and_finishes_covering_the_space(name, tiny_
 
 
 def test_failures_and_non_finite_scores_are_handled(name, tiny_space):
-    searcher = make_searcher(name, tiny_space, seed=2)
+    searcher = mk(name, tiny_space, seed=2)
     bad = [(math.nan, "ok"), (math.inf, "ok"), (-math.inf, "ok"), (None, "error"), (0.9, "diverged"), (0.5, "timeout")]
     seen = set()
     for i in range(LIMIT):
@@ -80,12 +90,12 @@ def test_failures_and_non_finite_scores_are_handled(name, tiny_space):
 
 @pytest.mark.parametrize("cut", [0, 3, 8, 17])
 def test_restore_mid_run_gives_the_same_next_suggestions(name, cut, tiny_space, tmp_path):
-    original = make_searcher(name, tiny_space, seed=3)
+    original = mk(name, tiny_space, seed=3)
     drive(original, cut)
     pending = original.suggest()  # a trial still running when the state is saved
     path = tmp_path / "state.json"
     original.save(str(path))
-    restored = make_searcher(name, tiny_space, seed=3)
+    restored = mk(name, tiny_space, seed=3)
     restored.restore(str(path))
     for s in (original, restored):
         s.on_trial_complete(pending.trial_id, score=0.3, status="ok")
@@ -93,7 +103,7 @@ def test_restore_mid_run_gives_the_same_next_suggestions(name, cut, tiny_space, 
 
 
 def test_waits_only_while_trials_run_and_resumes(name, tiny_space):
-    searcher = make_searcher(name, tiny_space, seed=4)
+    searcher = mk(name, tiny_space, seed=4)
     running, fps = [], set()
     for _ in range(LIMIT):
         p = searcher.suggest()
@@ -113,6 +123,6 @@ def test_waits_only_while_trials_run_and_resumes(name, tiny_space):
 
 def test_unknown_names_and_options_are_user_errors(name, tiny_space):
     with pytest.raises(UserError, match="valid: "):
-        make_searcher(name + "-nope", tiny_space)
+        make_searcher(CASES[name][0] + "-nope", tiny_space)
     with pytest.raises(UserError):
-        make_searcher(name, tiny_space, no_such_option=1)
+        mk(name, tiny_space, no_such_option=1)

@@ -1,0 +1,48 @@
+"""The rl controller's options: bad values are one-line errors, the model-based forms pick their
+batches through the forest, and a state saved by the controller's first form still loads."""
+
+from __future__ import annotations
+
+import pytest
+from loophelper import make_searcher as looped
+
+from actsearch.search.searchers import SearcherError, make_searcher
+from actsearch.search.searchers.controller import centred_ranks
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"reward": "accuracy"}, "reward must be one of rank, raw"),
+    ({"model": "gp"}, "model must be one of none, forest"),
+    ({"pool": 16}, "pool and dyna need model=forest"),
+    ({"batch_size": 0}, "batch_size and n_initial must be >= 1"),
+])
+def test_bad_options_are_user_errors(tiny_space, options, message):
+    with pytest.raises(SearcherError, match=message):
+        make_searcher("rl", tiny_space, **options)
+
+
+def test_centred_ranks_share_ties_and_span_the_unit_interval():
+    assert centred_ranks([0.2, 0.9, 0.2, 0.5]) == pytest.approx([-0.5 + 0.5 / 3, 0.5, -0.5 + 0.5 / 3, 0.5 - 1 / 3])
+    assert centred_ranks([1.0]) == [0.0] and centred_ranks([float("-inf"), 0.3]) == [-0.5, 0.5]
+
+
+def test_the_forest_picks_the_batch_once_it_has_results(tiny_space):
+    searcher = looped("rl", tiny_space, seed=1, model="forest", pool=12, n_initial=4, batch_size=4)
+    origins = []
+    for _ in range(12):
+        p = searcher.suggest()
+        origins.append(p.origin)
+        searcher.on_trial_complete(p.trial_id, score=0.5 if "sin" in p.expression else 0.1)
+    assert "controller+model" not in origins[:4] and origins[4:8] == ["controller+model"] * 4
+
+
+def test_a_state_of_the_first_form_loads(tiny_space):
+    first = make_searcher("rl", tiny_space, seed=2)
+    state = first.state()
+    old = {k: v for k, v in state.items() if k not in ("policy", "results", "primed")}
+    old.update(state["policy"])  # the first form kept the controller's weights at the top level
+    old["batch"] = [[7, [[0, 0, 0, 0, 0], None]], [8, [[0, 1, 1, 0, 0], 0.4]]]
+    again = make_searcher("rl", tiny_space, seed=2)
+    again.load_state(old)
+    assert again.batch == {7: [[0, 0, 0, 0, 0], False, None], 8: [[0, 1, 1, 0, 0], True, 0.4]}
+    assert again.results == [] and again.policy.state()["net"] == state["policy"]["net"]
