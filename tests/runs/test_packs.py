@@ -64,6 +64,12 @@ def test_default_pack_fills_a_stack_where_the_task_batches():
     assert pack_size(_spec(pack=None, scheduler="asha"), mlp) == 1
     assert pack_size(_spec(pack=None), get_task("digits")) == 1
     assert pack_size(_spec(pack=5), get_task("digits")) == 5  # asked for: packs run, seed by seed
+    from actsearch.search.searchers import make_searcher
+
+    rl = make_searcher("rl", load_space("quick"), batch_size=4)  # WAITs after 4: 2 per worker keeps both busy
+    assert pack_size(_spec(pack=None, workers=2), mlp, rl) == 2
+    assert pack_size(_spec(pack=None, workers=1), mlp, rl) == 4
+    assert pack_size(_spec(pack=None, workers=2), mlp, make_searcher("random", load_space("quick"))) == 8
     with pytest.raises(UserError, match="asha .* needs --pack 1"):
         check(_spec(scheduler="asha", pack=2))
     with pytest.raises(UserError, match="--pack"):

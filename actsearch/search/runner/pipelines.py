@@ -142,7 +142,8 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
         task = get_task(plan.task, **plan.task_overrides)
 
         def run_phase(study: Study, phase: str, seeds: int = 1) -> bool:
-            pack = pack_size(replace(base, seeds=seeds), task)  # seeds: per trial (a rescore adds a few)
+            # seeds: per trial (a rescore adds a few); the rl phase's batches are split over the workers
+            pack = pack_size(replace(base, seeds=seeds), task, study.searcher)
             try:
                 interrupted = study.finished is False and execute(study, "ray", base, run_dir, phase, ray_started,
                                                                   pack=pack)

@@ -118,7 +118,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         try:
             if not study.finished:
                 interrupted = execute(study, executor, spec, run_path, "trials", ray_started,
-                                      pack=pack_size(spec, task))
+                                      pack=pack_size(spec, task, searcher))
         finally:
             study.close()
         if study.failure is not None:

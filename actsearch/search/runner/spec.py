@@ -185,15 +185,20 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
     return options
 
 
-def pack_size(spec: SearchSpec, task: Any = None) -> int:
+def pack_size(spec: SearchSpec, task: Any = None, searcher: Any = None) -> int:
     """How many candidates one trial trains together: ``spec.pack`` when given, else, on a task that
     trains stacked networks (``batched``), as many as fill a stack of ``PACK_MEMBERS`` candidate-seeds
-    (one where ASHA stops trials by their progress, or where the task trains seed by seed)."""
+    (one where ASHA stops trials by their progress, or where the task trains seed by seed), and no
+    more than a share of the searcher's batch that keeps every worker busy."""
     if spec.pack is not None:
         return spec.pack
     if spec.scheduler == "asha" or not getattr(getattr(task, "config", None), "batched", False):
         return 1
-    return max(1, PACK_MEMBERS // max(1, spec.seeds))
+    pack = max(1, PACK_MEMBERS // max(1, spec.seeds))
+    batch = searcher.batch_size if searcher is not None else None
+    if batch:
+        pack = min(pack, max(1, -(-batch // max(1, spec.workers))))
+    return pack
 
 
 def check(spec: SearchSpec) -> None:

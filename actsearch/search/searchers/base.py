@@ -96,6 +96,9 @@ class Searcher(ABC):
     """Base class: subclasses implement ``ask``, ``tell``, ``state``/``load_state``."""
 
     name: str = "base"
+    # How many proposals it hands out before it must be told their outcomes (``WAIT`` after that);
+    # None: no limit. Executors that pack trials split a batch this size across their workers.
+    batch_size: int | None = None
 
     def __init__(self) -> None:
         self.known: Callable[[str], bool] = _nothing_known
