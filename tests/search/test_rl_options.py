@@ -33,7 +33,7 @@ def test_the_forest_picks_the_batch_once_it_has_results(tiny_space):
         p = searcher.suggest()
         origins.append(p.origin)
         searcher.on_trial_complete(p.trial_id, score=0.5 if "sin" in p.expression else 0.1)
-    assert "controller+model" not in origins[:4] and origins[4:8] == ["controller+model"] * 4
+    assert origins[:4] == ["controller+proxy"] * 4 and origins[4:12] == ["controller+model"] * 8
 
 
 def test_a_state_of_the_first_form_loads(tiny_space):

@@ -18,6 +18,8 @@ on the results so far, once ``n_initial`` have arrived:
 
 - ``pool=K``: the controller samples K fresh candidates and the batch is the ``batch_size`` the
   forest predicts best — real trainings go to what the controller *and* the model believe in;
+  until the forest has ``n_initial`` results, the best by the trainability proxy (``proxy_loss``,
+  as the surrogate's starts);
 - ``dyna=N``: after each real update, N more updates on 32 controller samples rewarded by the
   forest's predicted ranks (the forest as a cheap simulator, a Dyna loop);
 - ``prior=N`` (with or without a model): before the first batch, N updates rewarded by the
@@ -142,7 +144,7 @@ class RLController(SpaceSearcher):
     # -- proposing and learning --------------------------------------------------------------------
     def _sample_batch(self) -> None:
         taken: set[str] = set()
-        want = self.pool if self.pool > self.batch_size and self._modelled else self.batch_size
+        want = self.pool if self.pool > self.batch_size else self.batch_size
         found: list[list[int]] = []
         for _ in range(_TRIES):
             if len(found) >= want:
@@ -153,10 +155,13 @@ class RLController(SpaceSearcher):
                     taken.add(fp)
                     found.append(toks)
         origin = "controller"
-        if len(found) > self.batch_size:  # the forest picks the batch from the controller's pool
-            pred = self._predicted(self._forest(), found)
+        if len(found) > self.batch_size:  # the model picks the batch from the controller's pool
+            if self._modelled:
+                pred, origin = self._predicted(self._forest(), found), "controller+model"
+            else:  # before the forest has results: the trainability proxy (as the surrogate starts)
+                pred, origin = self._proxy(found), "controller+proxy"
             order = sorted(range(len(found)), key=lambda i: (-pred[i], i))
-            found, origin = [found[i] for i in order[:self.batch_size]], "controller+model"
+            found = [found[i] for i in order[:self.batch_size]]
         self.queue = [[t, origin] for t in found]
         while len(self.queue) < self.batch_size and not self.stream.done:
             cand = self.space.at(self.stream.next(self.rng))
