@@ -49,6 +49,8 @@ VARIANTS["rl-prior"] = ("rl", {"prior": 20})
 VARIANTS["rl-dyna"] = ("rl", {"model": "forest", "dyna": 8})
 VARIANTS["rl-pool"] = ("rl", {"model": "forest", "pool": 32})
 VARIANTS["rl-pool-dyna"] = ("rl", {"model": "forest", "pool": 32, "dyna": 8})
+VARIANTS["rl-pool64"] = ("rl", {"model": "forest", "pool": 64})
+VARIANTS["rl-pool-b2"] = ("rl", {"model": "forest", "pool": 16, "batch_size": 2})
 NOT_IN_TABLE = "not in the score table"
 
 
@@ -59,7 +61,8 @@ def replay_counts(variant, space, task, thresholds, seed):
     as a failure (``invalid``) and not counted as an evaluation."""
     name, options = VARIANTS[variant]
     top = max(thresholds)
-    trials = replay(make_searcher(name, space, seed=seed, **options), task, stop=lambda t: t.result.score >= top)
+    searcher = make_searcher(name, space, seed=seed, **options)
+    trials = replay(searcher, task, stop=lambda t: t.result.score >= top)
     counts = [math.inf] * len(thresholds)
     n = 0
     for t in trials:
@@ -69,7 +72,9 @@ def replay_counts(variant, space, task, thresholds, seed):
         for i, thr in enumerate(thresholds):
             if counts[i] == math.inf and t.result.status == "ok" and t.result.score >= thr:
                 counts[i] = n
-    return counts
+    # how concentrated the controller is when the replay stops (nats; uniform: log of the raw size)
+    entropy = searcher.concentration() if hasattr(searcher, "concentration") else None
+    return counts, entropy
 
 
 def scored_space(space_name, task):
@@ -105,8 +110,13 @@ def sample_efficiency(table, space_name, seeds, variants, fractions=(0.01, 0.05)
         out["targets"][targets[-1][0]] = {"top_k": k, "threshold": scores[k - 1], "searchers": {}}
     for variant in variants:
         start = time.perf_counter()
-        per_seed = [replay_counts(variant, space, task, [thr for *_, thr in targets], s) for s in seeds]
+        runs = [replay_counts(variant, space, task, [thr for *_, thr in targets], s) for s in seeds]
+        per_seed = [c for c, _ in runs]
+        entropies = [e for _, e in runs if e is not None]
         seconds = round(time.perf_counter() - start, 2)
+        if entropies:
+            out.setdefault("controller_entropy_at_stop", {})[variant] = {
+                "median_nats": round(statistics.median(entropies), 3), "uniform_nats": round(math.log(space.raw_size), 3)}
         for i, (label, _, _) in enumerate(targets):
             counts = [c[i] for c in per_seed]
             q1, q3 = _quartiles(counts)
