@@ -13,7 +13,7 @@ from actsearch.search.searchers.controller import centred_ranks
 @pytest.mark.parametrize("options, message", [
     ({"reward": "accuracy"}, "reward must be one of rank, raw"),
     ({"model": "gp"}, "model must be one of none, forest"),
-    ({"pool": 16}, "pool and dyna need model=forest"),
+    ({"model": "none"}, "pool and dyna need model=forest"),
     ({"batch_size": 0}, "batch_size and n_initial must be >= 1"),
 ])
 def test_bad_options_are_user_errors(tiny_space, options, message):
@@ -27,7 +27,7 @@ def test_centred_ranks_share_ties_and_span_the_unit_interval():
 
 
 def test_the_forest_picks_the_batch_once_it_has_results(tiny_space):
-    searcher = looped("rl", tiny_space, seed=1, model="forest", pool=12, n_initial=4, batch_size=4)
+    searcher = looped("rl", tiny_space, seed=1, pool=12, n_initial=4, batch_size=4)
     origins = []
     for _ in range(12):
         p = searcher.suggest()

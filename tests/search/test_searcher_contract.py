@@ -19,9 +19,10 @@ from actsearch.search.space.dedup import distinct
 
 # every registered searcher, and the rl controller's other forms (benchmarks/bench_searchers.py)
 CASES = {n: (n, {}) for n in SEARCHERS}
-CASES["rl-old"] = ("rl", {"reward": "raw", "batch_size": 8})
-CASES["rl-forest"] = ("rl", {"model": "forest", "pool": 12, "dyna": 2, "n_initial": 3})
-CASES["rl-prior"] = ("rl", {"prior": 2})
+CASES["rl-old"] = ("rl", {"reward": "raw", "batch_size": 8, "model": "none", "pool": 0})
+CASES["rl-controller"] = ("rl", {"model": "none", "pool": 0})
+CASES["rl-dyna"] = ("rl", {"pool": 12, "dyna": 2, "n_initial": 3})
+CASES["rl-prior"] = ("rl", {"model": "none", "pool": 0, "prior": 2})
 pytestmark = pytest.mark.parametrize("name", list(CASES))
 
 

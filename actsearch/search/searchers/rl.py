@@ -1,5 +1,7 @@
 """``rl``: the paper's RL controller (an LSTM over the space's tokens, policy gradient with a
-baseline), made sample-efficient.
+baseline), made sample-efficient: rank rewards, small batches, and a random forest on cheap
+features that chooses each batch among the controller's samples (figures of every variant:
+``benchmarks/bench_searchers.py``, README).
 
 The controller (:mod:`controller`) proposes batches of ``batch_size`` candidates with new
 fingerprints (samples that repeat one, or one the run holds, are drawn again; after ``_TRIES``
@@ -12,11 +14,11 @@ clipped policy-gradient step (PPO, ``epochs`` passes) with advantages from ``rew
 - ``"raw"`` (the paper's, and this searcher's first form): the score (0 for a failure) minus an
   exponential moving average of batch means (``baseline_decay``), over the batch's std.
 
-Model-based options (``model="forest"``; off by default) use the surrogate's features
-(:mod:`actsearch.search.screening.features`, the same shared featuriser) and a random forest fitted
-on the results so far, once ``n_initial`` have arrived:
+Model-based options (``model="forest"``, the default; ``model="none", pool=0`` is the controller
+alone) use the surrogate's features (:mod:`actsearch.search.screening.features`, the same shared
+featuriser) and a random forest fitted on the results so far, once ``n_initial`` have arrived:
 
-- ``pool=K``: the controller samples K fresh candidates and the batch is the ``batch_size`` the
+- ``pool=K`` (default 32): the controller samples K fresh candidates and the batch is the ``batch_size`` the
   forest predicts best — real trainings go to what the controller *and* the model believe in;
   until the forest has ``n_initial`` results, the best by the trainability proxy (``proxy_loss``,
   as the surrogate's starts);
@@ -50,7 +52,7 @@ class RLController(SpaceSearcher):
 
     def __init__(self, space: Any, *, seed: int = 0, batch_size: int = 4, hidden: int = 32, lr: float = 0.05,
                  epochs: int = 4, clip: float = 0.2, entropy: float = 0.01, reward: str = "rank",
-                 baseline_decay: float = 0.8, model: str = "none", pool: int = 0, dyna: int = 0, prior: int = 0,
+                 baseline_decay: float = 0.8, model: str = "forest", pool: int = 32, dyna: int = 0, prior: int = 0,
                  n_initial: int = 5, n_trees: int = 32, task: Any = "mnist1d", featurizer: Any = None) -> None:
         from actsearch.search.searchers.controller import Policy
 
