@@ -1,13 +1,16 @@
 """``actsearch search`` and ``actsearch resume``: run a search on Ray Tune into a run directory.
 
 ``search --space PRESET|FILE --searcher S --task T --budget N [--workers K] [--seeds S]
-[--address HOST:PORT] [--run-dir D] [--resume] [--seed N] [--scheduler asha] [--no-prescreen]``
+[--address HOST:PORT] [--run-dir D] [--seed N] [--scheduler asha] [--no-prescreen]``
 evaluates the references and then N candidates, storing each in ``D/run.sqlite`` as it finishes;
 candidates the pre-screen rejects are stored ``invalid`` untrained (not counted in N). On a terminal
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
-plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
+plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped: it
+is the one way to continue a run (``search`` into a directory that holds one says so and stops).
 ``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
-(:mod:`actsearch.search.runner.pipelines`); ``resume D`` continues it too.
+(:mod:`actsearch.search.runner.pipelines`); ``resume D [--workers K] [--address A]`` continues it
+too (its budget is its plan, so ``--budget`` is refused; it always logs one plain line per
+candidate, so ``--plain`` changes nothing).
 """
 
 from __future__ import annotations
@@ -161,7 +164,6 @@ def register(app: typer.Typer) -> None:
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                            help="HOST:PORT of a Ray head node (default: embedded local Ray)"),
         run_dir: Path | None = typer.Option(None, "--run-dir", help="default runs/SPACE-SEARCHER-TASK-sSEED"),
-        resume: bool = typer.Option(False, "--resume", help="continue the search stored in the run directory"),
         scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
@@ -186,7 +188,7 @@ def register(app: typer.Typer) -> None:
                 raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option and "
                                 "--[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
-            _run_preset(name, run_dir or Path("runs") / name, workers, resume, address)
+            _run_preset(name, run_dir or Path("runs") / name, workers, False, address)
             return
         if smoke:
             raise UserError("--smoke needs --preset")
@@ -205,26 +207,34 @@ def register(app: typer.Typer) -> None:
                           address=address, scheduler=scheduler, references=refs,
                           task_overrides=task_overrides(task, steps, init, head, data_dir, settings),
                           time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option))
-        _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
+        _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), False, plain)
 
     @app.command("resume")
     def resume_cmd(
         run_dir: Path = typer.Argument(..., help="a run directory written by `actsearch search`"),
-        budget: int | None = typer.Option(None, "--budget", "-b", help="raise (or keep) the budget"),
+        budget: int | None = typer.Option(None, "--budget", "-b",
+                                          help="raise (or keep) the budget (not for a preset: its plan is its budget)"),
         workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="trials running at once"),
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="HOST:PORT of a Ray head"),
-        plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
+        plain: bool = typer.Option(False, "--plain",
+                                   help="one line per candidate even on a terminal (a preset always logs so)"),
     ) -> None:
-        """Continue a stopped search: nothing stored is lost or evaluated again."""
+        """Continue a stopped search or preset: nothing stored is lost or evaluated again."""
+        from actsearch.results.store import SqliteStore
         from actsearch.search.runner.spec import spec_from_store
 
-        if not (run_dir / "run.sqlite").is_file():
+        try:
+            stored = (run_dir / "run.sqlite").is_file()
+        except OSError as err:  # a directory on the way that this user may not enter
+            raise UserError(f"cannot read the run directory {run_dir}: {err.strerror or err}") from None
+        if not stored:
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
-        from actsearch.results.store import SqliteStore
-
-        with SqliteStore(run_dir, readonly=True) as stored:
-            preset = stored.meta().get("preset")
+        with SqliteStore(run_dir, readonly=True) as store:
+            preset = store.meta().get("preset")
         if preset:
+            if budget is not None:
+                raise UserError(f"{run_dir} holds the {preset!r} preset, whose plan fixes its budget: "
+                                "--budget does not apply")
             _run_preset(preset, run_dir, workers or 2, True, address)
             return
         spec = spec_from_store(run_dir)
