@@ -28,7 +28,7 @@ def _finite(obj: Any) -> Any:
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
     """Turn ``["beta=1.5", "alpha=0.25"]`` into ``{"beta": 1.5, "alpha": 0.25}``."""
-    from actsearch.settings import parse_assignments
+    from actsearch.evaluators.settings import parse_assignments
 
     return parse_assignments(items, "--param", numbers=True)
 
@@ -48,7 +48,7 @@ def check_params_known(expression: str, params: dict[str, float]) -> None:
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
     """Turn ``["temperature=0", "population_size=10"]`` into typed searcher options."""
-    from actsearch.settings import parse_assignments
+    from actsearch.evaluators.settings import parse_assignments
 
     return parse_assignments(items, "--option")
 
@@ -74,7 +74,7 @@ TIME_LIMIT_OPTION = typer.Option(None, "--time-limit", help="seconds per seed be
 def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
                    data_dir: Any, settings: list[str] | None) -> dict[str, Any]:
     """Task config overrides from the shared task options (``--set NAME=VALUE`` for any field)."""
-    from actsearch.settings import parse_assignments
+    from actsearch.evaluators.settings import parse_assignments
 
     out: dict[str, Any] = parse_assignments(settings, "--set")
     for key, value in (("steps", steps), ("init", init), ("head", head)):
