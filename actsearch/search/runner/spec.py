@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.backends import open_store
 from actsearch.results.records import REFERENCES
-from actsearch.results.store import RunStoreError, SqliteStore, Store
+from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
 
 SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
