@@ -36,10 +36,9 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
 def check_params_known(expression: str, params: dict[str, float]) -> None:
     """Refuse ``--param NAME=...`` for a constant that ``expression`` (text or library name) lacks,
     instead of silently ignoring it."""
-    from actsearch.grammar import library, parse
+    from actsearch.grammar import library
 
-    name = expression.strip()
-    known = library.defaults(name) if name in library.NAMES else parse(expression).params
+    known = library.defaults(expression.strip()) if library.module_only(expression) else library.resolve(expression).params
     unknown = [p for p in params if p not in known]
     if unknown:
         have = ", ".join(known) or "none"
