@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from actsearch.errors import UserError
+from actsearch.evaluators.catalog import task_help
 
 
 def print_json(obj: Any) -> None:
@@ -61,7 +62,7 @@ def top_limit(top: int) -> int | None:
 
 
 # The task options evaluate, baselines, search and validate share (one definition each).
-TASK_HELP = "task name (see `actsearch evaluate --help`) or table:FILE"  # the registry imports torch: not at start-up
+TASK_HELP = task_help()  # from the light catalog of task names (the task registry imports torch)
 STEPS_OPTION = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps")
 INIT_OPTION = typer.Option(None, "--init", help="hidden-layer init: he-relu, he-gain or default")
 HEAD_OPTION = typer.Option(None, "--head", help="softmax, or activation (the candidate as the classifier)")

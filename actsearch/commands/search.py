@@ -36,9 +36,12 @@ from actsearch.commands.common import (
     task_overrides,
 )
 from actsearch.errors import UserError
+from actsearch.search.runner.pipelines import PRESETS as PIPELINE_PLANS
 from actsearch.search.runner.study import StudyEvent
 from actsearch.search.searchers import SEARCHERS
 from actsearch.search.space import PRESETS
+
+PIPELINES = tuple(p for p in PIPELINE_PLANS if not p.endswith("-smoke"))  # --smoke picks NAME-smoke
 
 
 class Progress:
@@ -173,7 +176,7 @@ def register(app: typer.Typer) -> None:
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
         time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
-        preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
+        preset: str | None = typer.Option(None, "--preset", help=f"a whole pipeline: {', '.join(PIPELINES)} (see README)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
         prescreen: bool | None = typer.Option(
             None, "--prescreen/--no-prescreen",

@@ -47,14 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actsearch.evaluators.catalog import PANELS
 from actsearch.evaluators.result import ERROR, OK, PANEL_SCORE, PANEL_Z, EvalResult
 from actsearch.evaluators.task import TaskError
 
 PREFIX = "panel:"
-PANELS: dict[str, tuple[str, ...]] = {
-    # the deep plain MLP of the default search and the three transfer architectures
-    "transfer": ("mnist1d", "mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit"),
-}
 AGGREGATES = ("mean", "min")
 REF_MEAN, REF_SD = "panel.ref_mean/", "panel.ref_sd/"
 
