@@ -233,12 +233,13 @@ def register(app: typer.Typer) -> None:
         if not stored:
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
         with SqliteStore(run_dir, readonly=True) as store:
-            preset = store.meta().get("preset")
+            meta = store.meta()
+        preset = meta.get("preset")
         if preset:
             if budget is not None:
                 raise UserError(f"{run_dir} holds the {preset!r} preset, whose plan fixes its budget: "
                                 "--budget does not apply")
-            _run_preset(preset, run_dir, workers or 2, True, address)
+            _run_preset(preset, run_dir, workers or int(meta.get("spec", {}).get("workers") or 2), True, address)
             return
         spec = spec_from_store(run_dir)
         spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored

@@ -139,6 +139,10 @@ def test_resuming_a_preset_honours_address_and_plain_and_refuses_a_budget(tmp_pa
     with SqliteStore(run, readonly=True) as store:
         spec = store.meta()["spec"]
     assert (spec["address"], spec["workers"]) == ("10.0.0.9:6379", 3)
+    kept = CliRunner().invoke(app, ["resume", str(run)])  # the stored workers; no address: the local Ray
+    assert kept.exit_code == 0, kept.output
+    with SqliteStore(run, readonly=True) as store:
+        assert (store.meta()["spec"]["address"], store.meta()["spec"]["workers"]) == (None, 3)
     again = CliRunner().invoke(app, ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)])
     assert isinstance(again.exception, UserError) and f"actsearch resume {run}" in str(again.exception)
 
