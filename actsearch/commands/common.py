@@ -9,6 +9,7 @@ from typing import Any
 import typer
 
 from actsearch.errors import UserError
+from actsearch.evaluators.catalog import task_help
 
 
 def print_json(obj: Any) -> None:
@@ -28,7 +29,7 @@ def _finite(obj: Any) -> Any:
 
 def parse_params(items: list[str] | None) -> dict[str, float]:
     """Turn ``["beta=1.5", "alpha=0.25"]`` into ``{"beta": 1.5, "alpha": 0.25}``."""
-    from actsearch.settings import parse_assignments
+    from actsearch.evaluators.settings import parse_assignments
 
     return parse_assignments(items, "--param", numbers=True)
 
@@ -36,10 +37,9 @@ def parse_params(items: list[str] | None) -> dict[str, float]:
 def check_params_known(expression: str, params: dict[str, float]) -> None:
     """Refuse ``--param NAME=...`` for a constant that ``expression`` (text or library name) lacks,
     instead of silently ignoring it."""
-    from actsearch.grammar import library, parse
+    from actsearch.grammar import library
 
-    name = expression.strip()
-    known = library.defaults(name) if name in library.NAMES else parse(expression).params
+    known = library.defaults(expression.strip()) if library.module_only(expression) else library.resolve(expression).params
     unknown = [p for p in params if p not in known]
     if unknown:
         have = ", ".join(known) or "none"
@@ -48,7 +48,7 @@ def check_params_known(expression: str, params: dict[str, float]) -> None:
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
     """Turn ``["temperature=0", "population_size=10"]`` into typed searcher options."""
-    from actsearch.settings import parse_assignments
+    from actsearch.evaluators.settings import parse_assignments
 
     return parse_assignments(items, "--option")
 
@@ -62,7 +62,7 @@ def top_limit(top: int) -> int | None:
 
 
 # The task options evaluate, baselines, search and validate share (one definition each).
-TASK_HELP = "task name (see `actsearch evaluate --help`) or table:FILE"  # the registry imports torch: not at start-up
+TASK_HELP = task_help()  # from the light catalog of task names (the task registry imports torch)
 STEPS_OPTION = typer.Option(None, "--steps", min=1, help="override the task's optimizer steps")
 INIT_OPTION = typer.Option(None, "--init", help="hidden-layer init: he-relu, he-gain or default")
 HEAD_OPTION = typer.Option(None, "--head", help="softmax, or activation (the candidate as the classifier)")
@@ -74,7 +74,7 @@ TIME_LIMIT_OPTION = typer.Option(None, "--time-limit", help="seconds per seed be
 def task_overrides(task: str, steps: int | None, init: str | None, head: str | None,
                    data_dir: Any, settings: list[str] | None) -> dict[str, Any]:
     """Task config overrides from the shared task options (``--set NAME=VALUE`` for any field)."""
-    from actsearch.settings import parse_assignments
+    from actsearch.evaluators.settings import parse_assignments
 
     out: dict[str, Any] = parse_assignments(settings, "--set")
     for key, value in (("steps", steps), ("init", init), ("head", head)):

@@ -19,6 +19,7 @@ from actsearch.commands.common import (
     INIT_OPTION,
     SET_OPTION,
     STEPS_OPTION,
+    TASK_HELP,
     TIME_LIMIT_OPTION,
     check_params_known,
     parse_params,
@@ -70,8 +71,7 @@ def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``baselines`` commands to ``app``."""
 
     seeds_opt = typer.Option(1, "--seeds", "-n", min=1, help="number of seeds (0 .. N-1)")
-    task_opt = typer.Option("mnist1d", "--task", "-t",
-                            help="task: a name (see actsearch tasks), table:FILE, panel:A,B, FILE.py:NAME or module:NAME")
+    task_opt = typer.Option("mnist1d", "--task", "-t", help=TASK_HELP)
     steps_opt, init_opt, head_opt, data_opt, set_opt = STEPS_OPTION, INIT_OPTION, HEAD_OPTION, DATA_OPTION, SET_OPTION
     threads_opt = typer.Option(1, "--threads", min=1, help="torch threads per evaluation")
     limit_opt = TIME_LIMIT_OPTION

@@ -20,6 +20,7 @@ from actsearch.commands.common import (
     INIT_OPTION,
     SET_OPTION,
     STEPS_OPTION,
+    TASK_HELP,
     TIME_LIMIT_OPTION,
     TOP_HELP,
     print_json,
@@ -162,7 +163,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
         run_dir: Path = run_arg,
-        task: str = typer.Option(..., "--task", "-t", help="task to validate on"),
+        task: str = typer.Option(..., "--task", "-t", help=f"the task to validate on: {TASK_HELP}"),
         top: int = typer.Option(3, "--top", "-k", min=0, help=TOP_HELP.format("top candidates to re-evaluate")),
         seeds: int = typer.Option(3, "--seeds", "-n", min=1, help="seeds 0 .. N-1"),
         steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,

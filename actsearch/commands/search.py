@@ -1,13 +1,16 @@
 """``actsearch search`` and ``actsearch resume``: run a search on Ray Tune into a run directory.
 
 ``search --space PRESET|FILE --searcher S --task T --budget N [--workers K] [--seeds S]
-[--address HOST:PORT] [--run-dir D] [--resume] [--seed N] [--scheduler asha] [--no-prescreen]``
+[--address HOST:PORT] [--run-dir D] [--seed N] [--scheduler asha] [--no-prescreen]``
 evaluates the references and then N candidates, storing each in ``D/run.sqlite`` as it finishes;
 candidates the pre-screen rejects are stored ``invalid`` untrained (not counted in N). On a terminal
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
-plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
+plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped: it
+is the one way to continue a run (``search`` into a directory that holds one says so and stops).
 ``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
-(:mod:`actsearch.search.runner.pipelines`); ``resume D`` continues it too.
+(:mod:`actsearch.search.runner.pipelines`); ``resume D [--workers K] [--address A]`` continues it
+too (its budget is its plan, so ``--budget`` is refused; it always logs one plain line per
+candidate, so ``--plain`` changes nothing).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from actsearch.commands.common import (
     task_overrides,
 )
 from actsearch.errors import UserError
+from actsearch.search.runner.pipelines import PRESETS as PIPELINE_PLANS
 from actsearch.search.runner.study import StudyEvent
 from actsearch.search.searchers import SEARCHERS
 from actsearch.search.space import PRESETS
@@ -41,6 +45,7 @@ PACK_OPTION = typer.Option(
     None, "--pack", min=1,
     help="candidates one worker trains together as one stacked network (default: 8 candidate-seeds on "
          "tasks that batch, e.g. 8 one-seed candidates; 1 with --scheduler asha or on other tasks)")
+PIPELINES = tuple(p for p in PIPELINE_PLANS if not p.endswith("-smoke"))  # --smoke picks NAME-smoke
 
 
 class Progress:
@@ -166,7 +171,6 @@ def register(app: typer.Typer) -> None:
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                            help="HOST:PORT of a Ray head node (default: embedded local Ray)"),
         run_dir: Path | None = typer.Option(None, "--run-dir", help="default runs/SPACE-SEARCHER-TASK-sSEED"),
-        resume: bool = typer.Option(False, "--resume", help="continue the search stored in the run directory"),
         scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
@@ -177,7 +181,7 @@ def register(app: typer.Typer) -> None:
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
         time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
-        preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
+        preset: str | None = typer.Option(None, "--preset", help=f"a whole pipeline: {', '.join(PIPELINES)} (see README)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
         prescreen: bool | None = typer.Option(
             None, "--prescreen/--no-prescreen",
@@ -188,11 +192,11 @@ def register(app: typer.Typer) -> None:
         from actsearch.search.runner.spec import SearchSpec
 
         if preset is not None:
-            if space or budget or steps or settings or option or init or head or prescreen is not None:
-                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option and "
-                                "--[no-]prescreen do not apply")
+            if space or budget or steps or settings or option or init or head or prescreen is not None or pack:
+                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option, --pack "
+                                "and --[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
-            _run_preset(name, run_dir or Path("runs") / name, workers, resume, address)
+            _run_preset(name, run_dir or Path("runs") / name, workers, False, address)
             return
         if smoke:
             raise UserError("--smoke needs --preset")
@@ -212,28 +216,37 @@ def register(app: typer.Typer) -> None:
                           task_overrides=task_overrides(task, steps, init, head, data_dir, settings),
                           time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option),
                           pack=pack)
-        _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), resume, plain)
+        _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), False, plain)
 
     @app.command("resume")
     def resume_cmd(
         run_dir: Path = typer.Argument(..., help="a run directory written by `actsearch search`"),
-        budget: int | None = typer.Option(None, "--budget", "-b", help="raise (or keep) the budget"),
+        budget: int | None = typer.Option(None, "--budget", "-b",
+                                          help="raise (or keep) the budget (not for a preset: its plan is its budget)"),
         workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="trials running at once"),
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="HOST:PORT of a Ray head"),
         pack: int | None = PACK_OPTION,
-        plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
+        plain: bool = typer.Option(False, "--plain",
+                                   help="one line per candidate even on a terminal (a preset always logs so)"),
     ) -> None:
-        """Continue a stopped search: nothing stored is lost or evaluated again."""
+        """Continue a stopped search or preset: nothing stored is lost or evaluated again."""
+        from actsearch.results.store import SqliteStore
         from actsearch.search.runner.spec import spec_from_store
 
-        if not (run_dir / "run.sqlite").is_file():
+        try:
+            stored = (run_dir / "run.sqlite").is_file()
+        except OSError as err:  # a directory on the way that this user may not enter
+            raise UserError(f"cannot read the run directory {run_dir}: {err.strerror or err}") from None
+        if not stored:
             raise UserError(f"nothing to resume: {run_dir} holds no run store")
-        from actsearch.results.store import SqliteStore
-
-        with SqliteStore(run_dir, readonly=True) as stored:
-            preset = stored.meta().get("preset")
+        with SqliteStore(run_dir, readonly=True) as store:
+            meta = store.meta()
+        preset = meta.get("preset")
         if preset:
-            _run_preset(preset, run_dir, workers or 2, True, address)
+            if budget is not None or pack is not None:
+                raise UserError(f"{run_dir} holds the {preset!r} preset, whose plan fixes its budget and packs: "
+                                "--budget and --pack do not apply")
+            _run_preset(preset, run_dir, workers or int(meta.get("spec", {}).get("workers") or 2), True, address)
             return
         spec = spec_from_store(run_dir)
         spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored

@@ -6,6 +6,7 @@ import typer
 
 from actsearch.commands.common import print_json
 from actsearch.errors import UserError
+from actsearch.search.space import PRESETS
 
 MAX_COUNT_RAW = 2_000_000  # raw candidates `space --dedup` counts (about 11 minutes at ~3,000 fingerprints/s)
 
@@ -15,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("space")
     def space_cmd(
-        space: str = typer.Argument(..., help="preset (quick, x-gated, paper-1, paper-2) or a TOML space file"),
+        space: str = typer.Argument(..., help=f"preset ({', '.join(PRESETS)}) or a TOML space file"),
         dedup: bool = typer.Option(False, "--dedup", help="also count distinct candidates (by fingerprint)"),
         list_: bool = typer.Option(False, "--list", help="stream every candidate, one per line (with --dedup: distinct ones)"),
         as_json: bool = typer.Option(False, "--json", help="JSON: one object, or with --list one object per line"),

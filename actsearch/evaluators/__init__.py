@@ -9,7 +9,7 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
 
 Modules: ``protocol`` (the public Task protocol and ``TaskProbe``), ``lookup`` (``get_task``: one
 name → one Task), ``tasks`` (configs and
-registry), ``task`` (Task classes), ``settings`` (typed, range-checked ``--set`` overrides),
+registry), ``task`` (Task classes), ``settings`` (``NAME=VALUE`` parsing and typed, range-checked ``--set`` overrides),
 ``model_task`` (``ModelTask``: the user's network in actsearch's loop), ``user`` (full-control
 ``fn(act, seed, report)`` tasks and ``@task``), ``resolve`` (FILE.py:NAME, module:NAME, entry
 points; source hashes), ``swap`` (``swap_activations``), ``data`` / ``cifar`` (data sets),

@@ -45,7 +45,7 @@ def member_form(cand: Candidate) -> tuple[MemberFn, list[str]] | None:
 
     module = cand.factory()
     elementwise = cand.activation is not None or (
-        cand.label in library.NAMES and type(module).__module__ == library.__name__)
+        library.module_only(cand.label) and type(module).__module__ == library.__name__)
     return member_function(module, elementwise)
 
 

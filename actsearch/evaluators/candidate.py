@@ -56,19 +56,23 @@ def _from_activation(act: Any, label: str | None = None) -> Candidate:
 
 
 def as_candidate(candidate: Any, **params: float) -> Candidate:
-    """A :class:`Candidate` from an Activation, text, a library name or a module factory."""
+    """A :class:`Candidate` from an Activation, text, a library name or a module factory.
+
+    Text and library names become an Activation through :func:`actsearch.grammar.library.resolve`
+    (the one home of name → Activation: a library name gets its default constants, then
+    ``params``), so ``"swish"`` and its expression are the same candidate (the name is its label).
+    A module-only library function (``smelu``, ``helu``) has no expression: the library's own
+    module, its gain estimated numerically."""
     if isinstance(candidate, Candidate):
         return candidate
     if isinstance(candidate, str):
-        from actsearch.grammar import library, parse
+        from actsearch.grammar import library
 
         name = candidate.strip()
-        if name in library.NAMES:
-            text = library.expression(name)
-            # the library's own module (its default constants); the gain is estimated from it
-            invalid = parse(text, **params).trivial() if text is not None else None
-            return Candidate(name, lambda: library.get(name, **params), None, invalid)
-        return _from_activation(parse(candidate, **params))
+        if library.module_only(name):
+            library.get(name, **params)  # a bad parameter is an error now, not in a worker
+            return Candidate(name, lambda: library.get(name, **params))
+        return _from_activation(library.resolve(candidate, params), name if name in library.NAMES else None)
     if hasattr(candidate, "module") and hasattr(candidate, "trivial"):
         return _from_activation(candidate)
     if callable(candidate):

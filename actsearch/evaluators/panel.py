@@ -47,14 +47,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actsearch.evaluators.catalog import PANELS
 from actsearch.evaluators.result import ERROR, OK, PANEL_SCORE, PANEL_Z, EvalResult
 from actsearch.evaluators.task import TaskError
 
 PREFIX = "panel:"
-PANELS: dict[str, tuple[str, ...]] = {
-    # the deep plain MLP of the default search and the three transfer architectures
-    "transfer": ("mnist1d", "mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit"),
-}
 AGGREGATES = ("mean", "min")
 REF_MEAN, REF_SD = "panel.ref_mean/", "panel.ref_sd/"
 
@@ -214,14 +211,9 @@ def _batch(task: Any, n: int) -> tuple[Any, Any]:
 
 def _activation(cand: Any) -> Any:
     """The grammar Activation of a candidate (a table looks it up by fingerprint)."""
-    if cand.activation is not None:
-        return cand.activation
-    from actsearch.grammar import library, parse
-
-    text = library.expression(cand.label) if cand.label in library.NAMES else None
-    if text is None:
+    if cand.activation is None:  # a module (a module-only library function, a user's nn.Module)
         raise TaskError(f"panel: {cand.label!r} has no expression, so a table member cannot look it up")
-    return parse(text)
+    return cand.activation
 
 
 def _run_member(task: Any, cand: Any, seed: int, report: Any, threads: int, time_limit_s: float | None) -> EvalResult:
@@ -244,10 +236,10 @@ def _settings(task: Any) -> dict[str, Any]:
 def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -> Reference:
     """ReLU's reference on one member (table row, calibration file, cache, or measured now)."""
     from actsearch.evaluators.table import TableTask
-    from actsearch.grammar import library, parse
+    from actsearch.grammar.library import resolve
 
     if isinstance(task, TableTask):
-        row = task.lookup(parse(library.expression("relu")).fingerprint)
+        row = task.lookup(resolve("relu").fingerprint)
         if row is None or row["status"] != OK:
             raise TaskError(f"panel: table {task.config.path} has no ok relu row (its ReLU reference)")
         return Reference(name, row["score"], float(row.get("score_std") or 0.0), 1, "table")

@@ -71,7 +71,7 @@ def _entry_points() -> list[importlib.metadata.EntryPoint]:
 
 def parse_reference(text: str) -> TaskRef:
     """What kind of reference ``text`` is (no file is read and nothing is imported)."""
-    from actsearch.evaluators.tasks import TASKS
+    from actsearch.evaluators.catalog import TASKS
 
     if not isinstance(text, str) or not text.strip():
         raise TaskError(f"a task is named by text, got {text!r}")
@@ -225,10 +225,11 @@ def known_tasks() -> list[TaskInfo]:
     """Every built-in task and every installed entry point, with where it comes from and its settings."""
     import dataclasses
 
+    from actsearch.evaluators.catalog import TASKS
     from actsearch.evaluators.settings import as_dict
     from actsearch.evaluators.tasks import _REGISTRY
 
-    infos = [TaskInfo(name, "built-in", dataclasses.asdict(config_type()), _describe(config_type(), None))
+    infos = [TaskInfo(name, "built-in", dataclasses.asdict(config_type()), TASKS[name])
              for name, (config_type, _) in _REGISTRY.items()]
     infos.append(TaskInfo("table:FILE", "built-in (replay of a scored CSV/JSON table)", {}, "scores looked up by fingerprint"))
     for ep in _entry_points():

@@ -1,10 +1,19 @@
-"""Task settings: one settings dataclass per task, overrides typed and range-checked here.
+"""Settings, from text to a typed, range-checked dataclass: the one home of ``NAME=VALUE``.
 
-Every task (built-in, ``ModelTask``, a user's ``@actsearch.task`` function) declares its settings
-as a dataclass; ``--set NAME=VALUE`` and ``get_task(name, **overrides)`` go through
-:func:`apply_overrides`, which converts text to the field's type (int, float, bool, str,
-optional), refuses unknown names and checks each value against :mod:`actsearch.limits`.
-:func:`settings_type` builds the dataclass of a user task from its declared defaults.
+Text: :func:`parse_assignments` is the one parser behind ``--set`` (task settings), ``--option``
+(searcher options) and ``--param`` (initial constants), and :func:`parse_value` behind old task
+labels ``name[k=v]`` (:mod:`actsearch.results.records`). A value is typed where its text is one —
+``true``/``false`` → bool, then int, then float — else kept as text.
+
+Types: every task (built-in, ``ModelTask``, a user's ``@actsearch.task`` function) declares its
+settings as a dataclass; ``--set NAME=VALUE`` and ``get_task(name, **overrides)`` go through
+:func:`apply_overrides`, which converts a value to the field's type (:func:`coerce`: int, float,
+bool, str, optional; text a task got from the parser included), refuses unknown names and checks
+each value against :mod:`actsearch.limits`. :func:`settings_type` builds the dataclass of a user
+task from its declared defaults.
+
+It sits on the lowest floor that needs it (evaluators and results, floor 2; the CLI above) and
+stays light: no torch (``TaskError``'s module is imported only to raise one).
 """
 
 from __future__ import annotations
@@ -13,9 +22,44 @@ import dataclasses
 import typing
 from typing import Any
 
+from actsearch.errors import UserError
 from actsearch.limits import SettingError, check_task_settings
 
 
+# -- text: NAME=VALUE --------------------------------------------------------------------------------
+def parse_value(text: str) -> Any:
+    """``"3"`` → 3, ``"0.5"`` → 0.5, ``"true"`` → True, anything else stays text."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_assignments(items: list[str] | None, flag: str, *, numbers: bool = False) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` → ``{"a": 1, "b": "x"}``; a bad item is a one-line UserError naming ``flag``.
+
+    ``numbers=True`` (``--param``): every value must be a number (returned as float)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        name, text = name.strip(), text.strip()
+        if not sep or not name.isidentifier():
+            raise UserError(f"{flag} expects NAME={'NUMBER' if numbers else 'VALUE'}, got {item!r}")
+        if numbers:
+            try:
+                out[name] = float(text)
+            except ValueError:
+                raise UserError(f"{flag} expects NAME=NUMBER, got {item!r}") from None
+        else:
+            out[name] = parse_value(text)
+    return out
+
+
+# -- types: a task's settings dataclass --------------------------------------------------------------
 def _error(message: str) -> Exception:
     from actsearch.evaluators.task import TaskError
 

@@ -138,7 +138,7 @@ class TableTask:
 
 def _fingerprint(act: Any) -> str | None:
     """The fingerprint of what a caller hands the table (None for a module without an expression)."""
-    from actsearch.grammar import library, parse
+    from actsearch.grammar import library
 
     if hasattr(act, "factory") and hasattr(act, "label"):  # a Candidate: its Activation, else its label
         if act.activation is not None:
@@ -148,9 +148,7 @@ def _fingerprint(act: Any) -> str | None:
         except UserError:  # a module factory without an expression (nn.ReLU): not in any table
             return None
     if isinstance(act, str):
-        name = act.strip()
-        text = library.expression(name) if name in library.NAMES else act
-        if text is None:
+        if library.module_only(act):  # no expression: not in any table
             return None
-        act = parse(text, **(library.defaults(name) if name in library.NAMES else {}))
+        act = library.resolve(act)
     return getattr(act, "fingerprint", None)

@@ -234,7 +234,7 @@ _REGISTRY: dict[str, tuple[type, Any]] = {
     "ood-regression": (OodRegressionConfig, lambda n, c: ToyTask(n, c, regression.run_regression)),
     "teacher": (TeacherConfig, lambda n, c: ToyTask(n, c, toy.run_teacher)),
 }
-TASKS: tuple[str, ...] = tuple(_REGISTRY)
+TASKS: tuple[str, ...] = tuple(_REGISTRY)  # the names and one-line descriptions: actsearch.evaluators.catalog
 
 
 def built_in(name: str, **overrides: Any) -> Task:

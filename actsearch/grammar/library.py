@@ -217,10 +217,18 @@ def get(name: str, **params: float) -> nn.Module:
     return parse(expression(name), **values).module()
 
 
+def module_only(name: str) -> bool:
+    """Whether ``name`` is a library function with no expression form (``smelu``, ``helu``): only
+    :func:`get` builds it."""
+    return name.strip() in _MODULES
+
+
 def resolve(text: str, params: dict[str, float] | None = None) -> Any:
     """The :class:`~actsearch.grammar.Activation` of expression text or a library name — the one
-    place a name becomes an activation: a name gets its expression with the library's defaults,
-    then ``params``; a module-only name (no expression form) is a :class:`LibraryError`."""
+    place a name becomes an activation (evaluators, results, search and the CLI all come here): a
+    name gets its expression with the library's defaults, then ``params`` (a constant the function
+    lacks is a :class:`LibraryError`, as in :func:`get`); a module-only name (no expression form,
+    see :func:`module_only`) is a :class:`LibraryError`."""
     from actsearch.grammar.activation import parse
 
     name = text.strip()
@@ -228,5 +236,9 @@ def resolve(text: str, params: dict[str, float] | None = None) -> Any:
         expr = expression(name)
         if expr is None:
             raise LibraryError(f"'{name}' is a module-only library activation with no expression form")
-        return parse(expr, **{**defaults(name), **(params or {})})
+        act = parse(expr, **{**defaults(name), **(params or {})})
+        unknown = sorted(set(params or {}) - set(act.params))
+        if unknown:
+            raise LibraryError(f"{name} has no parameter {unknown[0]!r} (parameters: {', '.join(act.params) or 'none'})")
+        return act
     return parse(text, **(params or {}))

@@ -110,12 +110,11 @@ def reference_fingerprints() -> dict[str, str]:
     """Fingerprints of the reference functions (empty when the grammar cannot provide them)."""
     out: dict[str, str] = {}
     try:
-        from actsearch.grammar import library, parse
+        from actsearch.grammar.library import module_only, resolve
 
         for name in REFERENCES:
-            text = library.expression(name)
-            if text:
-                out[name] = parse(text).fingerprint
+            if not module_only(name):
+                out[name] = resolve(name).fingerprint
     except Exception:
         pass
     return out

@@ -1,18 +1,16 @@
 """The in-memory backend of the store protocol: for the Python API (``run_search(run_dir=None)``),
 tests and replays. Rows are kept in their stored (encoded) form, so decoding, uniqueness and the
-result-merging rules are those of :class:`~actsearch.results.store.SqliteStore`; nothing survives
+result-merging rules are those of :class:`~actsearch.results.sqlite.SqliteStore`; nothing survives
 the process.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from actsearch.results import records as R
-from actsearch.results.store import RunStoreError, Store
+from actsearch.results.base import RunStoreError, Store
 
 
 class MemoryStore(Store):
@@ -25,28 +23,19 @@ class MemoryStore(Store):
         self._unique: dict[tuple, int] = {}
         self._next = 1
         self._aliases: dict[int, list[int]] = {}  # row id -> ids of the rows aliasing it
-        self._depth = 0
         self._undo: list[Any] | None = None
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[MemoryStore]:
-        """All writes inside are undone if it raises (an undo log: O(writes), not O(run))."""
-        if self._depth:
-            self._depth += 1
-            try:
-                yield self
-            finally:
-                self._depth -= 1
-            return
-        self._undo, self._depth = [], 1
-        try:
-            yield self
-        except BaseException:
-            for undo in reversed(self._undo):
-                undo()
-            raise
-        finally:
-            self._depth, self._undo = 0, None
+    # -- transactions (the nesting is the base's): an undo log, O(writes), not O(run) -------------------
+    def _begin(self) -> None:
+        self._undo = []
+
+    def _commit(self) -> None:
+        self._undo = None
+
+    def _rollback(self) -> None:
+        for undo in reversed(self._undo or []):
+            undo()
+        self._undo = None
 
     def _log(self, undo: Any) -> None:
         if self._undo is not None:

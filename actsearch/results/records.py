@@ -248,7 +248,7 @@ def decode_all(rows: Sequence[dict[str, Any]], where: str) -> list[CandidateReco
 # -- schema 1 ---------------------------------------------------------------------------------------
 def split_label(label: str) -> tuple[str, dict[str, Any]]:
     """``"digits[steps=50]"`` → ``("digits", {"steps": 50})`` (values typed like ``--set``)."""
-    from actsearch.settings import parse_value
+    from actsearch.evaluators.settings import parse_value
 
     if not label.endswith("]") or "[" not in label:
         return label, {}

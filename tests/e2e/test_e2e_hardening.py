@@ -114,6 +114,39 @@ def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
         assert store.meta()["plan"]["rl_candidates"] == 7
 
 
+def test_resuming_a_preset_honours_address_and_plain_and_refuses_a_budget(tmp_path):
+    """``actsearch resume`` of a preset passes ``--address`` (stored as the run's address) and ``--workers``
+    on; ``--plain`` is how a preset always logs; its budget is its plan, so ``--budget`` is one line."""
+    from typer.testing import CliRunner
+
+    from actsearch.cli import app
+    from actsearch.search.runner.pipelines import STATE
+    from actsearch.search.runner.spec import SearchSpec, prepare
+
+    run = tmp_path / "run"
+    plan = PRESETS["rediscover-smoke"]
+    base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
+                      seeds=1, workers=2, references=plan.references, task_overrides=dict(plan.task_overrides),
+                      prescreen=False)
+    with prepare(base, run) as store:  # every phase done: nothing trains and Ray never starts
+        store.init_run({"preset": "rediscover-smoke", "plan": {"rl_candidates": 4}})
+        store.save_state(STATE, {"done": ["exhaustive", "rung1", "rl", "top-up"], "wall_s": {}})
+    refused = CliRunner().invoke(app, ["resume", str(run), "--budget", "9"])
+    assert isinstance(refused.exception, UserError) and "--budget and --pack do not apply" in str(refused.exception)
+    done = CliRunner().invoke(app, ["resume", str(run), "--plain", "--workers", "3", "--address", "10.0.0.9:6379"])
+    assert done.exit_code == 0, done.output
+    assert done.output.startswith("rediscover-smoke: 0 search candidates")
+    with SqliteStore(run, readonly=True) as store:
+        spec = store.meta()["spec"]
+    assert (spec["address"], spec["workers"]) == ("10.0.0.9:6379", 3)
+    kept = CliRunner().invoke(app, ["resume", str(run)])  # the stored workers; no address: the local Ray
+    assert kept.exit_code == 0, kept.output
+    with SqliteStore(run, readonly=True) as store:
+        assert (store.meta()["spec"]["address"], store.meta()["spec"]["workers"]) == (None, 3)
+    again = CliRunner().invoke(app, ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)])
+    assert isinstance(again.exception, UserError) and f"actsearch resume {run}" in str(again.exception)
+
+
 def _fill(run_dir: Path, n: int) -> None:
     with SqliteStore(run_dir) as store:
         store.init_run({"spec": {"space": "quick"}, "task": "t"})
@@ -147,14 +180,12 @@ def test_read_only_run_directory_one_line_error_nothing_lost():
     os.chmod(run, 0o555)
     nobody = NOBODY
     try:
-        out = subprocess.run(nobody + CLI + ["search", "--space", "quick", "--task", "digits", "--budget", "3",
-                                             "--run-dir", str(run), "--resume"],
+        out = subprocess.run(nobody + CLI + ["resume", str(run), "--budget", "6"],
                              capture_output=True, text=True, timeout=120)
         board = subprocess.run(nobody + CLI + ["leaderboard", str(run), "--format", "json"],
                                capture_output=True, text=True, timeout=120)
         os.chmod(base, 0o700)  # a run directory this user may not even look into
-        closed = subprocess.run(nobody + CLI + ["search", "--space", "quick", "--task", "digits", "--budget", "3",
-                                                "--run-dir", str(run), "--resume"],
+        closed = subprocess.run(nobody + CLI + ["resume", str(run), "--budget", "6"],
                                 capture_output=True, text=True, timeout=120)
     finally:
         os.chmod(run, 0o755)

@@ -105,8 +105,8 @@ def test_sigkilled_preset_resumed_repeatedly_evaluates_each_candidate_once(smoke
     targets = [rng.randint(2, 8), rng.randint(11, 15), rng.randint(17, 21)]
     kills = 0
     for target in targets:
-        args = ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)]
-        cmd = CLI + (args + ["--resume"] if kills else args)
+        cmd = CLI + (["resume", str(run)] if kills else ["search", "--preset", "rediscover", "--smoke", "--run-dir",
+                                                        str(run)])
         driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
             deadline = time.monotonic() + 200

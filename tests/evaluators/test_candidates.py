@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from evalhelpers import TINY
 
 import actsearch
@@ -29,6 +30,7 @@ def test_activation_object_and_library_names_evaluate():
     by_object = evaluate(act, "digits", steps=40)
     by_text = evaluate("x * sigmoid(beta * x)", "digits", steps=40)
     assert by_object.status == OK and by_object.score == by_text.score
+    assert evaluate("swish", "digits", steps=40).score == by_text.score  # the name is its expression
     for name in ("helu", "smelu", "prelu"):  # module-only and expression-backed library entries
         res = evaluate(name, "digits", steps=20)
         assert res.status == OK, (name, res.error)
@@ -63,3 +65,20 @@ def test_he_gain_comes_from_the_grammar():
     cand = as_candidate("x * sigmoid(x)")
     assert abs(cand.he_gain() - actsearch.parse("x * sigmoid(x)").properties()["gain"]) < 1e-9
     assert abs(as_candidate("relu").he_gain() - 2 ** 0.5) < 0.02
+
+
+def test_library_names_resolve_through_the_one_resolver():
+    """A library name is its expression with the library's constants (``library.resolve``); a
+    module-only one is the library's module; a constant a function lacks is refused at once."""
+    from actsearch.grammar.library import LibraryError, resolve
+
+    swish = as_candidate("swish")
+    assert swish.label == "swish" and swish.activation.fingerprint == resolve("x * sigmoid(beta * x)").fingerprint
+    assert as_candidate("prelu").activation.params == {"alpha": 0.25} == resolve("prelu").params
+    assert as_candidate("prelu", alpha=0.5).activation.params == {"alpha": 0.5}
+    assert as_candidate("relu").activation.text == resolve("relu").text and as_candidate("relu").invalid is None
+    helu = as_candidate("helu", alpha=0.1)
+    assert helu.activation is None and helu.factory().alpha == 0.1
+    for name, params in (("swish", {"alpha": 1.0}), ("helu", {"beta": 1.0}), ("gelu", {"beta": 2.0})):
+        with pytest.raises(LibraryError, match="has no parameter"):
+            as_candidate(name, **params)

@@ -19,6 +19,21 @@ def test_registry_names_and_unknown_task_lists_them():
     assert "\n" not in msg and "mnist1d" in msg and "teacher" in msg
 
 
+def test_the_light_catalog_names_exactly_the_registered_tasks():
+    """Help texts and task references read the catalog (no torch); it must match the registry."""
+    import subprocess
+    import sys
+
+    from actsearch.evaluators import catalog
+    from actsearch.evaluators.panel import PANELS
+
+    assert tuple(catalog.TASKS) == TASKS and all(line and "\n" not in line for line in catalog.TASKS.values())
+    assert PANELS is catalog.PANELS and all(set(m) <= set(TASKS) for m in PANELS.values())
+    probe = "import sys, actsearch.evaluators.catalog; print(sorted(m for m in ('torch', 'numpy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr
+
+
 def test_overrides_are_typed_and_checked():
     task = get_task("mnist1d", steps="250", lr="0.01", init="he-gain")
     assert task.config.steps == 250 and task.config.lr == 0.01 and task.config.init == "he-gain"

@@ -34,3 +34,33 @@ def test_a_short_flag_means_one_thing_everywhere():
         for long, short in _options(name).items():
             if short is not None:
                 assert meaning.setdefault(short, long) == long, f"{short} is {meaning[short]} and {long} ({name})"
+
+
+def test_help_texts_list_the_registries_without_importing_torch():
+    """Searchers, spaces, pipelines and tasks in help come from their registries (a name added there
+    shows up here), and building the help imports no torch."""
+    import subprocess
+    import sys
+
+    from typer.testing import CliRunner
+
+    from actsearch.evaluators.catalog import PANELS, TASKS
+    from actsearch.search.runner.pipelines import PRESETS as PIPELINES
+    from actsearch.search.searchers import SEARCHERS
+    from actsearch.search.space import PRESETS
+
+    def params(command: str) -> dict[str, str]:
+        return {p.opts[0]: p.help or "" for p in get_command(app).commands[command].params}
+
+    search = params("search")
+    assert all(name in search["--searcher"] for name in SEARCHERS)
+    assert all(name in search["--space"] for name in PRESETS) and all(name in params("space")["space"] for name in PRESETS)
+    assert all(name in search["--preset"] for name in PIPELINES if not name.endswith("-smoke"))
+    for command in ("evaluate", "baselines", "search", "validate"):
+        text = params(command)["--task"]
+        assert all(name in text for name in (*TASKS, *PANELS)), command
+    assert CliRunner().invoke(app, ["search", "--help"]).exit_code == 0
+    probe = "import sys; from actsearch.cli import main; sys.argv = ['actsearch', 'search', '--help']\n" \
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('torch' in sys.modules, file=sys.stderr)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stderr.strip().endswith("False") and "--searcher" in out.stdout, out.stderr

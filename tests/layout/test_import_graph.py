@@ -1,7 +1,7 @@
 """The import graph of actsearch, built from the source (ast; imports inside functions count too):
 no cycles between modules, and no import that climbs a floor.
 
-Floors, from the ground up: 0 ``actsearch`` itself, ``errors``, ``settings``; 1 ``grammar``;
+Floors, from the ground up: 0 ``actsearch`` itself, ``errors``, ``limits``; 1 ``grammar``;
 2 ``evaluators`` and ``results``; 3 ``search``; 4 ``commands`` and ``cli``. A module may import
 from its own floor and the floors below it only.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import actsearch
 
 ROOT = Path(actsearch.__file__).parent
-FLOORS = {"errors": 0, "settings": 0, "grammar": 1, "evaluators": 2, "results": 2, "search": 3,
+FLOORS = {"errors": 0, "limits": 0, "grammar": 1, "evaluators": 2, "results": 2, "search": 3,
           "commands": 4, "cli": 4}
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from actsearch.evaluators import get_task
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.run import open_study
@@ -117,14 +119,21 @@ def test_search_no_prescreen_trains_the_exploding_candidate_and_resume_keeps_it(
     trained = {r.expression: r for r in store.candidates(role="search")}[EXPLODING]
     assert trained.trained and trained.runs and not (trained.error or "").startswith("pre-screen")
     assert store.count(role="search") == 3 and store.meta()["spec"]["prescreen"] is False
-    # A resumed run keeps its setting; asking for the other one is another search.
+    # A resumed run keeps its setting; `search` into the run directory again (with either setting)
+    # points to `resume`, the one way to continue a run, and changes nothing.
     code, _, err = _cli(monkeypatch, capsys, "resume", run, "--plain")
     assert code == 0, err
-    code, _, err = _cli(monkeypatch, capsys, *common, "--resume")
-    assert code == 0, err
     assert SqliteStore(run, readonly=True).meta()["spec"]["prescreen"] is False
-    code, _, err = _cli(monkeypatch, capsys, *common, "--prescreen", "--resume")
-    assert code == 2 and "belongs to a different search (prescreen" in err
+    for setting in ("--no-prescreen", "--prescreen"):
+        code, _, err = _cli(monkeypatch, capsys, *common, setting)
+        assert code == 2 and f"continue it with `actsearch resume {run}`" in err and err.count("\n") == 1
+    assert SqliteStore(run, readonly=True).meta()["spec"]["prescreen"] is False
+    # The Python API's resume=True with another setting is another search.
+    from actsearch.search.runner.spec import RunDirError
+
+    with pytest.raises(RunDirError, match=r"belongs to a different search \(prescreen"):
+        prepare(_spec(space=str(_space_file(tmp_path)), searcher="exhaustive", task="digits", prescreen=True,
+                      budget=3, references=(), task_overrides={"steps": 20}), run, resume=True)
 
 
 def test_the_progress_view_counts_rejections_apart_from_trials():

@@ -7,9 +7,11 @@ import signal
 import threading
 import time
 
+import pytest
+
 from actsearch.results.store import RunStoreError, SqliteStore
 from actsearch.search.runner.run import run
-from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.runner.spec import SearchSpec, prepare
 
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
 
@@ -177,8 +179,12 @@ def test_searcher_options_from_the_cli_are_stored_and_kept_on_resume(local_ray, 
     assert len(_evaluated(run)) == 8
     assert len({r.fingerprint for r in _evaluated(run)}) == 8
     # Another option on resume is another search; the stored one continues.
-    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "--resume", "-O", "population_size=5"])
-    assert isinstance(other.exception, UserError) and "searcher_options" in str(other.exception)
+    other = CliRunner().invoke(app, [*args, "--run-dir", str(run), "-O", "population_size=5"])
+    assert isinstance(other.exception, UserError) and "actsearch resume" in str(other.exception)
+    other_spec = SearchSpec(space="x-gated", searcher="evolution", task=f"table:{table}", budget=8, references=(),
+                            searcher_options={"temperature": 0, "population_size": 5})
+    with pytest.raises(UserError, match="searcher_options"):  # the Python API's resume=True
+        prepare(other_spec, run, resume=True)
     again = CliRunner().invoke(app, ["resume", str(run), "--budget", "10", "--plain"])
     assert again.exit_code == 0, again.output
     assert len(_evaluated(run)) == 10

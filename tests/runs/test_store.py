@@ -126,6 +126,33 @@ def test_transaction_groups_writes(open_store):
     assert len(store.pending()) == 1 and len(store.candidates()) == 1
 
 
+
+def test_nested_transactions_join_the_outermost(open_store, tmp_path):
+    """The nesting is the Store base's, the same for both backends: an inner block commits nothing
+    of its own, an error caught inside the outer block keeps the inner writes (the outer commits),
+    and an error that leaves the outer block undoes every write of both."""
+    store = open_store()
+    with store.transaction():
+        store.add_trial("x", "f1", task="digits", trial=1)
+        with pytest.raises(RuntimeError), store.transaction():
+            store.add_trial("x * x", "f2", task="digits", trial=2)
+            raise RuntimeError("caught by the outer block")
+        assert store._depth == 1
+    assert store._depth == 0 and [r.fingerprint for r in store.pending()] == ["f1", "f2"]
+    with pytest.raises(RuntimeError), store.transaction():
+        with store.transaction():
+            store.add_trial("x + 1", "f3", task="digits", trial=3)
+            store.save_state("searcher", {"n": 3})
+        raise RuntimeError("the outer block fails")
+    assert [r.fingerprint for r in store.pending()] == ["f1", "f2"] and store.load_state("searcher") is None
+    store.add_trial("x + 1", "f3", task="digits", trial=3)  # the store still writes afterwards
+    assert store.last_trial() == 3
+    if isinstance(store, SqliteStore):
+        store.close()
+        with SqliteStore(store.run_dir, readonly=True) as ro, pytest.raises(RunStoreError, match="read-only"):
+            ro.add_trial("x - 1", "f4", task="digits", trial=4)
+
+
 _V1 = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE candidates (

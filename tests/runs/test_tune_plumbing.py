@@ -68,10 +68,12 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits"), tmp_path / "r").close()
     common = ["--searcher", "random", "--task", "digits", "--budget", "2", "--run-dir", str(tmp_path / "r")]
-    code, err = _cli(monkeypatch, capsys, "search", "--space", "x-gated", *common, "--resume")
-    assert code == 2 and "belongs to a different search" in err
-    code, err = _cli(monkeypatch, capsys, "search", "--space", "quick", *common)
-    assert code == 2 and "already holds a search" in err
+    for space in ("x-gated", "quick"):  # another search or the same one: `resume` is the way to continue
+        code, err = _cli(monkeypatch, capsys, "search", "--space", space, *common)
+        assert code == 2 and "already holds a search; continue it with `actsearch resume" in err
+        assert err.count("\n") == 1
+    code, err = _cli(monkeypatch, capsys, "search", "--space", "quick", *common, "--resume")
+    assert code == 2 and "No such option: --resume" in err  # one way to resume
     code, err = _cli(monkeypatch, capsys, "resume", str(tmp_path / "nothing"))
     assert code == 2 and "nothing to resume" in err
     assert SqliteStore(tmp_path / "r", readonly=True).meta()["space"] == "quick"  # untouched

@@ -20,6 +20,7 @@ from actsearch.search.runner.spec import (
     RunSummary,
     SearchSpec,
     check,
+    check_new,
     pack_size,
     prepare,
     probe_task,
@@ -89,6 +90,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     run_path = None if run_dir is None else Path(run_dir)
+    if not resume:
+        check_new(run_path)
     if resume and run_path is not None and spec.prescreen is None and (run_path / "run.sqlite").is_file():
         with SqliteStore(run_path, readonly=True) as stored:  # not given: keep the run's setting
             spec = replace(spec, prescreen=stored.meta().get("spec", {}).get("prescreen"))

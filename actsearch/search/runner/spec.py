@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.backends import open_store
 from actsearch.results.records import REFERENCES
-from actsearch.results.store import RunStoreError, SqliteStore, Store
+from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
 
 SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
@@ -113,8 +112,7 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if "spec" in meta:
             if not resume:
-                raise RunDirError(f"{run_dir} already holds a search; add --resume to continue it, "
-                                  "or choose another --run-dir")
+                raise already_holds(run_dir)
             old, mine = meta["spec"], asdict(spec)
             for key in IDENTITY:
                 if _norm(old.get(key)) != _norm(mine[key]):
@@ -132,6 +130,21 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
         store.close()
         raise
     return store
+
+
+def already_holds(run_dir: Path) -> RunDirError:
+    """The error for a new search into a run directory that holds one: ``resume`` is the one way on."""
+    return RunDirError(f"{run_dir} already holds a search; continue it with `actsearch resume {run_dir}` "
+                       "(resume=True in Python), or choose another --run-dir")
+
+
+def check_new(run_dir: Path | None) -> None:
+    """Before anything is built: a new search (not a resume) must not go into a run directory that
+    holds one (:func:`prepare` checks it again, under the write lock)."""
+    if run_dir is not None and (run_dir / "run.sqlite").is_file():
+        with SqliteStore(run_dir, readonly=True) as stored:
+            if "spec" in stored.meta():
+                raise already_holds(run_dir)
 
 
 def space_of(spec: SearchSpec, run_dir: str | Path) -> str:
