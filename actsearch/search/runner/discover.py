@@ -45,6 +45,9 @@ from actsearch.search.runner.spec import SearchSpec, prepare
 COST_A_SEED = {"mnist1d": 1.0, "mnist1d-cnn": 1.5, "mnist1d-resnet-ln": 0.93, "mnist1d-vit": 1.9,
                "ood-regression": 0.12}
 RELU_SECONDS_PER_SEED = 4.1  # one mnist1d ReLU seed on an idle core (README's benchmark table)
+# The surrogate's first ask (in the driver): features of every pool member, 48 ms each, and the
+# 20-step proxy on the first search member (20 / 1,500 steps of an mnist1d-cnn seed each).
+FEATURES_S, PROXY_STEPS = 0.048, 20
 TABLE = "discover.json"
 
 
@@ -52,6 +55,7 @@ TABLE = "discover.json"
 class DiscoverPlan:
     space: str = "x-gated"
     searcher: str = "surrogate"
+    searcher_options: dict[str, Any] = field(default_factory=dict)  # the searcher's -O options
     search_panel: tuple[str, ...] = ("mnist1d-cnn", "mnist1d-resnet-ln")
     search_settings: dict[str, Any] = field(default_factory=dict)  # the search panel's --set settings
     search_budget: int | None = None  # None: search_budget() of the plan
@@ -82,11 +86,19 @@ class DiscoverPlan:
 
 DISCOVER_PRESETS: dict[str, DiscoverPlan] = {
     "discover": DiscoverPlan(),
+    # a pool of 30 sampled x-gated functions (not all 320: the proxy pass over them is most of
+    # a tiny run), few steps on every member, 2 seeds
     "discover-smoke": DiscoverPlan(
-        search_settings={"reference_seeds": 2, "mnist1d-cnn.steps": 300, "mnist1d-resnet-ln.steps": 100},
-        search_budget=6, rungs=((3, 2),), top=2, seeds=2, wall_plan_s=120.0, distinct=6,
-        held_out_settings={"mnist1d-vit.steps": 200, "mnist1d.steps": 400, "ood-regression.steps": 300}),
+        searcher_options={"pool_limit": 0, "pool_size": 30},
+        search_settings={"reference_seeds": 2, "mnist1d-cnn.steps": 200, "mnist1d-resnet-ln.steps": 80},
+        search_budget=6, rungs=((2, 2),), top=2, seeds=2, wall_plan_s=120.0, distinct=30,
+        held_out_settings={"mnist1d-vit.steps": 150, "mnist1d.steps": 300, "ood-regression.steps": 200}),
 }
+
+
+def phase_names(plan: DiscoverPlan) -> tuple[str, ...]:
+    """The plan's phases in the order they run (as the pipeline's state records them)."""
+    return ("references", "search", *(f"rung{k + 1}" for k in range(len(plan.rungs))), "held-out")
 
 
 def _cost(tasks: tuple[str, ...]) -> float:
@@ -99,6 +111,17 @@ def _reference_wall_s(plan: DiscoverPlan) -> float:
     n_search = int(plan.search_settings.get("reference_seeds", 5))
     return RELU_SECONDS_PER_SEED * (n_search * sum(COST_A_SEED.get(t, 1.0) for t in plan.search_panel)
                                     + plan.seeds * sum(COST_A_SEED.get(t, 1.0) for t in plan.held_out))
+
+
+def _surrogate_start_s(plan: DiscoverPlan) -> float:
+    """The surrogate's feature and proxy pass over its pool (one core, in the driver)."""
+    if plan.searcher != "surrogate":
+        return 0.0
+    from actsearch.evaluators.tasks import default_config
+
+    first = plan.search_panel[0]
+    proxy = RELU_SECONDS_PER_SEED * COST_A_SEED.get(first, 1.0) * PROXY_STEPS / default_config(first).steps
+    return plan.distinct * (FEATURES_S + proxy)
 
 
 def _after_search_s(plan: DiscoverPlan) -> float:
@@ -116,7 +139,8 @@ def search_budget(plan: DiscoverPlan) -> int:
     """Search candidates that fit the plan's wall clock after the other phases (clamped to 20..distinct)."""
     if plan.search_budget is not None:
         return plan.search_budget
-    left = (plan.wall_plan_s - _reference_wall_s(plan)) * plan.workers - _after_search_s(plan)
+    left = (plan.wall_plan_s - _reference_wall_s(plan) - _surrogate_start_s(plan)) * plan.workers
+    left -= _after_search_s(plan)
     left -= len(plan.references) * _cost(plan.search_panel)  # the references' first seed, in phase a
     return max(20, min(plan.distinct, int(left / _cost(plan.search_panel))))
 
@@ -124,7 +148,14 @@ def search_budget(plan: DiscoverPlan) -> int:
 def estimate_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates."""
     search = (search_budget(plan) + len(plan.references)) * _cost(plan.search_panel)
-    return _reference_wall_s(plan) + (search + _after_search_s(plan)) / workers
+    return _reference_wall_s(plan) + _surrogate_start_s(plan) + (search + _after_search_s(plan)) / workers
+
+
+def base_spec(plan: DiscoverPlan, budget: int, *, workers: int = 2, address: str | None = None) -> SearchSpec:
+    """The search phase's spec (its identity is the run directory's)."""
+    return SearchSpec(space=plan.space, searcher=plan.searcher, task=plan.search_task, budget=budget, seeds=1,
+                      workers=workers, references=plan.references, task_overrides=dict(plan.search_settings),
+                      searcher_options=dict(plan.searcher_options), prescreen=False, address=address, seed=plan.seed)
 
 
 def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int = 2, resume: bool = False,
@@ -142,9 +173,7 @@ def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int =
     held_task, held_settings = plan.held_out_task, plan.held_out_overrides
     # A resumed run keeps the budget it started with, even if the measured rates changed since.
     n_search = (_stored_budget(run_dir) if resume else None) or search_budget(plan)
-    base = SearchSpec(space=plan.space, searcher=plan.searcher, task=plan.search_task, budget=n_search, seeds=1,
-                      workers=workers, references=plan.references, task_overrides=dict(plan.search_settings),
-                      prescreen=False, address=address, seed=plan.seed)
+    base = base_spec(plan, n_search, workers=workers, address=address)
     store = prepare(base, run_dir, resume=resume)
     phases = None
     try:
