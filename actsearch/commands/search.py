@@ -6,7 +6,7 @@ evaluates the references and then N candidates, storing each in ``D/run.sqlite``
 candidates the pre-screen rejects are stored ``invalid`` untrained (not counted in N). On a terminal
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped.
-``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
+``search --preset rediscover|discover [--smoke]`` runs a whole pipeline instead
 (:mod:`actsearch.search.runner.pipelines`); ``resume D`` continues it too.
 """
 
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
         time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
-        preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover (see README)"),
+        preset: str | None = typer.Option(None, "--preset", help="a whole pipeline: rediscover or discover (see README)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
         prescreen: bool | None = typer.Option(
             None, "--prescreen/--no-prescreen",

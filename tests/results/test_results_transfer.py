@@ -43,7 +43,7 @@ def store(tmp_path):
                 "relu": ("relu(x)", "relu", {"mnist1d-vit": [0.78, 0.82], "mnist1d": [0.69, 0.71]}, 0.0),
                 "swish": ("x * sigmoid(beta * x)", "swish", {"mnist1d-vit": [0.81, 0.81], "mnist1d": [0.80, 0.80]},
                           2.0)}
-        for key, (text, ref, scores, search_score) in rows.items():
+        for text, ref, scores, search_score in rows.values():
             act = actsearch.parse(text)
             params = {"beta": 1.0} if "beta" in text else {}
             store.record(text, act.fingerprint, _search(search_score), task=SEARCH_TASK, trial=None if ref else 1,

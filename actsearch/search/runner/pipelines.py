@@ -1,4 +1,6 @@
-"""The ``rediscover`` preset: one command that rediscovers Swish-like functions into one run store.
+"""The presets (``PRESETS``, ``run_preset``) and ``rediscover``: one command that rediscovers
+Swish-like functions into one run store. (``discover``: :mod:`actsearch.search.runner.discover`;
+what the pipelines share: :mod:`actsearch.search.runner.phases`.)
 
 ``run_preset("rediscover", run_dir)`` runs three phases into ``RUN_DIR/run.sqlite`` on one Ray:
 
@@ -15,7 +17,9 @@ Each phase is a :class:`~actsearch.search.runner.study.Study` over the same stor
 stores rows under its searcher's name (``exhaustive``, ``rl``); re-scoring is the study's
 ``rescore`` operation, which updates the rows in place (:meth:`Store.add_runs`). A killed pipeline resumes (``resume=True``): finished
 phases are skipped, a phase in progress continues from the store like any search.
-``--smoke`` (``rediscover-smoke``) runs the same pipeline on a handful of candidates in < 1 minute.
+``--smoke`` (``rediscover-smoke``) runs the same pipeline on a handful of candidates on ``mnist1d``
+with 400 steps, in about a minute on 2 cores: there Swish and GELU beat ReLU and the linear
+candidates (x + x, x + β·x) rank far below it, as on the full budget.
 """
 
 from __future__ import annotations
