@@ -7,7 +7,8 @@ candidate (the validated search candidates and the references relu, swish, gelu 
 
 - ``expression`` (the expression language) and ``params`` (initial values of its learnable
   constants); ``reference`` (its library name, or null);
-- ``search``: its score on the search panel (mean z over the members), sd and seeds;
+- ``search``: its score on the search panel (the panel's mean z over its members, averaged over
+  the seeds), its sd over the seeds (population sd, the leaderboard's ±) and the seeds;
 - ``held_out``: per held-out architecture, the mean and sample sd of its score over the seeds, and
   z = (mean − ReLU's mean) / max(ReLU's sd, min_sd) with ReLU's reference as the panel used it;
 - ``held_out_score``: the minimum of those z's — the rank key: > 0 is above ReLU's mean on every

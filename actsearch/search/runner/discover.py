@@ -53,6 +53,8 @@ TABLE = "discover.json"
 
 @dataclass(frozen=True)
 class DiscoverPlan:
+    """What a discover run does (its fields are stored in the run's meta as its plan)."""
+
     space: str = "x-gated"
     searcher: str = "surrogate"
     searcher_options: dict[str, Any] = field(default_factory=dict)  # the searcher's -O options
@@ -185,6 +187,7 @@ def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int =
         if not phases.done("references"):
             started = time.perf_counter()
             for task, settings in ((plan.search_task, plan.search_settings), (held_task, held_settings)):
+                log(f"phase 0: ReLU references on {task} (measured once, then cached) ...")
                 refs = get_task(task, **settings).references()
                 log(f"phase 0: ReLU references on {task}: " + ", ".join(
                     f"{r.task} {r.mean:.4f} ± {r.sd:.4f} ({r.seeds} seeds, {r.source})" for r in refs.values()))
