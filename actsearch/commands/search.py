@@ -7,7 +7,7 @@ candidates the pre-screen rejects are stored ``invalid`` untrained (not counted 
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped: it
 is the one way to continue a run (``search`` into a directory that holds one says so and stops).
-``search --preset rediscover [--smoke]`` runs the whole rediscover pipeline instead
+``search --preset rediscover|discover [--smoke]`` runs a whole pipeline instead
 (:mod:`actsearch.search.runner.pipelines`); ``resume D [--workers K] [--address A]`` continues it
 too (its budget is its plan, so ``--budget`` is refused; it always logs one plain line per
 candidate, so ``--plain`` changes nothing).

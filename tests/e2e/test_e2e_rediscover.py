@@ -1,7 +1,8 @@
 """The rediscover preset end to end (``--smoke``): real Ray, real training, real SQLite.
 
 One uninterrupted run checks what the store holds (three phases, references, multi-seed scores of
-the halving survivors) and that ``actsearch leaderboard`` ranks by them; a second run is SIGKILLed
+the halving survivors), that ``actsearch leaderboard`` ranks by them and that its order is the
+believable one (swish above relu above every linear candidate); a second run is SIGKILLed
 at random points in every phase and resumed until it finishes, and must hold the same candidates,
 each evaluated exactly once (each seed once)."""
 
@@ -86,6 +87,21 @@ def test_smoke_preset_stores_three_phases_and_ranks_by_multi_seed_scores(smoke_r
         assert e["score"] == pytest.approx(sum(x["score"] for x in stored[e["id"]].runs) / FINAL)
     refs = {e["expression"] for e in board if e["rank"] is None}
     assert len(refs) == len(PLAN.references)
+
+
+def test_smoke_run_ranks_swish_above_relu_above_every_linear_candidate(smoke_run):
+    """The README's first command must show a believable order: on mnist1d (400 steps) Swish beats
+    ReLU, and functions that make the network linear (x + x, x + beta*x) rank well below ReLU."""
+    run, _, _ = smoke_run
+    out = subprocess.run(CLI + ["leaderboard", str(run), "--format", "json"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    board = json.loads(out.stdout)
+    refs = {e["reference"]: e["score"] for e in board if e["reference"]}
+    assert refs["swish"] > refs["relu"] + 0.02 and refs["gelu"] > refs["relu"]
+    linear = [e for e in board if e["linear"] and e["status"] == "ok"]
+    assert {e["expression"] for e in linear} >= {"x + x", "x + beta * x"}  # the smoke's space holds some
+    assert all(e["score"] < refs["relu"] - 0.05 for e in linear), linear
 
 
 def _progress(run: Path) -> int:

@@ -1,0 +1,108 @@
+"""The held-out table of a ``discover`` run: search score, per-architecture held-out scores, rank.
+
+``discover_table(store, search=(TASK, SETTINGS), held_out=(PANEL, SETTINGS))`` reads the rows a
+discover run stored — the search panel's (role ``search`` and ``reference``) and the held-out
+panel's (role ``validation``) — and returns ``{"candidates": [...], ...}``, best first. Each
+candidate (the validated search candidates and the references relu, swish, gelu alike) has:
+
+- ``expression`` (the expression language) and ``params`` (initial values of its learnable
+  constants); ``reference`` (its library name, or null);
+- ``search``: its score on the search panel (the panel's mean z over its members, averaged over
+  the seeds), its sd over the seeds (population sd, the leaderboard's ±) and the seeds;
+- ``held_out``: per held-out architecture, the mean and sample sd of its score over the seeds, and
+  z = (mean − ReLU's mean) / max(ReLU's sd, min_sd) with ReLU's reference as the panel used it;
+- ``held_out_score``: the minimum of those z's — the rank key: > 0 is above ReLU's mean on every
+  held-out architecture — and ``held_out_mean_z`` (their mean);
+- ``vs``: per reference and architecture, (mean − the reference's mean) / pooled sd, pooled sd =
+  √((sd² + sd_ref²) / 2) (floored at ``min_sd``); ``beats_references``: all of those > 0.
+
+A candidate that failed on the held-out panel (diverged, error …) has its status and error, no
+held-out scores, and ranks last.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+from actsearch.evaluators.panel import REF_MEAN, REF_SD
+from actsearch.evaluators.result import OK, PANEL_SCORE
+from actsearch.results.records import REFERENCE, SEARCH, VALIDATION
+
+RANK_BY = "held_out_score = min over the held-out architectures of (mean − ReLU mean) / ReLU sd"
+
+
+def _members(task: str) -> list[str]:
+    from actsearch.evaluators.panel import PREFIX, member_names
+
+    return list(member_names(task[len(PREFIX):]))
+
+
+def _per_architecture(rec: Any, members: list[str], min_sd: float) -> dict[str, dict[str, float]]:
+    """Per member: mean, sd, seeds and z; empty unless every seed finished ok on every member."""
+    runs = rec.runs
+    if not runs or any(run.get("status") != OK or PANEL_SCORE + members[-1] not in run.get("metrics", {})
+                       for run in runs):
+        return {}
+    out = {}
+    for name in members:
+        scores = [run["metrics"][PANEL_SCORE + name] for run in runs]
+        ref_mean = runs[0]["metrics"][REF_MEAN + name]
+        ref_sd = runs[0]["metrics"][REF_SD + name]
+        mean = statistics.fmean(scores)
+        out[name] = {"mean": mean, "sd": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+                     "seeds": len(scores), "z": (mean - ref_mean) / max(ref_sd, min_sd)}
+    return out
+
+
+def _pooled_gap(a: dict[str, float], b: dict[str, float], min_sd: float) -> float:
+    return (a["mean"] - b["mean"]) / max(math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2), min_sd)
+
+
+def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: tuple[str, dict[str, Any]],
+                   wall_s: dict[str, float] | None = None, min_sd: float = 0.005) -> dict[str, Any]:
+    """The final table of a discover run (see the module docstring)."""
+    (s_task, s_settings), (h_task, h_settings) = search, held_out
+    members = _members(h_task)
+    min_sd = float(h_settings.get("min_sd", min_sd))
+    searched = {}
+    for r in store.candidates(task=s_task, settings=s_settings, include_aliases=False):
+        if r.role in (SEARCH, REFERENCE):
+            searched[r.reference or r.fingerprint] = r
+    rows = []
+    for r in store.candidates(task=h_task, settings=h_settings, role=VALIDATION, include_aliases=False):
+        s = searched.get(r.reference or r.fingerprint)
+        per = _per_architecture(r, members, min_sd) if r.status == OK else {}
+        rows.append({
+            "expression": r.expression, "params": dict(r.params), "reference": r.reference,
+            "fingerprint": r.fingerprint, "status": r.status, "error": r.error,
+            "search": None if s is None else {"score": s.score, "sd": s.score_std, "seeds": len(s.seeds)},
+            "held_out": per,
+            "held_out_score": min(v["z"] for v in per.values()) if per else None,
+            "held_out_mean_z": statistics.fmean(v["z"] for v in per.values()) if per else None,
+        })
+    refs = {c["reference"]: c for c in rows if c["reference"] and c["held_out"]}
+    for c in rows:
+        if not c["held_out"]:
+            c["vs"], c["beats_references"] = {}, False
+            continue
+        c["vs"] = {name: {t: _pooled_gap(c["held_out"][t], ref["held_out"][t], min_sd) for t in members}
+                   for name, ref in refs.items() if name != c["reference"]}
+        c["beats_references"] = bool(c["vs"]) and all(g > 0 for gaps in c["vs"].values() for g in gaps.values())
+    rows.sort(key=lambda c: (c["held_out_score"] is None, -(c["held_out_score"] or 0.0), c["expression"]))
+    return {"search_task": s_task, "search_settings": s_settings, "held_out_task": h_task,
+            "held_out_settings": h_settings, "architectures": members, "rank_by": RANK_BY,
+            "wall_s": dict(wall_s or {}), "candidates": rows}
+
+
+def write_table(table: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write the table as JSON (atomically: a reader never sees half a file)."""
+    path = Path(path)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(table, indent=2, allow_nan=False) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,158 @@
+"""Phases of a pipeline (``rediscover``, ``discover``) over one run store: what they share.
+
+A pipeline is a list of named phases — a search, the re-scoring of stored rows with more seeds, a
+validation — each a :class:`~actsearch.search.runner.study.Study` over the same store, run by
+the same Ray Tune executor (the embedded local Ray, started on the first phase that trains
+something, or the cluster at ``address``). :class:`Phases` keeps the pipeline's state under
+one key of the store (``done``: the finished phases in order, ``wall_s``: each phase's wall
+time, and whatever a pipeline adds, e.g. the survivors of each halving rung), so a killed pipeline
+resumes by skipping finished phases; a phase in progress continues from the store like any
+search (nothing stored is evaluated again).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actsearch.results.store import Store
+from actsearch.search.runner.spec import RunDirError, SearchSpec
+
+STATE = "pipeline"
+# Measured on an idle 2-core machine (the full rediscover preset, 2 workers): its phase a took
+# 1,222 s for the 320 x-gated functions and 3 references, 7.6 s of one worker per candidate-seed on
+# mnist1d (Ray overhead and the fast-failing diverged ones included); fused Adam then cut training
+# time to ~0.88× on a sample of x-gated candidates: 7.6 × 0.88, rounded up.
+SECONDS_PER_SEED = 6.9
+
+
+def ranked(store: Store, task: str, settings: dict[str, Any]) -> list[Any]:
+    """The trained, ok search rows of ``task`` with ``settings``, best first (ties: store order)."""
+    rows = [r for r in store.candidates(task=task, settings=settings, role="search", include_aliases=False)
+            if r.status == "ok" and r.trained and math.isfinite(r.score)]
+    return sorted(rows, key=lambda r: (-r.score, r.id))
+
+
+def check_preset(store: Store, name: str, run_dir: Path) -> None:
+    """Refuse a run directory that holds another preset, or a plain search."""
+    meta = store.meta()
+    if meta.get("preset", name) != name or ("preset" not in meta and store.candidates()):
+        raise RunDirError(f"{run_dir} holds {'preset ' + repr(meta['preset']) if 'preset' in meta else 'a search'}, "
+                          f"not the {name!r} preset")
+
+
+class Phases:
+    """Runs a pipeline's phases into one store; the pipeline's state lives in the store."""
+
+    def __init__(self, store: Store, run_dir: Path, base: SearchSpec, *, log: Callable[[str], None]) -> None:
+        self.store, self.run_dir, self.base, self.log = store, run_dir, base, log
+        self.state: dict[str, Any] = store.load_state(STATE) or {"done": [], "wall_s": {}}
+        self.handle: Any = None
+        self._tasks: dict[tuple, Any] = {}  # (task, settings) -> Task, for the pack size
+
+    def done(self, phase: str) -> bool:
+        return phase in self.state["done"]
+
+    def save(self, phase: str, started: float) -> None:
+        """Mark ``phase`` finished (its wall time adds to a previous, interrupted attempt's)."""
+        self.state["done"].append(phase)
+        self.state["wall_s"][phase] = round(self.state["wall_s"].get(phase, 0.0) + time.perf_counter() - started, 1)
+        self.store.save_state(STATE, self.state)
+
+    def keep(self) -> None:
+        """Store the state now (e.g. a rung's survivors, before the rung starts)."""
+        self.store.save_state(STATE, self.state)
+
+    def _ray_started(self) -> None:
+        from actsearch.search.runner.cluster import start_ray
+
+        if self.handle is None:  # Ray starts only when there is something to evaluate
+            self.handle = start_ray(self.base.address, self.base.workers, run_dir=self.run_dir)
+
+    def _pack(self, study: Any, seeds: int) -> int:
+        """The pack size of a phase's trials (``seeds`` per trial; a rescore adds a few): what
+        :func:`pack_size` gives on the study's task, its searcher's batch split over the workers."""
+        from dataclasses import replace
+
+        from actsearch.evaluators import get_task
+        from actsearch.search.runner.spec import pack_size
+
+        key = (study.task, tuple(sorted(study.settings.items())))
+        if key not in self._tasks:
+            self._tasks[key] = get_task(study.task, **study.settings)
+        return pack_size(replace(self.base, seeds=seeds), self._tasks[key], study.searcher)
+
+    def run(self, study: Any, phase: str, seeds: int = 1) -> bool:
+        """Run one study to its end (trials of ``seeds`` seeds, trained in packs where the task
+        batches); False when it was interrupted."""
+        from actsearch.search.runner.run import execute
+
+        try:
+            interrupted = study.finished is False and execute(study, "ray", self.base, self.run_dir, phase,
+                                                              self._ray_started, pack=self._pack(study, seeds))
+        finally:
+            study.close()
+        if study.failure is not None:
+            raise study.failure
+        return not interrupted
+
+    def search(self, spec: SearchSpec, phase: str) -> bool:
+        """A search phase (``spec``'s searcher, space, budget and task); marks it done when it ends."""
+        from actsearch.search.runner.run import open_study
+        from actsearch.search.space import load_space
+
+        started = time.perf_counter()
+        total = spec.budget if spec.budget < 1_000_000 else "all"  # the whole space
+        study = open_study(spec, self.store, task=None, space=load_space(spec.space), on_event=lambda e: self.log(
+            f"[{phase} {e.evaluated}/{total}] {e.status:<8} {e.score:.4f}  {e.expression}"))
+        if not self.run(study, phase):
+            return False
+        self.save(phase, started)
+        return True
+
+    def rescore(self, rows: list[Any], seeds: int, phase: str, task: str, settings: dict[str, Any]) -> bool:
+        """Bring stored rows to seeds 0 .. seeds − 1 (rows updated in place); not marked done."""
+        from actsearch.search.runner.study import Study
+
+        study = Study(self.store, task=task, settings=settings, on_event=lambda e: self.log(
+            f"[rescore {e.rescored} seeds] {e.status:<8} {e.score:.4f} ± {e.score_std:.4f}  {e.expression}"))
+        study.rescore(rows, seeds)
+        added = max((len(missing) for _, missing in study.rescore_todo), default=1)
+        return self.run(study, phase, added)
+
+    def halving(self, rungs: tuple[tuple[int, int], ...], task: str, settings: dict[str, Any]) -> bool:
+        """Successive halving: rung k keeps the best ``n`` of rung k − 1 (of all, for the first) and
+        brings them to ``seeds``; the last rung brings the references along. A rung's survivors are
+        chosen once and stored before it starts. False when interrupted."""
+        survivors = self.state.setdefault("rungs", {})
+        for k, (n, seeds) in enumerate(rungs):
+            phase = f"rung{k + 1}"
+            if self.done(phase):
+                continue
+            started = time.perf_counter()
+            if phase not in survivors:  # chosen once, from the previous rung's scores, then stored
+                pool = ranked(self.store, task, settings)
+                if k:
+                    keep = set(survivors[f"rung{k}"])
+                    pool = [r for r in pool if r.id in keep]
+                survivors[phase] = [r.id for r in pool[:n]]
+                self.keep()
+            ids = set(survivors[phase])
+            rows = [r for r in self.store.candidates(task=task, settings=settings, include_aliases=False)
+                    if r.id in ids]
+            if k == len(rungs) - 1:
+                rows += self.store.candidates(task=task, settings=settings, role="reference", include_aliases=False)
+            self.log(f"phase b, {phase}: {len(ids)} candidates to {seeds} seeds")
+            if not self.rescore(rows, seeds, phase, task, settings):
+                return False
+            self.save(phase, started)
+        return True
+
+    def close(self) -> None:
+        from actsearch.search.runner.cluster import stop_ray
+
+        stop_ray(self.handle)
+        self.handle = None

@@ -1,0 +1,92 @@
+"""discover.json: the held-out table of a discover run, checked against hand-computed values on
+rows stored in a real SQLite run store (the rows a discover run writes: search panel rows and
+held-out validation rows whose seed runs carry the panel's per-member scores and references)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import actsearch
+from actsearch.evaluators.panel import REF_MEAN, REF_SD
+from actsearch.evaluators.result import PANEL_SCORE, CandidateResult, EvalResult
+from actsearch.results.records import REFERENCE, SEARCH, VALIDATION
+from actsearch.results.store import SqliteStore
+from actsearch.results.transfer import discover_table, write_table
+
+SEARCH_TASK, HELD = "panel:mnist1d-cnn,mnist1d-resnet-ln", "panel:mnist1d-vit,mnist1d"
+HELD_SETTINGS = {"reference_seeds": 2}
+REFS = {"mnist1d-vit": (0.80, 0.02), "mnist1d": (0.70, 0.01)}  # ReLU's (mean, sd) as the panel used them
+
+
+def _held_out(scores: dict[str, list[float]], status: str = "ok") -> CandidateResult:
+    runs = []
+    for seed in range(2):
+        metrics = {}
+        for name, (mean, sd) in REFS.items():
+            metrics.update({PANEL_SCORE + name: scores[name][seed], REF_MEAN + name: mean, REF_SD + name: sd})
+        runs.append(EvalResult(status, 0.0 if status != "ok" else 1.0, seed, 0.1, metrics,
+                               None if status == "ok" else "mnist1d-vit: step 3"))
+    return CandidateResult.from_runs(runs)
+
+
+def _search(score: float) -> CandidateResult:
+    return CandidateResult.from_runs([EvalResult("ok", score, s, 0.1, {}) for s in range(3)])
+
+
+@pytest.fixture
+def store(tmp_path):
+    with SqliteStore(tmp_path) as store:
+        rows = {"cand": ("min(x, atan(x))", None, {"mnist1d-vit": [0.80, 0.84], "mnist1d": [0.70, 0.74]}, 1.5),
+                "relu": ("relu(x)", "relu", {"mnist1d-vit": [0.78, 0.82], "mnist1d": [0.69, 0.71]}, 0.0),
+                "swish": ("x * sigmoid(beta * x)", "swish", {"mnist1d-vit": [0.81, 0.81], "mnist1d": [0.80, 0.80]},
+                          2.0)}
+        for text, ref, scores, search_score in rows.values():
+            act = actsearch.parse(text)
+            params = {"beta": 1.0} if "beta" in text else {}
+            store.record(text, act.fingerprint, _search(search_score), task=SEARCH_TASK, trial=None if ref else 1,
+                         role=REFERENCE if ref else SEARCH, reference=ref, params=params, seeds=[0, 1, 2])
+            store.record(text, act.fingerprint, _held_out(scores), task=HELD, settings=HELD_SETTINGS,
+                         role=VALIDATION, reference=ref, params=params, seeds=[0, 1])
+        bad = actsearch.parse("x + x^3")
+        store.record("x + x^3", bad.fingerprint, _search(3.0), task=SEARCH_TASK, trial=2, seeds=[0, 1, 2])
+        store.record("x + x^3", bad.fingerprint, _held_out({n: [0.0, 0.0] for n in REFS}, status="diverged"),
+                     task=HELD, settings=HELD_SETTINGS, role=VALIDATION, seeds=[0, 1])
+        yield store
+
+
+def test_table_ranks_by_the_worst_held_out_z_with_hand_computed_values(store, tmp_path):
+    table = discover_table(store, search=(SEARCH_TASK, {}), held_out=(HELD, HELD_SETTINGS), wall_s={"search": 1.0})
+    order = [c["reference"] or c["expression"] for c in table["candidates"]]
+    # cand: z = (0.82 − 0.80)/0.02 = 1.0 on vit, (0.72 − 0.70)/0.01 = 2.0 on mnist1d → min 1.0
+    # swish: (0.81 − 0.80)/0.02 = 0.5, (0.80 − 0.70)/0.01 = 10 → min 0.5; relu: 0, 0; the diverged one last
+    assert order == ["min(x, atan(x))", "swish", "relu", "x + x^3"]
+    cand, swish, relu, bad = table["candidates"]
+    assert cand["held_out_score"] == pytest.approx(1.0) and cand["held_out_mean_z"] == pytest.approx(1.5)
+    assert cand["held_out"]["mnist1d-vit"]["mean"] == pytest.approx(0.82)
+    assert cand["held_out"]["mnist1d-vit"]["sd"] == pytest.approx(math.sqrt(0.0008))  # sample sd of 0.80, 0.84
+    assert cand["held_out"]["mnist1d"]["z"] == pytest.approx(2.0) and cand["held_out"]["mnist1d"]["seeds"] == 2
+    assert relu["held_out_score"] == pytest.approx(0.0) and swish["held_out_score"] == pytest.approx(0.5)
+    # against relu in pooled sd: vit 0.02 / √((0.0008 + 0.0008)/2), mnist1d 0.02 / √((0.0008 + 0.0002)/2)
+    assert cand["vs"]["relu"]["mnist1d-vit"] == pytest.approx(0.02 / math.sqrt(0.0008))
+    assert cand["vs"]["relu"]["mnist1d"] == pytest.approx(0.02 / math.sqrt(0.0005))
+    # against swish (sd 0 on both): vit 0.01 / √(0.0004), mnist1d −0.08 / √(0.0004)
+    assert cand["vs"]["swish"]["mnist1d"] == pytest.approx(-0.08 / math.sqrt(0.0004))
+    assert cand["beats_references"] is False and set(cand["vs"]) == {"relu", "swish"} and "relu" not in relu["vs"]
+    assert cand["search"] == {"score": pytest.approx(1.5), "sd": 0.0, "seeds": 3}
+    assert swish["params"] == {"beta": 1.0} and swish["search"]["score"] == pytest.approx(2.0)
+    assert bad["status"] == "diverged" and bad["held_out"] == {} and bad["held_out_score"] is None
+    assert table["architectures"] == ["mnist1d-vit", "mnist1d"] and table["wall_s"] == {"search": 1.0}
+    path = write_table(table, tmp_path / "discover.json")
+    assert json.loads(path.read_text())["candidates"][0]["expression"] == "min(x, atan(x))"
+
+
+def test_a_candidate_above_every_reference_on_every_architecture_beats_them(store):
+    act = actsearch.parse("x * tanh(x)")
+    store.record("x * tanh(x)", act.fingerprint, _held_out({"mnist1d-vit": [0.90, 0.92], "mnist1d": [0.90, 0.92]}),
+                 task=HELD, settings=HELD_SETTINGS, role=VALIDATION, seeds=[0, 1])
+    best = discover_table(store, search=(SEARCH_TASK, {}), held_out=(HELD, HELD_SETTINGS))["candidates"][0]
+    assert best["expression"] == "x * tanh(x)" and best["beats_references"] is True
+    assert best["search"] is None  # not a search row of this run
