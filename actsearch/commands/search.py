@@ -97,7 +97,7 @@ class Progress:
         return Group(ProgressBar(total=max(1, self.budget), completed=self.done, width=50), head, table)
 
 
-def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
+def _run(spec: Any, run_dir: Path, resume: bool, plain: bool, force: bool = False) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -122,9 +122,9 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
 
     if live_view:
         with Live(console=console, refresh_per_second=2, get_renderable=progress.render, transient=False):
-            summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
+            summary, _ = run(spec, run_dir, resume=resume, on_event=on_result, force=force)
     else:
-        summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
+        summary, _ = run(spec, run_dir, resume=resume, on_event=on_result, force=force)
     if not live_view:
         print("top 5:")
         for i, (score, std, expr, role) in enumerate(progress.top(), 1):
@@ -214,8 +214,14 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="trials running at once"),
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS", help="HOST:PORT of a Ray head"),
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
+        force: bool = typer.Option(
+            False, "--force",
+            help="resume even though the task's source (its file or module, a table: file) changed since the "
+                 "run started: new candidates use the new source, stored ones keep their scores, and the "
+                 "change is recorded in the run's metadata"),
     ) -> None:
-        """Continue a stopped search: nothing stored is lost or evaluated again."""
+        """Continue a stopped search: nothing stored is lost or evaluated again (a task whose source
+        changed since the run started is refused unless --force)."""
         from actsearch.search.runner.spec import spec_from_store
 
         if not (run_dir / "run.sqlite").is_file():
@@ -231,7 +237,7 @@ def register(app: typer.Typer) -> None:
         spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored
         spec.workers = spec.workers if workers is None else workers
         spec.address = address
-        _run(spec, run_dir, True, plain)
+        _run(spec, run_dir, True, plain, force)
 
 
 def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: str | None) -> None:

@@ -12,8 +12,8 @@ The object may be a task (anything offering :class:`~actsearch.evaluators.protoc
 a ``ModelTask``, an ``@actsearch.task`` function, a custom class instance) or a plain function
 ``fn(act, seed, report[, settings])``. Every bad reference — no such file, module or object, an
 object that is not a task, a wrong signature — is a one-line :class:`TaskError` before anything
-starts. :func:`source_hash` and :func:`stable_reference` give what a run store records (the store
-wiring comes with the run loop); :func:`known_tasks` lists every task for ``actsearch tasks``.
+starts. :func:`source_hash` and :func:`stable_reference` give what a run store records
+(:mod:`actsearch.search.runner.source`); :func:`known_tasks` lists every task for ``actsearch tasks``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from actsearch.evaluators.task import TaskError
 
 ENTRY_POINT_GROUP = "actsearch.tasks"
 BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module", "entry-point"
-_FILES: dict[str, Any] = {}  # absolute path -> the module imported from it (once per process)
+_FILES: dict[str, tuple[bytes, Any]] = {}  # absolute path -> (its source, the module imported from it)
 
 
 @dataclass(frozen=True)
@@ -98,11 +98,16 @@ def parse_reference(text: str) -> TaskRef:
 
 
 def _import_file(path: str) -> Any:
-    if path in _FILES:
-        return _FILES[path]
+    """The module of a task file, imported once per process and content (an edited file is re-imported)."""
     file = Path(path)
     if not file.is_file():
         raise TaskError(f"no task file {path!r}")
+    try:
+        source = file.read_bytes()
+    except OSError as err:
+        raise TaskError(f"cannot read task file {path}: {err.strerror or err}") from None
+    if path in _FILES and _FILES[path][0] == source:
+        return _FILES[path][1]
     name = f"_actsearch_task_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
@@ -118,7 +123,7 @@ def _import_file(path: str) -> Any:
     finally:
         if sys.path and sys.path[0] == str(file.parent):
             sys.path.pop(0)
-    _FILES[path] = module
+    _FILES[path] = (source, module)
     return module
 
 
