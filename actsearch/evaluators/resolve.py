@@ -23,6 +23,8 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,9 @@ from actsearch.evaluators.task import TaskError
 
 ENTRY_POINT_GROUP = "actsearch.tasks"
 BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module", "entry-point"
+# On a cluster's workers, JSON {driver's path: {dir, file, sha256}} of task files shipped with the
+# run (set by actsearch.search.runner.shipping through Ray's runtime environment): see shipped_copy.
+SHIPPED_VAR = "ACTSEARCH_SHIPPED_FILES"
 _FILES: dict[str, tuple[bytes, Any]] = {}  # absolute path -> (its source, the module imported from it)
 
 
@@ -127,6 +132,25 @@ def _import_file(path: str) -> Any:
     return module
 
 
+def shipped_copy(path: str) -> str:
+    """The task file to import for the driver's ``path``: on a worker of a cluster run, the copy Ray
+    shipped with the run (a ``DIR/FILE`` under an entry of ``sys.path`` with the recorded sha256);
+    everywhere else, and when no such copy is found, ``path`` itself."""
+    try:
+        entry = json.loads(os.environ.get(SHIPPED_VAR) or "{}").get(path)
+        folder, name, digest = entry["dir"], entry["file"], entry["sha256"]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return path
+    for base in sys.path:
+        copy = Path(base or ".", folder, name)
+        try:
+            if copy.is_file() and hashlib.sha256(copy.read_bytes()).hexdigest() == digest:
+                return str(copy.resolve())
+        except OSError:
+            continue
+    return path
+
+
 def _import_module(name: str) -> Any:
     try:
         return importlib.import_module(name)
@@ -156,7 +180,7 @@ def as_task(obj: Any, name: str, where: str) -> Any:
 def load(ref: TaskRef) -> Any:
     """The task object a file, module or entry-point reference names (before settings)."""
     if ref.kind == FILE:
-        module, where = _import_file(ref.target), ref.target
+        module, where = _import_file(shipped_copy(ref.target)), ref.target
     elif ref.kind == MODULE:
         module, where = _import_module(ref.target), f"module {ref.target}"
     elif ref.kind == ENTRY_POINT:

@@ -15,6 +15,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore, Store
+from actsearch.search.runner.shipping import runtime_env
 from actsearch.search.runner.source import canonical
 from actsearch.search.runner.spec import (
     SPACE_COPY,
@@ -117,7 +118,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         def ray_started() -> None:
             nonlocal handle
             handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
-                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_path)
+                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_path,
+                               runtime_env=runtime_env(spec.task, run_path))
             check_cluster_resources(spec.cpus_per_trial, spec.gpus_per_trial)
 
         try:
