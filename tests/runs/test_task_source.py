@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import replace
+from pathlib import Path
 
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.run import run
 from actsearch.search.runner.spec import SearchSpec, spec_from_store
 from tests.hardening.clihelper import error_lines, run_cli
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TASK = '''
 import os
 
@@ -117,3 +119,20 @@ def test_resume_checks_a_changed_table_too(tmp_path):
     assert check_resume(before, after, force=True) is True
     assert check_resume(after, after, force=False) is False
     assert TaskSource.of("digits") == TaskSource("digits", None)  # built-in: actsearch's own code
+
+
+def test_the_probe_a_run_uses_is_in_its_settings(tmp_path):
+    from actsearch.evaluators import get_task
+    from actsearch.search.runner.spec import probe_settings
+
+    (tmp_path / "plain.py").write_text(TASK)
+    plain = f"{tmp_path / 'plain.py'}:fit"
+    own = SearchSpec(space="quick", task=f"{EXAMPLES}/own_loop.py:task", searcher="surrogate")
+    assert probe_settings(own, get_task(own.task)) == {"task": own.task, "kind": "task",
+                                                       "used_by": ["pre-screen", "surrogate"]}
+    cnn = SearchSpec(space="quick", task=f"{EXAMPLES}/digits_cnn.py:task", prescreen=False)
+    assert probe_settings(cnn, get_task(cnn.task))["kind"] == "task" and probe_settings(cnn)["used_by"] == []
+    fallback = probe_settings(SearchSpec(space="quick", task=plain), get_task(plain))
+    assert fallback["kind"] == "gaussian" and "Gaussian" in fallback["note"]
+    replay = probe_settings(SearchSpec(space="quick", task=f"table:{tmp_path / 'scores.csv'}", prescreen=True))
+    assert replay["task"] == "mnist1d" and replay["kind"] == "task" and replay["used_by"] == ["pre-screen"]
