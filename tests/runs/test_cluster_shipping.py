@@ -1,6 +1,7 @@
 """A user's task file travels to a real 2-node Ray cluster on 127.0.0.1 (``ray start``), where it
 exists only in the driver's directory: every trial is ok, trials ran on both nodes, and each ran
-the copy Ray shipped (never the driver's path), neighbour module included.
+the copy Ray shipped (never the driver's path), neighbour module included; then the same for a
+``package.module:NAME`` task whose package only the driver's directory holds.
 
 The nodes can import actsearch (PYTHONPATH) but not the task: they start in an empty directory.
 Each node gets its own --temp-dir and free ports; teardown kills only the processes that carry
@@ -114,6 +115,14 @@ def test_user_task_file_ships_to_a_two_node_cluster(tmp_path):
     nodes_dir.mkdir()
     (task_dir / "mytask.py").write_text(TASK)
     (task_dir / "helper.py").write_text(HELPER)
+    # The same task as package.module:NAME, importable on the driver's PYTHONPATH only (not from its
+    # current directory, which Ray puts on every worker's sys.path: on a loopback cluster that would
+    # find the driver's copy).
+    package = tmp_path / "src" / "mypkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "helper.py").write_text(HELPER)
+    (package / "tasks.py").write_text(TASK.replace("from helper import", "from .helper import"))
     clean = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     base = {**clean, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     env = {**base, TOKEN_VAR: token}
@@ -131,16 +140,22 @@ def test_user_task_file_ships_to_a_two_node_cluster(tmp_path):
               env, nodes_dir)
         _node(["--address", f"127.0.0.1:{gcs}", "--temp-dir", str(temp / "worker"),
                *node_ports(ports[6:12]), *quiet], env, nodes_dir)
-        proc = subprocess.run(
-            [sys.executable, "-m", "actsearch.cli", "search", "--address", f"127.0.0.1:{gcs}",
-             "--task", "mytask.py:fit", "--space", "quick", "--searcher", "random", "--budget", "4",
-             "--workers", "2", "--references", "", "--plain", "--run-dir", str(run_dir)],
-            cwd=task_dir, env=base, capture_output=True, text=True, timeout=420)
-        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-        with SqliteStore(run_dir, readonly=True) as store:
-            trials = [r for r in store.candidates(role="search") if r.trained]
-            meta = store.meta()
-        assert len(trials) == 4 and all(r.status == "ok" for r in trials), [(r.status, r.error) for r in trials]
+        def search(task: str, budget: int, run: Path, path: str = "") -> tuple[list, dict]:
+            proc = subprocess.run(
+                [sys.executable, "-m", "actsearch.cli", "search", "--address", f"127.0.0.1:{gcs}",
+                 "--task", task, "--space", "quick", "--searcher", "random", "--budget", str(budget),
+                 "--workers", "2", "--references", "", "--plain", "--run-dir", str(run)],
+                cwd=task_dir, env={**base, "PYTHONPATH": str(ROOT) + path}, capture_output=True, text=True,
+                timeout=420)
+            assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+            with SqliteStore(run, readonly=True) as store:
+                trials = [r for r in store.candidates(role="search") if r.trained]
+                meta = store.meta()
+            assert len(trials) == budget and all(r.status == "ok" for r in trials), \
+                [(r.status, r.error) for r in trials]
+            return trials, meta
+
+        trials, meta = search("mytask.py:fit", 4, run_dir)
         nodes = {r.metrics.get("node") for r in trials}
         assert len(nodes) == 2 and None not in nodes, nodes
         driver_file = str((task_dir / "mytask.py").resolve())
@@ -148,6 +163,11 @@ def test_user_task_file_ships_to_a_two_node_cluster(tmp_path):
         assert driver_file not in files and all("runtime_resources" in f for f in files), files
         assert meta["task_source"]["reference"] == f"{driver_file}:fit"
         assert json.loads(json.dumps(meta["probe"]))["kind"] == "gaussian"
+        # A module of a package only the driver's directory holds: the package travels.
+        trials, meta = search("mypkg.tasks:fit", 2, tmp_path / "run-module", os.pathsep + str(package.parent))
+        files = {run["metrics"].get("file") for r in trials for run in r.runs}
+        assert all("runtime_resources" in f and f.endswith("/mypkg/tasks.py") for f in files), files
+        assert meta["task_source"]["reference"] == "mypkg.tasks:fit" and meta["task_source"]["sha256"]
     finally:
         survivors = _kill(token)
         shutil.rmtree(temp, ignore_errors=True)

@@ -6,16 +6,18 @@ node gets the code of the run's task without it being installed there:
 - ``FILE.py:NAME`` — the file's directory travels as a ``py_modules`` entry (so the file's own
   imports of its neighbours work, as on the driver; ``.gitignore``/``.rayignore`` and
   :data:`EXCLUDES` apply — keep big data out of that directory). Workers import the shipped copy,
-  found by directory name, file name and sha256 through :data:`~actsearch.evaluators.resolve.SHIPPED_VAR`
-  (:func:`actsearch.evaluators.resolve.shipped_copy`), never the driver's path, so a loopback
-  cluster runs what a remote one would.
+  found on ``sys.path`` by directory name, file name and sha256 through
+  :data:`~actsearch.evaluators.resolve.SHIPPED_VAR` (:func:`actsearch.evaluators.resolve.shipped_copy`),
+  not the driver's path, so a loopback cluster runs what a remote one would.
 - ``package.module:NAME`` — its top-level package (or single-file module) as a ``py_modules``
   entry, unless it is installed (site-packages, the standard library) or is actsearch itself.
 - built-in tasks, ``table:`` files (absolute paths: shared storage), entry points (installed
   packages by definition): nothing.
 
 A panel ships each member's code. The embedded local Ray ships nothing: its workers share the
-driver's filesystem and import the task file where it is.
+driver's filesystem and import the task file where it is. (Ray also puts the driver's current
+directory on every worker's ``sys.path``; where that directory exists on a node — a shared
+filesystem, a loopback cluster — a module found there is imported first: the driver's own code.)
 """
 
 from __future__ import annotations
