@@ -107,7 +107,7 @@ class Progress:
         return Group(ProgressBar(total=max(1, self.budget), completed=self.done, width=50), head, table)
 
 
-def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
+def _run(spec: Any, run_dir: Path, resume: bool, plain: bool, force: bool = False) -> None:
     from rich.console import Console
     from rich.live import Live
 
@@ -132,9 +132,9 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool) -> None:
 
     if live_view:
         with Live(console=console, refresh_per_second=2, get_renderable=progress.render, transient=False):
-            summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
+            summary, _ = run(spec, run_dir, resume=resume, on_event=on_result, force=force)
     else:
-        summary, _ = run(spec, run_dir, resume=resume, on_event=on_result)
+        summary, _ = run(spec, run_dir, resume=resume, on_event=on_result, force=force)
     if not live_view:
         print("top 5:")
         for i, (score, std, expr, role) in enumerate(progress.top(), 1):
@@ -228,8 +228,14 @@ def register(app: typer.Typer) -> None:
         pack: int | None = PACK_OPTION,
         plain: bool = typer.Option(False, "--plain",
                                    help="one line per candidate even on a terminal (a preset always logs so)"),
+        force: bool = typer.Option(
+            False, "--force",
+            help="resume even though the task's source (its file or module, a table: file) changed since the "
+                 "run started: new candidates use the new source, stored ones keep their scores, and the "
+                 "change is recorded in the run's metadata"),
     ) -> None:
-        """Continue a stopped search or preset: nothing stored is lost or evaluated again."""
+        """Continue a stopped search or preset: nothing stored is lost or evaluated again (a task whose
+        source changed since the run started is refused unless --force)."""
         from actsearch.results.store import SqliteStore
         from actsearch.search.runner.spec import spec_from_store
 
@@ -253,7 +259,7 @@ def register(app: typer.Typer) -> None:
         spec.workers = spec.workers if workers is None else workers
         spec.address = address
         spec.pack = spec.pack if pack is None else pack
-        _run(spec, run_dir, True, plain)
+        _run(spec, run_dir, True, plain, force)
 
 
 def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: str | None) -> None:

@@ -12,8 +12,8 @@ The object may be a task (anything offering :class:`~actsearch.evaluators.protoc
 a ``ModelTask``, an ``@actsearch.task`` function, a custom class instance) or a plain function
 ``fn(act, seed, report[, settings])``. Every bad reference — no such file, module or object, an
 object that is not a task, a wrong signature — is a one-line :class:`TaskError` before anything
-starts. :func:`source_hash` and :func:`stable_reference` give what a run store records (the store
-wiring comes with the run loop); :func:`known_tasks` lists every task for ``actsearch tasks``.
+starts. :func:`source_hash` and :func:`stable_reference` give what a run store records
+(:mod:`actsearch.search.runner.source`); :func:`known_tasks` lists every task for ``actsearch tasks``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,10 @@ from actsearch.evaluators.task import TaskError
 
 ENTRY_POINT_GROUP = "actsearch.tasks"
 BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module", "entry-point"
-_FILES: dict[str, Any] = {}  # absolute path -> the module imported from it (once per process)
+# On a cluster's workers, JSON {driver's path: {dir, file, sha256}} of task files shipped with the
+# run (set by actsearch.search.runner.shipping through Ray's runtime environment): see shipped_copy.
+SHIPPED_VAR = "ACTSEARCH_SHIPPED_FILES"
+_FILES: dict[str, tuple[bytes, Any]] = {}  # absolute path -> (its source, the module imported from it)
 
 
 @dataclass(frozen=True)
@@ -98,11 +103,16 @@ def parse_reference(text: str) -> TaskRef:
 
 
 def _import_file(path: str) -> Any:
-    if path in _FILES:
-        return _FILES[path]
+    """The module of a task file, imported once per process and content (an edited file is re-imported)."""
     file = Path(path)
     if not file.is_file():
         raise TaskError(f"no task file {path!r}")
+    try:
+        source = file.read_bytes()
+    except OSError as err:
+        raise TaskError(f"cannot read task file {path}: {err.strerror or err}") from None
+    if path in _FILES and _FILES[path][0] == source:
+        return _FILES[path][1]
     name = f"_actsearch_task_{hashlib.sha256(path.encode()).hexdigest()[:12]}"
     spec = importlib.util.spec_from_file_location(name, file)
     if spec is None or spec.loader is None:
@@ -118,8 +128,27 @@ def _import_file(path: str) -> Any:
     finally:
         if sys.path and sys.path[0] == str(file.parent):
             sys.path.pop(0)
-    _FILES[path] = module
+    _FILES[path] = (source, module)
     return module
+
+
+def shipped_copy(path: str) -> str:
+    """The task file to import for the driver's ``path``: on a worker of a cluster run, the copy Ray
+    shipped with the run (a ``DIR/FILE`` under an entry of ``sys.path`` with the recorded sha256);
+    everywhere else, and when no such copy is found, ``path`` itself."""
+    try:
+        entry = json.loads(os.environ.get(SHIPPED_VAR) or "{}").get(path)
+        folder, name, digest = entry["dir"], entry["file"], entry["sha256"]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return path
+    for base in sys.path:
+        copy = Path(base or ".", folder, name)
+        try:
+            if copy.is_file() and hashlib.sha256(copy.read_bytes()).hexdigest() == digest:
+                return str(copy.resolve())
+        except OSError:
+            continue
+    return path
 
 
 def _import_module(name: str) -> Any:
@@ -151,7 +180,7 @@ def as_task(obj: Any, name: str, where: str) -> Any:
 def load(ref: TaskRef) -> Any:
     """The task object a file, module or entry-point reference names (before settings)."""
     if ref.kind == FILE:
-        module, where = _import_file(ref.target), ref.target
+        module, where = _import_file(shipped_copy(ref.target)), ref.target
     elif ref.kind == MODULE:
         module, where = _import_module(ref.target), f"module {ref.target}"
     elif ref.kind == ENTRY_POINT:

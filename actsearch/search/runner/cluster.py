@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from actsearch.errors import UserError
 
@@ -72,8 +73,11 @@ class RayHandle:
 
 
 def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0, gpus_per_trial: float = 0.0,
-              run_dir: str | os.PathLike | None = None) -> RayHandle:
-    """Join ``address`` (or ``$RAY_ADDRESS``) or start an embedded local Ray for ``workers`` trials."""
+              run_dir: str | os.PathLike | None = None, runtime_env: dict[str, Any] | None = None) -> RayHandle:
+    """Join ``address`` (or ``$RAY_ADDRESS``) or start an embedded local Ray for ``workers`` trials.
+
+    ``runtime_env`` (the task's code, :mod:`actsearch.search.runner.shipping`) goes with a joined
+    cluster's job; an embedded Ray shares this filesystem and needs none."""
     quiet_environment()
     import ray
 
@@ -86,7 +90,7 @@ def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0,
         if address != "auto":
             probe_address(address)
         try:  # Ray's authentication settings (RAY_AUTH_MODE, RAY_AUTH_TOKEN) come from the environment
-            ray.init(address=address, **quiet)
+            ray.init(address=address, runtime_env=runtime_env, **quiet)
         except Exception as err:  # noqa: BLE001 - e.g. AuthenticationError, ConnectionError
             first = (str(err).strip().splitlines() or [type(err).__name__])[0]
             raise AddressError(f"cannot join the Ray cluster at {address}: {first}") from None

@@ -15,6 +15,8 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore, Store
+from actsearch.search.runner.shipping import runtime_env
+from actsearch.search.runner.source import canonical
 from actsearch.search.runner.spec import (
     SPACE_COPY,
     RunSummary,
@@ -23,6 +25,7 @@ from actsearch.search.runner.spec import (
     check_new,
     pack_size,
     prepare,
+    probe_settings,
     probe_task,
     searcher_options,
     space_of,
@@ -74,8 +77,11 @@ def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None,
 
 def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         on_event: Callable[[StudyEvent], None] | None = None, executor: str = "ray",
-        keep_store: bool = False) -> tuple[RunSummary, Store | None]:
-    """Run (or resume) a search into ``run_dir``; the summary (and the open store if ``keep_store``)."""
+        keep_store: bool = False, force: bool = False) -> tuple[RunSummary, Store | None]:
+    """Run (or resume) a search into ``run_dir``; the summary (and the open store if ``keep_store``).
+
+    ``force``: resume even when the task's source changed since the run started (recorded in its
+    metadata; :mod:`actsearch.search.runner.source`)."""
     from actsearch.evaluators import get_task
     from actsearch.search.runner.cluster import (
         check_cluster_resources,
@@ -87,6 +93,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     from actsearch.search.space import load_space
 
     check(spec)
+    spec = replace(spec, task=canonical(spec.task))  # files absolute: stored, resumed and resolved by workers alike
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     run_path = None if run_dir is None else Path(run_dir)
@@ -105,9 +112,10 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         probe_address(spec.address)
     if not spec.address and executor == "ray":
         check_local_resources(spec.cpus_per_trial, spec.gpus_per_trial)
-    store = prepare(spec, run_path, resume=resume)
+    store = prepare(spec, run_path, resume=resume, force=force)
     handle = None
     try:
+        store.init_run({"probe": probe_settings(spec, task)})  # never silently the fallback
         study = open_study(spec, store, task=task, space=space, on_event=on_event, searcher=searcher)
         start = time.perf_counter()
         interrupted = False
@@ -115,7 +123,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         def ray_started() -> None:
             nonlocal handle
             handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
-                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_path)
+                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_path,
+                               runtime_env=runtime_env(spec.task, run_path))
             check_cluster_resources(spec.cpus_per_trial, spec.gpus_per_trial)
 
         try:

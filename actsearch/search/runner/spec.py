@@ -28,6 +28,7 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.records import REFERENCES
 from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
+from actsearch.search.runner.source import CHANGES_KEY, META_KEY, TaskSource, check_resume
 
 SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
@@ -99,9 +100,10 @@ def _version_info() -> dict[str, Any]:
                          "torch": torch.__version__, "ray": ray.__version__}, "git": git}
 
 
-def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False) -> Store:
+def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False, force: bool = False) -> Store:
     """Open (or create) the run directory's store and check that it belongs to this search
-    (``run_dir`` None: a fresh in-memory store)."""
+    (``run_dir`` None: a fresh in-memory store). A resumed run's task source must be the one it
+    started with (:mod:`actsearch.search.runner.source`) unless ``force``."""
     if run_dir is not None:
         run_dir = Path(run_dir)
         if resume and not (run_dir / "run.sqlite").is_file():
@@ -118,13 +120,19 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
                 if _norm(old.get(key)) != _norm(mine[key]):
                     raise RunDirError(f"{run_dir} belongs to a different search ({key}: stored "
                                       f"{old.get(key)!r}, given {mine[key]!r})")
+            source, stored = TaskSource.of(spec.task), TaskSource.from_meta(meta.get(META_KEY))
+            extra: dict[str, Any] = {META_KEY: source.as_meta()}
+            if check_resume(stored, source, force=force):  # forced over a changed source: say so
+                extra[CHANGES_KEY] = [*meta.get(CHANGES_KEY, []), {"at": now, "from": stored.sha256,
+                                                                    "to": source.sha256}]
             store.init_run({"spec": {**old, **{k: mine[k] for k in mine if k not in IDENTITY}},
-                            "budget": spec.budget, "resumed_at": now})
+                            "budget": spec.budget, "resumed_at": now, **extra})
         else:
             if run_dir is not None and Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
                 shutil.copyfile(spec.space, run_dir / SPACE_COPY)
             spec_dict = asdict(spec)
             store.init_run({"spec": spec_dict, "command": sys.argv, "created_at": now,
+                            META_KEY: TaskSource.of(spec.task).as_meta(),
                             **{k: spec_dict[k] for k in (*IDENTITY, "budget")}, **_version_info()})
     except BaseException:
         store.close()
@@ -184,6 +192,22 @@ def probe_task(spec: SearchSpec, task: Any = None) -> Any:
 
         return task if task is not None else get_task(spec.task, **spec.task_overrides)
     return spec.task
+
+
+def probe_settings(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
+    """Which probe the run's pre-screen and surrogate features use, as its metadata says (key
+    ``probe``): the task's own network and data, or — for a task that offers none, such as a
+    full-control function without ``probe=`` — the documented task-free Gaussian fallback."""
+    from actsearch.search.screening.features import probe_kind
+
+    used = [name for name, on in (("pre-screen", spec.screens()), ("surrogate", spec.searcher == "surrogate")) if on]
+    replay = spec.task.startswith("table:")  # no network of its own: mnist1d's (probe_task)
+    kind = probe_kind(probe_task(spec) if replay or task is None else task)
+    out: dict[str, Any] = {"task": probe_task(spec) if replay else spec.task, "kind": kind, "used_by": used}
+    if kind == "gaussian":
+        out["note"] = ("the task offers no probe (a network and a batch): the task-free fallback is used, "
+                       "a deep MLP on fixed Gaussian inputs")
+    return out
 
 
 def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:

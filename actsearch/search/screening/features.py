@@ -339,9 +339,7 @@ def probe_for(task: Any, batch: int = 256) -> Probe:
         from actsearch.evaluators import get_task
 
         task = get_task(task)
-    build = getattr(task, "build_model", None)
-    if build is None and hasattr(task, "_build") and hasattr(task, "config"):
-        build = lambda factory: task._build(task.config, factory, None)  # noqa: E731
+    build = _network(task)
     if build is None:
         return default_probe(batch)
     n = max(batch, PROXY_EXAMPLES)
@@ -355,6 +353,24 @@ def probe_for(task: Any, batch: int = 256) -> Probe:
     return Probe(getattr(task, "name", "task"), build, inputs[:batch], targets[:batch], train_inputs=inputs,
                  train_targets=targets, lr=float(getattr(config, "lr", 1e-3)),
                  batch_size=int(getattr(config, "batch_size", 128)))
+
+
+def _network(task: Any) -> Callable[[Callable[[], nn.Module]], nn.Module] | None:
+    """The task's network builder for a probe, or None (then the Gaussian probe is used)."""
+    build = getattr(task, "build_model", None)
+    if build is None and hasattr(task, "_build") and hasattr(task, "config"):
+        build = lambda factory: task._build(task.config, factory, None)  # noqa: E731
+    return build
+
+
+def probe_kind(task: Any) -> str:
+    """Which probe :func:`probe_for` gives ``task`` (a name or a ``Task``), without loading its data:
+    ``"task"`` (its own network and data) or ``"gaussian"`` (the task-free fallback)."""
+    if isinstance(task, str):
+        from actsearch.evaluators import get_task
+
+        task = get_task(task)
+    return "task" if _network(task) is not None else "gaussian"
 
 
 def features(act: Any, task: Any = None) -> dict[str, float]:
