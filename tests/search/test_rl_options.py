@@ -46,3 +46,18 @@ def test_a_state_of_the_first_form_loads(tiny_space):
     again.load_state(old)
     assert again.batch == {7: [[0, 0, 0, 0, 0], False, None], 8: [[0, 1, 1, 0, 0], True, 0.4]}
     assert again.results == [] and again.policy.state()["net"] == state["policy"]["net"]
+
+
+def test_a_collapsed_policy_stays_finite_when_updated_on_a_token_it_ruled_out(tiny_space):
+    import torch
+
+    from actsearch.search.searchers.controller import Policy
+
+    policy = Policy(tiny_space, seed=0)
+    with torch.no_grad():  # a collapsed controller: binary 0 has all the mass
+        policy.net.heads[0].bias.copy_(torch.tensor([200.0] + [-200.0] * (policy.vocabs[0] - 1)))
+    ruled_out = [1, *policy.sample(1)[0][1:]]  # a uniform fill-up sample it would never draw
+    for _ in range(3):
+        policy.update([ruled_out, policy.sample(1)[0]], [-1.0, 1.0], epochs=4, clip=0.2, entropy=0.01)
+    assert all(torch.isfinite(p).all() for p in policy.net.parameters())
+    assert len(policy.sample(4)) == 4

@@ -19,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+LOG_RATIO_LIMIT = 20.0  # |log π_new − log π_old| bound in a PPO step
+
 
 @contextmanager
 def one_thread() -> Iterator[None]:
@@ -103,11 +105,17 @@ class Policy:
             _, old, _ = self.run(len(toks), toks)
         for _ in range(epochs):
             _, logp, ent = self.run(len(toks), toks)
-            ratio = torch.exp(logp - old)
+            # the log-ratio is bounded so that a token the policy has nearly ruled out (a uniform
+            # fill-up sample) cannot overflow exp() into an infinite loss and NaN weights
+            ratio = torch.exp((logp - old).clamp(-LOG_RATIO_LIMIT, LOG_RATIO_LIMIT))
             surrogate = torch.min(ratio * adv, ratio.clamp(1 - clip, 1 + clip) * adv)
             loss = -(surrogate.mean() + entropy * ent.mean())
+            if not torch.isfinite(loss):  # skip a step that could only break the controller
+                break
             self.opt.zero_grad()
             loss.backward()
+            if not all(torch.isfinite(p.grad).all() for p in self.net.parameters() if p.grad is not None):
+                break
             self.opt.step()
 
     @torch.no_grad()
