@@ -1,6 +1,11 @@
 """Sample efficiency of the searchers on a fully scored space, and enumeration speed.
 
     nice -n 10 python benchmarks/bench_searchers.py [--table benchmarks/data/x-gated-mnist1d.csv]
+        [--seeds 200] [--variants random,rl,...] [--probe TASK]
+    # two halves of the variants at once on two cores, then one file:
+    python benchmarks/bench_searchers.py --variants A,B --out a.json & \
+    python benchmarks/bench_searchers.py --variants random,C,D --enumerate 0 --out b.json; wait
+    python benchmarks/bench_searchers.py --merge a.json b.json
 
 1. Replays every registered searcher and variant (``--variants``) through the real loop on the
    ``table:FILE`` task built from a scored table (default: the exhaustive x-gated run on mnist1d;
@@ -156,6 +161,38 @@ def enumeration_speed(n):
             "goal_per_s": 1000, "ratio_to_goal": round(n / (t_text + t_fp) / 1000, 2)}
 
 
+def report(eff):
+    print(f"{eff['space']}: {eff['distinct']} distinct, {eff['in_table']} in the table, {eff['scored']} scored ok, "
+          f"{eff['seeds']} seeds")
+    for label, target in eff["targets"].items():
+        print(f"to the {label} (best {target['top_k']}, score >= {target['threshold']:.4f})")
+        print(f"  {'searcher':18s} {'median evals':>12s} {'IQR':>11s} {'x random':>9s}")
+        for name, rec in target["searchers"].items():
+            ratio = "" if rec["ratio_to_random"] is None else f"{rec['ratio_to_random']:9.3f}"
+            print(f"  {name:18s} {rec['median_evals']:12.1f} {rec['q1']:5.0f}-{rec['q3']:<5.0f} {ratio}")
+
+
+def merged(paths):
+    """Saved outputs of runs over disjoint variants (same table, space and seeds) as one."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    first = runs[0]
+    eff = first["sample_efficiency"]
+    for other in runs[1:]:
+        o = other["sample_efficiency"]
+        if (o["table"], o["space"], o["seeds"]) != (eff["table"], eff["space"], eff["seeds"]):
+            raise SystemExit("--merge: the runs replayed different tables, spaces or seed counts")
+        for label, target in o["targets"].items():
+            eff["targets"][label]["searchers"].update(target["searchers"])
+        eff.setdefault("controller_entropy_at_stop", {}).update(o.get("controller_entropy_at_stop", {}))
+        first["enumeration"] = first.get("enumeration") or other.get("enumeration")
+    for target in eff["targets"].values():
+        ref = target["searchers"].get("random", {}).get("median_evals")
+        for rec in target["searchers"].values():
+            rec["ratio_to_random"] = round(rec["median_evals"] / ref, 3) if ref else None
+    first["merged_from"] = [str(p) for p in paths]
+    return first
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--table", default=str(ROOT / "data" / "x-gated-mnist1d.csv"))
@@ -166,31 +203,31 @@ def main():
     ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved)")
     ap.add_argument("--probe", default="mnist1d",
                     help="task whose network the surrogate's and rl's features probe (the table's task)")
-    ap.add_argument("--enumerate", type=int, default=4000, help="paper-2 candidates to fingerprint")
+    ap.add_argument("--enumerate", type=int, default=4000, help="paper-2 candidates to fingerprint (0: skip)")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="instead of replaying: combine saved outputs of runs over disjoint --variants "
+                         "(e.g. two halves run at once on two cores) into --out")
     ap.add_argument("--out", default=str(ROOT / "results" / "searchers.json"))
     args = ap.parse_args()
 
-    PROBE[0] = args.probe
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    unknown = [v for v in variants if v not in VARIANTS]
-    if unknown:
-        raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
-    print(f"{args.space} replay on {args.table}, {args.seeds} seeds:", flush=True)
-    eff = sample_efficiency(args.table, args.space, list(range(args.seeds)), variants)
-    print(f"{eff['space']}: {eff['distinct']} distinct, {eff['in_table']} in the table, {eff['scored']} scored ok")
-    for label, target in eff["targets"].items():
-        print(f"to the {label} (best {target['top_k']}, score >= {target['threshold']:.4f})")
-        print(f"  {'searcher':18s} {'median evals':>12s} {'IQR':>11s} {'x random':>9s}")
-        for name, rec in target["searchers"].items():
-            ratio = "" if rec["ratio_to_random"] is None else f"{rec['ratio_to_random']:9.3f}"
-            print(f"  {name:18s} {rec['median_evals']:12.1f} {rec['q1']:5.0f}-{rec['q3']:<5.0f} {ratio}")
-    speed = enumeration_speed(args.enumerate)
-    print(f"paper-2 enumeration: {speed['fingerprints_per_s']:,} fingerprints/s "
-          f"({speed['ratio_to_goal']}x the 1,000/s goal); with trivial check {speed['dedup_checks_per_s']:,}/s")
-    result = {"benchmark": "searchers", "python": platform.python_version(), "machine": args.machine,
-              "probe": args.probe,
-              "cpu": platform.machine(),
-              "sample_efficiency": eff, "enumeration": speed}
+    if args.merge:
+        result = merged(args.merge)
+        report(result["sample_efficiency"])
+    else:
+        PROBE[0] = args.probe
+        variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+        unknown = [v for v in variants if v not in VARIANTS]
+        if unknown:
+            raise SystemExit(f"unknown variants {unknown}; known: {', '.join(VARIANTS)}")
+        print(f"{args.space} replay on {args.table}, {args.seeds} seeds:", flush=True)
+        eff = sample_efficiency(args.table, args.space, list(range(args.seeds)), variants)
+        report(eff)
+        speed = enumeration_speed(args.enumerate) if args.enumerate else None
+        if speed:
+            print(f"paper-2 enumeration: {speed['fingerprints_per_s']:,} fingerprints/s "
+                  f"({speed['ratio_to_goal']}x the 1,000/s goal); with trivial check {speed['dedup_checks_per_s']:,}/s")
+        result = {"benchmark": "searchers", "python": platform.python_version(), "machine": args.machine,
+                  "probe": args.probe, "cpu": platform.machine(), "sample_efficiency": eff, "enumeration": speed}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"saved {args.out}")
