@@ -77,6 +77,7 @@ class RLController(SpaceSearcher):
         self.results: list[list[Any]] = []  # [tokens, fitness or None] of every completed proposal
         self.primed = prior == 0
         self._acts: dict[tuple[int, ...], Any] = {}  # tokens -> Activation (None: trivial), for features
+        self._fitted: tuple[int, Any] | None = None  # (results it was fitted on, forest)
 
     # -- features and the model --------------------------------------------------------------------
     @property
@@ -103,6 +104,15 @@ class RLController(SpaceSearcher):
         return self.featurizer.matrix([self._act(seqs[i]) for i in keep]), keep
 
     def _forest(self) -> Any:
+        """The forest on the results so far (fitted once per number of results: a batch's dyna
+        updates and the next batch's choice share it)."""
+        if self._fitted is not None and self._fitted[0] == len(self.results):
+            return self._fitted[1]
+        forest = self._fit()
+        self._fitted = (len(self.results), forest)
+        return forest
+
+    def _fit(self) -> Any:
         import numpy as np
         from sklearn.ensemble import RandomForestRegressor
 
