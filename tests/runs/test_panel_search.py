@@ -54,3 +54,36 @@ def test_panel_search_resume_and_leaderboard(local_ray, tmp_path):
     show = CliRunner().invoke(app, ["show", str(run), "1", "--json"])
     assert show.exit_code == 0, show.output
     assert json.loads(show.output)["panel_z"] == first["panel_z"]
+
+
+def test_member_tables_of_a_panel_run(local_ray, tmp_path):
+    """``table_from_run.py --member`` writes each member's seed-0 score (or its own failure) and leaves
+    out the functions whose seed stopped at an earlier member, so ``make_table.py`` can fill them."""
+    import csv
+    import importlib.util
+
+    from actsearch.evaluators.result import PANEL_Z
+
+    spec = importlib.util.spec_from_file_location("table_from_run", DATA / "table_from_run.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    run = tmp_path / "run"
+    _search(run, 40, "--no-prescreen")
+    trained = [r for r in SqliteStore(run, readonly=True).candidates(role="search", include_aliases=False)
+               if r.runs]
+    passed_first = {r.fingerprint for r in trained if PANEL_Z + DEEP in (r.runs[0].get("metrics") or {})}
+    failed_first = {r.fingerprint for r in trained} - passed_first
+    assert passed_first and failed_first  # the deep table's diverged rows stop a seed at the first member
+    for member, reached in ((DEEP, passed_first | failed_first), (SHALLOW, passed_first)):
+        truth = {r["fingerprint"]: r for r in csv.DictReader(open(member.removeprefix("table:"), newline=""))}
+        out = tmp_path / "member.csv"
+        assert tool.main([str(run), "--member", member, "--out", str(out)]) == 0
+        rows = list(csv.DictReader(out.open(newline="")))
+        trivial = [r for r in rows if r["fingerprint"] not in passed_first | failed_first]
+        assert all(r["status"] == "invalid" for r in trivial)  # stored untrained: the same row in every table
+        rows = [r for r in rows if r not in trivial]
+        assert {r["fingerprint"] for r in rows} == reached and len(rows) == len(reached)
+        for row in rows:
+            want = truth[row["fingerprint"]]
+            assert row["status"] == want["status"]
+            assert float(row["score"]) == pytest.approx(float(want["score"]) if want["status"] == "ok" else 0.0)
