@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,14 @@ class Outcome:
         if self.status != OK or self.score is None or not math.isfinite(self.score):
             return None
         return float(self.score)
+
+
+def with_failures(fits: Sequence[float | None]) -> list[float]:
+    """Fitnesses for a model to fit, a failure (None) scored as the worst of the run so far: 0 for
+    scores that are never negative (accuracies), the lowest score seen where they can be (a panel's
+    scores in ReLU seed spreads, where 0 is ReLU's level and a weak function scores −30)."""
+    floor = min([0.0, *(f for f in fits if f is not None)])
+    return [floor if f is None else f for f in fits]
 
 
 def _nothing_known(fingerprint: str) -> bool:

@@ -11,7 +11,7 @@ clipped policy-gradient step (PPO, ``epochs`` passes) with advantages from ``rew
 - ``"rank"`` (the default): each result's rank among *all* results so far, as a fraction in
   [-0.5, 0.5] (failures rank lowest; ties share a rank) — the baseline is the running median, and
   the scale does not shrink as scores bunch up near the top;
-- ``"raw"`` (the paper's, and this searcher's first form): the score (0 for a failure) minus an
+- ``"raw"`` (the paper's, and this searcher's first form): the score (a failure: the worst so far, 0 for accuracies) minus an
   exponential moving average of batch means (``baseline_decay``), over the batch's std.
 
 Model-based options (``model="forest"``, the default; ``model="none", pool=0`` is the controller
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, _Sentinel
+from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, _Sentinel, with_failures
 from actsearch.search.searchers.common import IndexStream, SpaceSearcher
 
 _TRIES = 8  # sampling rounds per batch before uniform samples fill it up
@@ -117,7 +117,7 @@ class RLController(SpaceSearcher):
         from sklearn.ensemble import RandomForestRegressor
 
         X, keep = self._features([t for t, _ in self.results])
-        y = np.array([self.results[i][1] if self.results[i][1] is not None else 0.0 for i in keep])
+        y = np.array(with_failures([self.results[i][1] for i in keep]))
         seed = (self.seed * 1_000_003 + len(self.results)) % (2**31)
         return RandomForestRegressor(n_estimators=self.n_trees, random_state=seed, n_jobs=1).fit(X, y)
 
@@ -203,7 +203,7 @@ class RLController(SpaceSearcher):
         tokens = [self.batch[i][0] for i in ids]
         fits = [self.batch[i][2] for i in ids]
         self.results.extend([t, f] for t, f in zip(tokens, fits, strict=True))
-        adv = self._advantages([0.0 if f is None else f for f in fits])  # raw: a failure scores 0
+        adv = self._advantages(with_failures([f for _, f in self.results])[-len(fits):])  # raw: as the worst
         self.policy.update(tokens, adv, epochs=self.epochs, clip=self.clip, entropy=self.entropy)
         if self.dyna and self._modelled:
             forest = self._forest()

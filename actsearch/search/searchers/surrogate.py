@@ -11,7 +11,8 @@ a 20-step trainability proxy) predict what it scores after training. The searche
    random from the best ``init_quantile`` (10 %) of the open pool by the trainability proxy
    ``proxy_loss`` (20 Adam steps, feature group (d)); with ``init="random"`` from the whole pool;
 3. then fits a scikit-learn ``RandomForestRegressor`` on the trained candidates' features →
-   score (failures count 0) and proposes the untrained candidate with the highest upper bound
+   score (a failure counts as the worst score so far: 0 for accuracies, the lowest z on a
+   panel; ``base.with_failures``) and proposes the untrained candidate with the highest upper bound
    ``mean + kappa * spread`` over the forest's trees; with probability ``epsilon`` a random one.
    (Default kappa = 0, pure exploitation after the starts: on the x-gated replay table
    it beat kappa = 0.5 and 1; see ``benchmarks/results/bench_surrogate.json``.)
@@ -40,7 +41,7 @@ import numpy as np
 from actsearch.grammar import parse
 from actsearch.search.screening.features import Featurizer, shared_featurizer
 from actsearch.search.screening.prescreen import DEFAULT, reason
-from actsearch.search.searchers.base import FINISHED, Prediction, Proposal, _Sentinel
+from actsearch.search.searchers.base import FINISHED, Prediction, Proposal, _Sentinel, with_failures
 from actsearch.search.searchers.common import SpaceSearcher
 from actsearch.search.space.dedup import analyse
 
@@ -67,7 +68,7 @@ class SurrogateSearcher(SpaceSearcher):
         self.featurizer = featurizer if featurizer is not None else shared_featurizer(task)
         self._pool: list[str] = []  # fingerprints of distinct non-trivial candidates, in pool order
         self._acts: dict[str, tuple[Any, Any, str | None]] = {}  # fp -> (candidate, Activation, rejection)
-        self._results: list[tuple[str, float]] = []  # (fingerprint, score; failures 0) by completion
+        self._results: list[tuple[str, float | None]] = []  # (fingerprint, score; None: failed) by completion
         self._ranking: list[str] | None = None
         self._pred: dict[str, tuple[float, float]] = {}  # fp -> (forest mean, spread) of the ranking
         self._ranked_at = -1  # number of results the current ranking was fitted on
@@ -105,7 +106,8 @@ class SurrogateSearcher(SpaceSearcher):
         pool_rng = random.Random(f"{self.seed}:{len(self._pool)}:{len(self._results)}")
         for _ in range(n):
             self._add(self.space.sample(pool_rng))
-        for fp, _ in sorted(self._results, key=lambda r: -r[1])[:5]:  # around the best so far
+        ok = [r for r in self._results if r[1] is not None]
+        for fp, _ in sorted(ok, key=lambda r: -r[1])[:5]:  # around the best so far
             for _ in range(max(1, n // 10)):
                 self._add(self.space.mutate(self._acts[fp][0], pool_rng))
 
@@ -121,7 +123,7 @@ class SurrogateSearcher(SpaceSearcher):
         seed = (self.seed * 1_000_003 + len(self._results)) % (2**31)
         forest = RandomForestRegressor(n_estimators=self.n_trees, random_state=seed, n_jobs=1)
         X = self.featurizer.matrix([self._acts[fp][1] for fp, _ in self._results])
-        return forest.fit(X, np.array([s for _, s in self._results]))
+        return forest.fit(X, np.array(with_failures([s for _, s in self._results])))
 
     def _rank(self, open_: list[str]) -> list[str]:
         forest = self._forest()
@@ -183,7 +185,7 @@ class SurrogateSearcher(SpaceSearcher):
         return self._propose(proposal_id, self._acts[fp][0], origin=how, prediction=prediction, fp=fp)
 
     def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
-        self._results.append((entry["fp"], 0.0 if fit is None else fit))
+        self._results.append((entry["fp"], fit))
 
     def state(self) -> dict[str, Any]:
         return {
@@ -196,7 +198,7 @@ class SurrogateSearcher(SpaceSearcher):
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
-        self._results = [(fp, float(s)) for fp, s in state["results"]]
+        self._results = [(fp, None if s is None else float(s)) for fp, s in state["results"]]
         self._pool, self._acts = [], {}
         for tokens, why in state["pool"]:
             cand = self.space.from_tokens(tokens)
