@@ -9,15 +9,13 @@ the uninterrupted run."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from killhelper import kill_at
 
 from actsearch.evaluators.result import PANEL_SCORE
 from actsearch.results.store import SqliteStore
@@ -90,38 +88,13 @@ def test_smoke_discover_stores_every_phase_and_writes_the_held_out_table(discove
     assert any(e["val_task"] and e["val_task"].startswith(PLAN.held_out_task) for e in board)
 
 
-def _progress(run: Path) -> int:
-    """Stored seed runs (and rows): grows with the pipeline's progress."""
-    if not (run / "run.sqlite").exists():
-        return 0
-    try:
-        return sum(max(1, len(r.seeds)) for r in SqliteStore(run, readonly=True).candidates())
-    except Exception:  # noqa: BLE001 - the store may be being created
-        return 0
-
-
 def test_sigkilled_discover_resumes_skipping_finished_phases(discover_run, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(3)
     # seed runs stored: search 6 + 3 references; rung1 +2 survivors +3 references; held-out 5 × 2
     targets = [rng.randint(3, 8), rng.randint(16, 21)]
-    kills = 0
-    for target in targets:
-        cmd = CLI + (["resume", str(run)] if kills else ARGS + [str(run)])
-        driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline and driver.poll() is None and _progress(run) < target:
-                time.sleep(0.1)
-            time.sleep(rng.uniform(0.0, 1.0))
-            if driver.poll() is None:
-                os.kill(driver.pid, signal.SIGKILL)
-                kills += 1
-            driver.wait(timeout=60)
-        finally:
-            if driver.poll() is None:
-                driver.kill()
-                driver.wait()
+    kills = kill_at(CLI + ARGS + [str(run)], CLI + ["resume", str(run)], run, targets, rng,
+                    wait_s=600, jitter_s=1.0)
     assert kills == 2
     out = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -9,15 +9,14 @@ each evaluated exactly once (each seed once)."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from killhelper import kill_at
 
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.pipelines import PRESETS, STATE
@@ -104,39 +103,14 @@ def test_smoke_run_ranks_swish_above_relu_above_every_linear_candidate(smoke_run
     assert all(e["score"] < refs["relu"] - 0.05 for e in linear), linear
 
 
-def _progress(run: Path) -> int:
-    """A number that grows with the pipeline's progress: stored seed runs (and rows)."""
-    if not (run / "run.sqlite").exists():
-        return 0
-    try:
-        return sum(max(1, len(r.seeds)) for r in SqliteStore(run, readonly=True).candidates())
-    except Exception:  # noqa: BLE001 - the store may be being created
-        return 0
-
-
 def test_sigkilled_preset_resumed_repeatedly_evaluates_each_candidate_once(smoke_run, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(7)
     # kill points in every phase: after k stored seed runs (6 + 3 refs = phase a, +4 rung1 +3 refs, +rl)
     targets = [rng.randint(2, 8), rng.randint(11, 15), rng.randint(17, 21)]
-    kills = 0
-    for target in targets:
-        cmd = CLI + (["resume", str(run)] if kills else ["search", "--preset", "rediscover", "--smoke", "--run-dir",
-                                                        str(run)])
-        driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-        try:
-            deadline = time.monotonic() + 200
-            while time.monotonic() < deadline and driver.poll() is None and _progress(run) < target:
-                time.sleep(0.1)
-            time.sleep(rng.uniform(0.0, 1.5))
-            if driver.poll() is None:
-                os.kill(driver.pid, signal.SIGKILL)
-                kills += 1
-            driver.wait(timeout=60)
-        finally:
-            if driver.poll() is None:
-                driver.kill()
-                driver.wait()
+    kills = kill_at(CLI + ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)],
+                    CLI + ["resume", str(run)], run, targets, rng,
+                    wait_s=200, jitter_s=1.5)
     assert kills >= 2
     out = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
