@@ -191,9 +191,9 @@ class ClassificationTask(Task):
 
         Per candidate, per seed: (result, test predictions); ``reports[c][i]`` receives candidate
         c's seed i's checkpoints. None when there is no batched form (a candidate that is not
-        :meth:`batchable`, a network that is not a plain MLP, a single member) or the batched
-        run raised: the
-        caller then trains the seeds one by one, which records each failure as it does today.
+        :meth:`batchable`, a network with batch norm, a single member — on a network other than
+        an MLP, a single seed per candidate) or the batched run raised: the caller then trains
+        the seeds one by one, which records each failure as it does today.
         """
         from actsearch.evaluators import batched
 
