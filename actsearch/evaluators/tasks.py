@@ -77,9 +77,10 @@ class Mnist1dCnnConfig(Mnist1dConfig):
     channels: int = 32  # channels of every convolution
     layers: int = 3  # Conv1d(kernel, stride 2) → f layers (length 40 → 20 → 10 → 5)
     kernel: int = 5  # convolution width
-    # true: a torch.func stack (StackedNet); measured 1.04x for 5 seeds, 0.73x for 1 and 1.14x for packs of
-    # 2-4 candidates x 5 seeds, per step 0.90-1.12x (bench_batched --archs, shared machine): not 1.1x
-    batched: bool = False
+    # a torch.func stack (StackedNet), one per candidate: 1.32x for 5 seeds (1.04x in an earlier run),
+    # 1.15-1.33x for packs of 2-4 candidates x 5 seeds, 0.71x for 1 seed (trains seed by seed), per step
+    # 0.90-1.12x (bench_batched --archs, shared machine); false: one by one
+    batched: bool = True
 
 
 @dataclass
