@@ -1,11 +1,12 @@
 """The batched training loop: the seeds of one or more candidates trained as one stacked network.
 
-:func:`train_pack` is :func:`~actsearch.evaluators.train.train_classifier` for a
-:class:`~actsearch.evaluators.ensemble.StackedMLP` of M members, and gives each member what its
-separate run has: its data order from its own seed (a generator seeded like the sequential
-run's, drawn the same way), its own parameters and learnable constants, its own Adam state
-(one fused Adam over the stacked tensors: Adam is elementwise, so each member's update is its
-own), its own divergence checks (a member whose loss is not finite, or whose weights explode,
+:func:`train_pack` is :func:`~actsearch.evaluators.train.train_classifier` for a stacked network
+of M members — a :class:`~actsearch.evaluators.ensemble.StackedMLP` (the MLPs) or a
+:class:`~actsearch.evaluators.stacked.StackedNet` (any other network without batch norm) — and
+gives each member what its separate run has: its data order from its own seed (a generator
+seeded like the sequential run's, drawn the same way), its own parameters and learnable
+constants, its own Adam state (one fused Adam over the stacked tensors: Adam is elementwise, so
+each member's update is its own), its own divergence checks (a member whose loss is not finite, or whose weights explode,
 is recorded ``diverged`` at that step and removed from the pack; the others go on), its own
 checkpoint reports and its own final metrics (validation / test / train accuracy and loss,
 dead-neuron rate) and test predictions.
@@ -31,7 +32,10 @@ from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.ensemble import MemberFn, StackedMLP, is_stackable, member_function
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
+from actsearch.evaluators.stacked import StackedNet, is_vmappable
 from actsearch.evaluators.train import Report, adam, checkpoint_steps, cosine_lr
+
+Net = StackedMLP | StackedNet  # what train_pack trains: members, forward, parameters, weights_ok, keep
 
 MIN_MEMBERS = 2  # fewer members train seed by seed: one alone gains nothing (0.88-1.0x, bench_batched)
 CPU_PACK = 10  # most members stacked at once on a CPU (more train one stack after another): per
@@ -53,12 +57,14 @@ def run_pack(task: Any, cands: Sequence[Candidate], seeds: Sequence[int], report
              time_limit_s: float | None) -> list[list[tuple[EvalResult, torch.Tensor | None]]] | None:
     """Build every (candidate, seed) member with ``task.build`` (from torch's seed, as a separate
     run does), stack them (at most ``CPU_PACK`` at a time on a CPU) and train them; per
-    candidate, per seed. None when the network is not an MLP :class:`StackedMLP` can run, or for
-    fewer than ``MIN_MEMBERS`` members."""
+    candidate, per seed. An MLP runs as a :class:`StackedMLP`, another network without batch norm
+    as a :class:`StackedNet` (one stack per candidate). None for a network with batch norm, for
+    fewer than ``MIN_MEMBERS`` members (for a :class:`StackedNet`, seeds per candidate: different
+    candidates are different stacks, and one member alone gains nothing)."""
     cfg = task.config
     if len(cands) * len(seeds) < MIN_MEMBERS:
         return None
-    members = []  # (candidate index, model, seed), candidate by candidate
+    members = []  # (candidate index, model, hidden activations, seed), candidate by candidate
     forms = []
     for c, cand in enumerate(cands):
         form = member_form(cand)
@@ -68,25 +74,30 @@ def run_pack(task: Any, cands: Sequence[Candidate], seeds: Sequence[int], report
         gain = cand.he_gain() if cfg.init == "he-gain" else None
         for seed in seeds:
             torch.manual_seed(int(seed))
-            model, _ = task.build(cand, gain)
-            if not is_stackable(model):
-                return None
-            members.append((c, model, int(seed)))
+            model, acts = task.build(cand, gain)
+            members.append((c, model, acts, int(seed)))
+    mlp = all(is_stackable(m[1]) for m in members)
+    if not mlp and (len(seeds) < MIN_MEMBERS or not all(is_vmappable(m[1]) for m in members)):
+        return None
     split = task.split()
     size = CPU_PACK if split.x_train.device.type == "cpu" else len(members)
     flat: list[tuple[EvalResult, torch.Tensor | None]] = []
     for lo in range(0, len(members), size):
         chunk = members[lo:lo + size]
-        groups = [(*forms[c], sum(1 for m in chunk if m[0] == c)) for c in dict.fromkeys(m[0] for m in chunk)]
-        net = StackedMLP([m[1] for m in chunk], groups)
-        flat += train_pack(net, split, cfg, [m[2] for m in chunk], reports=reports[lo:lo + size],
+        counts = {c: sum(1 for m in chunk if m[0] == c) for c in dict.fromkeys(m[0] for m in chunk)}
+        if mlp:
+            net: Net = StackedMLP([m[1] for m in chunk], [(*forms[c], n) for c, n in counts.items()])
+        else:
+            net = StackedNet([m[1] for m in chunk], [m[2] for m in chunk], list(counts.values()),
+                             split.x_train.dim())
+        flat += train_pack(net, split, cfg, [m[3] for m in chunk], reports=reports[lo:lo + size],
                            time_limit_s=time_limit_s)
     n = len(seeds)
     return [flat[c * n:(c + 1) * n] for c in range(len(cands))]
 
 
 @torch.no_grad()
-def evaluate_members(net: StackedMLP, x: torch.Tensor, y: torch.Tensor, batch: int = 1000,
+def evaluate_members(net: Net, x: torch.Tensor, y: torch.Tensor, batch: int = 1000,
                      ) -> tuple[list[float], list[float], torch.Tensor]:
     """Per member: mean cross-entropy, accuracy, and predicted classes (M, N) on the shared (x, y)."""
     m, n = net.members, max(len(y), 1)
@@ -126,7 +137,7 @@ def dead_neuron_rates(net: StackedMLP, x: torch.Tensor) -> list[float]:
     return [d / total for d in dead] if total else [0.0] * net.members
 
 
-def train_pack(net: StackedMLP, split: Split, cfg: Any, seeds: Sequence[int], *,
+def train_pack(net: Net, split: Split, cfg: Any, seeds: Sequence[int], *,
                reports: Sequence[Report | None] | None = None, time_limit_s: float | None = None,
                ) -> list[tuple[EvalResult, torch.Tensor | None]]:
     """Train the pack's members (member i has seed ``seeds[i]``); one (result, test predictions)
@@ -201,14 +212,18 @@ def train_pack(net: StackedMLP, split: Split, cfg: Any, seeds: Sequence[int], *,
     return results
 
 
-def _final(net: StackedMLP, split: Split, cfg: Any, live: list[int], seeds: Sequence[int],
+def _final(net: Net, split: Split, cfg: Any, live: list[int], seeds: Sequence[int],
            checkpoints: list[list[float]], results: list, start: float, total: int, train_s: float) -> None:
     """The final metrics of the members still training, into ``results``."""
     val_loss, val_acc, _ = evaluate_members(net, split.x_val, split.y_val)
     test_loss, test_acc, test_pred = evaluate_members(net, split.x_test, split.y_test)
     n_val = len(split.y_val)
     train_loss, train_acc, _ = evaluate_members(net, split.x_train[:n_val], split.y_train[:n_val])
-    dnr = dead_neuron_rates(net, split.x_val[:cfg.dnr_samples]) if net.n_acts - net.head else [0.0] * len(live)
+    x_dnr = split.x_val[:cfg.dnr_samples]
+    if isinstance(net, StackedNet):
+        dnr = net.dead_neuron_rates(x_dnr)
+    else:
+        dnr = dead_neuron_rates(net, x_dnr) if net.n_acts - net.head else [0.0] * len(live)
     wall = (time.perf_counter() - start) / total
     for row, member in enumerate(live):
         seed = int(seeds[member])
@@ -226,12 +241,12 @@ def _final(net: StackedMLP, split: Split, cfg: Any, live: list[int], seeds: Sequ
         results[member] = (EvalResult(OK, val_acc[row], seed, wall, metrics), test_pred[row])
 
 
-def adam_for(net: StackedMLP, cfg: Any) -> torch.optim.Optimizer:
+def adam_for(net: Net, cfg: Any) -> torch.optim.Optimizer:
     """The task's Adam over the stacked tensors (one instance per member, in effect)."""
     return adam(net.parameters(), cfg.lr, cfg.weight_decay)
 
 
-def _carry_over(opt: torch.optim.Optimizer, net: StackedMLP, index: list[torch.Tensor | None],
+def _carry_over(opt: torch.optim.Optimizer, net: Net, index: list[torch.Tensor | None],
                 cfg: Any) -> torch.optim.Optimizer:
     """A new Adam over the pack's new tensors holding the kept rows of the old one's state."""
     old = [p for group in opt.param_groups for p in group["params"]]

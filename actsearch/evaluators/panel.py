@@ -29,6 +29,10 @@ checkpoint k is iteration (checkpoints of members before i) + k, with the checkp
 normalised by the member's reference. The pre-screen and the surrogate probe the panel's first
 member that has a network.
 
+A candidate's seeds train member by member: on a member that trains stacked networks (its
+``batched`` setting), all the seeds still going at once (:meth:`PanelTask.run_pack`), the
+same results per seed as one by one.
+
 Settings: ``aggregate``, ``reference``, ``reference_seeds``, ``min_sd``; any other ``NAME=VALUE``
 goes to every member that has the setting (``steps=500``), ``TASK.NAME=VALUE`` to one member.
 """
@@ -175,33 +179,86 @@ class PanelTask:
         """One seed on every member; the aggregate of the normalised scores (see the module docstring)."""
         from actsearch.evaluators.candidate import as_candidate
 
+        return self._seeds(as_candidate(candidate), [seed], [report], threads, time_limit_s, packs=False)[0]
+
+    def batchable(self, cand: Any) -> bool:
+        """Whether a member trains ``cand``'s seeds as one stacked network (then :meth:`run_pack`
+        trains the seeds member by member, all at once on such a member)."""
+        return any(getattr(t, "batchable", None) is not None and t.batchable(cand) for t in self.members)
+
+    def run_pack(self, cands: Any, seeds: Any, *, reports: Any = None, threads: int = 1,
+                 time_limit_s: float | None = None) -> list[list[tuple[EvalResult, None]]]:
+        """Per candidate, per seed: :meth:`run_seed`'s result, the candidate's seeds trained member by
+        member — all of them as one stacked network (the member's ``run_pack``) where the member
+        batches, else seed by seed. A seed that fails on a member is not trained on later members;
+        ``time_limit_s`` is per seed, over all members, as in :meth:`run_seed`."""
+        seeds = list(seeds)
+        reports = reports or [[None] * len(seeds)] * len(cands)
+        return [self._seeds(c, seeds, list(r), threads, time_limit_s, packs=True)
+                for c, r in zip(cands, reports, strict=True)]
+
+    def _seeds(self, cand: Any, seeds: list[int], reports: list[Any], threads: int, time_limit_s: float | None,
+               packs: bool) -> list[tuple[EvalResult, None]]:
         start = time.perf_counter()
-        cand = as_candidate(candidate)
         refs = self.references(threads)
-        metrics: dict[str, Any] = {}
-        zs: list[float] = []
+        spent = [time.perf_counter() - start] * len(seeds)  # per seed: its time so far (its share of a pack)
+        metrics: list[dict[str, Any]] = [{} for _ in seeds]
+        zs: list[list[float]] = [[] for _ in seeds]
+        done: list[EvalResult | None] = [None] * len(seeds)
         offset = 0
         for name, task, per in zip(self.names, self.members, self._per, strict=True):
+            live = [i for i in range(len(seeds)) if done[i] is None]
+            if not live:
+                break
             ref = refs[name]
-            hook = None
-            if report is not None:
-                def hook(k: int, score: float, base: int = offset, ref: Reference = ref) -> None:
-                    report(base + k, ref.normalise(score, self.config.min_sd))
-            left = None if time_limit_s is None else max(0.0, time_limit_s - (time.perf_counter() - start))
-            res = _run_member(task, cand, seed, hook, threads, left)
+            hooks = [_normalised(reports[i], offset, ref, self.config.min_sd) for i in live]
             offset += per
-            metrics[PANEL_SCORE + name] = res.score
-            metrics[REF_MEAN + name], metrics[REF_SD + name] = ref.mean, ref.sd
-            if res.status != OK:
-                return EvalResult(res.status, 0.0, seed, time.perf_counter() - start, metrics,
-                                  f"{name}: {res.error or res.status}", res.step), None
-            metrics[PANEL_Z + name] = ref.normalise(res.score, self.config.min_sd)
-            zs.append(metrics[PANEL_Z + name])
-        score = statistics.fmean(zs) if self.config.aggregate == "mean" else min(zs)
-        return EvalResult(OK, score, seed, time.perf_counter() - start, metrics), None
+            left = [None if time_limit_s is None else max(0.0, time_limit_s - spent[i]) for i in live]
+            t0 = time.perf_counter()
+            packed = None
+            if packs and len(live) > 1 and getattr(task, "batchable", None) is not None and task.batchable(cand):
+                packed = task.run_pack([cand], [seeds[i] for i in live], reports=[hooks], threads=threads,
+                                       time_limit_s=None if time_limit_s is None else min(left))
+            if packed is not None:
+                results = [r for r, _ in packed[0]]
+                share = (time.perf_counter() - t0) / len(live)
+                times = [share] * len(live)
+            else:
+                results, times = [], []
+                for k, i in enumerate(live):
+                    t1 = time.perf_counter()
+                    results.append(_run_member(task, cand, seeds[i], hooks[k], threads, left[k]))
+                    times.append(time.perf_counter() - t1)
+            for i, res, took in zip(live, results, times, strict=True):
+                spent[i] += took
+                m = metrics[i]
+                m[PANEL_SCORE + name] = res.score
+                m[REF_MEAN + name], m[REF_SD + name] = ref.mean, ref.sd
+                if res.status != OK:
+                    done[i] = EvalResult(res.status, 0.0, seeds[i], spent[i], m, f"{name}: {res.error or res.status}",
+                                         res.step)
+                    continue
+                m[PANEL_Z + name] = ref.normalise(res.score, self.config.min_sd)
+                zs[i].append(m[PANEL_Z + name])
+        for i, z in enumerate(zs):
+            if done[i] is None:
+                score = statistics.fmean(z) if self.config.aggregate == "mean" else min(z)
+                done[i] = EvalResult(OK, score, seeds[i], spent[i], metrics[i])
+        return [(r, None) for r in done]
 
     def evaluate_seed(self, candidate: Any, seed: int, **kw: Any) -> EvalResult:
         return self.run_seed(candidate, seed, **kw)[0]
+
+
+def _normalised(report: Any, base: int, ref: Reference, min_sd: float) -> Any:
+    """``report`` for one member: its checkpoint k is iteration ``base + k``, its score normalised."""
+    if report is None:
+        return None
+
+    def hook(k: int, score: float) -> None:
+        report(base + k, ref.normalise(score, min_sd))
+
+    return hook
 
 
 def _batch(task: Any, n: int) -> tuple[Any, Any]:

@@ -33,8 +33,9 @@ def evaluate(candidate: Any, task: str | Task, seeds: Iterable[int] = (0,), *, r
     ``task`` is a name (with ``overrides`` for its config) or a :class:`Task`. ``time_limit_s``
     applies to each seed. Failures are statuses in the result, never exceptions; user errors
     (bad expression text, unknown task) raise :class:`~actsearch.errors.UserError`. On a task
-    with a batched form (the MNIST-1D MLPs, ``batched=true``) the seeds train as one stacked
-    network; the results are the same, one per seed.
+    with a batched form (``batched=true``: by default the MNIST-1D MLPs; the transfer networks
+    without batch norm when set) the seeds train as one stacked network; the results are the same,
+    one per seed.
     """
     return evaluate_pack([candidate], task, seeds, reports=[report], threads=threads,
                          time_limit_s=time_limit_s, params=params, **overrides)[0]

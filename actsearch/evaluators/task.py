@@ -184,6 +184,14 @@ class ClassificationTask(Task):
         return bool(getattr(self.config, "batched", False)) and self._augment(self.config) is None \
             and batched.member_form(cand) is not None
 
+    def stacks_candidates(self) -> bool:
+        """Whether different candidates share one stacked network here (an MLP: one seed each is
+        worth packing); elsewhere a stack holds the seeds of one candidate."""
+        from actsearch.evaluators import batched
+
+        with torch.random.fork_rng():
+            return batched.is_stackable(self._build(self.config, nn.ReLU, None))
+
     def run_pack(self, cands: Sequence[Candidate], seeds: Sequence[int], *,
                  reports: Sequence[Sequence[Report | None]] | None = None, threads: int = 1,
                  time_limit_s: float | None = None) -> list[list[tuple[EvalResult, torch.Tensor | None]]] | None:
@@ -191,9 +199,9 @@ class ClassificationTask(Task):
 
         Per candidate, per seed: (result, test predictions); ``reports[c][i]`` receives candidate
         c's seed i's checkpoints. None when there is no batched form (a candidate that is not
-        :meth:`batchable`, a network that is not a plain MLP, a single member) or the batched
-        run raised: the
-        caller then trains the seeds one by one, which records each failure as it does today.
+        :meth:`batchable`, a network with batch norm, a single member — on a network other than
+        an MLP, a single seed per candidate) or the batched run raised: the caller then trains
+        the seeds one by one, which records each failure as it does today.
         """
         from actsearch.evaluators import batched
 

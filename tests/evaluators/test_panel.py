@@ -10,6 +10,7 @@ import pytest
 
 from actsearch.errors import UserError
 from actsearch.evaluators import evaluate, get_task
+from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.panel import PanelTask
 from actsearch.evaluators.result import PANEL_SCORE, PANEL_Z
 
@@ -141,3 +142,35 @@ def test_cli_evaluate_and_baselines_show_the_members(tables):
     assert text.exit_code == 0 and "(z -3.00 vs relu)" in text.output and "(z +3.00 vs relu)" in text.output
     bad = CliRunner().invoke(app, ["evaluate", "x", "--task", f"panel:{a},{b}", "--set", "aggregate=median"])
     assert isinstance(bad.exception, UserError) and "aggregate must be" in str(bad.exception)  # main(): one line
+
+
+def test_a_member_that_batches_trains_the_seeds_at_once_with_the_same_results():
+    """mnist1d (an MLP, batched) then mnist1d-cnn: the seeds train on mnist1d as one stacked
+    network (its run_pack), with the per-seed results and reports of the seed-by-seed panel; a
+    candidate whose seeds all diverge on mnist1d is not trained on the CNN."""
+    from evalhelpers import TINY
+
+    from actsearch.evaluators.scoring import evaluate_pack
+
+    tiny = {f"{n}.{k}": v for n in ("mnist1d", "mnist1d-cnn") for k, v in {**TINY[n], "steps": 30}.items()}
+    settings = {**tiny, "reference_seeds": 2}
+    packed = get_task("panel:mnist1d,mnist1d-cnn", **settings)
+    alone = get_task("panel:mnist1d,mnist1d-cnn", **settings, **{"mnist1d.batched": False})
+    calls = []
+    member = packed.members[0]
+    original = member.run_pack
+    member.run_pack = lambda *a, **k: calls.append(a[1]) or original(*a, **k)  # a spy on the real call
+    seen: dict[str, list] = {"packed": [], "alone": []}
+    got = evaluate("swish", packed, seeds=(0, 1, 2), report=lambda it, s: seen["packed"].append((it, s)))
+    ref = evaluate("swish", alone, seeds=(0, 1, 2), report=lambda it, s: seen["alone"].append((it, s)))
+    assert calls == [[0, 1, 2]] and packed.batchable(as_candidate("swish"))
+    assert got.status == ref.status == "ok"
+    for rg, rr in zip(got.runs, ref.runs, strict=True):
+        assert rg.seed == rr.seed
+        for name in ("mnist1d", "mnist1d-cnn"):
+            assert rg.metrics[PANEL_SCORE + name] == pytest.approx(rr.metrics[PANEL_SCORE + name], abs=1.5 / 400)
+    assert [it for it, _ in seen["packed"]] == [it for it, _ in seen["alone"]] == list(range(1, 3 * 8 + 1))
+    blown = evaluate_pack(["exp(exp(x))"], packed, (0, 1))[0]
+    assert blown.status == "diverged" and all(r.error.startswith("mnist1d: ") for r in blown.runs)
+    assert all(PANEL_SCORE + "mnist1d-cnn" not in r.metrics for r in blown.runs)  # never trained on the CNN
+    assert calls[-1] == [0, 1]

@@ -62,6 +62,9 @@ def test_default_pack_fills_a_stack_where_the_task_batches():
     assert pack_size(_spec(pack=None, seeds=20), mlp) == 1
     assert pack_size(_spec(pack=None), get_task("mnist1d", **TINY, batched=False)) == 1
     assert pack_size(_spec(pack=None, scheduler="asha"), mlp) == 1
+    cnn = get_task("mnist1d-cnn", batched=True)  # a stack holds one candidate's seeds
+    assert mlp.stacks_candidates() and not cnn.stacks_candidates()
+    assert pack_size(_spec(pack=None, seeds=1), cnn) == 1 and pack_size(_spec(pack=None, seeds=2), cnn) == 4
     assert pack_size(_spec(pack=None), get_task("digits")) == 1
     assert pack_size(_spec(pack=5), get_task("digits")) == 5  # asked for: packs run, seed by seed
     from actsearch.search.searchers import make_searcher

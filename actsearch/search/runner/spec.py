@@ -225,12 +225,15 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
 def pack_size(spec: SearchSpec, task: Any = None, searcher: Any = None) -> int:
     """How many candidates one trial trains together: ``spec.pack`` when given, else, on a task that
     trains stacked networks (``batched``), as many as fill a stack of ``PACK_MEMBERS`` candidate-seeds
-    (one where ASHA stops trials by their progress, or where the task trains seed by seed), and no
+    (one where ASHA stops trials by their progress, where the task trains seed by seed, or for one
+    seed where a stack holds one candidate's seeds only), and no
     more than a share of the searcher's batch that keeps every worker busy."""
     if spec.pack is not None:
         return spec.pack
     if spec.scheduler == "asha" or not getattr(getattr(task, "config", None), "batched", False):
         return 1
+    if spec.seeds < 2 and not getattr(task, "stacks_candidates", lambda: True)():
+        return 1  # one seed per candidate, and candidates do not share a stack: nothing to stack
     pack = max(1, PACK_MEMBERS // max(1, spec.seeds))
     batch = searcher.batch_size if searcher is not None else None
     if batch:
