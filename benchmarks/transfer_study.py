@@ -19,8 +19,9 @@ Rows are restricted to the space's 320 distinct trainable functions.
 - ``ranks``: per function of :data:`WATCH` (relu, swish, gelu, the library baselines and the
   rediscover top 10) and architecture, its rank among the table's trained functions: 1 + the number
   of functions scoring strictly higher, out of ``n`` — so a baseline outside the space ranks where
-  it would fall inside the table. A function in the space takes its table row; a baseline not in
-  the space its measured seed-0 score (same seed, same training).
+  it would fall inside the table. A library function takes its measured seed-0 score (same seed,
+  same training as the table; its own initial constants, e.g. PReLU's 0.25, where the table's row
+  of the same fingerprint starts from 1), a rediscover function its table row.
 
 Scores are one seed each: differences below ~0.01 (about one ReLU seed spread) are noise.
 """
@@ -117,13 +118,13 @@ def study(archs: list[str], baselines: dict) -> dict:
         for a in archs:
             table = tables[a]
             got = None
-            if fp in table:
-                status, score = table[fp]
-                got = {"status": status, "score": score, "source": "table"}
-            elif name in baselines.get(a, {}):
+            if name in baselines.get(a, {}):  # the library function as published (its own constants)
                 b = baselines[a][name]
                 got = {"status": b["status"], "score": b["score"] if b["status"] == "ok" else 0.0,
                        "source": "baselines"}
+            elif fp in table:
+                status, score = table[fp]
+                got = {"status": status, "score": score, "source": "table"}
             if got is not None:
                 got.update(rank=rank(got["score"], table) if got["status"] == "ok" else None, n=len(table))
             row["per_architecture"][a] = got

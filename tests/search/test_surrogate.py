@@ -90,7 +90,7 @@ def test_failures_and_non_finite_scores_are_handled(quick, featurizer):
         p = s.suggest()
         score, status = outcomes[i % 4] if i < 8 else (swish_likeness(p), "ok")
         s.on_trial_complete(p.trial_id, score, status)
-    assert [r for _, r in s._results[:8]] == [0.0] * 8  # failures count as score 0 for the model
+    assert [r for _, r in s._results[:8]] == [None] * 8  # failures, fitted as the worst score (0 here)
     assert s.suggest() is not FINISHED
 
 
