@@ -177,7 +177,10 @@ def packs_table(steps: int, sizes: tuple[int, ...], seeds: int, reps: int) -> li
 
 
 def engines(steps: int, reps: int, compile_too: bool) -> dict:
-    """ms per training step (forward, backward, Adam) of 5 swish members, by engine."""
+    """ms per training step (forward, backward, Adam) of 5 swish members, by engine: the stacked
+    network differentiated by hand (the default), the same stack differentiated by autograd (the
+    previous default), ``torch.func`` (``stack_module_state`` + ``vmap(functional_call)``), five
+    separate networks, and ``torch.compile`` of the autograd stack's loss."""
     import copy
 
     from torch.func import functional_call, stack_module_state, vmap
@@ -200,15 +203,7 @@ def engines(steps: int, reps: int, compile_too: bool) -> dict:
         idx = torch.randint(len(split.y_train), (members, 128), generator=gen)
         return split.x_train[idx], split.y_train[idx]
 
-    def per_step(loss_of, params) -> float:
-        opt = torch.optim.Adam(params, lr=1e-3, fused=True)
-
-        def step() -> None:
-            xb, yb = batch()
-            opt.zero_grad(set_to_none=True)
-            loss_of(xb, yb).sum().backward()
-            opt.step()
-
+    def per_step(step) -> float:
         for _ in range(max(3, reps // 10)):
             step()
         best = float("inf")
@@ -219,37 +214,72 @@ def engines(steps: int, reps: int, compile_too: bool) -> dict:
             best = min(best, clock() - start)
         return best / reps * 1e3
 
-    def stacked_loss(net):
-        def loss(xb, yb):
-            out = net(xb)
-            return F.cross_entropy(out.reshape(-1, 10), yb.reshape(-1), reduction="none").view(members, -1).mean(1)
-        return loss
+    def autograd_step(loss_of, params):
+        opt = torch.optim.Adam(params, lr=1e-3, fused=True)
 
-    net = StackedMLP([copy.deepcopy(m) for m in models], [(*member_form(cand), members)])
-    out = {"members": members, "stacked_baddbmm_ms": per_step(stacked_loss(net), net.parameters())}
-    params, buffers = stack_module_state([copy.deepcopy(m) for m in models])
+        def step() -> None:
+            xb, yb = batch()
+            opt.zero_grad(set_to_none=True)
+            loss_of(xb, yb).sum().backward()
+            opt.step()
+
+        return step
+
+    def per_member(out, yb):
+        return F.cross_entropy(out.reshape(-1, 10), yb.reshape(-1), reduction="none").view(members, -1).mean(1)
+
+    net = StackedMLP([copy.deepcopy(m) for m in models], [(member_form(cand), members)])
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+
+    def hand() -> None:
+        net.loss_backward(*batch())
+        opt.step()
+
+    out = {"members": members, "stacked_hand_ms": per_step(hand)}
+
+    def autograd_stack():
+        """The same stacked network as leaves that autograd differentiates."""
+        ref = StackedMLP([copy.deepcopy(m) for m in models], [(member_form(cand), members)])
+        ws = [w.clone().requires_grad_(True) for w in ref.weights]
+        bs = [b.clone().requires_grad_(True) for b in ref.biases]
+        cs = [{n: c.clone().requires_grad_(True) for n, c in layer.items()} for layer in ref.groups[0].consts]
+        fn = ref.groups[0].fn
+
+        def loss(xb, yb):
+            h = xb
+            for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
+                h = torch.baddbmm(b, h, w)
+                if i < len(ws) - 1:
+                    h = fn(h, cs[i])
+            return per_member(h, yb)
+
+        return loss, [*ws, *bs, *(c for layer in cs for c in layer.values())]
+
+    loss, params = autograd_stack()
+    out["stacked_autograd_ms"] = per_step(autograd_step(loss, params))
+    params_v, buffers = stack_module_state([copy.deepcopy(m) for m in models])
     base = copy.deepcopy(models[0]).to("meta")
 
     def vmapped(xb, yb):
-        logits = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))(params, buffers, xb)
-        return F.cross_entropy(logits.reshape(-1, 10), yb.reshape(-1), reduction="none").view(members, -1).mean(1)
+        logits = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))(params_v, buffers, xb)
+        return per_member(logits, yb)
 
-    out["torch_func_vmap_ms"] = per_step(vmapped, list(params.values()))
+    out["torch_func_vmap_ms"] = per_step(autograd_step(vmapped, list(params_v.values())))
     separate = [copy.deepcopy(m) for m in models]
 
     def one_by_one(xb, yb):
         return torch.stack([F.cross_entropy(m(xb[k]), yb[k]) for k, m in enumerate(separate)])
 
-    out["separate_networks_ms"] = per_step(one_by_one, [p for m in separate for p in m.parameters()])
+    out["separate_networks_ms"] = per_step(autograd_step(one_by_one, [p for m in separate for p in m.parameters()]))
     if compile_too:
-        net_c = StackedMLP([copy.deepcopy(m) for m in models], [(*member_form(cand), members)])
-        compiled = torch.compile(stacked_loss(net_c), dynamic=False)
+        loss_c, params_c = autograd_stack()
+        compiled = torch.compile(loss_c, dynamic=False)
         start = time.perf_counter()  # wall: inductor compiles in worker processes too
         xb, yb = batch()
         compiled(xb, yb).sum().backward()  # the first call compiles forward and backward
         out["compile_s"] = time.perf_counter() - start
-        out["compiled_ms"] = per_step(compiled, net_c.parameters())
-        saved = out["stacked_baddbmm_ms"] - out["compiled_ms"]
+        out["compiled_ms"] = per_step(autograd_step(compiled, params_c))
+        saved = out["stacked_hand_ms"] - out["compiled_ms"]
         out["compile_break_even_steps"] = out["compile_s"] * 1e3 / saved if saved > 0 else None
     print("per step, 5 swish members: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()
                                                      if isinstance(v, float)), flush=True)

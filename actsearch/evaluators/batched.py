@@ -28,9 +28,10 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.data import Split
-from actsearch.evaluators.ensemble import MemberFn, StackedMLP, is_stackable, member_function
+from actsearch.evaluators.ensemble import MemberForm, StackedMLP, is_stackable, member_function
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.stacked import StackedNet, is_vmappable
 from actsearch.evaluators.train import Report, adam, checkpoint_steps, cosine_lr
@@ -42,7 +43,7 @@ CPU_PACK = 10  # most members stacked at once on a CPU (more train one stack aft
 # member, 10 were never slower than 5 and 40 were 0.87x of 20 (bench_batched, shared machine)
 
 
-def member_form(cand: Candidate) -> tuple[MemberFn, list[str]] | None:
+def member_form(cand: Candidate) -> MemberForm | None:
     """The candidate's function for stacked members and its constants' names; None for a user's
     module (only compiled candidates and the library's own modules are known to be elementwise)."""
     from actsearch.grammar import library
@@ -86,7 +87,7 @@ def run_pack(task: Any, cands: Sequence[Candidate], seeds: Sequence[int], report
         chunk = members[lo:lo + size]
         counts = {c: sum(1 for m in chunk if m[0] == c) for c in dict.fromkeys(m[0] for m in chunk)}
         if mlp:
-            net: Net = StackedMLP([m[1] for m in chunk], [(*forms[c], n) for c, n in counts.items()])
+            net: Net = StackedMLP([m[1] for m in chunk], [(forms[c], n) for c, n in counts.items()])
         else:
             net = StackedNet([m[1] for m in chunk], [m[2] for m in chunk], list(counts.values()),
                              split.x_train.dim())
@@ -115,33 +116,12 @@ def evaluate_members(net: Net, x: torch.Tensor, y: torch.Tensor, batch: int = 10
     return [v / n for v in loss], acc, pred.cpu()
 
 
-def dead_neuron_rates(net: StackedMLP, x: torch.Tensor) -> list[float]:
-    """Per member: the fraction of hidden units whose f′ is zero (or not finite) on all of ``x``."""
-    inputs: list[torch.Tensor] = []
-    with torch.no_grad():
-        net(x, inputs)
-    dead = [0] * net.members
-    total = 0
-    for k, z_all in enumerate(inputs):
-        total += z_all.shape[-1]
-        for g in net.groups:
-            z = z_all[g.start:g.stop].detach().clone().requires_grad_(True)
-            with torch.enable_grad():
-                out = g.fn(z, g.consts[k])
-                grad = torch.autograd.grad(out.sum(), z, allow_unused=True)[0] if out.requires_grad else None
-            if grad is None:  # the activation ignores its input: every unit is dead
-                grad = torch.zeros_like(z)
-            alive = (grad.ne(0) & grad.isfinite()).any(1)  # (members, units)
-            for row, count in enumerate((~alive).sum(1).tolist()):
-                dead[g.start + row] += count
-    return [d / total for d in dead] if total else [0.0] * net.members
-
-
 def train_pack(net: Net, split: Split, cfg: Any, seeds: Sequence[int], *,
                reports: Sequence[Report | None] | None = None, time_limit_s: float | None = None,
                ) -> list[tuple[EvalResult, torch.Tensor | None]]:
     """Train the pack's members (member i has seed ``seeds[i]``); one (result, test predictions)
     per member, in member order. ``cfg`` is the task config, as for ``train_classifier``."""
+    keep_freed_memory()
     start = time.perf_counter()
     total = net.members
     if len(seeds) != total:
@@ -174,14 +154,10 @@ def train_pack(net: Net, split: Split, cfg: Any, seeds: Sequence[int], *,
             group["lr"] = cosine_lr(cfg.lr, step - 1, cfg.steps)
         idx = torch.stack([torch.randint(n_train, (cfg.batch_size,), generator=gens[m]) for m in live]).to(device)
         xb, yb = split.x_train[idx], split.y_train[idx]
-        out = net(xb).float()
-        losses = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.reshape(-1),
-                                 reduction="none").view(len(live), -1).mean(1)
-        opt.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        losses = net.loss_backward(xb, yb)
         opt.step()
         failed: dict[int, str] = {}
-        for row, finite in enumerate(losses.detach().isfinite().tolist()):
+        for row, finite in enumerate(losses.isfinite().tolist()):
             if not finite:
                 failed[row] = f"loss is not finite at step {step}"
         if step % 100 == 0 or step in marks or step == cfg.steps:
@@ -220,10 +196,7 @@ def _final(net: Net, split: Split, cfg: Any, live: list[int], seeds: Sequence[in
     n_val = len(split.y_val)
     train_loss, train_acc, _ = evaluate_members(net, split.x_train[:n_val], split.y_train[:n_val])
     x_dnr = split.x_val[:cfg.dnr_samples]
-    if isinstance(net, StackedNet):
-        dnr = net.dead_neuron_rates(x_dnr)
-    else:
-        dnr = dead_neuron_rates(net, x_dnr) if net.n_acts - net.head else [0.0] * len(live)
+    dnr = net.dead_neuron_rates(x_dnr)
     wall = (time.perf_counter() - start) / total
     for row, member in enumerate(live):
         seed = int(seeds[member])

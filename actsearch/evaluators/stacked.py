@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn import functional as F
 
 from actsearch.evaluators.metrics import dead_neuron_rate
 
@@ -93,6 +94,17 @@ class StackedNet:
         return outs[0] if len(outs) == 1 else torch.cat(outs)
 
     __call__ = forward
+
+    def loss_backward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Each member's mean cross-entropy on its batch (x: (M, B, …), y: (M, B)); autograd
+        puts the gradient of their sum into the stacked parameters' ``grad``."""
+        for p in self.parameters():
+            p.grad = None
+        out = self.forward(x).float()
+        losses = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1),
+                                 reduction="none").view(len(y), -1).mean(1)
+        losses.sum().backward()
+        return losses.detach()
 
     @torch.no_grad()
     def weights_ok(self, limit: float) -> torch.Tensor:

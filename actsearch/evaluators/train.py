@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.metrics import LossFn, MetricFn, dead_neuron_rate, evaluate_split
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
@@ -67,6 +68,7 @@ def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, 
     ``loss`` / ``metric`` replace cross-entropy / accuracy (a user's ``ModelTask``); the score is
     then the metric on the validation split (``val_acc`` holds it).
     """
+    keep_freed_memory()
     start = time.perf_counter()
     device = split.x_train.device
     cuda = device.type == "cuda"

@@ -38,7 +38,7 @@ from actsearch.grammar.nodes import Node, evaluate, has_x, stable, walk
 
 Fn = Callable[[torch.Tensor, tuple, dict], Any]
 
-_UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "neg": torch.neg, "abs": torch.abs, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
     "sin": torch.sin, "cos": torch.cos, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
     "asinh": torch.asinh, "atan": torch.atan, "sinc": lambda u: torch.sinc(u / math.pi),
@@ -98,25 +98,34 @@ KERNEL_TEXTS = {
 }
 
 
+_KERNELS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "gelu": F.gelu, "silu": F.silu, "elu": F.elu, "selu": torch.selu,
+    "softplus": F.softplus, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
+}  # fmt: skip
+
+
 @lru_cache(maxsize=1)
-def _native_table() -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+def _native_table() -> dict[str, str]:
     from actsearch.grammar.fingerprint import fingerprint
     from actsearch.grammar.parse import parse_tree
 
-    kernels = {
-        "gelu": F.gelu, "silu": F.silu, "elu": F.elu, "selu": torch.selu,
-        "softplus": F.softplus, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-    }  # fmt: skip
-    return {fingerprint(parse_tree(KERNEL_TEXTS[name])): fn for name, fn in kernels.items()}
+    return {fingerprint(parse_tree(KERNEL_TEXTS[name])): name for name in _KERNELS}
 
 
-def native(tree: Node) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """torch's own kernel when the (parameter-free) tree computes one of its activations."""
+def native_name(tree: Node) -> str | None:
+    """The name of torch's own kernel when the (parameter-free) tree computes one of its
+    activations (the function of that name in the expression language)."""
     if any(n[0] in ("param", "arg") for n in walk(tree)):
         return None
     from actsearch.grammar.fingerprint import fingerprint
 
     return _native_table().get(fingerprint(tree))
+
+
+def native(tree: Node) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """torch's own kernel when the (parameter-free) tree computes one of its activations."""
+    name = native_name(tree)
+    return None if name is None else _KERNELS[name]
 
 
 def build(tree: Node, fast: bool = True) -> Fn:
@@ -143,8 +152,8 @@ def closure(node: Node) -> Fn:
     if op == "arg":
         i = node[1]
         return lambda x, a, p: a[i]
-    if op in _UNARY:
-        f, g = _UNARY[op], closure(node[1])
+    if op in UNARY:
+        f, g = UNARY[op], closure(node[1])
         return lambda x, a, p: f(_tensor(g(x, a, p), x))
     if op in ("max", "min"):
         return _minmax(op, node[1], node[2])
@@ -194,6 +203,7 @@ class ActivationModule(nn.Module):
             shape = (per_channel,) if per_channel else ()
             self.register_parameter(name, nn.Parameter(torch.full(shape, float(value))))
         self._fn = build(tree, fast)
+        self._dual = None  # built by with_derivatives when first asked
         self._constant = not has_x(tree)  # output does not follow x's shape by itself
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -211,6 +221,17 @@ class ActivationModule(nn.Module):
         out = _tensor(self._fn(x, (), params), x)
         return out.expand(x.shape) if self._constant else out
 
+    def with_derivatives(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        """f(x) and its derivatives, elementwise, with the constants ``params`` (as :meth:`apply`):
+        a dict from :data:`actsearch.grammar.dual.X` (by x) or a constant's name to a tensor or a
+        float; a missing entry is 0 (see :mod:`actsearch.grammar.dual`)."""
+        if self.__dict__.get("_dual") is None:
+            from actsearch.grammar.dual import build_dual
+
+            self._dual = build_dual(self.tree, self.fast)
+        value, tangents = self._dual(x, params)
+        return _tensor(value, x).expand(x.shape), tangents
+
     def extra_repr(self) -> str:
         """The expression text (shown by ``print(module)``)."""
         extra = f", per_channel={self.per_channel}" if self.per_channel else ""
@@ -219,6 +240,7 @@ class ActivationModule(nn.Module):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_fn", None)
+        state.pop("_dual", None)
         return state
 
     def __setstate__(self, state: dict) -> None:

@@ -123,8 +123,7 @@ def _net(task, cand, seeds):
     for seed in seeds:
         torch.manual_seed(seed)
         models.append(task.build(cand, None)[0])
-    fn, names = member_function(cand.factory(), True)
-    return models, StackedMLP(models, [(fn, names, len(seeds))])
+    return models, StackedMLP(models, [(member_function(cand.factory(), True), len(seeds))])
 
 
 def test_stacked_forward_equals_each_member_network():
