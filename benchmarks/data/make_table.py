@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/data/x-gated-mnist1d.csv")
     ap.add_argument("--order", default="enumeration", choices=("enumeration", "shuffled"))
     ap.add_argument("--shard", default="0/1", help="K/N: train only shard K of N (by fingerprint)")
+    ap.add_argument("--pack", type=int, default=1,
+                    help="candidates trained together as one stacked network (one seed each; the same "
+                         "training per candidate as alone, up to float reassociation)")
     args = ap.parse_args()
     shard, shards = (int(v) for v in args.shard.split("/"))
     if not 0 <= shard < shards:
@@ -86,7 +89,7 @@ def main() -> None:
         print(f"{time.perf_counter() - start:7.0f}s {r.status:8s} {r.score:.4f} {c.expression}", flush=True)
         return False
 
-    trials = replay(searcher, task, seeds=(args.seed,), stop=stop, store=store)  # no pre-screen: a table
+    trials = replay(searcher, task, seeds=(args.seed,), stop=stop, store=store, pack=args.pack)  # no pre-screen: a table
     for rec in store.candidates(task=task) if shard == 0 else ():  # trivial ones (shard 0 writes them)
         if rec.status == "invalid" and rec.trial is None and rec.alias_of is None and rec.fingerprint not in done:
             writer.writerow({"expression": rec.expression, "params": json.dumps(rec.params),

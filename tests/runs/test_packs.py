@@ -133,3 +133,22 @@ def test_ray_packed_search_records_one_row_per_candidate(local_ray, tmp_path):
     assert all(r.ok and len(r.runs) == 1 and r.metrics.get("node") for r in trained)
     assert max(r.runs[0]["metrics"].get("pack", 1) for r in trained) == 3
     assert store.count(role="reference") == 1 and store.pending() == []
+
+
+def test_a_replay_in_packs_scores_every_candidate_once_as_alone():
+    """``replay(..., pack=G)`` (``make_table.py --pack``): the exhaustive searcher's candidates
+    trained G at a time, each once, each with what it gets alone."""
+    from actsearch.search.runner.replay import replay
+    from actsearch.search.searchers import make_searcher
+
+    space = load_space("quick")
+    task = get_task("mnist1d", **TINY)
+    packed = replay(make_searcher("exhaustive", space), task, pack=4, budget=8)
+    alone = replay(make_searcher("exhaustive", space), task, budget=8)
+    assert [t.config.fingerprint for t in packed] == [t.config.fingerprint for t in alone]
+    assert len({t.config.fingerprint for t in packed}) == 8
+    trained = [t for t in packed if t.result.runs]
+    assert trained and all(t.result.runs[0].metrics.get("pack", 1) > 1 for t in trained if t.result.status == "ok")
+    for p, a in zip(packed, alone, strict=True):
+        assert p.result.status == a.result.status
+        assert p.result.score == pytest.approx(a.result.score, abs=2.5 / N_VAL)

@@ -13,7 +13,14 @@ from actsearch.evaluators.result import CandidateResult
 from actsearch.results.memory import MemoryStore
 from actsearch.results.store import Store
 from actsearch.search.runner.study import Study
-from actsearch.search.runner.trials import TaskRef, TrialConfig, TrialEvent, bind_task, evaluate_trial
+from actsearch.search.runner.trials import (
+    TaskRef,
+    TrialConfig,
+    TrialEvent,
+    bind_task,
+    evaluate_trial,
+    evaluate_trials,
+)
 from actsearch.search.searchers.base import FINISHED, WAIT, Searcher
 
 
@@ -25,24 +32,28 @@ class Trial:
 
 def replay(searcher: Searcher, task: Any, *, budget: int | None = None, seeds: Sequence[int] = (0,),
            stop: Callable[[Trial], bool] | None = None, screen: Any = None,
-           store: Store | None = None) -> list[Trial]:
+           store: Store | None = None, pack: int = 1) -> list[Trial]:
     """Run ``searcher`` on ``task`` (a Task, a score table, or a name) until it finishes, ``budget``
-    trials ran, or ``stop(trial)``; ``screen``: a pre-screen (None: off)."""
+    trials ran, or ``stop(trial)``; ``screen``: a pre-screen (None: off); ``pack``: trials trained
+    together as one stacked network where the task batches (:func:`evaluate_trials`)."""
     ref = TaskRef.of(task) if isinstance(task, str) else bind_task(task)
     study = Study(store if store is not None else MemoryStore(), task=ref.name, searcher=searcher,
                   budget=budget if budget is not None else 10**12, seeds=len(seeds), screen=screen)
     study.ref = ref
     trials: list[Trial] = []
     while True:
-        config = study.next_trial()
-        if config is FINISHED:
+        configs = study.next_trials(pack)
+        if configs is FINISHED:
             break
-        if config is WAIT:
+        if configs is WAIT:
             raise RuntimeError(f"searcher {searcher.name!r} waits with no trial running")
-        outcome = evaluate_trial(config)
-        study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
-        trials.append(Trial(config, outcome.result))
-        if stop is not None and stop(trials[-1]):
+        outcomes = evaluate_trials(configs) if len(configs) > 1 else [evaluate_trial(configs[0])]
+        stopped = False
+        for config, outcome in zip(configs, outcomes, strict=True):
+            study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
+            trials.append(Trial(config, outcome.result))
+            stopped = stopped or (stop is not None and stop(trials[-1]))
+        if stopped:
             break
     if study.failure is not None:  # a failed write, or every proposal rejected (AllRejected)
         raise study.failure
