@@ -1,6 +1,6 @@
 """Batched vs sequential training of candidate seeds on the MNIST-1D MLPs, one CPU thread.
 
-    nice -n 10 python benchmarks/bench_batched.py [--steps 500] [--quick] [--archs]
+    nice -n 10 python benchmarks/bench_batched.py [--steps 500] [--quick] [--no-compile]
 
 1. Seeds of one candidate (swish): candidate-seeds per second trained one by one
    (``batched=false``) and as one stacked network, for S = 1 (stacked although by default one
@@ -23,13 +23,6 @@
    first stage (32 → 32 channels, length 40, batch 128) for 5 members as one grouped conv
    (``groups=5``, the natural stacked form, which also keeps batch norm per member) vs five
    separate convs.
-
-6. ``--archs``: the same for the transfer networks that train as a ``torch.func`` stack
-   (:class:`~actsearch.evaluators.stacked.StackedNet`): ``mnist1d-cnn``, ``mnist1d-resnet-ln``,
-   ``mnist1d-vit``, with S = 1 and 5 seeds of swish and packs of G = 2 and 4 candidates × 5 seeds
-   (``batched=true`` forced, whatever the task's default), batched vs sequential
-   candidate-seeds per second. Saved to ``benchmarks/results/bench_batched_archs.json`` (the MLP
-   figures are left as they are).
 
 Everything is measured in one process, so the figures are ratios on the same (possibly shared)
 machine. Times are this process's CPU seconds (one torch thread), the fewest of ``--repeats``
@@ -286,6 +279,63 @@ def engines(steps: int, reps: int, compile_too: bool) -> dict:
     return out
 
 
+def stack_step_ms(members: int, reps: int) -> float:
+    """ms of CPU per training step (hand-differentiated stack, Adam) of ``members`` swish members."""
+    from actsearch.evaluators.batched import member_form
+    from actsearch.evaluators.candidate import as_candidate
+    from actsearch.evaluators.ensemble import StackedMLP
+
+    task = get_task("mnist1d")
+    cand, split = as_candidate("swish"), task.split()
+    models = []
+    for seed in range(members):
+        torch.manual_seed(seed)
+        models.append(task.build(cand, None)[0])
+    net = StackedMLP(models, [(member_form(cand), members)])
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
+    gen = torch.Generator().manual_seed(0)
+
+    def step() -> None:
+        idx = torch.randint(len(split.y_train), (members, 128), generator=gen)
+        net.loss_backward(split.x_train[idx], split.y_train[idx])
+        opt.step()
+
+    for _ in range(max(3, reps // 10)):
+        step()
+    best = float("inf")
+    for _ in range(REPEATS + 1):
+        start = clock()
+        for _ in range(reps):
+            step()
+        best = min(best, clock() - start)
+    return best / reps * 1e3
+
+
+def allocator(reps: int, counts: tuple[int, ...]) -> list[dict]:
+    """Per-step ms of the stack with glibc's default allocator settings vs
+    ``allocator.keep_freed_memory`` (each in a fresh process: the setting is process-wide),
+    alternately, the fewest of two processes each."""
+    import subprocess
+
+    def child(members: int, keep: bool) -> float:
+        code = (f"import torch, benchmarks.bench_batched as b; torch.set_num_threads(1); b.REPEATS = {REPEATS}; "
+                f"from actsearch.evaluators import allocator; {'allocator.keep_freed_memory(); ' if keep else ''}"
+                f"print(b.stack_step_ms({members}, {reps}))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=ROOT.parent)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    rows = []
+    for m in counts:
+        default, keep = float("inf"), float("inf")
+        for _ in range(2):
+            default, keep = min(default, child(m, False)), min(keep, child(m, True))
+        rows.append({"members": m, "default_ms": default, "keep_freed_ms": keep, "speedup": default / keep})
+        print(f"allocator, {m:2d} members: default {default:.2f} ms/step, keep_freed_memory {keep:.2f} "
+              f"({default / keep:.2f}x)", flush=True)
+    return rows
+
+
 def grouped_conv(reps: int) -> dict:
     """ms of CPU per forward+backward: 5 members' conv as one grouped conv vs 5 separate convs."""
     from torch.nn import functional as F
@@ -315,168 +365,29 @@ def grouped_conv(reps: int) -> dict:
     return out
 
 
-ARCHS = ("mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit")
-
-
-def timed_pair(first, second) -> tuple[float, object, float, object]:
-    """The fewest CPU seconds of ``REPEATS`` calls of each of two functions, called alternately
-    (so both see the same load), and their last results."""
-    best, out = [float("inf"), float("inf")], [None, None]
-    for _ in range(REPEATS):
-        for k, fn in enumerate((first, second)):
-            start = clock()
-            out[k] = fn()
-            best[k] = min(best[k], clock() - start)
-    return best[0], out[0], best[1], out[1]
-
-
-def archs_table(task_name: str, steps: int, counts: tuple[int, ...], sizes: tuple[int, ...],
-                seeds: int) -> list[dict]:
-    """Candidate-seeds per second, batched (a ``StackedNet``) vs one by one, of S seeds of swish
-    and of packs of G candidates × ``seeds`` seeds, on one transfer network."""
-    cfg = {"steps": steps}
-    rows = []
-
-    def row(g: int, s: int, t_seq: float, t_bat: float, statuses: list[str]) -> dict:
-        m = g * s
-        out = {"task": task_name, "candidates": g, "seeds": s, "members": m,
-               "sequential_cand_seeds_per_s": m / t_seq, "batched_cand_seeds_per_s": m / t_bat,
-               "speedup": t_seq / t_bat, "status": statuses}
-        print(f"{task_name:18s} G={g} S={s}  seq {out['sequential_cand_seeds_per_s']:.3f}/s  "
-              f"batched {out['batched_cand_seeds_per_s']:.3f}/s  {out['speedup']:.2f}x", flush=True)
-        return out
-
-    batched.MIN_MEMBERS = 1  # time the stacked loop for one seed too
-    for s in counts:
-        ss = list(range(s))
-        t_seq, seq, t_bat, bat = timed_pair(lambda ss=ss: evaluate("swish", task_name, ss, batched=False, **cfg),
-                                            lambda ss=ss: evaluate("swish", task_name, ss, batched=True, **cfg))
-        assert all("pack" in r.metrics for r in bat.runs), "the batched path did not run"
-        rows.append(row(1, s, t_seq, t_bat, [seq.status, bat.status]))
-    batched.MIN_MEMBERS = default_min
-    for g in sizes:
-        cands = list(PACK[:g])
-        t_seq, _, t_bat, bat = timed_pair(
-            lambda c=cands: [evaluate(x, task_name, range(seeds), batched=False, **cfg) for x in c],
-            lambda c=cands: evaluate_pack(c, task_name, range(seeds), batched=True, **cfg))
-        assert all("pack" in r.metrics for res in bat for r in res.runs), "the batched path did not run"
-        rows.append(row(g, seeds, t_seq, t_bat, [r.status for r in bat]))
-    return rows
-
-
-def arch_step(task_name: str, members: int, reps: int) -> dict:
-    """ms of CPU per training step (forward, backward, Adam) of ``members`` swish members on one
-    transfer network: the ``StackedNet`` vs as many separate networks."""
-    import copy
-
-    from torch.nn import functional as F
-
-    from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.stacked import StackedNet
-
-    task = get_task(task_name)
-    cand, split = as_candidate("swish"), task.split()
-    built = []
-    for seed in range(members):
-        torch.manual_seed(seed)
-        built.append(task.build(cand, None))
-    gen = torch.Generator().manual_seed(0)
-
-    def stepper(loss_of, params):
-        opt = torch.optim.Adam(params, lr=1e-3, fused=True)
-
-        def step() -> None:
-            idx = torch.randint(len(split.y_train), (members, 128), generator=gen)
-            opt.zero_grad(set_to_none=True)
-            loss_of(split.x_train[idx], split.y_train[idx]).sum().backward()
-            opt.step()
-
-        return step
-
-    net = StackedNet([copy.deepcopy(m) for m, _ in built], [[]] * members, [members], 2)
-
-    def stacked(xb, yb):
-        return F.cross_entropy(net(xb).reshape(-1, 10), yb.reshape(-1), reduction="none").view(members, -1).mean(1)
-
-    separate = [copy.deepcopy(m) for m, _ in built]
-
-    def one_by_one(xb, yb):
-        return torch.stack([F.cross_entropy(m(xb[k]), yb[k]) for k, m in enumerate(separate)])
-
-    steps = [stepper(stacked, net.parameters()), stepper(one_by_one, [p for m in separate for p in m.parameters()])]
-    for step in steps:
-        for _ in range(max(3, reps // 10)):
-            step()
-    rounds = [[], []]
-    for _ in range(2 * REPEATS + 1):  # interleaved, so both see the same load
-        for k, step in enumerate(steps):
-            start = clock()
-            for _ in range(reps):
-                step()
-            rounds[k].append((clock() - start) / reps * 1e3)
-    stacked_ms, separate_ms = min(rounds[0]), min(rounds[1])
-    out = {"task": task_name, "members": members, "stacked_ms": stacked_ms, "separate_ms": separate_ms}
-    out["speedup"] = out["separate_ms"] / out["stacked_ms"]
-    print(f"{task_name:18s} per step, {members} members: stacked {out['stacked_ms']:.2f} ms, "
-          f"separate {out['separate_ms']:.2f} ms ({out['speedup']:.2f}x)", flush=True)
-    return out
-
-
-def archs_main(args: argparse.Namespace) -> int:
-    steps = 30 if args.quick else args.steps
-    counts, sizes, seeds = ((1, 2), (2,), 2) if args.quick else ((1, 5), (2, 4), 5)
-    nets = tuple(args.net or ARCHS)
-    get_task("mnist1d").split()
-    for name in nets:  # warm torch's kernels and caches for both paths
-        for flag in (False, True):
-            evaluate("swish", name, (0, 1), steps=10, batched=flag)
-    start = time.perf_counter()
-    rows = [r for name in nets for r in archs_table(name, steps, counts, sizes, seeds)]
-    per_step = [arch_step(name, seeds, 10 if args.quick else 60) for name in nets]
-    path = args.out if args.out is not None else ROOT / "results" / "bench_batched_archs.json"
-    if args.net and path.is_file():  # re-measured networks replace their rows; the others stay
-        old = json.loads(path.read_text())
-        rows = [r for r in old.get("rows", []) if r["task"] not in nets] + rows
-        per_step = [r for r in old.get("per_step", []) if r["task"] not in nets] + per_step
-    out = {
-        "benchmark": "bench_batched --archs", "steps": steps, "quick": args.quick, "threads": 1,
-        "machine": args.machine, "repeats": REPEATS, "platform": platform.platform(), "torch": torch.__version__,
-        "python": sys.version.split()[0], "rows": rows, "per_step": per_step, "wall_s": time.perf_counter() - start,
-        "notes": "CPU seconds of whole evaluate / evaluate_pack calls (fewest of `repeats`), batched=true "
-                 "(a torch.func StackedNet: one vmapped stack per candidate) vs batched=false, timed "
-                 "alternately; per_step: ms of CPU per training step "
-                 "of the training loop alone (no building, checkpoints or final metrics)",
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {path}")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=500, help="training steps per run (the ratio barely depends on it)")
     ap.add_argument("--quick", action="store_true", help="a smoke run: few steps, small counts")
     ap.add_argument("--repeats", type=int, default=2, help="runs per timing; the fastest counts")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
-    ap.add_argument("--archs", action="store_true", help="only the transfer networks (section 6)")
-    ap.add_argument("--net", action="append", choices=ARCHS,
-                    help="with --archs: only this network (repeatable); its rows replace those in the file")
+    ap.add_argument("--only-allocator", action="store_true", help="only the allocator rows (printed, not saved)")
     ap.add_argument("--out", type=Path, default=None,
-                    help="default benchmarks/results/bench_batched.json (--archs: bench_batched_archs.json)")
+                    help="default benchmarks/results/bench_batched.json")
     ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved with the figures)")
     args = ap.parse_args(argv)
     global REPEATS
     REPEATS = 1 if args.quick else max(1, args.repeats)
     torch.set_num_threads(1)
-    if args.archs:
-        return archs_main(args)
     args.out = args.out if args.out is not None else ROOT / "results" / "bench_batched.json"
     steps = 30 if args.quick else args.steps
     counts = (1, 2) if args.quick else (1, 5, 10)
     sizes = (1, 2) if args.quick else (1, 2, 4, 8)
     reps = 20 if args.quick else 200
     get_task("mnist1d").split()  # generate / load the data before anything is timed
+    if args.only_allocator:
+        print(json.dumps(allocator(reps, (1, 5, 20)), indent=1))
+        return 0
     for flag in (False, True):  # warm torch's kernels and caches for both paths
         evaluate("swish", "mnist1d", (0, 1), steps=20, batched=flag)
     start = time.perf_counter()
@@ -486,11 +397,12 @@ def main(argv: list[str] | None = None) -> int:
     pack_one = packs_table(steps, sizes if args.quick else (*sizes, 10), 1, reps)
     engine = engines(steps, reps, not (args.quick or args.no_compile))
     conv = grouped_conv(reps)
+    alloc = allocator(20 if args.quick else 200, (1, 5) if args.quick else (1, 5, 20))
     out = {
         "benchmark": "bench_batched", "steps": steps, "quick": args.quick, "threads": 1,
         "machine": args.machine, "repeats": REPEATS, "platform": platform.platform(), "torch": torch.__version__,
         "python": sys.version.split()[0], "seeds": seeds_rows, "packs": pack_rows, "packs_one_seed": pack_one,
-        "engines": engine, "resnet_conv": conv,
+        "engines": engine, "resnet_conv": conv, "allocator": alloc,
         "wall_s": time.perf_counter() - start,
         "notes": "CPU seconds of whole evaluate / evaluate_pack calls (fewest of `repeats`); GFLOP/s: "
                  "matmul FLOPs over those CPU seconds; matmul_gflops_M: the same matmuls alone for M "

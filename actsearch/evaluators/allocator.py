@@ -3,12 +3,15 @@
 glibc's ``malloc`` serves a block above its mmap threshold (128 KiB at start) with a fresh
 ``mmap`` and gives it back with ``munmap`` when it is freed, and trims freed memory at the top of
 the heap back to the system. A training step allocates and frees the same few dozen tensors every
-step; a stacked network's tensors are M times larger (5 members × 128 × 100 floats = 250 KiB), so
-every one of them paid a system call and a page fault per 4 KiB page on first touch, on every step.
-:func:`keep_freed_memory` raises the mmap threshold and the trim threshold so that freed blocks
-stay in the heap and are reused: per training step of the deep MLP, 1.5× faster for 5 stacked
-members and 1.6× for 20 (``benchmarks/bench_batched.py``, ``allocator`` rows). It costs at most
-:data:`KEEP_BYTES` of freed memory held by the process. Elsewhere than on glibc it does nothing.
+step; a stacked network's tensors are M times larger (5 members × 128 × 100 floats = 250 KiB), so,
+unless glibc's own dynamic threshold has already risen past them (it rises when a large mmapped
+block is freed, so it depends on what the process did before), each one costs a system call and a
+page fault per 4 KiB page on every step. :func:`keep_freed_memory` raises the mmap threshold and
+the trim threshold so that freed blocks stay in the heap and are reused whatever the history:
+per training step of 5 stacked members of the deep MLP, 1.5–1.6× faster where the default had
+not adapted, about equal where it had (``benchmarks/bench_batched.py``, ``allocator`` rows:
+each setting in fresh processes). It costs at most :data:`KEEP_BYTES` of freed memory held by
+the process. Elsewhere than on glibc it does nothing.
 """
 
 from __future__ import annotations

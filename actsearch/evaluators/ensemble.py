@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from actsearch.grammar.compile import ActivationModule
-from actsearch.grammar.dual import X
+from actsearch.grammar.dual import X, with_derivatives
 
 MemberFn = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 Derivatives = Callable[[torch.Tensor, dict[str, torch.Tensor]],
@@ -68,8 +68,10 @@ def member_function(module: nn.Module, elementwise: bool) -> MemberForm | None:
         def apply(x: torch.Tensor, consts: dict[str, torch.Tensor]) -> torch.Tensor:
             return module.apply(x, shaped(x, consts))
 
+        dual = with_derivatives(module)
+
         def derivatives(x: torch.Tensor, consts: dict[str, torch.Tensor]):  # noqa: ANN202
-            y, tangents = module.with_derivatives(x, shaped(x, consts))
+            y, tangents = dual(x, shaped(x, consts))
             return y, _full(tangents.get(X), x), {n: _full(tangents.get(n), x) for n in consts}
 
         return MemberForm(apply, list(module.names), derivatives)

@@ -79,7 +79,7 @@ class Mnist1dCnnConfig(Mnist1dConfig):
     kernel: int = 5  # convolution width
     # a torch.func stack (StackedNet), one per candidate: 1.32x for 5 seeds (1.04x in an earlier run),
     # 1.15-1.33x for packs of 2-4 candidates x 5 seeds, 0.71x for 1 seed (trains seed by seed), per step
-    # 0.90-1.12x (bench_batched --archs, shared machine); false: one by one
+    # 0.90-1.12x (bench_batched_archs, shared machine); false: one by one
     batched: bool = True
 
 
@@ -93,7 +93,7 @@ class Mnist1dResnetLnConfig(Mnist1dConfig):
     blocks: int = 3  # residual blocks; each after the first halves the length
     norm: str = "layer"  # layer (GroupNorm(1, C): per example) or batch
     # true: a torch.func stack (StackedNet; norm=batch trains seed by seed anyway); measured 0.75x for 5
-    # seeds, 0.79x for 1, 0.90-0.95x for packs of 2-4 candidates x 5 seeds (bench_batched --archs)
+    # seeds, 0.79x for 1, 0.90-0.95x for packs of 2-4 candidates x 5 seeds (bench_batched_archs)
     batched: bool = False
 
 
@@ -109,7 +109,7 @@ class Mnist1dVitConfig(Mnist1dConfig):
     heads: int = 4  # attention heads
     mlp_ratio: int = 2  # MLP hidden units per token width (the candidate acts there)
     # true: a torch.func stack (StackedNet); measured 1.02x for 5 seeds, 0.75x for 1, 1.10-1.13x for packs
-    # of 2-4 candidates x 5 seeds, per step 0.93-0.97x (bench_batched --archs, shared machine): not 1.1x
+    # of 2-4 candidates x 5 seeds, per step 0.93-0.97x (bench_batched_archs, shared machine): not 1.1x
     batched: bool = False
 
 

@@ -203,7 +203,6 @@ class ActivationModule(nn.Module):
             shape = (per_channel,) if per_channel else ()
             self.register_parameter(name, nn.Parameter(torch.full(shape, float(value))))
         self._fn = build(tree, fast)
-        self._dual = None  # built by with_derivatives when first asked
         self._constant = not has_x(tree)  # output does not follow x's shape by itself
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -221,17 +220,6 @@ class ActivationModule(nn.Module):
         out = _tensor(self._fn(x, (), params), x)
         return out.expand(x.shape) if self._constant else out
 
-    def with_derivatives(self, x: torch.Tensor, params: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict]:
-        """f(x) and its derivatives, elementwise, with the constants ``params`` (as :meth:`apply`):
-        a dict from :data:`actsearch.grammar.dual.X` (by x) or a constant's name to a tensor or a
-        float; a missing entry is 0 (see :mod:`actsearch.grammar.dual`)."""
-        if self.__dict__.get("_dual") is None:
-            from actsearch.grammar.dual import build_dual
-
-            self._dual = build_dual(self.tree, self.fast)
-        value, tangents = self._dual(x, params)
-        return _tensor(value, x).expand(x.shape), tangents
-
     def extra_repr(self) -> str:
         """The expression text (shown by ``print(module)``)."""
         extra = f", per_channel={self.per_channel}" if self.per_channel else ""
@@ -240,7 +228,6 @@ class ActivationModule(nn.Module):
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_fn", None)
-        state.pop("_dual", None)
         return state
 
     def __setstate__(self, state: dict) -> None:

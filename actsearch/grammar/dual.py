@@ -109,6 +109,19 @@ def _slope(op: str, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"no derivative rule for {op!r}")
 
 
+def with_derivatives(module: Any) -> Callable[[torch.Tensor, dict], tuple[torch.Tensor, Tangents]]:
+    """For a compiled :class:`~actsearch.grammar.compile.ActivationModule`: ``f(x, params) ->
+    (f(x) with x's shape, tangents)``, with constants of any broadcasting shape as in its
+    ``apply``."""
+    dual = build_dual(module.tree, module.fast)
+
+    def apply(x: torch.Tensor, params: dict) -> tuple[torch.Tensor, Tangents]:
+        value, tangents = dual(x, params)
+        return _full(value, x).expand(x.shape), tangents
+
+    return apply
+
+
 def build_dual(tree: Node, fast: bool = True) -> DualFn:
     """The closure ``f(x, params) -> (value, tangents)`` for a whole tree, built like
     :func:`actsearch.grammar.compile.build` builds the plain one (torch's own kernel for a

@@ -9,7 +9,7 @@ from grammar_strategies import trees
 from hypothesis import given, settings
 
 from actsearch.grammar import parse
-from actsearch.grammar.dual import X
+from actsearch.grammar.dual import X, with_derivatives
 from actsearch.grammar.nodes import to_text
 from actsearch.search.space.core import load_space
 
@@ -43,7 +43,7 @@ def check(text: str, params: dict[str, float], fast: bool = True, strict: bool =
     module = act.module(fast=fast).double()
     x = POINTS
     consts = {n: torch.full_like(x, v) for n, v in act.params.items()}
-    value, tangents = module.with_derivatives(x, consts)
+    value, tangents = with_derivatives(module)(x, consts)
     torch.testing.assert_close(value, module.apply(x, consts), rtol=0, atol=0, equal_nan=True)
     dx, dc = autograd_derivatives(module, x, act.params)
     for name, theirs in ((X, dx), *dc.items()):
