@@ -136,6 +136,13 @@ def _split_overrides(names: tuple[str, ...], overrides: dict[str, Any]) -> tuple
     return panel, members
 
 
+
+def _batches(task: Any, cand: Any) -> bool:
+    """Whether a member task trains ``cand``'s seeds as one stacked network (a task without the
+    ``batchable`` method, e.g. a user's, never does)."""
+    batchable = getattr(task, "batchable", None)
+    return batchable is not None and bool(batchable(cand))
+
 class PanelTask:
     """Trains a candidate on each member task and scores it by the aggregate of normalised scores."""
 
@@ -184,7 +191,7 @@ class PanelTask:
     def batchable(self, cand: Any) -> bool:
         """Whether a member trains ``cand``'s seeds as one stacked network (then :meth:`run_pack`
         trains the seeds member by member, all at once on such a member)."""
-        return any(getattr(t, "batchable", None) is not None and t.batchable(cand) for t in self.members)
+        return any(_batches(t, cand) for t in self.members)
 
     def run_pack(self, cands: Any, seeds: Any, *, reports: Any = None, threads: int = 1,
                  time_limit_s: float | None = None) -> list[list[tuple[EvalResult, None]]]:
@@ -216,7 +223,7 @@ class PanelTask:
             left = [None if time_limit_s is None else max(0.0, time_limit_s - spent[i]) for i in live]
             t0 = time.perf_counter()
             packed = None
-            if packs and len(live) > 1 and getattr(task, "batchable", None) is not None and task.batchable(cand):
+            if packs and len(live) > 1 and _batches(task, cand):
                 packed = task.run_pack([cand], [seeds[i] for i in live], reports=[hooks], threads=threads,
                                        time_limit_s=None if time_limit_s is None else min(left))
             if packed is not None:
