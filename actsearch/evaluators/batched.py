@@ -38,7 +38,7 @@ from actsearch.evaluators.train import Report, adam, checkpoint_steps, cosine_lr
 
 Net = StackedMLP | StackedNet  # what train_pack trains: members, forward, parameters, weights_ok, keep
 
-MIN_MEMBERS = 2  # fewer members train seed by seed: one alone gains nothing (0.88-1.0x, bench_batched)
+MIN_MEMBERS = 2  # fewer members train seed by seed: one alone gains little (1.03-1.31x, bench_batched)
 CPU_PACK = 10  # most members stacked at once on a CPU (more train one stack after another): per
 # member, 10 were never slower than 5 and 40 were 0.87x of 20 (bench_batched, shared machine)
 
