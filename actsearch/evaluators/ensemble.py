@@ -163,6 +163,16 @@ class Group:
         return got[0]
 
 
+PAD = 64  # the flat buffer's length is a multiple of this (and at least one element of padding)
+
+
+def _padding(n: int) -> int:
+    """Zeros after n values: the fused Adam kernel vectorises a tensor's body and finishes its last
+    ``n % width`` elements with scalar code that rounds differently, so without padding the last
+    member's last bias would train differently depending on how many members share the pack."""
+    return PAD - n % PAD
+
+
 @dataclass
 class Segment:
     """One stacked tensor in the flat buffer: its shape (rows first) and the member of each row."""
@@ -203,7 +213,8 @@ class StackedMLP:
             self.plan.append((form, row, row + count))
             row += count
         self.members = row
-        self.flat = torch.cat([t.reshape(-1) for t in tensors]).contiguous()
+        flat = torch.cat([t.reshape(-1) for t in tensors])
+        self.flat = torch.cat([flat, flat.new_zeros(_padding(len(flat)))])
         self.grad = torch.zeros_like(self.flat)
         self._bind()
 
@@ -339,7 +350,9 @@ class StackedMLP:
                 pieces.append((offset + rows[:, None] * width + torch.arange(width)).reshape(-1))
                 segments.append(Segment((len(kept), *seg.shape[1:]), [renumber[seg.members[r]] for r in kept]))
             offset += seg.size
-        index = torch.cat(pieces).to(self.flat.device)
+        index = torch.cat(pieces)
+        # the new padding holds the old padding's values (zeros, with zero optimizer state)
+        index = torch.cat([index, torch.full((_padding(len(index)),), len(self.flat) - 1)]).to(self.flat.device)
         plan = []
         for form, start, stop in self.plan:
             rows = [renumber[m] for m in range(start, stop) if alive[m]]

@@ -312,7 +312,10 @@ def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -
         ref = _from_file(config.reference, name, settings)
         if ref is not None:
             return ref
-    key = hashlib.sha1(json.dumps([name, settings, config.reference_seeds], sort_keys=True).encode()).hexdigest()[:16]
+    from actsearch.evaluators.train import NUMERICS
+
+    key = hashlib.sha1(json.dumps([name, settings, config.reference_seeds, NUMERICS],
+                                  sort_keys=True).encode()).hexdigest()[:16]
     from actsearch.evaluators.data import cache_dir
 
     path = cache_dir() / "panel-references" / f"{key}.json"
@@ -322,7 +325,7 @@ def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -
             return Reference(name, float(data["mean"]), float(data["sd"]), int(data["seeds"]), "cache")
         except (OSError, ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is measured again
-    runs = [task.evaluate_seed("relu", seed, threads=threads) for seed in range(config.reference_seeds)]
+    runs = _relu_runs(task, config.reference_seeds, threads)
     failed = next((r for r in runs if r.status != OK), None)
     if failed is not None:
         raise TaskError(f"panel: the ReLU reference failed on {name}: {failed.error or failed.status}")
@@ -335,6 +338,19 @@ def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -
                                "seeds": ref.seeds, "scores": scores}))
     os.replace(tmp, path)
     return ref
+
+
+def _relu_runs(task: Any, seeds: int, threads: int) -> list[Any]:
+    """ReLU on seeds 0 .. seeds − 1, trained the way the panel trains a candidate's seeds (as one
+    stacked network where the member batches), so that ReLU as a candidate scores z = 0 exactly."""
+    from actsearch.evaluators.candidate import as_candidate
+
+    relu = as_candidate("relu")
+    if seeds > 1 and _batches(task, relu):
+        packed = task.run_pack([relu], list(range(seeds)), threads=threads)
+        if packed is not None:
+            return [result for result, _ in packed[0]]
+    return [task.evaluate_seed("relu", seed, threads=threads) for seed in range(seeds)]
 
 
 def _from_file(path: str, name: str, settings: dict[str, Any]) -> Reference | None:

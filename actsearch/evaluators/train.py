@@ -25,6 +25,10 @@ from actsearch.evaluators.metrics import LossFn, MetricFn, dead_neuron_rate, eva
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
 
 Report = Callable[[int, float], None]
+# The training code's numerics: bumped when the same settings and seed give other numbers (cached
+# ReLU references of panels are keyed by it). 3: the stacked MLP differentiated by hand, panel
+# references trained as the candidates are (stacked where the member batches).
+NUMERICS = 3
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:

@@ -205,3 +205,16 @@ def test_an_exception_from_report_stops_the_pack():
 
     with pytest.raises(Stop):
         evaluate("swish", "mnist1d", (0, 1), report=report, **{**DEEP, "steps": 8})
+
+
+def test_a_member_trains_the_same_whatever_else_shares_its_pack():
+    """Bit for bit: a candidate's seeds alone, first in a pack, or last in it (the flat buffer is
+    padded, so no member's values fall in the fused Adam kernel's scalar tail)."""
+    cfg = {**DEEP, "steps": 40}
+    alone = evaluate("relu", "mnist1d", (0, 1, 2), **cfg)
+    first = evaluate_pack(["relu", "swish"], "mnist1d", (0, 1, 2), **cfg)[0]
+    last = evaluate_pack(["swish", "relu"], "mnist1d", (0, 1, 2), **cfg)[1]
+    for a, f, la in zip(alone.runs, first.runs, last.runs, strict=True):
+        assert a.metrics["pack"] == 3 and f.metrics["pack"] == la.metrics["pack"] == 6
+        assert a.metrics["val_loss"] == f.metrics["val_loss"] == la.metrics["val_loss"]
+        assert a.metrics["checkpoints"] == f.metrics["checkpoints"] == la.metrics["checkpoints"]
