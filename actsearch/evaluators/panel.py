@@ -19,7 +19,8 @@ The ReLU reference of a member, in this order:
 2. ``--set reference=FILE``: a calibration file written by ``benchmarks/calibrate_tasks.py``
    (``{"tasks": {NAME: {"settings": {...}, "candidates": {"relu": {"mean", "sd"}}}}}``), used for
    a member whose settings equal the file's;
-3. otherwise measured: ReLU trained on seeds 0 .. reference_seeds − 1, once per machine, cached
+3. otherwise measured: ReLU trained on seeds 0 .. reference_seeds − 1 as a candidate's seeds are (one
+   stacked network where the member batches), once per machine, cached
    as JSON in the data cache (``panel-references/``) under the task's name and settings.
 
 Per seed, the metrics hold ``panel.score/NAME`` (the member's score), ``panel.z/NAME`` and the
