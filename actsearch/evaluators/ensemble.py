@@ -11,8 +11,8 @@ member, broadcast over the member's hidden tensor).
 
 Training does not go through autograd's graph. :meth:`StackedMLP.loss_backward` runs the forward
 pass, keeping each layer's input and the activation's derivative f′(h) — computed alongside f(h)
-by forward-mode AD (:func:`activation_with_derivatives`, torch's own derivative formulas, the same
-that autograd applies) — and then the backward pass by hand: two ``bmm`` and a sum per layer, one
+by the forward-mode closures of :mod:`actsearch.grammar.dual` (autograd's own derivative rules;
+autograd on that one activation for a module without an expression) — and then the backward pass by hand: two ``bmm`` and a sum per layer, one
 multiply by f′ per activation, and one weighted sum per learnable constant. The gradients are
 written into one flat buffer beside the parameters, so one fused Adam kernel updates every member
 (Adam is elementwise, so each member's update is its own). Every operation is per member, so a
