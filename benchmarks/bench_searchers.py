@@ -58,6 +58,7 @@ VARIANTS["rl-dyna"] = ("rl", {"pool": 0, "dyna": 8})
 VARIANTS["rl-pool-dyna"] = ("rl", {"dyna": 8})
 VARIANTS["rl-pool64"] = ("rl", {"pool": 64})
 VARIANTS["rl-pool-b2"] = ("rl", {"pool": 16, "batch_size": 2})
+VARIANTS["rl-explore"] = ("rl", {"explore": 0.25})  # a quarter of the forest's pool drawn uniformly
 NOT_IN_TABLE = "not in the score table"
 PROBE = ["mnist1d"]  # the task whose network the searchers' features probe (--probe)
 

@@ -15,6 +15,8 @@ from actsearch.search.searchers.controller import centred_ranks
     ({"model": "gp"}, "model must be one of none, forest"),
     ({"model": "none"}, "pool and dyna need model=forest"),
     ({"batch_size": 0}, "batch_size and n_initial must be >= 1"),
+    ({"explore": 1.0}, "explore must be in \\[0, 1\\)"),
+    ({"explore": 0.5, "pool": 4}, "needs a pool larger than batch_size"),
 ])
 def test_bad_options_are_user_errors(tiny_space, options, message):
     with pytest.raises(SearcherError, match=message):
@@ -34,6 +36,20 @@ def test_the_forest_picks_the_batch_once_it_has_results(tiny_space):
         origins.append(p.origin)
         searcher.on_trial_complete(p.trial_id, score=0.5 if "sin" in p.expression else 0.1)
     assert origins[:4] == ["controller+proxy"] * 4 and origins[4:12] == ["controller+model"] * 8
+
+
+def test_explore_puts_uniform_samples_in_the_pool_and_the_forest_may_pick_them(tiny_space):
+    searcher = looped("rl", tiny_space, seed=3, pool=12, n_initial=4, batch_size=4, explore=0.5)
+    origins, fingerprints = [], set()
+    for _ in range(16):
+        p = searcher.suggest()
+        origins.append(p.origin)
+        fingerprints.add(p.fingerprint)
+        searcher.on_trial_complete(p.trial_id, score=0.5 if "sin" in p.expression else 0.1)
+    assert len(fingerprints) == 16  # never a repeat, whichever source a member came from
+    assert set(origins[:4]) <= {"controller+proxy", "random+proxy"}
+    assert set(origins[4:]) <= {"controller+model", "random+model"}
+    assert "random+model" in origins or "random+proxy" in origins
 
 
 def test_a_state_of_the_first_form_loads(tiny_space):

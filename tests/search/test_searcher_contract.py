@@ -22,6 +22,7 @@ CASES = {n: (n, {}) for n in SEARCHERS}
 CASES["rl-old"] = ("rl", {"reward": "raw", "batch_size": 8, "model": "none", "pool": 0})
 CASES["rl-controller"] = ("rl", {"model": "none", "pool": 0})
 CASES["rl-dyna"] = ("rl", {"pool": 12, "dyna": 2, "n_initial": 3})
+CASES["rl-explore"] = ("rl", {"pool": 12, "explore": 0.25, "n_initial": 3})
 CASES["rl-prior"] = ("rl", {"model": "none", "pool": 0, "prior": 2})
 pytestmark = pytest.mark.parametrize("name", list(CASES))
 

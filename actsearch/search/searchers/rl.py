@@ -26,6 +26,10 @@ featuriser) and a random forest fitted on the results so far, once ``n_initial``
   forest's predicted ranks (the forest as a cheap simulator, a Dyna loop);
 - ``prior=N`` (with or without a model): before the first batch, N updates rewarded by the
   ranks of the pre-screen's trainability proxy (``proxy_loss``, 20 Adam steps on the task's network).
+- ``explore=F`` (with a pool, default 0): a fraction F of the pool is drawn uniformly from the
+  space instead of from the controller, so that the forest can still pick what a concentrated
+  controller no longer samples (origin ``random+model``); the controller is updated on those
+  results too (PPO's ratio starts at 1 for any sample, so off-policy members are safe).
 
 Deterministic per seed (the controller's own ``torch.Generator``; the forest's seed derives from
 the seed and the number of results); ``state()`` holds the controller, optimiser, RNG states and
@@ -53,7 +57,7 @@ class RLController(SpaceSearcher):
     def __init__(self, space: Any, *, seed: int = 0, batch_size: int = 4, hidden: int = 32, lr: float = 0.05,
                  epochs: int = 4, clip: float = 0.2, entropy: float = 0.01, reward: str = "rank",
                  baseline_decay: float = 0.8, model: str = "forest", pool: int = 32, dyna: int = 0, prior: int = 0,
-                 n_initial: int = 5, n_trees: int = 32, task: Any = "mnist1d", featurizer: Any = None) -> None:
+                 explore: float = 0.0, n_initial: int = 5, n_trees: int = 32, task: Any = "mnist1d", featurizer: Any = None) -> None:
         from actsearch.search.searchers.controller import Policy
 
         super().__init__(space, seed=seed)
@@ -65,9 +69,11 @@ class RLController(SpaceSearcher):
             raise ValueError("batch_size and n_initial must be >= 1; pool, dyna and prior >= 0")
         if (pool or dyna) and model == "none":
             raise ValueError("pool and dyna need model=forest")
+        if not 0.0 <= explore < 1.0 or (explore and pool <= batch_size):
+            raise ValueError("explore must be in [0, 1) and needs a pool larger than batch_size")
         self.batch_size, self.epochs, self.clip, self.entropy = batch_size, epochs, clip, entropy
         self.reward, self.baseline_decay, self.baseline = reward, baseline_decay, None
-        self.model, self.pool, self.dyna, self.prior = model, pool, dyna, prior
+        self.model, self.pool, self.dyna, self.prior, self.explore = model, pool, dyna, prior, explore
         self.n_initial, self.n_trees, self.task = n_initial, n_trees, task
         self._featurizer = featurizer
         self.policy = Policy(space, seed=seed, hidden=hidden, lr=lr)
@@ -157,24 +163,35 @@ class RLController(SpaceSearcher):
     def _sample_batch(self) -> None:
         taken: set[str] = set()
         want = self.pool if self.pool > self.batch_size else self.batch_size
+        uniform = round(self.explore * want)
         found: list[list[int]] = []
         for _ in range(_TRIES):
-            if len(found) >= want:
+            if len(found) >= want - uniform:
                 break
             for toks in self.policy.sample(max(self.batch_size, want)):
                 fp = self._fresh(self.space.from_tokens(toks), taken)
-                if len(found) < want and fp is not None:
+                if len(found) < want - uniform and fp is not None:
                     taken.add(fp)
                     found.append(toks)
-        origin = "controller"
-        if len(found) > self.batch_size:  # the model picks the batch from the controller's pool
+        sources = ["controller"] * len(found)
+        for _ in range(_TRIES * uniform):  # explore: uniform members of the pool (with replacement:
+            if len(found) >= want:         # the fill-up stream keeps every index it has not handed out)
+                break
+            cand = self.space.at(self.rng.randrange(self.space.raw_size))
+            fp = self._fresh(cand, taken)
+            if fp is not None:
+                taken.add(fp)
+                found.append(self.space.to_tokens(cand))
+                sources.append("random")
+        suffix = ""
+        if len(found) > self.batch_size:  # the model picks the batch from the pool
             if self._modelled:
-                pred, origin = self._predicted(self._forest(), found), "controller+model"
+                pred, suffix = self._predicted(self._forest(), found), "+model"
             else:  # before the forest has results: the trainability proxy (as the surrogate starts)
-                pred, origin = self._proxy(found), "controller+proxy"
-            order = sorted(range(len(found)), key=lambda i: (-pred[i], i))
-            found = [found[i] for i in order[:self.batch_size]]
-        self.queue = [[t, origin] for t in found]
+                pred, suffix = self._proxy(found), "+proxy"
+            order = sorted(range(len(found)), key=lambda i: (-pred[i], i))[:self.batch_size]
+            found, sources = [found[i] for i in order], [sources[i] for i in order]
+        self.queue = [[t, source + suffix] for t, source in zip(found, sources, strict=True)]
         while len(self.queue) < self.batch_size and not self.stream.done:
             cand = self.space.at(self.stream.next(self.rng))
             fp = self._fresh(cand, taken)
