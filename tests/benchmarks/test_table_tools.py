@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,26 @@ def test_a_second_sitting_continues_from_the_file(tmp_path):
     assert resumed[:100] == rows[:100]
     assert sorted(r["fingerprint"] for r in resumed) == sorted(r["fingerprint"] for r in rows)
     assert [r["fingerprint"] for r in resumed[100:]] == [r["fingerprint"] for r in rows[100:]]  # same order
+
+
+def test_bench_searchers_replays_a_partial_table_without_fingerprints(tmp_path):
+    """A table that leaves half the space unscored and has no ``fingerprint`` column replays:
+    the targets are among the scored rows, unscored proposals are not counted as evaluations."""
+    rows = _rows(TABLE)[::2]
+    table = tmp_path / "half.csv"
+    fields = [f for f in rows[0] if f != "fingerprint"]
+    with table.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "eff.json"
+    bench = DATA.parent / "bench_searchers.py"
+    proc = subprocess.run([sys.executable, str(bench), "--table", str(table), "--space", "x-gated", "--seeds", "3",
+                           "--variants", "random,evolution", "--enumerate", "0", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    eff = json.loads(out.read_text())["sample_efficiency"]
+    assert 0.4 * eff["distinct"] < eff["in_table"] <= len(rows) < eff["distinct"]  # about half scored
+    for target in eff["targets"].values():
+        for rec in target["searchers"].values():
+            assert all(1 <= c <= eff["in_table"] for c in rec["counts"])  # found, counting scored proposals only
