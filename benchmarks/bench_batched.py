@@ -18,15 +18,14 @@
    ``baddbmm`` network (the default) vs ``torch.func`` (``stack_module_state`` +
    ``vmap(functional_call)``) vs five separate networks; and ``torch.compile`` of the stacked
    loss, with its compile time and the number of steps it takes to pay it back (``--no-compile``
-   skips it).
-5. Why ``mnist1d-resnet`` still trains seed by seed: forward + backward of one 3-tap conv of its
-   first stage (32 → 32 channels, length 40, batch 128) for 5 members as one grouped conv
-   (``groups=5``, the natural stacked form, which also keeps batch norm per member) vs five
-   separate convs.
+   skips it); the allocator setting. Why ``mnist1d-resnet`` still trains seed by seed: one 3-tap
+   conv of its first stage for 5 members as one grouped conv vs five separate convs. (These
+   per-step timings live in ``bench_step.py``; this script runs them and saves them with the rest.)
 
 Everything is measured in one process, so the figures are ratios on the same (possibly shared)
 machine. Times are this process's CPU seconds (one torch thread), the fewest of ``--repeats``
-runs: other engineers' load inflates them far less than the wall clock. Saves ``benchmarks/results/bench_batched.json``; ``--quick`` is a smoke run.
+runs: other engineers' load inflates them far less than the wall clock. Saves
+``benchmarks/results/bench_batched.json``; ``--quick`` is a smoke run.
 """
 
 from __future__ import annotations
@@ -42,6 +41,9 @@ import torch
 
 from actsearch.evaluators import batched, evaluate, get_task
 from actsearch.evaluators.scoring import evaluate_pack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_step  # noqa: E402  (per-step engine, allocator and conv timings)
 
 ROOT = Path(__file__).resolve().parent
 default_min = batched.MIN_MEMBERS
@@ -169,202 +171,6 @@ def packs_table(steps: int, sizes: tuple[int, ...], seeds: int, reps: int) -> li
     return rows
 
 
-def engines(steps: int, reps: int, compile_too: bool) -> dict:
-    """ms per training step (forward, backward, Adam) of 5 swish members, by engine: the stacked
-    network differentiated by hand (the default), the same stack differentiated by autograd (the
-    previous default), ``torch.func`` (``stack_module_state`` + ``vmap(functional_call)``), five
-    separate networks, and ``torch.compile`` of the autograd stack's loss."""
-    import copy
-
-    from torch.func import functional_call, stack_module_state, vmap
-    from torch.nn import functional as F
-
-    from actsearch.evaluators.batched import member_form
-    from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.ensemble import StackedMLP
-
-    task = get_task("mnist1d", steps=steps)
-    cand, members = as_candidate("swish"), 5
-    split = task.split()
-    models = []
-    for seed in range(members):
-        torch.manual_seed(seed)
-        models.append(task.build(cand, None)[0])
-    gen = torch.Generator().manual_seed(0)
-
-    def batch() -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(len(split.y_train), (members, 128), generator=gen)
-        return split.x_train[idx], split.y_train[idx]
-
-    def per_step(step) -> float:
-        for _ in range(max(3, reps // 10)):
-            step()
-        best = float("inf")
-        for _ in range(REPEATS):
-            start = clock()
-            for _ in range(reps):
-                step()
-            best = min(best, clock() - start)
-        return best / reps * 1e3
-
-    def autograd_step(loss_of, params):
-        opt = torch.optim.Adam(params, lr=1e-3, fused=True)
-
-        def step() -> None:
-            xb, yb = batch()
-            opt.zero_grad(set_to_none=True)
-            loss_of(xb, yb).sum().backward()
-            opt.step()
-
-        return step
-
-    def per_member(out, yb):
-        return F.cross_entropy(out.reshape(-1, 10), yb.reshape(-1), reduction="none").view(members, -1).mean(1)
-
-    net = StackedMLP([copy.deepcopy(m) for m in models], [(member_form(cand), members)])
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
-
-    def hand() -> None:
-        net.loss_backward(*batch())
-        opt.step()
-
-    out = {"members": members, "stacked_hand_ms": per_step(hand)}
-
-    def autograd_stack():
-        """The same stacked network as leaves that autograd differentiates."""
-        ref = StackedMLP([copy.deepcopy(m) for m in models], [(member_form(cand), members)])
-        ws = [w.clone().requires_grad_(True) for w in ref.weights]
-        bs = [b.clone().requires_grad_(True) for b in ref.biases]
-        cs = [{n: c.clone().requires_grad_(True) for n, c in layer.items()} for layer in ref.groups[0].consts]
-        fn = ref.groups[0].fn
-
-        def loss(xb, yb):
-            h = xb
-            for i, (w, b) in enumerate(zip(ws, bs, strict=True)):
-                h = torch.baddbmm(b, h, w)
-                if i < len(ws) - 1:
-                    h = fn(h, cs[i])
-            return per_member(h, yb)
-
-        return loss, [*ws, *bs, *(c for layer in cs for c in layer.values())]
-
-    loss, params = autograd_stack()
-    out["stacked_autograd_ms"] = per_step(autograd_step(loss, params))
-    params_v, buffers = stack_module_state([copy.deepcopy(m) for m in models])
-    base = copy.deepcopy(models[0]).to("meta")
-
-    def vmapped(xb, yb):
-        logits = vmap(lambda p, b, x: functional_call(base, (p, b), (x,)))(params_v, buffers, xb)
-        return per_member(logits, yb)
-
-    out["torch_func_vmap_ms"] = per_step(autograd_step(vmapped, list(params_v.values())))
-    separate = [copy.deepcopy(m) for m in models]
-
-    def one_by_one(xb, yb):
-        return torch.stack([F.cross_entropy(m(xb[k]), yb[k]) for k, m in enumerate(separate)])
-
-    out["separate_networks_ms"] = per_step(autograd_step(one_by_one, [p for m in separate for p in m.parameters()]))
-    if compile_too:
-        loss_c, params_c = autograd_stack()
-        compiled = torch.compile(loss_c, dynamic=False)
-        start = time.perf_counter()  # wall: inductor compiles in worker processes too
-        xb, yb = batch()
-        compiled(xb, yb).sum().backward()  # the first call compiles forward and backward
-        out["compile_s"] = time.perf_counter() - start
-        out["compiled_ms"] = per_step(autograd_step(compiled, params_c))
-        saved = out["stacked_hand_ms"] - out["compiled_ms"]
-        out["compile_break_even_steps"] = out["compile_s"] * 1e3 / saved if saved > 0 else None
-    print("per step, 5 swish members: " + ", ".join(f"{k} {v:.3g}" for k, v in out.items()
-                                                     if isinstance(v, float)), flush=True)
-    return out
-
-
-def stack_step_ms(members: int, reps: int) -> float:
-    """ms of CPU per training step (hand-differentiated stack, Adam) of ``members`` swish members."""
-    from actsearch.evaluators.batched import member_form
-    from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.ensemble import StackedMLP
-
-    task = get_task("mnist1d")
-    cand, split = as_candidate("swish"), task.split()
-    models = []
-    for seed in range(members):
-        torch.manual_seed(seed)
-        models.append(task.build(cand, None)[0])
-    net = StackedMLP(models, [(member_form(cand), members)])
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, fused=True)
-    gen = torch.Generator().manual_seed(0)
-
-    def step() -> None:
-        idx = torch.randint(len(split.y_train), (members, 128), generator=gen)
-        net.loss_backward(split.x_train[idx], split.y_train[idx])
-        opt.step()
-
-    for _ in range(max(3, reps // 10)):
-        step()
-    best = float("inf")
-    for _ in range(REPEATS + 1):
-        start = clock()
-        for _ in range(reps):
-            step()
-        best = min(best, clock() - start)
-    return best / reps * 1e3
-
-
-def allocator(reps: int, counts: tuple[int, ...]) -> list[dict]:
-    """Per-step ms of the stack with glibc's default allocator settings vs
-    ``allocator.keep_freed_memory`` (each in a fresh process: the setting is process-wide),
-    alternately, the fewest of two processes each."""
-    import subprocess
-
-    def child(members: int, keep: bool) -> float:
-        code = (f"import torch, benchmarks.bench_batched as b; torch.set_num_threads(1); b.REPEATS = {REPEATS}; "
-                f"from actsearch.evaluators import allocator; {'allocator.keep_freed_memory(); ' if keep else ''}"
-                f"print(b.stack_step_ms({members}, {reps}))")
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                             cwd=ROOT.parent)
-        return float(out.stdout.strip().splitlines()[-1])
-
-    rows = []
-    for m in counts:
-        default, keep = float("inf"), float("inf")
-        for _ in range(2):
-            default, keep = min(default, child(m, False)), min(keep, child(m, True))
-        rows.append({"members": m, "default_ms": default, "keep_freed_ms": keep, "speedup": default / keep})
-        print(f"allocator, {m:2d} members: default {default:.2f} ms/step, keep_freed_memory {keep:.2f} "
-              f"({default / keep:.2f}x)", flush=True)
-    return rows
-
-
-def grouped_conv(reps: int) -> dict:
-    """ms of CPU per forward+backward: 5 members' conv as one grouped conv vs 5 separate convs."""
-    from torch.nn import functional as F
-
-    members, b, c, length = 5, 128, 32, 40
-    x = torch.randn(b, members * c, length, requires_grad=True)
-    w = torch.randn(members * c, c, 3, requires_grad=True)
-    xs = [torch.randn(b, c, length, requires_grad=True) for _ in range(members)]
-    ws = [torch.randn(c, c, 3, requires_grad=True) for _ in range(members)]
-
-    def per_call(fn) -> float:
-        for _ in range(max(3, reps // 20)):
-            fn()
-        best = float("inf")
-        for _ in range(REPEATS):
-            start = clock()
-            for _ in range(reps // 4):
-                fn()
-            best = min(best, clock() - start)
-        return best / (reps // 4) * 1e3
-
-    out = {"members": members,
-           "grouped_ms": per_call(lambda: F.conv1d(x, w, padding=1, groups=members).sum().backward()),
-           "separate_ms": per_call(lambda: sum(F.conv1d(a, k, padding=1).sum()
-                                               for a, k in zip(xs, ws, strict=True)).backward())}
-    print(f"conv1d, 5 members: grouped {out['grouped_ms']:.2f} ms, separate {out['separate_ms']:.2f} ms", flush=True)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=500, help="training steps per run (the ratio barely depends on it)")
@@ -386,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     reps = 20 if args.quick else 200
     get_task("mnist1d").split()  # generate / load the data before anything is timed
     if args.only_allocator:
-        print(json.dumps(allocator(reps, (1, 5, 20)), indent=1))
+        print(json.dumps(bench_step.allocator(reps, (1, 5, 20), REPEATS), indent=1))
         return 0
     for flag in (False, True):  # warm torch's kernels and caches for both paths
         evaluate("swish", "mnist1d", (0, 1), steps=20, batched=flag)
@@ -395,9 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     pack_rows = packs_table(steps, sizes, 2 if args.quick else 5, reps)
     # what a search with one seed per candidate gets from --pack G (the default of actsearch search)
     pack_one = packs_table(steps, sizes if args.quick else (*sizes, 10), 1, reps)
-    engine = engines(steps, reps, not (args.quick or args.no_compile))
-    conv = grouped_conv(reps)
-    alloc = allocator(20 if args.quick else 200, (1, 5) if args.quick else (1, 5, 20))
+    engine = bench_step.engines(steps, reps, not (args.quick or args.no_compile), REPEATS)
+    conv = bench_step.grouped_conv(reps, REPEATS)
+    alloc = bench_step.allocator(20 if args.quick else 200, (1, 5) if args.quick else (1, 5, 20), REPEATS)
     out = {
         "benchmark": "bench_batched", "steps": steps, "quick": args.quick, "threads": 1,
         "machine": args.machine, "repeats": REPEATS, "platform": platform.platform(), "torch": torch.__version__,
