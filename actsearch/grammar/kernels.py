@@ -1,9 +1,8 @@
 """Primitives whose torch CPU kernel is slow, computed from fast ones.
 
 torch's CPU ``asinh`` and ``sinc`` are scalar code: on a (1, 128, 100) float32 tensor, a hidden
-layer of the default task, they took 276 and 156 µs against 5 µs for ``exp`` and 11 µs for ``sin``
-(one thread; ``python benchmarks/bench_kernels.py``), so a function with asinh spent more time in
-that one operation than in its network's matrix products. :func:`asinh` computes the same function from
+layer of the default task, they took 246 and 89 µs against 8 µs for ``exp`` and 13 µs for ``sin``
+(one thread, idle; ``python benchmarks/bench_kernels.py``); computed as below, 111 and 47 µs. :func:`asinh` computes the same function from
 vectorised kernels: asinh(u) = sign(u)·log1p(|u| + u²/(1 + √(u² + 1))), where log1p keeps the
 relative accuracy near 0 and the odd extension avoids the cancellation of log(u + √(u² + 1)) for
 u < 0; above 1e18, log(2|u|) (so nothing overflows); ±∞, ±0 and NaN map to themselves. On normal
