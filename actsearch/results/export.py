@@ -4,7 +4,10 @@ or as an ONNX graph (elementwise on inputs of a fixed rank, every dimension dyna
 The generated file holds one ``nn.Module`` class with a readable name, a docstring giving the
 expression, score, task and run, the learnable constants as ``nn.Parameter``s with their initial
 values (optionally one per channel), and a ``forward`` printed from the parsed expression tree
-in its numerically stable form (:mod:`actsearch.results.codegen`). Text from the run store never
+in its numerically stable form (:mod:`actsearch.results.codegen`); it computes what the compiled
+module computes, bit for bit, except that ``asinh`` and ``sinc`` are torch's own kernels (single
+ops in TorchScript and ONNX) where training uses vectorised ones (:mod:`actsearch.grammar.kernels`),
+equal up to float rounding. Text from the run store never
 becomes code: the code comes from the tree, identifiers from fixed tables, and every stored string
 that is shown (expression, task, run name ...) goes through :func:`doc_text` (backslashes,
 quotes and control characters escaped) or ``repr``. The finished source is parsed once more and

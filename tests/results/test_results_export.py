@@ -74,6 +74,13 @@ CASES = [
 ]
 
 
+def _tolerance(text: str, rounding: float) -> float:
+    """0 (bit-equal), except where the expression uses asinh or sinc: the export writes torch's own
+    kernels (single ops in TorchScript and ONNX), the compiler vectorised ones
+    (:mod:`actsearch.grammar.kernels`), equal up to float rounding."""
+    return rounding if "asinh" in text or "sinc" in text else 0.0
+
+
 def test_fresh_interpreter_matches_compiled(tmp_path):
     """Imported where only torch is (actsearch not importable): same values and gradients."""
     names = []
@@ -89,8 +96,9 @@ def test_fresh_interpreter_matches_compiled(tmp_path):
         for per_channel in (0, 4):
             got = torch.load(f"{out['data']}.{name}.{per_channel}.out", weights_only=True)
             want = _reference(act, x, per_channel or None)
-            torch.testing.assert_close(got["y"], want["y"], rtol=0, atol=0)
-            torch.testing.assert_close(got["grad"], want["grad"], rtol=0, atol=0)
+            tol = _tolerance(text, 2.5e-7)
+            torch.testing.assert_close(got["y"], want["y"], rtol=tol, atol=tol)
+            torch.testing.assert_close(got["grad"], want["grad"], rtol=tol, atol=tol)
             assert got["params"].keys() == want["params"].keys() == set(params)
             for p in params:
                 torch.testing.assert_close(got["params"][p], want["params"][p], rtol=1e-6, atol=1e-6)
@@ -184,14 +192,14 @@ def test_module_only_library_function_is_refused(tmp_path):
 
 
 def test_exported_forms_equal_the_compiler_on_sampled_candidates(tmp_path):
-    """Oracle: 120 candidates sampled from the paper's spaces, float64 values and gradients bit-equal."""
+    """Oracle: 120 candidates sampled from the paper's spaces, float64 values and gradients bit-equal
+    (to float rounding where they use asinh or sinc)."""
     import random
 
     from actsearch.search.space.core import load_space
 
     rng = random.Random(0)
     x0 = torch.linspace(-5, 5, 101, dtype=torch.float64) + 0.0123
-    same = lambda a, b: torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))  # noqa: E731
     checked = 0
     for preset in ("paper-1", "paper-2"):
         space = load_space(preset)
@@ -206,6 +214,12 @@ def test_exported_forms_equal_the_compiler_on_sampled_candidates(tmp_path):
             y1, y2 = ref(x1), mine(x2)
             y1.sum().backward()
             y2.sum().backward()
+            tol = _tolerance(text, 1e-12)
+
+            def same(a: torch.Tensor, b: torch.Tensor, tol: float = tol) -> bool:
+                a, b = torch.nan_to_num(a), torch.nan_to_num(b)
+                return torch.equal(a, b) if tol == 0 else torch.allclose(a, b, rtol=tol, atol=tol)
+
             assert same(y1, y2) and same(x1.grad, x2.grad), text
             for a, b in zip(ref.parameters(), mine.parameters(), strict=True):
                 assert same(a.grad, b.grad), text
