@@ -33,21 +33,16 @@ from actsearch.evaluators.scoring import evaluate_pack
 from actsearch.grammar import compile as compiled
 from actsearch.grammar import kernels
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_step  # noqa: E402  (the timing loop)
+
 ROOT = Path(__file__).resolve().parent
 PACK = ("min(x, asinh(x))", "swish", "x * tanh(x)", "sigmoid(asinh(x)) * x", "min(x, atan(x))", "sinc(x) + x",
         "exp(-beta * abs(x - cos(x)))", "x * erf(x)")
 
 
 def per_call_us(fn, x: torch.Tensor, calls: int) -> float:
-    for _ in range(max(3, calls // 20)):
-        fn(x)
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        for _ in range(calls):
-            fn(x)
-        best = min(best, time.process_time() - start)
-    return best / calls * 1e6
+    return bench_step.fewest_ms(lambda: fn(x), calls, 3, max(3, calls // 20)) * 1e3
 
 
 def kernel_table(calls: int) -> list[dict]:

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from actsearch.results.store import open_store
+
 ROOT = Path(__file__).resolve().parent
 PACK8 = ("swish", "relu", "x * tanh(x)", "x + sin(x)", "gelu", "min(x, atan(x))", "x * erf(x)", "elu")
 # The README's top 10 of the rediscover run (Results, "Rediscovering Swish"), in its order.
@@ -58,10 +60,18 @@ def reference() -> dict:
     return out
 
 
-def leaderboard(run_dir: Path) -> list[dict]:
-    got = subprocess.run([sys.executable, "-m", "actsearch.cli", "leaderboard", str(run_dir), "--top", "400",
-                          "--format", "json"], capture_output=True, text=True, check=True)
-    return json.loads(got.stdout)
+def finished_run(run_dir: Path) -> tuple[list[dict], dict]:
+    """The run's whole leaderboard (one record per distinct function) and the preset's state."""
+    import actsearch
+    from actsearch.search.runner.phases import STATE
+
+    with actsearch.open_run(run_dir) as run:
+        rows = run.leaderboard().to_records()
+    store = open_store(run_dir, readonly=True)
+    try:
+        return rows, store.load_state(STATE) or {}
+    finally:
+        store.close()
 
 
 def compare(rows: list[dict]) -> dict:
@@ -108,12 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     after = before if args.smoke else reference()
 
-    from actsearch.results.sqlite import SqliteStore
-    from actsearch.search.runner.phases import STATE
-
-    store = SqliteStore(args.run_dir, readonly=True)
-    meta = store.load_state(STATE) or {}
-    store.close()
+    rows, meta = finished_run(args.run_dir)
     ref_s = (before["sequential_seed_s"] + after["sequential_seed_s"]) / 2
     out = {
         "benchmark": "bench_rediscover", "machine": args.machine, "platform": platform.platform(),
@@ -121,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "resumed": resumed, "wall_s": wall, "phases_wall_s": meta.get("wall_s"),
         "reference_before": before, "reference_after": after,
         "wall_in_sequential_seeds": wall / ref_s,
-        **compare(leaderboard(args.run_dir)),
+        **compare(rows),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=1))

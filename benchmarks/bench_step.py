@@ -33,6 +33,20 @@ def clock() -> float:
     return time.process_time()
 
 
+def fewest_ms(fn, calls: int, repeats: int, warm: int) -> float:
+    """ms of CPU per call of ``fn``: ``warm`` calls first, then the fewest of ``repeats`` loops
+    of ``calls`` calls."""
+    for _ in range(warm):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = clock()
+        for _ in range(calls):
+            fn()
+        best = min(best, clock() - start)
+    return best / calls * 1e3
+
+
 def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
     """ms per training step (forward, backward, Adam) of 5 swish members, by engine: the stacked
     network differentiated by hand (the default), the same stack differentiated by autograd (the
@@ -61,15 +75,7 @@ def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
         return split.x_train[idx], split.y_train[idx]
 
     def per_step(step) -> float:
-        for _ in range(max(3, reps // 10)):
-            step()
-        best = float("inf")
-        for _ in range(repeats):
-            start = clock()
-            for _ in range(reps):
-                step()
-            best = min(best, clock() - start)
-        return best / reps * 1e3
+        return fewest_ms(step, reps, repeats, max(3, reps // 10))
 
     def autograd_step(loss_of, params):
         opt = torch.optim.Adam(params, lr=1e-3, fused=True)
@@ -164,15 +170,7 @@ def stack_step_ms(members: int, reps: int, repeats: int = 2) -> float:
         net.loss_backward(split.x_train[idx], split.y_train[idx])
         opt.step()
 
-    for _ in range(max(3, reps // 10)):
-        step()
-    best = float("inf")
-    for _ in range(repeats + 1):
-        start = clock()
-        for _ in range(reps):
-            step()
-        best = min(best, clock() - start)
-    return best / reps * 1e3
+    return fewest_ms(step, reps, repeats + 1, max(3, reps // 10))
 
 
 def allocator(reps: int, counts: tuple[int, ...], repeats: int = 2) -> list[dict]:
@@ -211,15 +209,7 @@ def grouped_conv(reps: int, repeats: int = 2) -> dict:
     ws = [torch.randn(c, c, 3, requires_grad=True) for _ in range(members)]
 
     def per_call(fn) -> float:
-        for _ in range(max(3, reps // 20)):
-            fn()
-        best = float("inf")
-        for _ in range(repeats):
-            start = clock()
-            for _ in range(reps // 4):
-                fn()
-            best = min(best, clock() - start)
-        return best / (reps // 4) * 1e3
+        return fewest_ms(fn, reps // 4, repeats, max(3, reps // 20))
 
     out = {"members": members,
            "grouped_ms": per_call(lambda: F.conv1d(x, w, padding=1, groups=members).sum().backward()),

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from actsearch.grammar import kernels
 from actsearch.grammar.compile import UNARY, fold, native_name, prepare
 from actsearch.grammar.nodes import SELU_ALPHA, SELU_SCALE, Node, evaluate, stable
 
@@ -78,6 +79,8 @@ def _slope(op: str, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     kernel = _KERNEL_SLOPES.get(op)
     if kernel is not None:
         return kernel(torch.ones_like(u), u, v)
+    if op in kernels.SLOPES:  # asinh, sinc: the rules their vectorised forms are differentiated by
+        return kernels.SLOPES[op](u, v)
     if op == "neg":
         return torch.full_like(u, -1.0)
     if op == "abs":
@@ -96,12 +99,8 @@ def _slope(op: str, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return torch.cosh(u)
     if op == "cosh":
         return torch.sinh(u)
-    if op == "asinh":
-        return torch.rsqrt(u * u + 1.0)
     if op == "atan":
         return 1.0 / (u * u + 1.0)
-    if op == "sinc":  # v = sin(u)/u: (u cos u - sin u)/u², 0 at 0
-        return torch.where(u == 0, 0.0, (torch.cos(u) - v) / u)
     if op == "erf":
         return _TWO_OVER_SQRT_PI * torch.exp(-u * u)
     if op == "softsign":

@@ -2,15 +2,19 @@
 
 torch's CPU ``asinh`` and ``sinc`` are scalar code: on a (1, 128, 100) float32 tensor, a hidden
 layer of the default task, they took 246 and 89 µs against 8 µs for ``exp`` and 13 µs for ``sin``
-(one thread, idle; ``python benchmarks/bench_kernels.py``); computed as below, 111 and 47 µs. :func:`asinh` computes the same function from
-vectorised kernels: asinh(u) = sign(u)·log1p(|u| + u²/(1 + √(u² + 1))), where log1p keeps the
-relative accuracy near 0 and the odd extension avoids the cancellation of log(u + √(u² + 1)) for
-u < 0; above 1e18, log(2|u|) (so nothing overflows); ±∞, ±0 and NaN map to themselves. On normal
-floats it is within 1.2e-7 relative of float64's asinh, as torch's own is
-(``tests/grammar/test_kernels.py``). Its backward is autograd's rule for ``torch.asinh``
-(grad · rsqrt(u² + 1)), so derivatives, also at 0, are the original's and equal to the
-forward-mode rule of :mod:`actsearch.grammar.dual`; where nothing is recorded (the batched
-trainer's forward mode) it skips the autograd node.
+(one thread, idle; ``python benchmarks/bench_kernels.py``); computed as below, 111 and 47 µs.
+
+:func:`asinh` is sign(u)·log1p(|u| + u²/(1 + √(u² + 1))): log1p keeps the relative accuracy near 0
+and the odd extension avoids the cancellation of log(u + √(u² + 1)) for u < 0; above 1e18 it is
+log(2|u|), so nothing overflows; ±∞, ±0 and NaN map to themselves. On normal floats it is within
+1.2e-7 relative of float64's asinh, as torch's own is. :func:`sinc` (the language's sinc is
+sin(u)/u, 1 at 0) is sin(u)/u by torch's vectorised ``sin`` rather than ``torch.sinc(u / π)``.
+
+Their derivatives, :data:`SLOPES`, are the one home of these two rules: autograd's formula for
+``torch.asinh``, and (cos u − sinc u)/u, 0 at 0, for sinc. Autograd uses them as the backward of
+each function and :mod:`actsearch.grammar.dual` as its forward-mode rule, so the two
+differentiations agree (``tests/grammar/test_kernels.py``); where nothing is recorded (the
+batched trainer's forward mode) the autograd node is skipped.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ def _primitive(name: str, value: Callable[[torch.Tensor], torch.Tensor], slope: 
     return apply
 
 
-# the derivatives: autograd's formula for torch.asinh; (cos u − sinc u)/u for sin(u)/u — each the
-# forward-mode rule of actsearch.grammar.dual for the same primitive
-asinh = _primitive("asinh", _asinh_value, lambda u, v: (u.pow(2) + 1).rsqrt())
-sinc = _primitive("sinc", _sinc_value, lambda u, v: torch.where(u == 0, 0.0, (torch.cos(u) - v) / u))
+SLOPES: dict[str, Slope] = {
+    "asinh": lambda u, v: torch.rsqrt(u * u + 1.0),
+    "sinc": lambda u, v: torch.where(u == 0, 0.0, (torch.cos(u) - v) / u),
+}
+asinh = _primitive("asinh", _asinh_value, SLOPES["asinh"])
+sinc = _primitive("sinc", _sinc_value, SLOPES["sinc"])
