@@ -54,7 +54,9 @@ TASK_SETTINGS: dict[str, Range] = {
     "report_subset": Range(1, 10_000_000),
     "max_weight": Range(0, 1e30, open_lo=True),
     "dnr_samples": Range(1, 10_000_000),
-    "num_samples": Range(3, 1_000_000),  # generated MNIST-1D examples
+    # generated MNIST-1D examples: generation takes about 0.8 ms an example on one core (80 s for the
+    # bound; 1,000,000 would run for a quarter of an hour before the first step)
+    "num_samples": Range(3, 100_000),
     "train_size": Range(1, 10_000_000),
     "val_size": Range(1, 10_000_000),
     "test_size": Range(1, 10_000_000),
@@ -92,14 +94,29 @@ RUN_SETTINGS: dict[str, Range] = {
 }
 
 
+# Files a run reads whole, refused above these sizes before they are read (a 3 GB space file, a
+# calibration file that is /dev/zero) and unless they are regular files (a FIFO would block).
+SPACE_FILE_MAX_BYTES = 1_000_000  # a TOML space: the presets are under 2 KB
+REFERENCE_FILE_MAX_BYTES = 10_000_000  # a panel's calibration JSON: benchmarks/calibrate_tasks.py writes ~10 KB
+
+# The share of this machine's memory one training may plan to use (actsearch.evaluators.budget):
+# settings whose estimate (parameters with gradients and Adam's state, one batch's activations,
+# the data) is above it are refused before anything is built.
+MEMORY_FRACTION = 0.5
+
+
 def check(name: str, value: Any, table: dict[str, Range] = RUN_SETTINGS, *, label: str | None = None) -> Any:
     """``value`` if it is allowed for setting ``name``, else :class:`SettingError` (one line).
 
     Booleans and text are not range-checked; a number must be finite and, where ``table`` has a
-    range for ``name``, inside it. ``label`` names the setting in the message (``--time-limit``)."""
+    range for ``name``, inside it. ``label`` names the setting in the message (``--time-limit``).
+    A run setting (``table`` is :data:`RUN_SETTINGS`) must be a number: text or a boolean such as
+    ``budget="3"`` or ``seeds=True`` from Python is refused too."""
+    what = label or name
+    if table is RUN_SETTINGS and isinstance(value, (bool, str)):
+        raise SettingError(f"{what} must be a number, got {value!r}")
     if value is None or isinstance(value, (bool, str)):
         return value
-    what = label or name
     try:
         number = float(value)
     except (TypeError, ValueError):

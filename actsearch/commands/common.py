@@ -42,8 +42,11 @@ def check_params_known(expression: str, params: dict[str, float]) -> None:
     known = library.defaults(expression.strip()) if library.module_only(expression) else library.resolve(expression).params
     unknown = [p for p in params if p not in known]
     if unknown:
-        have = ", ".join(known) or "none"
-        raise UserError(f"--param {unknown[0]}: {expression!r} has no constant {unknown[0]!r} (its constants: {have})")
+        from actsearch.errors import shorten
+
+        have = shorten(", ".join(known) or "none")
+        raise UserError(f"--param {unknown[0]}: {shorten(repr(expression))} has no constant {unknown[0]!r} "
+                        f"(its constants: {have})")
 
 
 def parse_options(items: list[str] | None) -> dict[str, Any]:
@@ -79,6 +82,8 @@ def task_overrides(task: str, steps: int | None, init: str | None, head: str | N
     out: dict[str, Any] = parse_assignments(settings, "--set")
     for key, value in (("steps", steps), ("init", init), ("head", head)):
         if value is not None:
+            if key in out:
+                raise UserError(f"--{key} and --set {key}= are both given; give the setting once")
             out[key] = value
     if data_dir is not None and task == "cifar10":
         out["data_dir"] = str(data_dir)

@@ -53,6 +53,20 @@ def run_with_progress(candidates: list[tuple[str, Any]], task: Any, seeds: list[
     return results
 
 
+def _check_run_settings(seeds: int, threads: int, time_limit: float | None) -> None:
+    """``--seeds``, ``--threads`` and ``--time-limit`` inside their ranges, before any task is built."""
+    check("seeds", seeds, label="--seeds")
+    check("threads", threads, label="--threads")
+    check("time_limit", time_limit, label="--time-limit")
+
+
+def _check_memory(task: Any, seeds: int) -> None:
+    """A built-in task whose seeds train as one stacked network needs memory for all of them."""
+    from actsearch.evaluators.tasks import check_memory
+
+    check_memory(task, seeds if getattr(getattr(task, "config", None), "batched", False) else 1)
+
+
 def result_json(label: str, task: str, res: Any) -> dict[str, Any]:
     """The ``--json`` object of one candidate."""
     return {
@@ -92,11 +106,14 @@ def register(app: typer.Typer) -> None:
         cifar10, xor, teacher, panel:A,B; your own as FILE.py:NAME or module:NAME (actsearch tasks lists them all).
         """
         from actsearch.evaluators import get_task
+        from actsearch.evaluators.resolve import import_time_limit
 
-        check("time_limit", time_limit, label="--time-limit")
+        _check_run_settings(seeds, threads, time_limit)
         params = parse_params(param)
         check_params_known(expression, params)
-        task_obj = get_task(task, **task_overrides(task, steps, init, head, data_dir, setting))
+        with import_time_limit(time_limit):  # a task file that hangs at import is bounded too
+            task_obj = get_task(task, **task_overrides(task, steps, init, head, data_dir, setting))
+        _check_memory(task_obj, seeds)
         (res,) = run_with_progress([(expression, expression)], task_obj, list(range(seeds)), threads=threads,
                                    time_limit_s=time_limit, params=params, quiet=as_json)
         if as_json:
@@ -115,10 +132,13 @@ def register(app: typer.Typer) -> None:
         """Score the seed papers' activations (relu, prelu, gelu, swish, silu, mish, elu, selu, smelu,
         helu, tanh) and the 2026 AlphaEvolve finds (gelu-sine, gelu-sinc) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
         from actsearch.evaluators import get_task
+        from actsearch.evaluators.resolve import import_time_limit
 
-        check("time_limit", time_limit, label="--time-limit")
+        _check_run_settings(seeds, threads, time_limit)
         names = list(only) if only else list(BASELINES)
-        task_obj = get_task(task, **task_overrides(task, steps, init, head, data_dir, setting))
+        with import_time_limit(time_limit):
+            task_obj = get_task(task, **task_overrides(task, steps, init, head, data_dir, setting))
+        _check_memory(task_obj, seeds)
         results = run_with_progress([(n, n) for n in names], task_obj, list(range(seeds)), threads=threads,
                                     time_limit_s=time_limit, params={}, quiet=as_json)
         rows = [{"name": n, "status": r.status, "score": r.score, "score_std": r.score_std,

@@ -8,7 +8,8 @@ from typing import Any
 
 import typer
 
-from actsearch.commands.common import parse_params, print_json
+from actsearch.commands.common import check_params_known, parse_params, print_json
+from actsearch.errors import UserError, shorten
 
 
 def resolve(expr: str, params: dict[str, float]) -> Any:
@@ -31,8 +32,23 @@ def report(act: Any) -> dict[str, Any]:
     }
 
 
+def plot_path(path: Path) -> Path:
+    """The file ``--plot PATH`` writes: PATH itself when its suffix is an image format matplotlib
+    writes, PATH + ``.png`` when it has no suffix; UserError (naming the formats) otherwise."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    suffix = path.suffix.lower().lstrip(".")
+    if not suffix:
+        return path.with_name(path.name + ".png")
+    if suffix not in formats:
+        raise UserError(f"--plot {shorten(path)}: unsupported image format {shorten(suffix)!r}; "
+                        f"choose one of {', '.join(formats)}")
+    return path
+
+
 def plot(act: Any, path: Path) -> None:
-    """Draw f and f' over [-6, 6] into an image file."""
+    """Draw f and f' over [-6, 6] into an image file (its format from the suffix, see :func:`plot_path`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,11 +68,9 @@ def plot(act: Any, path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     try:
-        fig.savefig(path)
+        fig.savefig(path, format=path.suffix.lower().lstrip(".") or None)
     except OSError as err:
-        from actsearch.errors import UserError
-
-        raise UserError(f"cannot write plot {path}: {err.strerror or err}") from None
+        raise UserError(f"cannot write plot {shorten(path)}: {err.strerror or err}") from None
     finally:
         plt.close(fig)
 
@@ -73,10 +87,17 @@ def register(app: typer.Typer) -> None:
             None, "--param", "-p", help="initial value, NAME=NUMBER (repeatable)"
         ),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
-        plot_file: Path = typer.Option(None, "--plot", help="write a plot of f and f' over [-6, 6] (PNG)"),
+        plot_file: Path = typer.Option(
+            None, "--plot", help="write a plot of f and f' over [-6, 6] (format from the suffix: png, pdf, svg ...; "
+            "no suffix: .png)"
+        ),
     ) -> None:
         """Canonical form, fingerprint, parameters and properties of an activation."""
-        act = resolve(expr, parse_params(param))
+        if plot_file is not None:
+            plot_file = plot_path(plot_file)
+        params = parse_params(param)
+        act = resolve(expr, params)
+        check_params_known(expr, params)
         info = report(act)
         if plot_file is not None:
             plot(act, plot_file)

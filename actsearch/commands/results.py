@@ -3,7 +3,9 @@
 Every command reads the run directory's store read-only (so it works while a search is still
 running), except ``validate``, which adds rows with role ``validation`` and therefore waits for
 the search to finish. A candidate is named by its rank (``3``), its store id (``id:17``) or as a
-reference (``relu``, ``swish``).
+reference (``relu``, ``swish``). Stored text is printed through :mod:`actsearch.results.text`:
+control characters escaped, and a long field (a 20 MB error message) clipped with a count of the rest
+(``--json`` prints all of it, JSON-escaped).
 """
 
 from __future__ import annotations
@@ -35,15 +37,14 @@ KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
 TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of it is in --json)
 
 
-def _details(run: Any, key: str) -> dict[str, Any]:
+def _details(run: Any, entry: Any) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
-    from actsearch.results.export import activation_of
+    from actsearch.results.plots import entry_activation
 
-    entry = run.entry(key)
     rows = [r for r in run.records() if r.fingerprint == entry.fingerprint]
     out: dict[str, Any] = entry.to_dict()
     try:
-        act = activation_of(entry.expression, entry.params)
+        act = entry_activation(entry)
         out["canonical"] = out["canonical"] or act.canonical
         out["properties"] = act.properties()
         out["trivial"] = act.trivial()
@@ -58,31 +59,35 @@ def _print_details(info: dict[str, Any], curve: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from actsearch.results.text import CELL_CHARS, NAME_CHARS, SHOWN_CHARS, shown
+
     console = Console(highlight=False)
     title = f"rank {info['rank']}" if info["rank"] else (info["reference"] or f"id {info['id']}")
-    table = Table(title=Text(f"{title}: {info['expression']}"), show_header=False, show_edge=False)
+    table = Table(title=Text(shown(f"{title}: {info['expression']}", CELL_CHARS)), show_header=False,
+                  show_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     skip = {"rows", "properties"}
     for k, v in info.items():
         if k not in skip and v not in (None, [], {}):
-            table.add_row(Text(k), Text(str(v)))
+            table.add_row(Text(k), Text(shown(v)))
     for k, v in (info.get("properties") or {}).items():
-        table.add_row(Text(f"property {k}"), Text(f"{v:.4g}" if isinstance(v, float) else str(v)))
+        table.add_row(Text(f"property {k}"), Text(f"{v:.4g}" if isinstance(v, float) else shown(v)))
     console.print(table)
     console.print(Text("\nstored rows:", style="bold"))
     for r in info["rows"]:
-        line = (f"  id {r['id']}  {r['role']:<10} {r['task']:<12} {r['status']:<8} score {r['score']:.4f} "
-                f"± {r['score_std']:.4f}  seeds {r['seeds']}  {r['expression']}"
+        line = (f"  id {r['id']}  {shown(r['role'], NAME_CHARS):<10} {shown(r['task'], NAME_CHARS):<12} "
+                f"{shown(r['status'], NAME_CHARS):<8} score {r['score']:.4f} ± {r['score_std']:.4f}  "
+                f"seeds {shown(r['seeds'], NAME_CHARS)}  {shown(r['expression'], CELL_CHARS)}"
                 + (f"  (alias of {r['alias_of']})" if r["alias_of"] else ""))
         console.print(Text(line))
         for s in r.get("runs") or []:
-            console.print(Text(f"      seed {s.get('seed')}: {s.get('status')} {s.get('score')} "
-                               f"{(s.get('error') or '')[:100]}"))
+            console.print(Text(f"      seed {shown(s.get('seed'), NAME_CHARS)}: {shown(s.get('status'), NAME_CHARS)} "
+                               f"{shown(s.get('score'), NAME_CHARS)} {shown(s.get('error') or '', 100)}"))
             trace = (s.get("metrics") or {}).get("traceback")  # a user task's exception
             if isinstance(trace, str) and trace.strip():
-                for line in trace.rstrip().splitlines()[-TRACE_LINES:]:
-                    console.print(Text(f"        | {line}"))
+                for line in trace[-TRACE_LINES * SHOWN_CHARS:].rstrip().splitlines()[-TRACE_LINES:]:
+                    console.print(Text(f"        | {shown(line, CELL_CHARS)}"))
     console.print(Text("\n" + curve))
 
 
@@ -120,8 +125,9 @@ def register(app: typer.Typer) -> None:
         from actsearch.results.plots import ascii_plot, entry_module, functions_figure
 
         with open_run(run_dir) as run:
-            info = _details(run, key)
-            module = entry_module(run.entry(key))
+            entry = run.entry(key)
+            module = entry_module(entry)  # a stored function that does not build: one line naming its row
+            info = _details(run, entry)
         if out is not None:
             _write(out, functions_figure([(info["expression"], module)], title=info["expression"]))
         if as_json:
@@ -177,12 +183,13 @@ def register(app: typer.Typer) -> None:
         """Re-evaluate the top K (plus relu and swish) on another task with more seeds; store the rows."""
         from dataclasses import asdict
 
+        from actsearch.results.text import shown
         from actsearch.search.runner.validate import validate as run_validate
 
         overrides: dict[str, Any] = task_overrides(task, steps, init, head, data_dir, settings)
         rows = run_validate(run_dir, task, top=top_limit(top), seeds=seeds, overrides=overrides, source_task=source_task,
                             references=not no_refs, threads=threads, time_limit_s=time_limit,
-                            progress=None if as_json else lambda msg: print(msg, file=sys.stderr))
+                            progress=None if as_json else lambda msg: print(shown(msg), file=sys.stderr))
         if as_json:
             print_json([asdict(r) for r in rows])
         else:

@@ -147,6 +147,13 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool, force: bool = Fals
         raise typer.Exit(130)
 
 
+def _run_dir_option(text: str | None, flag: str = "--run-dir") -> Path | None:
+    """``--run-dir`` as a path; empty text is refused (it would put the store in the current directory)."""
+    if text is not None and not text.strip():
+        raise UserError(f"{flag} is empty; name a directory")
+    return None if text is None else Path(text)
+
+
 def _default_run_dir(space: str, searcher: str, task: str, seed: int) -> Path:
     stem = Path(space).stem if space.endswith(".toml") else space
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{stem}-{searcher}-{task}-s{seed}")
@@ -170,7 +177,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, "--seed", help="the searcher's random seed"),
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                            help="HOST:PORT of a Ray head node (default: embedded local Ray)"),
-        run_dir: Path | None = typer.Option(None, "--run-dir", help="default runs/SPACE-SEARCHER-TASK-sSEED"),
+        run_dir: str | None = typer.Option(None, "--run-dir", help="default runs/SPACE-SEARCHER-TASK-sSEED"),
         scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
@@ -187,14 +194,20 @@ def register(app: typer.Typer) -> None:
             None, "--prescreen/--no-prescreen",
             help="store candidates whose initial forward/backward pass is broken as invalid, untrained "
                  "(default: on, off for table: tasks; a resumed run keeps its setting)"),
+        ship: list[Path] | None = typer.Option(
+            None, "--ship",
+            help="with --address: a file or directory of the task's code to ship to the cluster (repeatable; "
+                 "instead of the default, see README 'Run on a cluster'; resume ships the same)"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
         from actsearch.search.runner.spec import SearchSpec
 
+        run_dir = _run_dir_option(run_dir)
         if preset is not None:
-            if space or budget or steps or settings or option or init or head or prescreen is not None or pack:
-                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option, --pack "
-                                "and --[no-]prescreen do not apply")
+            if space or budget or steps or settings or option or init or head or prescreen is not None or pack \
+                    or ship:
+                raise UserError("--preset runs its own plan: --space, --budget, --steps, --set, --option, --pack, "
+                                "--ship and --[no-]prescreen do not apply")
             name = preset + ("-smoke" if smoke else "")
             _run_preset(name, run_dir or Path("runs") / name, workers, False, address)
             return
@@ -215,12 +228,16 @@ def register(app: typer.Typer) -> None:
                           address=address, scheduler=scheduler, references=refs,
                           task_overrides=task_overrides(task, steps, init, head, data_dir, settings),
                           time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option),
-                          pack=pack)
+                          pack=pack, ship=tuple(str(p) for p in ship or ()))
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), False, plain)
 
     @app.command("resume")
     def resume_cmd(
-        run_dir: Path = typer.Argument(..., help="a run directory written by `actsearch search`"),
+        run_dir: str = typer.Argument(..., help="a run directory written by `actsearch search`"),
+        task: str | None = typer.Option(
+            None, "--task", "-t",
+            help="the run's task, to confirm it: needed when it is your code (FILE.py:NAME, module:NAME, an "
+                 "entry point, a panel with such members), which resuming imports"),
         budget: int | None = typer.Option(None, "--budget", "-b",
                                           help="raise (or keep) the budget (not for a preset: its plan is its budget)"),
         workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="trials running at once"),
@@ -237,8 +254,10 @@ def register(app: typer.Typer) -> None:
         """Continue a stopped search or preset: nothing stored is lost or evaluated again (a task whose
         source changed since the run started is refused unless --force)."""
         from actsearch.results.store import SqliteStore
-        from actsearch.search.runner.spec import spec_from_store
+        from actsearch.search.runner.source import confirm
+        from actsearch.search.runner.spec import check_budget, spec_from_store
 
+        run_dir = _run_dir_option(run_dir, "RUN_DIR")
         try:
             stored = (run_dir / "run.sqlite").is_file()
         except OSError as err:  # a directory on the way that this user may not enter
@@ -252,9 +271,14 @@ def register(app: typer.Typer) -> None:
             if budget is not None or pack is not None:
                 raise UserError(f"{run_dir} holds the {preset!r} preset, whose plan fixes its budget and packs: "
                                 "--budget and --pack do not apply")
+            if task is not None:
+                raise UserError(f"{run_dir} holds the {preset!r} preset, whose plan fixes its tasks: --task does "
+                                "not apply")
             _run_preset(preset, run_dir, workers or int(meta.get("spec", {}).get("workers") or 2), True, address)
             return
-        spec = spec_from_store(run_dir)
+        spec = spec_from_store(run_dir)  # every stored setting checked; nothing it names imported yet
+        confirm(spec.task, task, spec.searcher_options)  # user code runs only when the user names it
+        check_budget(run_dir, budget)
         spec.budget = spec.budget if budget is None else budget  # 0 is refused, not ignored
         spec.workers = spec.workers if workers is None else workers
         spec.address = address

@@ -160,6 +160,8 @@ class PanelTask:
         self.config = apply_overrides("panel", PanelConfig, panel, base=PanelConfig(tasks=",".join(names)))
         if self.config.aggregate not in AGGREGATES:
             raise TaskError(f"panel: aggregate must be one of {', '.join(AGGREGATES)}, got {self.config.aggregate!r}")
+        if self.config.reference:  # before any member trains: a missing, special or huge file is one line
+            _reference_file(self.config.reference)
         self.names = names
         self.members = [get_task(n, **member_overrides[n]) for n in names]
         self.name = PREFIX + spec
@@ -354,12 +356,32 @@ def _relu_runs(task: Any, seeds: int, threads: int) -> list[Any]:
     return [task.evaluate_seed("relu", seed, threads=threads) for seed in range(seeds)]
 
 
+def _reference_file(path: str) -> bytes:
+    """The calibration file's bytes: a regular file of at most ``REFERENCE_FILE_MAX_BYTES`` (a FIFO
+    would block and ``/dev/zero`` never end), read without following it past the bound."""
+    from actsearch.limits import REFERENCE_FILE_MAX_BYTES
+
+    file = Path(path)
+    try:
+        if not file.is_file():
+            raise TaskError(f"panel: the reference file {path} is not a regular file")
+        if file.stat().st_size > REFERENCE_FILE_MAX_BYTES:
+            raise TaskError(f"panel: the reference file {path} is larger than {REFERENCE_FILE_MAX_BYTES:,} bytes")
+        with file.open("rb") as handle:
+            data = handle.read(REFERENCE_FILE_MAX_BYTES + 1)
+    except OSError as err:
+        raise TaskError(f"panel: cannot read the reference file {path}: {err.strerror or err}") from None
+    if len(data) > REFERENCE_FILE_MAX_BYTES:
+        raise TaskError(f"panel: the reference file {path} is larger than {REFERENCE_FILE_MAX_BYTES:,} bytes")
+    return data
+
+
 def _from_file(path: str, name: str, settings: dict[str, Any]) -> Reference | None:
     """The file's relu entry for ``name`` when its settings are the task's, else None."""
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as err:
-        raise TaskError(f"panel: cannot read the reference file {path}: {err}") from None
+        data = json.loads(_reference_file(path))
+    except (ValueError, RecursionError) as err:
+        raise TaskError(f"panel: cannot read the reference file {path}: {' '.join(str(err).split())[:200]}") from None
     entry = (data.get("tasks") or {}).get(name) if isinstance(data, dict) else None
     if not isinstance(entry, dict) or entry.get("settings") != settings:
         return None

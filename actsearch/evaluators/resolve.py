@@ -12,8 +12,12 @@ The object may be a task (anything offering :class:`~actsearch.evaluators.protoc
 a ``ModelTask``, an ``@actsearch.task`` function, a custom class instance) or a plain function
 ``fn(act, seed, report[, settings])``. Every bad reference — no such file, module or object, an
 object that is not a task, a wrong signature — is a one-line :class:`TaskError` before anything
-starts. :func:`source_hash` and :func:`stable_reference` give what a run store records
-(:mod:`actsearch.search.runner.source`); :func:`known_tasks` lists every task for ``actsearch tasks``.
+starts. Importing a user's file or module is bounded: a module that does not finish importing
+within the run's time limit (:func:`import_time_limit`; ``IMPORT_TIME_LIMIT_S`` by default), or
+that calls ``sys.exit`` or raises ``KeyboardInterrupt`` while it is imported, is a one-line
+:class:`TaskError` too (a Ctrl-C of the user still interrupts). :func:`source_hash` and
+:func:`stable_reference` give what a run store records (:mod:`actsearch.search.runner.source`);
+:func:`known_tasks` lists every task for ``actsearch tasks``.
 """
 
 from __future__ import annotations
@@ -25,13 +29,18 @@ import importlib.util
 import inspect
 import json
 import os
+import signal
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from actsearch.evaluators.protocol import is_task
-from actsearch.evaluators.task import TaskError
+from actsearch.evaluators.task import TaskError, exit_call
 
 ENTRY_POINT_GROUP = "actsearch.tasks"
 BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module", "entry-point"
@@ -39,6 +48,10 @@ BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module"
 # run (set by actsearch.search.runner.shipping through Ray's runtime environment): see shipped_copy.
 SHIPPED_VAR = "ACTSEARCH_SHIPPED_FILES"
 _FILES: dict[str, tuple[bytes, Any]] = {}  # absolute path -> (its source, the module imported from it)
+# Seconds a user's task file or module may take to import when no time limit is given (a module
+# that loads data at import may take a while; one that never returns must not hang the run).
+IMPORT_TIME_LIMIT_S = 300.0
+_import_limit: list[float | None] = [None]  # set by import_time_limit (the run's --time-limit)
 
 
 @dataclass(frozen=True)
@@ -102,6 +115,80 @@ def parse_reference(text: str) -> TaskRef:
                     f"module:NAME or an installed '{ENTRY_POINT_GROUP}' entry point (see actsearch tasks)")
 
 
+@contextmanager
+def import_time_limit(seconds: float | None) -> Iterator[None]:
+    """Within the block, a user's task file or module must finish importing within ``seconds``
+    (the run's ``--time-limit``; None: ``IMPORT_TIME_LIMIT_S``)."""
+    before = _import_limit[0]
+    _import_limit[0] = seconds
+    try:
+        yield
+    finally:
+        _import_limit[0] = before
+
+
+class ImportRefused(TaskError):
+    """A user's module that hung, exited or raised ``KeyboardInterrupt`` while being imported."""
+
+
+class _ImportTimeout(BaseException):
+    """Raised into a module's import when its deadline passes (a BaseException: the module's own
+    ``except Exception`` does not swallow it)."""
+
+
+@contextmanager
+def _guarded_import(what: str) -> Iterator[None]:
+    """Run an import of user code under a deadline, with its ``sys.exit`` / ``KeyboardInterrupt``
+    made one-line :class:`TaskError` s. The deadline needs signals, so it holds only on the main
+    thread (elsewhere, e.g. in a Ray worker's trainable thread, the import runs unbounded). A real
+    Ctrl-C (SIGINT, noticed by a handler set for the import) still interrupts; a
+    ``KeyboardInterrupt`` the module raises itself is the module's failure."""
+    limit = max(1e-3, _import_limit[0] if _import_limit[0] is not None else IMPORT_TIME_LIMIT_S)
+    main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    interrupted, outer_due = [False], [False]
+    if main:
+        start = time.monotonic()
+        outer, outer_every = signal.getitimer(signal.ITIMER_REAL)  # e.g. a test runner's own timeout
+        outer_due[0] = outer > 0
+        old_alarm, old_int = signal.getsignal(signal.SIGALRM), signal.getsignal(signal.SIGINT)
+
+        def alarm(signum: int, frame: Any) -> None:
+            spent = time.monotonic() - start
+            if spent >= limit - 1e-3:
+                raise _ImportTimeout
+            outer_due[0] = False  # the outer timer came first: its handler runs as it would have
+            signal.setitimer(signal.ITIMER_REAL, max(1e-3, limit - spent))
+            if callable(old_alarm):
+                old_alarm(signum, frame)
+
+        def interrupt(signum: int, frame: Any) -> None:
+            interrupted[0] = True
+            old_int(signum, frame)  # Python's own handler raises KeyboardInterrupt
+
+        signal.signal(signal.SIGALRM, alarm)
+        if callable(old_int):
+            signal.signal(signal.SIGINT, interrupt)
+        signal.setitimer(signal.ITIMER_REAL, min(limit, outer) if outer > 0 else limit)
+    try:
+        yield
+    except _ImportTimeout:
+        raise ImportRefused(f"{what} did not finish importing within {limit:g} s") from None
+    except SystemExit as err:
+        raise ImportRefused(f"{what} called {exit_call(err)} at import") from None
+    except KeyboardInterrupt:
+        if interrupted[0]:  # the user's Ctrl-C (a signal reaches only the main thread)
+            raise
+        raise ImportRefused(f"{what} raised KeyboardInterrupt at import") from None
+    finally:
+        if main:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old_alarm)
+            if callable(old_int):
+                signal.signal(signal.SIGINT, old_int)
+            if outer_due[0]:  # re-arm the outer timer with what is left of it
+                signal.setitimer(signal.ITIMER_REAL, max(1e-3, outer - (time.monotonic() - start)), outer_every)
+
+
 def _import_file(path: str) -> Any:
     """The module of a task file, imported once per process and content (an edited file is re-imported)."""
     file = Path(path)
@@ -121,10 +208,17 @@ def _import_file(path: str) -> Any:
     sys.modules[name] = module  # dataclasses and pickling look the module up by name
     sys.path.insert(0, str(file.parent))  # the file may import its neighbours
     try:
-        spec.loader.exec_module(module)  # the user's own code, named by the user
+        with _guarded_import(f"task file {path}"):
+            spec.loader.exec_module(module)  # the user's own code, named by the user
+    except ImportRefused:
+        sys.modules.pop(name, None)
+        raise
     except Exception as err:
         sys.modules.pop(name, None)
         raise TaskError(f"cannot load task file {path}: {type(err).__name__}: {' '.join(str(err).split())[:200]}") from None
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     finally:
         if sys.path and sys.path[0] == str(file.parent):
             sys.path.pop(0)
@@ -153,7 +247,10 @@ def shipped_copy(path: str) -> str:
 
 def _import_module(name: str) -> Any:
     try:
-        return importlib.import_module(name)
+        with _guarded_import(f"module {name}"):
+            return importlib.import_module(name)
+    except ImportRefused:
+        raise
     except ModuleNotFoundError as err:
         if err.name and name.startswith(err.name):
             raise TaskError(f"no module {name!r} (is it installed, or on PYTHONPATH?)") from None

@@ -42,13 +42,16 @@ def parse_value(text: str) -> Any:
 def parse_assignments(items: list[str] | None, flag: str, *, numbers: bool = False) -> dict[str, Any]:
     """``["a=1", "b=x"]`` → ``{"a": 1, "b": "x"}``; a bad item is a one-line UserError naming ``flag``.
 
-    ``numbers=True`` (``--param``): every value must be a number (returned as float)."""
+    ``numbers=True`` (``--param``): every value must be a number (returned as float). A name given
+    twice is refused (the last would otherwise win without a word)."""
     out: dict[str, Any] = {}
     for item in items or []:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
         if not sep or not name.isidentifier():
             raise UserError(f"{flag} expects NAME={'NUMBER' if numbers else 'VALUE'}, got {item!r}")
+        if name in out:
+            raise UserError(f"{flag} {name} is given twice; give each setting once")
         if numbers:
             try:
                 out[name] = float(text)
@@ -67,8 +70,15 @@ def _error(message: str) -> Exception:
 
 
 def coerce(task: str, field: dataclasses.Field, value: Any, hints: dict[str, Any]) -> Any:
-    """Convert an override to the field's type (int, float, bool, str, optional)."""
+    """Convert an override to the field's type (int, float, bool, str, optional; a ``Literal`` of
+    text declares a field's fixed set of values). A boolean is not a number: ``steps=true`` is
+    refused, not trained as 1 step."""
     kind = hints[field.name]
+    if typing.get_origin(kind) is typing.Literal:
+        choices = typing.get_args(kind)
+        if value not in choices:
+            raise _error(f"task {task}: {field.name} must be one of {', '.join(map(str, choices))}, got {value!r}")
+        return value
     args = typing.get_args(kind)
     optional = type(None) in args
     base = next((a for a in args if a is not type(None)), kind) if args else kind
@@ -76,6 +86,8 @@ def coerce(task: str, field: dataclasses.Field, value: Any, hints: dict[str, Any
         if optional:
             return None
         raise _error(f"task {task}: {field.name} cannot be None")
+    if base in (int, float) and isinstance(value, bool):
+        raise _error(f"task {task}: {field.name} expects {base.__name__}, got {value!r}")
     try:
         if base is bool and isinstance(value, str):
             if value.lower() not in ("true", "false", "1", "0", "yes", "no"):

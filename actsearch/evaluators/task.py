@@ -55,6 +55,20 @@ def _guarded(report: Report | None) -> Report | None:
     return call
 
 
+def exit_call(err: SystemExit) -> str:
+    """The ``sys.exit`` call that raised ``err``, as it would be written (``sys.exit(7)``)."""
+    return f"sys.exit({'' if err.code is None else repr(err.code)[:80]})"
+
+
+def exit_message(err: BaseException) -> str | None:
+    """What a seed's ``SystemExit`` or ``KeyboardInterrupt`` from task code says (None otherwise)."""
+    if isinstance(err, SystemExit):
+        return f"the task called {exit_call(err)}"
+    if isinstance(err, KeyboardInterrupt):
+        return "the task raised KeyboardInterrupt"
+    return None
+
+
 class Task:
     """A named evaluation task; subclasses define how one seed is trained and scored."""
 
@@ -104,6 +118,8 @@ class Task:
             raise err.original from None
         except UserError:
             raise
+        except SystemExit as err:  # task code that calls sys.exit: this seed failed, the run goes on
+            return EvalResult(ERROR, 0.0, seed, time.perf_counter() - start, {}, exit_message(err)), None
         except Exception as err:  # a failing candidate is a result, not a crash
             where = traceback.extract_tb(err.__traceback__)[-1]
             msg = " ".join(f"{type(err).__name__}: {err}".split())[:300]

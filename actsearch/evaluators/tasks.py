@@ -8,14 +8,18 @@ candidate: divergence, exceptions, timeouts and trivial functions become statuse
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from actsearch.evaluators import archs, data, models, regression, toy
+from actsearch.evaluators import archs, budget, data, models, regression, toy
 from actsearch.evaluators.settings import apply_overrides
 from actsearch.evaluators.task import ClassificationTask, Task, TaskError, ToyTask
 
@@ -145,7 +149,7 @@ class XorConfig:
     trials: int = 10  # independent trials per seed (trial seeds seed*1000 + i)
     epochs: int = 300  # full-batch Adam steps on the 4 points
     lr: float = 0.05  # Adam learning rate
-    inputs: str = "pm1"  # pm1: inputs in {-1, 1}; 01: inputs in {0, 1}
+    inputs: Literal["pm1", "01"] = "pm1"  # pm1: inputs in {-1, 1}; 01: inputs in {0, 1}
     bias: bool = False  # a bias term (off: w1, w2 and the activation's own constants only)
     checkpoints: int = 4  # reports per seed
 
@@ -250,7 +254,54 @@ def built_in(name: str, **overrides: Any) -> Task:
     config_type, make = _REGISTRY[name]
     config = apply_overrides(name, config_type, overrides)
     _consistent(name, config)
-    return make(name, config)
+    task = make(name, config)
+    check_memory(task)
+    return task
+
+
+# The input of one example, by task (every other classification task: MNIST-1D's 40 samples).
+_INPUTS = {"digits": (64,), "cifar10": (3, 32, 32)}
+CIFAR_IMAGES = 60_000  # training and test images
+_NEEDS: dict[str, budget.Needs] = {}  # estimates by task name and settings (a task is built in every trial)
+
+
+def needs(task: Task) -> budget.Needs:
+    """The estimated memory of one training of a built-in ``task`` (:mod:`actsearch.evaluators.budget`)."""
+    cfg = task.config
+    key = json.dumps([task.name, dataclasses.asdict(cfg)], sort_keys=True, default=str)
+    if key not in _NEEDS:
+        _NEEDS[key] = _estimate(task)
+    return _NEEDS[key]
+
+
+def _estimate(task: Task) -> budget.Needs:
+    cfg = task.config
+    if isinstance(task, ClassificationTask):
+        shape = _INPUTS.get(task.name, (40,))
+        params, acts = budget.network(lambda: task._build(cfg, nn.ReLU, None), (cfg.batch_size, *shape))
+        examples = cfg.num_samples if isinstance(cfg, Mnist1dConfig) else \
+            CIFAR_IMAGES if isinstance(cfg, Cifar10Config) else DIGITS_SIZE
+        return budget.Needs(params, acts, examples * math.prod(shape))
+    if isinstance(cfg, OodRegressionConfig):
+        params, acts = budget.network(
+            lambda: models.MLP(1, cfg.width, cfg.depth, len(regression.TARGETS), nn.ReLU, cfg.init), (cfg.batch_size, 1))
+        return budget.Needs(params, acts, cfg.train_size + cfg.test_size)
+    if isinstance(cfg, TeacherConfig):  # one filter; each input is cut into patches
+        return budget.Needs(cfg.patch, 2 * cfg.batch_size * cfg.input_dim, (cfg.train_size + cfg.test_size) * cfg.input_dim)
+    return budget.Needs()
+
+
+def check_memory(task: Task, members: int = 1) -> None:
+    """Refuse, in one line, a built-in task whose settings need more memory than this machine can
+    give one training of ``members`` stacked networks; the settings changed from the task's
+    defaults are named as what drives the estimate."""
+    if getattr(task, "name", None) not in _REGISTRY:  # a user's task, a panel (its members were checked)
+        return
+    cfg, default = task.config, _REGISTRY[task.name][0]()
+    changed = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+               if isinstance(getattr(cfg, f.name), (int, float)) and not isinstance(getattr(cfg, f.name), bool)
+               and getattr(cfg, f.name) != getattr(default, f.name)}
+    budget.check(task.name, needs(task), changed, members)
 
 
 def _consistent(name: str, cfg: Any) -> None:
@@ -268,10 +319,29 @@ def _consistent(name: str, cfg: Any) -> None:
                         f"the token width dim ({cfg.dim})")
     if isinstance(cfg, Mnist1dResnetLnConfig) and cfg.norm not in archs.NORMS:
         raise TaskError(f"task {name}: norm must be one of {', '.join(archs.NORMS)}, got {cfg.norm!r}")
+    if isinstance(cfg, Cifar10Config):
+        _check_device(name, cfg.device)
+    if isinstance(getattr(cfg, "init", None), str) and cfg.init not in models.INITS:
+        raise TaskError(f"task {name}: unknown init {cfg.init!r}; expected one of {', '.join(models.INITS)}")
     if isinstance(cfg, OodRegressionConfig) and cfg.test_range <= cfg.train_range:
         raise TaskError(f"task {name}: test_range ({cfg.test_range:g}) must exceed train_range "
                         f"({cfg.train_range:g}): the score is out of the training range")
 
+
+def _check_device(name: str, text: str) -> None:
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` of a GPU torch sees, checked before any seed runs."""
+    if text == "auto":
+        return
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise TaskError(f"task {name}: device must be auto, cpu, cuda or cuda:N, got {text!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise TaskError(f"task {name}: device {text!r} requested but torch sees no GPU here (use auto or cpu)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise TaskError(f"task {name}: device {text!r}: torch sees {torch.cuda.device_count()} GPU(s)")
 
 
 def default_config(name: str) -> Any:

@@ -33,6 +33,8 @@ def _timed_out(deadline: float | None) -> bool:
 
 def xor_points(inputs: str = "pm1") -> tuple[torch.Tensor, torch.Tensor]:
     """The four XOR inputs ({-1, 1}² for "pm1", {0, 1}² for "01") and their targets."""
+    if inputs not in ("pm1", "01"):  # the task's settings refuse others (XorConfig.inputs)
+        raise ValueError(f"xor inputs must be pm1 or 01, got {inputs!r}")
     lo = -1.0 if inputs == "pm1" else 0.0
     x = torch.tensor([[lo, lo], [lo, 1.0], [1.0, lo], [1.0, 1.0]])
     return x, torch.tensor([0.0, 1.0, 1.0, 0.0])

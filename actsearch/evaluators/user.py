@@ -17,7 +17,9 @@ step ``k`` as iteration ``i * K + k``, as for the built-in tasks. A plain functi
 (its name is the function's). Outcomes, as for every task: an exception → ``error`` with the
 message (the traceback is kept in the result's ``metrics["traceback"]`` for ``actsearch show``);
 a NaN or infinite score → ``diverged``; a return value that is neither a number nor a dict with
-a numeric ``"score"`` → ``error``; ``time_limit_s`` → ``timeout``.
+a numeric ``"score"`` → ``error``; ``time_limit_s`` → ``timeout``. A seed that calls ``sys.exit``
+(or raises ``KeyboardInterrupt`` off the main thread) is an ``error`` saying so, not the end of
+the run.
 
 How the time limit ends a seed: every ``report`` call checks the deadline and stops the seed
 cleanly; a seed that never calls ``report`` runs in a worker thread that is abandoned at the
@@ -45,7 +47,7 @@ from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.settings import apply_overrides, settings_type
-from actsearch.evaluators.task import Task, TaskError, _ReportRaised
+from actsearch.evaluators.task import Task, TaskError, _ReportRaised, exit_message
 from actsearch.evaluators.train import Report
 
 TRACEBACK_CHARS = 4000  # the end of a user's traceback kept in the result's metrics
@@ -201,9 +203,14 @@ class UserTask(Task):
         if isinstance(err, _Deadline):
             return timeout(err.step, f"at step {err.step}")
         if err is not None:
-            if not isinstance(err, Exception) or isinstance(err, _ReportRaised):
-                raise err  # KeyboardInterrupt, or the caller's own report failing
-            msg = " ".join(f"{type(err).__name__}: {err}".split())[:300]
+            # The caller's own report failing passes through, and so does a KeyboardInterrupt on the
+            # main thread (it may be the user's Ctrl-C). One in another thread (the deadline's, a
+            # Ray trainable's) comes from the task's code, as does a SystemExit: the seed failed.
+            own_interrupt = isinstance(err, KeyboardInterrupt) and (
+                deadline is not None or threading.current_thread() is not threading.main_thread())
+            if isinstance(err, _ReportRaised) or not (isinstance(err, (Exception, SystemExit)) or own_interrupt):
+                raise err
+            msg = exit_message(err) or " ".join(f"{type(err).__name__}: {err}".split())[:300]
             tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))[-TRACEBACK_CHARS:]
             return EvalResult(ERROR, 0.0, seed, wall, {"traceback": tb}, msg), None
         return _outcome(box.get("value"), seed, wall), None

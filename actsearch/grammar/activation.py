@@ -13,11 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from actsearch.errors import shorten
 from actsearch.grammar import nodes
 from actsearch.grammar.nodes import Node
 from actsearch.grammar.parse import ExpressionError, is_param_name, parse_tree
 
 DEFAULT_PARAM = 1.0
+MAX_CHANNELS = 1 << 20  # largest per_channel count of a module's constants
+MAX_PARAM = float(np.finfo(np.float32).max)  # largest initial value of a constant (float32 tensors)
 
 
 def parse(text: str, **params: float) -> Activation:
@@ -32,18 +35,33 @@ def parse(text: str, **params: float) -> Activation:
 
 
 def _initial(tree: Node, params: dict[str, Any]) -> dict[str, float]:
+    if not isinstance(params, dict):
+        raise ExpressionError(f"parameters must be a mapping of name to number, got {type(params).__name__}")
+    values = {}
     for name, value in params.items():
-        if not is_param_name(name):
+        if not isinstance(name, str) or not is_param_name(name):
             raise ExpressionError(
-                f"'{name}' is not a parameter name (alpha, beta, gamma, beta2, alpha_1 ...)"
+                f"{shorten(name)!r} is not a parameter name (alpha, beta, gamma, beta2, alpha_1 ...)"
             )
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            raise ExpressionError(f"initial value of '{name}' must be a number, got {value!r}") from None
-        if not math.isfinite(value):
-            raise ExpressionError(f"initial value of '{name}' must be finite, got {value}")
-    return {n: float(params.get(n, DEFAULT_PARAM)) for n in nodes.param_names(tree)}
+        values[name] = param_value(name, value)
+    return {n: values.get(n, DEFAULT_PARAM) for n in nodes.param_names(tree)}
+
+
+def param_value(name: str, value: Any) -> float:
+    """``value`` as the float initial value of constant ``name``, or :class:`ExpressionError` (one
+    line): a number (not a bool) that is finite in float32, |v| <= :data:`MAX_PARAM`, since the
+    compiled module holds its constants as float32 tensors."""
+    if isinstance(value, bool):
+        raise ExpressionError(f"initial value of '{name}' must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ExpressionError(f"initial value of '{name}' must be a number within ±{MAX_PARAM:.4g}, "
+                              f"got {shorten(repr(value))}") from None
+    if not math.isfinite(number) or abs(number) > MAX_PARAM:
+        raise ExpressionError(f"initial value of '{name}' must be finite in float32 (|v| <= {MAX_PARAM:.4g}), "
+                              f"got {shorten(repr(value))}")
+    return number
 
 
 class Activation:
@@ -90,8 +108,10 @@ class Activation:
         ``fast=False`` skips torch's fused kernels (plain closures, for testing)."""
         from actsearch.grammar.compile import ActivationModule
 
-        if per_channel is not None and (not isinstance(per_channel, int) or per_channel < 1):
-            raise ValueError(f"per_channel must be a positive int, got {per_channel!r}")
+        if per_channel is not None and (isinstance(per_channel, bool) or not isinstance(per_channel, int)
+                                        or not 1 <= per_channel <= MAX_CHANNELS):
+            raise ExpressionError(f"per_channel must be a channel count, an int from 1 to {MAX_CHANNELS}, "
+                                  f"or None, got {shorten(repr(per_channel))}")
         return ActivationModule(self.tree, self.params, self.text, per_channel, fast)
 
     def __call__(self, x: Any, **params: float) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from actsearch.errors import UserError
+from actsearch.errors import UserError, shorten
 
 SELU_ALPHA = 1.6732632423543772
 SELU_SCALE = 1.0507009873554805
@@ -175,7 +175,7 @@ NAMES: tuple[str, ...] = (*_EXPRESSIONS, *_MODULES)
 
 def _check(name: str) -> None:
     if name not in NAMES:
-        raise LibraryError(f"unknown activation {name!r}; known: {', '.join(NAMES)}")
+        raise LibraryError(f"unknown activation {shorten(repr(name))}; known: {', '.join(NAMES)}")
 
 
 def expression(name: str) -> str | None:
@@ -206,7 +206,7 @@ def get(name: str, **params: float) -> nn.Module:
     unknown = sorted(set(params) - set(known))
     if unknown:
         allowed = ", ".join(known) or "none"
-        raise LibraryError(f"{name} has no parameter {unknown[0]!r} (parameters: {allowed})")
+        raise LibraryError(f"{name} has no parameter {shorten(repr(unknown[0]))} (parameters: {allowed})")
     values = {**known, **{k: float(v) for k, v in params.items()}}
     if any(not math.isfinite(v) for v in values.values()):
         raise LibraryError(f"{name}: parameter values must be finite")
@@ -239,6 +239,7 @@ def resolve(text: str, params: dict[str, float] | None = None) -> Any:
         act = parse(expr, **{**defaults(name), **(params or {})})
         unknown = sorted(set(params or {}) - set(act.params))
         if unknown:
-            raise LibraryError(f"{name} has no parameter {unknown[0]!r} (parameters: {', '.join(act.params) or 'none'})")
+            raise LibraryError(f"{name} has no parameter {shorten(repr(unknown[0]))} "
+                               f"(parameters: {', '.join(act.params) or 'none'})")
         return act
     return parse(text, **(params or {}))

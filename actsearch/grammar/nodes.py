@@ -182,8 +182,10 @@ def evaluate(node: Node, x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Values of the tree in float64 at ``x`` (params: name → number or array broadcasting with x)."""
     if not _NP:
         _NP.update(_np_funcs())
+    # np.broadcast_shapes takes any number of shapes (np.broadcast stops at 64 arrays)
+    shape = np.broadcast_shapes(np.shape(x), *(np.shape(v) for v in params.values()))
     with np.errstate(all="ignore"):
-        return np.broadcast_to(_eval(node, x, params), np.broadcast(x, *params.values()).shape)
+        return np.broadcast_to(_eval(node, x, params), shape)
 
 
 def _eval(node: Node, x: np.ndarray, params: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from actsearch.errors import UserError
+from actsearch.errors import UserError, shorten
 from actsearch.grammar.nodes import BINARY_FUNCS, MAX_DEPTH, UNARY_FUNCS, Node, X
 
 MAX_LENGTH = 10_000  # characters
@@ -88,7 +88,7 @@ def _syntax_error(text: str, err: UnexpectedInput) -> ExpressionError:
         tok = err.token
         pos = tok.start_pos if tok.start_pos is not None else pos
         what = {"NAME": "name", "NUMBER": "number"}.get(tok.type, "symbol")
-        return ExpressionError(f"unexpected {what} {str(tok)!r} at column {(pos or 0) + 1}", pos)
+        return ExpressionError(f"unexpected {what} {shorten(tok)!r} at column {(pos or 0) + 1}", pos)
     return ExpressionError(f"syntax error at column {(pos or 0) + 1}", pos)
 
 
@@ -183,7 +183,7 @@ def _leaf(tok: Token, variables: dict[str, Node]) -> Node:
         value = float(tok)
         if not math.isfinite(value):
             raise ExpressionError(
-                f"number {str(tok)!r} out of range at column {tok.start_pos + 1}", tok.start_pos
+                f"number {shorten(tok)!r} out of range at column {tok.start_pos + 1}", tok.start_pos
             )
         return ("num", value)
     return _name(tok, variables)
@@ -196,9 +196,9 @@ def _name(tok: Token, variables: dict[str, Node]) -> Node:
     if is_param_name(name):
         return ("param", name)
     if name in FUNCTIONS:
-        raise ExpressionError(f"function '{name}' needs its argument in parentheses at column {pos + 1}", pos)
+        raise ExpressionError(f"function '{shorten(name)}' needs its argument in parentheses at column {pos + 1}", pos)
     raise ExpressionError(
-        f"unknown name '{name}' at column {pos + 1}; use x, a number, or a parameter "
+        f"unknown name '{shorten(name)}' at column {pos + 1}; use x, a number, or a parameter "
         "alpha/beta/gamma (optionally followed by digits or _digits)",
         pos,
     )
@@ -219,7 +219,7 @@ def _build(item: Tree, kids: list[tuple[Node, int]], variables: dict[str, Node])
         if name not in FUNCTIONS:
             hint = " (parameters are not functions)" if is_param_name(name) or name in variables else ""
             raise ExpressionError(
-                f"unknown function '{name}' at column {pos + 1}{hint}; known: {_KNOWN}", pos
+                f"unknown function '{shorten(name)}' at column {pos + 1}{hint}; known: {_KNOWN}", pos
             )
         if len(args) != FUNCTIONS[name]:
             want = FUNCTIONS[name]

@@ -35,6 +35,18 @@ KINK_TOL = 1e-4  # a jump in f' that survives bisection to width 1e-12: not C¹
 AFFINE_TOL = 1e-9  # largest residual of the a·x + b fit, relative to 1 + max |f|: affine
 
 
+def _quiet(fn: Any) -> Any:
+    """``fn`` with numpy's floating-point warnings off: overflow and inf - inf are expected on the
+    grids above (``x^1e308``) and are handled by the finiteness checks, not printed."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _derivative(act: Activation, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Values and derivatives at ``x`` by autograd in float64."""
     import torch
@@ -51,6 +63,7 @@ def _hermite(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return np.polynomial.hermite_e.hermegauss(nodes)
 
 
+@_quiet
 def gain(act: Activation, nodes: int = HERMITE_NODES) -> float | None:
     """1/sqrt(E[f(z)^2]), z ~ N(0, 1), by Gauss–Hermite quadrature (None if not finite)."""
     z, w = _hermite(nodes)
@@ -60,6 +73,7 @@ def gain(act: Activation, nodes: int = HERMITE_NODES) -> float | None:
     return 1.0 / math.sqrt(second)
 
 
+@_quiet
 def trivial(act: Activation) -> str | None:
     """ "non-finite", "constant", "zero gradient" or None (see ``Activation.trivial``)."""
     values = act(PROBE)
@@ -157,6 +171,7 @@ def _symmetry(act: Activation, parity: float) -> bool:
     )
 
 
+@_quiet
 def linear(act: Activation) -> bool:
     """Affine in x (a·x + b, constants included) for *every* value of its learnable constants:
     on the fingerprint's probe set × parameter grid, each row is fitted exactly by a line.
@@ -176,6 +191,7 @@ def _float(v: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+@_quiet
 def properties(act: Activation) -> dict[str, Any]:
     """The property dict (keys: monotonic, bounded_below, bounded_above, smooth, f0, slope0,
     min_value, argmin, saturates_left, saturates_right, odd, even, linear, gain)."""

@@ -6,6 +6,15 @@ sigmoid, softplus, relu and the library functions (gelu, silu, elu, selu, mish, 
 sympy functions, so that :mod:`actsearch.grammar.canonical` can expand around them and print
 them back. ``from_sympy`` turns such an expression back into a node tree, or raises
 ``ValueError`` for anything outside the language (``zoo``, ``nan`` …).
+
+Exact arithmetic is bounded, so that no text makes sympy compute a number with millions of
+digits (``9^9^9``, ``2^2^2^2^2^2``): a power of two constants is computed exactly only when its
+exponent is at most :data:`MAX_EXACT_EXPONENT` in magnitude and its result has at most about
+:data:`MAX_EXACT_BITS` bits; otherwise it is its float64 value (±inf or NaN where float64 gives
+that, exactly as the numpy and torch evaluations compute it). A constant exponent above
+:data:`MAX_EXACT_EXPONENT` on a non-constant base (``(x + 1)^(9^9)``) becomes a sympy Float, which
+sympy never multiplies out, and an exact number that grows past :data:`MAX_EXACT_BITS` bits
+becomes a Float.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ import sympy as sp
 from actsearch.grammar.nodes import LIBRARY_FUNCS, SELU_ALPHA, SELU_SCALE, Node
 
 X_SYMBOL = sp.Symbol("x", real=True)
+MAX_EXACT_EXPONENT = 64  # |n| of a constant exponent sympy may apply exactly (a larger one: float)
+MAX_EXACT_BITS = 4096  # bits of an exact number (numerator or denominator; larger: float)
 OPAQUE = ("sigmoid", "softplus", "relu", *LIBRARY_FUNCS)
 
 
@@ -75,20 +86,72 @@ def to_sympy(
         if op == "neg":
             return -kids[0]
         if op == "add":
-            return kids[0] + kids[1]
+            return _bounded(kids[0] + kids[1])
         if op == "sub":
-            return kids[0] - kids[1]
+            return _bounded(kids[0] - kids[1])
         if op == "mul":
-            return kids[0] * kids[1]
+            return _bounded(kids[0] * kids[1])
         if op == "div":
-            return kids[0] / kids[1]
+            return _bounded(kids[0] / kids[1])
         if op == "pow":
-            return kids[0] ** kids[1]
+            return power(kids[0], kids[1])
         if opaque and op in OPAQUE:
             return sp.Function(op)(*kids)
         return funcs[op](*kids)
 
     return go(tree)
+
+
+def _bits(number: Any) -> int:
+    """Bits of an exact number's numerator or denominator, whichever is larger."""
+    return max(abs(int(number.p)).bit_length(), int(number.q).bit_length())
+
+
+def _bounded(expr: Any) -> Any:
+    """``expr``, or its Float when it is an exact number of more than MAX_EXACT_BITS bits."""
+    if expr.is_Rational and _bits(expr) > MAX_EXACT_BITS:
+        return sp.Float(expr, 17)
+    return expr
+
+
+def power(base: Any, exp: Any) -> Any:
+    """``base ** exp`` without exact arithmetic on huge numbers (see the module docstring)."""
+    if not exp.is_Number or not exp.is_finite:
+        return base**exp
+    if base.is_Number and base.is_finite:
+        if (
+            exp.is_Rational
+            and base.is_Rational
+            and abs(exp) <= MAX_EXACT_EXPONENT
+            and _bits(base) * abs(int(exp.p)) <= MAX_EXACT_BITS
+        ):
+            return base**exp
+        return _float_power(base, exp)
+    if abs(exp) > MAX_EXACT_EXPONENT:
+        return base ** sp.Float(exp, 17)
+    coeff = base.as_coeff_Mul()[0]  # sympy raises a product's numeric factor to the power exactly
+    if coeff.is_Rational and exp.is_Rational and _bits(coeff) * abs(int(exp.p)) > MAX_EXACT_BITS:
+        return base ** sp.Float(exp, 17)
+    return base**exp
+
+
+def _float_power(base: Any, exp: Any) -> Any:
+    """The float64 value of a power of two numbers, as numpy computes it (±oo or nan when not finite)."""
+    import numpy as np
+
+    values = []
+    for v in (base, exp):
+        try:
+            values.append(float(v))
+        except OverflowError:
+            values.append(math.inf if v > 0 else -math.inf)
+    with np.errstate(all="ignore"):
+        value = float(np.power(np.float64(values[0]), np.float64(values[1])))
+    if math.isnan(value):
+        return sp.nan
+    if math.isinf(value):
+        return sp.oo if value > 0 else -sp.oo
+    return number(value)
 
 
 _NAMES = {

@@ -183,7 +183,7 @@ class Store(ABC):
 
     # -- reads -------------------------------------------------------------------------------------
     def record_by_id(self, row_id: int) -> CandidateRecord:
-        rows = R.decode_all(self._rows(id=row_id), "the run store")
+        rows = R.decode_all(self._rows(id=row_id), self._where())
         if not rows:
             raise RunStoreError(f"no stored candidate with id {row_id}")
         return rows[0]
@@ -194,7 +194,7 @@ class Store(ABC):
         """Stored rows in storage order (finished ones unless ``include_pending``), optionally filtered."""
         filters = {"task": task, "role": role,
                    "settings": None if settings is None else R.settings_key(settings)}
-        rows = R.decode_all(self._rows(**filters), "the run store")
+        rows = R.decode_all(self._rows(**filters), self._where())
         return [r for r in rows if (include_pending or r.state == DONE) and (include_failed or r.ok)
                 and (include_aliases or r.alias_of is None)]
 

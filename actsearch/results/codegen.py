@@ -11,17 +11,21 @@ printed with ``repr(float)``. The result is TorchScript-compatible.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 import re
 
-from actsearch.errors import UserError
+from actsearch.errors import UserError, shorten
 
 Node = tuple
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 PARAM = re.compile(r"(alpha|beta|gamma)(\d+|_\d+)?")
 INLINE_DEPTH = 24  # deeper trees are printed as a sequence of assignments
-RESERVED = ("torch", "nn", "F", "math", "x", "self")  # names the generated module itself uses
+# names the generated module itself uses (imports, module constants, forward's locals): a class
+# of one of these names would shadow it
+RESERVED = ("torch", "nn", "F", "math", "Tensor", "EXPRESSION", "INITIAL_PARAMS", "x", "self", "p", "shape",
+            "per_channel")
 
 # torch forms; "{0}"/"{1}" are the printed arguments
 UNARY = {
@@ -177,11 +181,28 @@ def _nodes(tree: Node) -> list[Node]:
     return walk(tree)
 
 
+def check_class_name(name: str) -> None:
+    """UserError (one line) unless ``name`` can name the generated class: an identifier of letters,
+    digits and _ that is not a keyword, a builtin (``super``, ``print`` ...), a dunder
+    (``__all__``), a name the module uses itself (:data:`RESERVED`), a temporary of forward
+    (``t0``, ``t1`` ...) or a learnable-constant name."""
+    shown = shorten(repr(name))
+    if not isinstance(name, str) or not IDENT.fullmatch(name):
+        raise UserError(f"class name must be a Python identifier of letters, digits and _ (at most 64), got {shown}")
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name):
+        raise UserError(f"class name {shown} is a Python keyword; choose another")
+    if name.startswith("__") and name.endswith("__"):
+        raise UserError(f"class name {shown} is a special (dunder) name; choose another")
+    if name in dir(builtins):
+        raise UserError(f"class name {shown} is a Python builtin; choose another")
+    if name in RESERVED or re.fullmatch(r"t\d+", name) or PARAM.fullmatch(name):
+        raise UserError(f"class name {shown} is a name the exported module uses itself; choose another")
+
+
 def class_name(tree: Node, hint: str | None = None) -> str:
     """A readable identifier: ``hint`` when it is a safe one, else from the functions used."""
     if hint:
-        if not IDENT.fullmatch(hint) or keyword.iskeyword(hint) or hint in RESERVED:
-            raise UserError(f"class name must be a Python identifier of letters, digits and _, got {hint!r}")
+        check_class_name(hint)
         return hint
     words: list[str] = []
     for node in _nodes(tree):

@@ -28,6 +28,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results import codegen
+from actsearch.results.text import visible
 
 FORMATS = ("py", "torchscript", "onnx")
 ONNX_OPSET = 17  # ONNX operator set of the exported graph (onnxruntime 1.14+ runs it)
@@ -40,17 +41,7 @@ def doc_text(value: Any, limit: int = 400) -> str:
     text = str(value)
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    out = []
-    for ch in text:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            out.append(ch.encode("unicode_escape").decode("ascii"))
-    return "".join(out)
+    return visible(text.replace("\\", "\\\\").replace('"', '\\"'))  # the escapes visible() adds stay single
 
 
 def activation_text(expression: str) -> str:

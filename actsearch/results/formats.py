@@ -4,7 +4,11 @@ CSV and JSON carry every :class:`~actsearch.results.entry.Entry` field (CSV stor
 ``params`` and ``aliases`` as JSON text), and :func:`from_csv` / :func:`from_json` read them
 back into the same dictionaries, so the files round-trip and load straight into pandas. A CSV text
 cell that begins with ``=``, ``+``, ``-``, ``@``, tab or CR gets a leading ``'`` (spreadsheet
-formula injection), which :func:`from_csv` removes.
+formula injection), which :func:`from_csv` removes. Stored text is shown through
+:func:`actsearch.results.text.visible` in every format (control characters escaped, so a terminal
+escape sequence in an error message is printed, never obeyed; JSON escapes them itself), and the
+table, Markdown and HTML cells are clipped (:data:`~actsearch.results.text.CELL_CHARS`); CSV and
+JSON keep the full text.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
 status, complexity, key properties (a ``linear`` column, LINEAR for affine functions, when any entry
 is one), dead-neuron rate, reproducibility, aliases, validation, and
@@ -23,6 +27,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.entry import Entry
+from actsearch.results.text import CELL_CHARS, ERROR_CELL_CHARS, NAME_CHARS, shown, visible
 
 FORMATS = ("table", "csv", "json", "markdown")
 _JSON_FIELDS = ("params", "aliases", "panel", "panel_z")
@@ -82,7 +87,7 @@ def to_csv(entries: list[Entry]) -> str:
         for k, v in e.to_dict().items():
             v = _clean(v)
             row[k] = json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)
-            row[k] = neutral_cell(row[k])
+            row[k] = neutral_cell(visible(row[k], newlines=True) if isinstance(row[k], str) else row[k])
         writer.writerow(row)
     return buf.getvalue()
 
@@ -132,7 +137,7 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     members = list(dict.fromkeys(t for e in entries for t in e.panel))  # a panel task's members, in order
     head += [_member_label(t) for t in members]
     if has_val:
-        head.append(f"val ({next(e.val_task for e in entries if e.val_task)})")
+        head.append(f"val ({shown(next(e.val_task for e in entries if e.val_task), NAME_CHARS)})")
     if has_err:
         head.append("error")
     rows = []
@@ -145,21 +150,22 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
         pred = [_num(e.predicted)] if has_pred else []
         lin = [("LINEAR" if e.linear else "") if e.linear is not None else ""] if has_lin else []
-        cells = [rank, expr, score, *pred, str(e.seeds), e.status, "" if e.complexity is None else str(e.complexity),
+        expr, status = shown(expr, CELL_CHARS), shown(e.status, NAME_CHARS)
+        cells = [rank, expr, score, *pred, str(e.seeds), status, "" if e.complexity is None else str(e.complexity),
                  *lin, _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
                  str(len(e.aliases)) if e.aliases else ""]
         cells += [_member_cell(e, t) for t in members]
         if has_val:
             cells.append("" if e.val_score is None else f"{e.val_score:.4f} ± {e.val_std or 0.0:.4f} ({e.val_seeds})")
         if has_err:
-            cells.append((e.error or "")[:80])
+            cells.append(shown(e.error or "", ERROR_CELL_CHARS))
         rows.append(cells)
     return head, rows
 
 
 def _member_label(task: str) -> str:
     """A panel member's column header: the task name, or a table's file name."""
-    return task.rsplit("/", 1)[-1] if task.startswith("table:") else task
+    return shown(task.rsplit("/", 1)[-1] if task.startswith("table:") else task, NAME_CHARS)
 
 
 def _member_cell(e: Entry, task: str) -> str:

@@ -6,6 +6,10 @@
 - :func:`predicted_figure`: the ``surrogate`` searcher's predicted score vs. the real one, for
   the candidates it predicted before training (failures drawn at their score, 0, as crosses).
 They return PNG bytes; :func:`plot_run` writes the first two next to each other.
+
+Stored values are data: a ranked row whose function cannot be built (an expression that no longer
+parses, a constant beyond float32) is left out of a figure with one warning naming the row, and a
+score beyond ±:data:`PLOT_MAX` (which no axis can scale to) is not drawn, with one warning.
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.results.records import warn_once
+from actsearch.results.text import clip, quoted, visible
 
 X_RANGE = (-6.0, 6.0)
 N_POINTS = 601
+PLOT_MAX = 1e12  # a score beyond ±PLOT_MAX is not drawn (matplotlib cannot place ticks up to 1e308)
 
 
 def _figure(ncols: int, width: float = 11.0, height: float = 4.2) -> tuple[Any, list[Any]]:
@@ -81,13 +88,13 @@ def functions_figure(curves: list[tuple[str, Any]], *, title: str = "", referenc
     ax_d.set_ylim(-1.5, 2.5)
     ax_f.legend(fontsize=7, loc="upper left")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_short(title, 120), fontsize=10)
     return _png(fig)
 
 
 def _short(label: str, n: int = 60) -> str:
-    label = label.replace("$", r"\$")  # matplotlib would read $...$ as math text
-    return label if len(label) <= n else label[: n - 1] + "…"
+    label = label if len(label) <= n else label[: n - 1] + "…"
+    return visible(label).replace("$", r"\$")  # matplotlib would read $...$ as math text
 
 
 def _limits(ys: list[list[float]], clip: tuple[float, float]) -> tuple[float, float]:
@@ -112,7 +119,7 @@ def progress_figure(records: list[Any], *, title: str = "") -> bytes:
     else:
         ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(_short(title, 120), fontsize=10)
     return _png(fig)
 
 
@@ -127,7 +134,7 @@ def progress(records: list[Any]) -> dict[str, list[float]]:
         if rec.role != "search" or rec.alias_of is not None:
             continue
         name = rec.searcher or "search"
-        score = rec.score if rec.status == "ok" and math.isfinite(rec.score) else -math.inf
+        score = rec.score if rec.status == "ok" and plottable(rec) else -math.inf
         best[name] = max(best.get(name, -math.inf), score)
         out.setdefault(name, []).append(best[name] if math.isfinite(best[name]) else math.nan)
     return out
@@ -140,10 +147,21 @@ def predictions(records: list[Any]) -> list[tuple[float, float, bool]]:
         pred = (rec.metrics or {}).get("predicted")
         if rec.role != "search" or rec.alias_of is not None or not isinstance(pred, (int, float)):
             continue
-        ok = rec.status == "ok" and math.isfinite(rec.score)
-        if math.isfinite(pred):
+        ok = rec.status == "ok" and plottable(rec)
+        if math.isfinite(pred) and abs(pred) <= PLOT_MAX and (ok or rec.status != "ok"):
             out.append((float(pred), rec.score if ok else 0.0, ok))
     return out
+
+
+def plottable(rec: Any) -> bool:
+    """Whether a stored row's score can be drawn: finite and within ±:data:`PLOT_MAX` (one warning
+    names a row whose finite score is beyond it)."""
+    if not math.isfinite(rec.score):
+        return False
+    if abs(rec.score) > PLOT_MAX:
+        warn_once(f"not drawing the score {rec.score:.4g} of stored row id {rec.id}: beyond ±{PLOT_MAX:g}")
+        return False
+    return True
 
 
 def spearman(xs: list[float], ys: list[float]) -> float:
@@ -183,15 +201,42 @@ def predicted_figure(records: list[Any], *, title: str = "") -> bytes:
     ax.set_ylabel("real score")
     ax.grid(alpha=0.3)
     if title:
-        ax.set_title(title, fontsize=10)
+        ax.set_title(_short(title, 120), fontsize=10)
     return _png(fig)
 
 
+def entry_activation(entry: Any) -> Any:
+    """The :class:`~actsearch.grammar.Activation` of a leaderboard entry (library references
+    included); a UserError naming the stored row when its expression or constants do not build."""
+    return _built(entry, lambda act: act)
+
+
 def entry_module(entry: Any) -> Any:
-    """The compiled torch module of a leaderboard entry (library references included)."""
+    """The compiled torch module of a leaderboard entry, or a UserError naming the stored row."""
+    return _built(entry, lambda act: act.module())
+
+
+def _built(entry: Any, then: Any) -> Any:
     from actsearch.results.export import activation_of
 
-    return activation_of(entry.expression, entry.params).module()
+    try:
+        return then(activation_of(entry.expression, entry.params))
+    except (ArithmeticError, RuntimeError, ValueError, TypeError, RecursionError) as err:  # UserError too
+        why = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        raise UserError(f"stored row id {entry.id} ({quoted(entry.expression)}): cannot build its function: "
+                        f"{visible(clip(why, 200))}") from None
+
+
+def entry_curves(entries: list[Any]) -> list[tuple[str, Any]]:
+    """``(label, module)`` of the ranked entries to draw; an entry whose function cannot be built
+    is left out with one warning naming its row."""
+    out = []
+    for e in entries:
+        try:
+            out.append((f"#{e.rank} {e.expression}", entry_module(e)))
+        except UserError as err:
+            warn_once(f"not drawing {err}")
+    return out
 
 
 def plot_run(run: Any, out: Path, *, top: int | None = 5, task: str | None = None) -> list[Path]:
@@ -199,7 +244,7 @@ def plot_run(run: Any, out: Path, *, top: int | None = 5, task: str | None = Non
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must name a .png file, got {out}")
     board = [e for e in run.leaderboard(top=top, task=task, properties=False) if e.rank is not None]
-    curves = [(f"#{e.rank} {e.expression}", entry_module(e)) for e in board]
+    curves = entry_curves(board)
     name = run.dir.name
     second = out.with_name(out.stem + "-progress.png")
     try:

@@ -150,6 +150,45 @@ class RecordError(ValueError):
         self.row_id = row_id
 
 
+MAX_JSON_DEPTH = 64  # deepest nesting of a stored JSON value (the store writes a few levels)
+# Metadata keys that readers use, with the JSON type each must have (other keys: any JSON value).
+META_TYPES: dict[str, type | tuple[type, ...]] = {
+    "schema_version": int, "spec": dict, "plan": dict, "task": str, "task_overrides": dict, "preset": str,
+    "task_source": dict, "task_source_changes": list, "probe": dict}
+
+
+def json_value(text: Any) -> Any:
+    """The JSON value of stored text; ValueError when it is not text, not JSON, or nested deeper
+    than :data:`MAX_JSON_DEPTH` (a value a million levels deep would exhaust the stack of every
+    reader)."""
+    if not isinstance(text, str):
+        raise ValueError("not JSON text")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:
+        raise ValueError("not valid JSON") from None
+    level, depth = [value], 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+        level = [v for c in level if isinstance(c, (dict, list)) for v in (c.values() if isinstance(c, dict) else c)]
+    return value
+
+
+def meta_value(key: str, text: Any) -> Any:
+    """A stored metadata value decoded and type-checked (:data:`META_TYPES`); ValueError naming why."""
+    value = json_value(text)
+    kind = META_TYPES.get(key)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ValueError("not an integer")
+    if kind is not None and not isinstance(value, kind):
+        raise ValueError(f"not a JSON {'object' if kind is dict else 'list' if kind is list else 'string'}")
+    return value
+
+
 _TEXT = ("expression", "fingerprint", "task", "role", "status", "state", "created_at")  # TEXT NOT NULL
 _OPTIONAL_TEXT = ("canonical", "searcher", "error", "reference")
 _OPTIONAL_INT = ("alias_of", "step", "trial")
@@ -161,9 +200,9 @@ def _loads(row_id: Any, key: str, text: Any, kind: type, empty: Any) -> Any:
     if not isinstance(text, str):
         raise RecordError(row_id, f"{key} is not JSON text")
     try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise RecordError(row_id, f"{key} is not valid JSON") from None
+        value = json_value(text)
+    except ValueError as err:
+        raise RecordError(row_id, f"{key} is {err}") from None
     if not isinstance(value, kind):
         raise RecordError(row_id, f"{key} is not a JSON {'object' if kind is dict else 'list'}")
     return value
@@ -181,7 +220,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def decode(row: dict[str, Any]) -> CandidateRecord:
+def decode(row: dict[str, Any], where: str = "the run store") -> CandidateRecord:
     """The record of one stored row; :class:`RecordError` when a column is not what the schema says
     (a crafted or damaged store), so readers can skip that row and show the rest."""
     row = dict(row)
@@ -209,6 +248,10 @@ def decode(row: dict[str, Any]) -> CandidateRecord:
     row["runs"] = _loads(row_id, "runs", row.get("runs"), list, [])
     if not all(isinstance(r, dict) for r in row["runs"]):
         raise RecordError(row_id, "runs is not a list of objects")
+    for run in row["runs"]:
+        if not isinstance(run.get("metrics", {}), dict):  # a seed's metrics that are not an object: dropped
+            warn_once(f"ignoring the metrics of a seed of stored row id {row_id!r} ({where}): not a JSON object")
+            run["metrics"] = {}
     row["metrics"] = _loads(row_id, "metrics", row.get("metrics"), dict, {})
     for key in ("score", "score_std", "wall_s"):
         row[key] = _real(row_id, key, row.get(key))
@@ -216,22 +259,29 @@ def decode(row: dict[str, Any]) -> CandidateRecord:
     if not _is_int(retries):
         raise RecordError(row_id, "retries is not an integer")
     row["retries"] = retries
-    try:
-        return CandidateRecord(**row)
-    except TypeError:  # a column the schema does not have, or one missing
-        raise RecordError(row_id, "columns do not match the schema") from None
+    missing = [k for k in COLUMNS if k not in row]
+    if missing:
+        raise RecordError(row_id, f"the column {missing[0]} is missing")
+    # a column the schema does not have (a store written by a newer version, or crafted): kept aside
+    extra = {k: row.pop(k) for k in [k for k in row if k not in COLUMNS]}
+    return CandidateRecord(**row, extra=extra)
 
 
-_warned: set[tuple[str, Any]] = set()
+_warned: set[str] = set()
+
+
+def warn_once(message: str) -> None:
+    """``warning: MESSAGE`` on stderr, once per process: a damaged part is named, the rest still shown."""
+    import sys
+
+    if message not in _warned:
+        _warned.add(message)
+        print(f"warning: {message}", file=sys.stderr)
 
 
 def warn_skipped(where: str, err: RecordError) -> None:
     """One line on stderr per bad row (once per process and store): the rest is still shown."""
-    import sys
-
-    if (where, err.row_id) not in _warned:
-        _warned.add((where, err.row_id))
-        print(f"warning: skipping {err} in {where}", file=sys.stderr)
+    warn_once(f"skipping {err} ({where})")
 
 
 def decode_all(rows: Sequence[dict[str, Any]], where: str) -> list[CandidateRecord]:
@@ -239,7 +289,7 @@ def decode_all(rows: Sequence[dict[str, Any]], where: str) -> list[CandidateReco
     out = []
     for row in rows:
         try:
-            out.append(decode(row))
+            out.append(decode(row, where))
         except RecordError as err:  # a damaged or crafted row: the others still count
             warn_skipped(where, err)
     return out
@@ -295,7 +345,7 @@ def _library_names() -> tuple[str, ...]:
 def pending_v1(row: tuple[str, str, str, str], trial: int, step: int | None) -> dict[str, Any]:
     """A schema-1 ``pending`` row (trial_id, role, task, proposal JSON) as a schema-2 pending row."""
     _, role, label, proposal = row
-    p = json.loads(proposal)
+    p = json_value(proposal)
     task, settings = split_label(label)
     metrics = {k: p[k] for k in ("predicted", "predicted_spread") if k in p}
     return {"trial": trial, "state": PENDING, "expression": p["expression"], "canonical": None,

@@ -5,7 +5,8 @@ column and a predicted-vs-real scatter plot follows the progress plot.
 
 Everything is inline — the CSS, and the figures as base64 ``data:`` PNGs — so the file can be
 mailed or archived and opens offline: the page references no URL at all and has no scripts.
-Every text that comes from the store is HTML-escaped.
+Every text that comes from the store is shown through :func:`actsearch.results.text.shown`
+(control characters escaped, long values clipped) and then HTML-escaped.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.formats import columns
+from actsearch.results.text import CELL_CHARS, NAME_CHARS, shown
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -41,10 +43,10 @@ _SETTINGS = ("command", "task", "space", "searcher", "seed", "budget", "seeds", 
 
 def _cell(value: Any) -> str:
     if isinstance(value, str):
-        return escape(value)
+        return escape(shown(value))
     if isinstance(value, float) and not math.isfinite(value):
         return ""
-    return escape(json.dumps(value, default=str, sort_keys=True))
+    return escape(shown(json.dumps(value, default=str, sort_keys=True)))
 
 
 def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = None,
@@ -70,7 +72,7 @@ def _img(png: bytes, alt: str) -> str:
 def settings_table(meta: dict[str, Any]) -> str:
     """The run's settings, the usual keys first."""
     keys = [k for k in _SETTINGS if k in meta] + sorted(k for k in meta if k not in _SETTINGS)
-    rows = "".join(f"<tr><th>{escape(str(k))}</th><td>{_cell(meta[k])}</td></tr>" for k in keys)
+    rows = "".join(f"<tr><th>{escape(shown(k, NAME_CHARS))}</th><td>{_cell(meta[k])}</td></tr>" for k in keys)
     return f'<table id="settings"><tbody>{rows}</tbody></table>'
 
 
@@ -81,15 +83,16 @@ def validation_table(records: list[Any]) -> str:
         return '<p class="muted">No validation runs yet (<code>actsearch validate RUN_DIR --task T</code>).</p>'
     vals.sort(key=lambda r: (r.task_label, -(r.score if math.isfinite(r.score) else -1.0)))
     head = ["task", "expression", "score", "seeds", "status", "error"]
-    rows = [[r.task_label, r.expression, "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
-             str(len(r.seeds)), r.status, (r.error or "")[:100]] for r in vals]
+    rows = [[shown(r.task_label, NAME_CHARS), shown(r.expression, CELL_CHARS),
+             "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
+             str(len(r.seeds)), shown(r.status, NAME_CHARS), shown(r.error or "", 100)] for r in vals]
     return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
 
 
 def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     """The report page as a string."""
     from actsearch.results.plots import (
-        entry_module,
+        entry_curves,
         functions_figure,
         predicted_figure,
         predictions,
@@ -102,7 +105,7 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     head, rows = columns(board)
     classes = ["failed" if e.status != "ok" else ("ref" if e.role == "reference" else "") for e in board]
     ranked = [e for e in board if e.rank is not None][: min(top or 8, 8)]
-    curves = [(f"#{e.rank} {e.expression}", entry_module(e)) for e in ranked]
+    curves = entry_curves(ranked)
     evaluated = [r for r in records if r.alias_of is None and r.role == "search"]
     failed = sum(1 for r in evaluated if r.status != "ok")
     aliases = sum(1 for r in records if r.alias_of is not None)
@@ -119,7 +122,7 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
         "<h2>Settings</h2>",
         settings_table(meta),
         f"<h2>Leaderboard: top {sum(e.rank is not None for e in board)}"
-        f"{' on ' + escape(board[0].task or '') if board else ''}</h2>",
+        f"{' on ' + escape(shown(board[0].task or '', NAME_CHARS)) if board else ''}</h2>",
         _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
         '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
         "bnd↓: bounded below; linear: LINEAR marks affine functions (a network of them is one linear map); gain: variance-preserving init gain; dnr: dead-neuron rate; "

@@ -17,6 +17,7 @@ from actsearch.errors import UserError
 from actsearch.results.leaderboard import Entry, Leaderboard, build
 from actsearch.results.records import CandidateRecord
 from actsearch.results.store import SqliteStore, Store
+from actsearch.results.text import quoted
 
 
 class Run:
@@ -57,8 +58,9 @@ class Run:
         """Ranked distinct functions (see :func:`actsearch.results.leaderboard.build`)."""
         records = self.records()
         if task is not None and not any(r.task_label == task for r in records):
-            tasks = sorted({r.task_label for r in records})
-            raise UserError(f"no candidates for task {task!r} in {self.dir}; tasks: {', '.join(tasks) or 'none'}")
+            tasks = sorted({quoted(r.task_label) for r in records})
+            raise UserError(f"no candidates for task {quoted(task)} in {self.dir}; tasks: "
+                            f"{', '.join(tasks[:20]) or 'none'}{' ...' if len(tasks) > 20 else ''}")
         return build(records, task=task or _label(self.meta), top=top, include_failed=include_failed,
                      properties=properties)
 
@@ -98,8 +100,11 @@ class Run:
         """Write the candidate as a standalone torch module (``py``), a TorchScript file or an ONNX
         graph (``onnx``: inputs of ``rank`` dimensions)."""
         from actsearch.results.export import export_entry
+        from actsearch.results.plots import entry_activation
 
-        return export_entry(self, self.entry(key), Path(out), fmt=format, class_name=class_name, rank=rank)
+        entry = self.entry(key)
+        entry_activation(entry)  # a stored function that does not build: one line naming its row
+        return export_entry(self, entry, Path(out), fmt=format, class_name=class_name, rank=rank)
 
     def plot(self, out: str | os.PathLike, top: int | None = 5, task: str | None = None) -> list[Path]:
         """The top-K functions/derivatives figure and the progress figure (second path)."""
@@ -127,9 +132,10 @@ def _label(meta: dict[str, Any]) -> str | None:
     """The search task's label from the run's metadata (name plus its settings)."""
     from actsearch.results.records import task_label
 
-    if "task" not in meta:
+    task, overrides = meta.get("task"), meta.get("task_overrides")
+    if not isinstance(task, str):
         return None
-    return task_label(meta["task"], meta.get("task_overrides") or {})
+    return task_label(task, overrides if isinstance(overrides, dict) else {})
 
 
 def open_run(run_dir: str | os.PathLike) -> Run:

@@ -6,7 +6,12 @@ blocks the writer nor sees a half-written row. Every write is one transaction: a
 directory or a full disk raise :class:`~actsearch.results.base.RunStoreError` (a
 :class:`~actsearch.errors.UserError`) and lose nothing already stored. A schema-1 store is migrated
 when opened for writing and read as it is when opened read-only (:mod:`actsearch.results.records`).
-A row that cannot be decoded is skipped with a warning.
+A row that cannot be decoded is skipped with a warning, and so is (for a reader) a metadata value
+that is not JSON of the expected type; a writer refuses such a store in one line rather than write
+into what it cannot read. Text is decoded leniently (an invalid UTF-8 byte in one cell becomes
+U+FFFD instead of making the whole store unreadable), columns are read by name (an extra column is
+ignored), and no file of the store is ever written through a symbolic link
+(:mod:`actsearch.results.rundir`).
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 
 from actsearch.results import records as R
 from actsearch.results.base import RunStoreError, Store
+from actsearch.results.rundir import STORE_FILES, open_lock, refuse_links
+from actsearch.results.text import quoted
 
 
 class SqliteStore(Store):
@@ -35,16 +42,23 @@ class SqliteStore(Store):
         self._lock_fh = None
         self.version = R.SCHEMA_VERSION
         if readonly:
+            refuse_links(self.run_dir, STORE_FILES)  # a reader may create -shm: never through a link
             if not self.path.is_file():
                 raise RunStoreError(f"no run store in {self.run_dir} (expected {self.path})")
             self._db = self._connect_ro()
-            self.version = self._stored_version() or R.SCHEMA_VERSION
+            try:
+                self.version = self._stored_version() or R.SCHEMA_VERSION
+            except BaseException:
+                self.close()
+                raise
             return
         with self._errors("open the run store for writing"):
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._lock()
             try:
+                refuse_links(self.run_dir, STORE_FILES)  # checked under the lock: no writer makes one now
                 self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                self._db.text_factory = _text
                 self._db.execute("PRAGMA busy_timeout=30000")
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
@@ -65,6 +79,7 @@ class SqliteStore(Store):
         uri = self.path.resolve().as_uri()
         try:
             db = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30, isolation_level=None)
+            db.text_factory = _text
             db.execute("PRAGMA busy_timeout=30000")
             for _ in range(50):  # a store its writer is creating this instant: its schema comes at once
                 try:
@@ -80,6 +95,7 @@ class SqliteStore(Store):
             # A WAL database in a directory we cannot write (no -shm to create): read the file as is.
             try:
                 db = sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None)
+                db.text_factory = _text
                 db.execute("SELECT count(*) FROM meta").fetchone()
                 return db
             except sqlite3.Error as err:
@@ -90,10 +106,16 @@ class SqliteStore(Store):
             found = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.OperationalError:  # no meta table yet
             return None
-        return None if found is None else int(json.loads(found[0]))
+        if found is None:
+            return None
+        try:
+            return R.meta_value("schema_version", found[0])
+        except ValueError:
+            raise RunStoreError(f"{self.path} has an unreadable schema version {quoted(found[0])}; "
+                                f"expected {R.SCHEMA_VERSION}") from None
 
     def _lock(self) -> None:
-        fh = open(self.run_dir / R.LOCK_NAME, "a+")  # noqa: SIM115 - held for the store's lifetime
+        fh = open_lock(self.run_dir / R.LOCK_NAME)  # held for the store's lifetime; never through a link
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -147,10 +169,18 @@ class SqliteStore(Store):
             evaluated = row.get("trial_id") is not None and row.get("alias_of") is None
             trial += evaluated
             rows.append(R.upgrade_v1(row, trial if evaluated else None))
-        next_id = max((r["id"] for r in rows), default=0)
+        next_id = max((r["id"] for r in rows if isinstance(r.get("id"), int)), default=0)
         for values in self._db.execute("SELECT trial_id, role, task, proposal FROM pending ORDER BY rowid"):
+            try:
+                pending = R.pending_v1(values, trial + 1, R.v1_step(values[0]))
+            except (ValueError, KeyError, TypeError, AttributeError) as err:
+                what = f"the pending trial {quoted(values[0])} of {self.path} does not decode ({type(err).__name__})"
+                if not self.readonly:  # migrating would drop it: refuse, keep the store as it is
+                    raise RunStoreError(f"{what}; cannot upgrade the store") from None
+                R.warn_once(f"skipping {what}")
+                continue
             trial, next_id = trial + 1, next_id + 1
-            rows.append({"id": next_id, **R.pending_v1(values, trial, R.v1_step(values[0]))})
+            rows.append({"id": next_id, **pending})
         return rows
 
     def _migrate_v1(self) -> None:
@@ -180,9 +210,20 @@ class SqliteStore(Store):
                                  [(k, R.to_json(v)) for k, v in meta.items()])
 
     def meta(self) -> dict[str, Any]:
+        """The run's metadata. A value that is not JSON of its type (:data:`~actsearch.results.records.
+        META_TYPES`) is left out with a warning by a reader, and refused in one line by the writer."""
         with self._errors("read the run metadata"):
             rows = self._db.execute("SELECT key, value FROM meta").fetchall()
-        return {k: json.loads(v) for k, v in rows}
+        out = {}
+        for key, text in rows:
+            try:
+                out[key] = R.meta_value(key, text)
+            except ValueError as err:
+                what = f"the run metadata {quoted(key)} in {self.path} is {err}"
+                if not self.readonly:
+                    raise RunStoreError(f"{what}; refusing to write into a store it cannot read") from None
+                R.warn_once(f"ignoring {what}")
+        return out
 
     def save_state(self, name: str, state: dict[str, Any]) -> None:
         with self.transaction():
@@ -191,7 +232,18 @@ class SqliteStore(Store):
     def load_state(self, name: str) -> dict[str, Any] | None:
         with self._errors("read the searcher state"):
             row = self._db.execute("SELECT value FROM state WHERE name=?", (name,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        if row is None:
+            return None
+        try:
+            state = R.json_value(row[0])
+        except ValueError as err:
+            state, why = None, str(err)
+        else:
+            why = "not a JSON object"
+        if not isinstance(state, dict):
+            raise RunStoreError(f"the stored searcher state {quoted(name)} in {self.path} is {why}; "
+                                "it cannot be resumed (the stored results still read)")
+        return state
 
     def _insert(self, row: dict[str, Any]) -> int:
         with self.transaction():
@@ -228,6 +280,11 @@ class SqliteStore(Store):
             return super().last_trial()
         with self._errors("read candidates"):
             return int(self._db.execute("SELECT IFNULL(MAX(trial), 0) FROM candidates").fetchone()[0])
+
+
+def _text(data: bytes) -> str:
+    """SQLite TEXT as str: an invalid UTF-8 byte becomes U+FFFD (one bad cell leaves the rest readable)."""
+    return data.decode("utf-8", "replace")
 
 
 def _insert_sql(row: dict[str, Any]) -> str:

@@ -100,9 +100,7 @@ def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: 
 
 
 def write_table(table: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write the table as JSON (atomically: a reader never sees half a file)."""
-    path = Path(path)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(table, indent=2, allow_nan=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    """Write the table as JSON (atomically: a reader never sees half a file; never through a link)."""
+    from actsearch.results.rundir import write_atomic
+
+    return write_atomic(path, (json.dumps(table, indent=2, allow_nan=False) + "\n").encode())

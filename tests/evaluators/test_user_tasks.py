@@ -142,3 +142,116 @@ def test_show_prints_the_stored_traceback_of_a_user_task(tmp_path):
     assert out.exit_code == 0, out.output
     assert "ValueError: my training broke" in out.stdout
     assert "raise ValueError" in out.stdout  # the user's own line, from the stored traceback
+
+
+# W3 / H6: task code that exits, interrupts itself or never finishes importing.
+
+def _task_file(tmp_path, name: str, head: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(f"{head}\n\ndef fit(act, seed, report):\n    return 0.5\n")
+    return f"{path}:fit"
+
+
+@pytest.mark.parametrize(("head", "words"), [
+    ("import sys\nsys.exit(7)", "called sys.exit(7) at import"),
+    ("import sys\nsys.exit()", "called sys.exit() at import"),
+    ("raise SystemExit('bye')", "called sys.exit('bye') at import"),
+    ("raise KeyboardInterrupt", "raised KeyboardInterrupt at import"),
+])
+def test_a_task_file_that_exits_at_import_is_one_line(tmp_path, head, words):
+    """W3: SystemExit / KeyboardInterrupt at import are a TaskError naming the file, not an exit."""
+    from actsearch.evaluators import get_task
+
+    ref = _task_file(tmp_path, f"exits_{abs(hash(head))}", head)
+    with pytest.raises(TaskError) as caught:
+        get_task(ref)
+    assert words in str(caught.value) and str(tmp_path) in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("head", [
+    "import time\ntry:\n    time.sleep(1000)\nexcept Exception:\n    pass",
+    "while True:\n    try:\n        pass\n    except Exception:\n        pass",
+])
+def test_a_task_file_that_hangs_at_import_meets_the_deadline(tmp_path, head):
+    """H6: an import that sleeps or spins (and swallows every Exception) ends at the time limit."""
+    from actsearch.evaluators import get_task
+    from actsearch.evaluators.resolve import import_time_limit
+
+    ref = _task_file(tmp_path, f"hangs_{abs(hash(head))}", head)
+    start = time.perf_counter()
+    with import_time_limit(0.5), pytest.raises(TaskError) as caught:
+        get_task(ref)
+    assert time.perf_counter() - start < 5
+    assert "did not finish importing within 0.5 s" in str(caught.value)
+
+
+def test_the_import_deadline_has_a_default_and_restores_the_alarm(tmp_path, monkeypatch):
+    """H6: without a time limit the documented default applies; an outer alarm handler and timer
+    (e.g. a test runner's) are restored afterwards, and a good import leaves no alarm behind."""
+    import signal
+
+    from actsearch.evaluators import get_task, resolve
+
+    monkeypatch.setattr(resolve, "IMPORT_TIME_LIMIT_S", 0.5)
+    ref = _task_file(tmp_path, "sleeps_default", "import time\ntime.sleep(1000)")
+    fired = []
+
+    def handler(*args):
+        fired.append(1)
+
+    old = signal.signal(signal.SIGALRM, handler)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30)
+        with pytest.raises(TaskError, match="within 0.5 s"):
+            get_task(ref)
+        assert signal.getsignal(signal.SIGALRM) is handler  # the outer handler is back
+        assert 25 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30  # the outer timer runs on
+        assert get_task(_task_file(tmp_path, "fine", "X = 1")).name == "fit"
+        assert 25 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30 and not fired
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("code", [0, 3])
+@pytest.mark.parametrize("limit", [None, 30.0])
+def test_sys_exit_while_training_is_a_failed_seed(code, limit):
+    """W3: a seed whose code calls sys.exit is an error saying so; the other seeds still run."""
+    import sys
+
+    def fn(act, seed, report):
+        if seed == 0:
+            sys.exit(code)
+        return 0.5
+
+    res = evaluate("relu", UserTask(fn, "exits"), seeds=(0, 1), time_limit_s=limit)
+    assert [r.status for r in res.runs] == [ERROR, OK]
+    assert res.runs[0].error == f"the task called sys.exit({code})"
+    assert "SystemExit" in res.runs[0].metrics["traceback"]
+
+
+def test_keyboard_interrupt_from_task_code_off_the_main_thread_is_a_failed_seed():
+    """W3: in the deadline's worker thread (as in a Ray trainable's) a KeyboardInterrupt can only be
+    the task's own; on the main thread it still stops the caller (it may be the user's Ctrl-C)."""
+    def fn(act, seed, report):
+        raise KeyboardInterrupt
+
+    res = UserTask(fn, "kbd").evaluate_seed("relu", 0, time_limit_s=30)
+    assert res.status == ERROR and res.error == "the task raised KeyboardInterrupt"
+    with pytest.raises(KeyboardInterrupt):
+        UserTask(fn, "kbd").evaluate_seed("relu", 0)
+
+
+def test_sys_exit_in_a_model_task_is_a_failed_seed():
+    """W3: user code inside a ModelTask's network (not a plain function) exits: the seed fails."""
+    import sys
+
+    class Exits(nn.Linear):
+        def forward(self, x):
+            sys.exit(5)
+
+    x, y = helpers.blobs()
+    task = actsearch.ModelTask(model=lambda act: Exits(6, 3), train=(x[:160], y[:160]), val=(x[160:], y[160:]),
+                               name="exits", steps=2)
+    res = task.evaluate_seed("relu", 0)
+    assert res.status == ERROR and res.error == "the task called sys.exit(5)"

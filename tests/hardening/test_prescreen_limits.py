@@ -13,7 +13,7 @@ from actsearch.search.screening.prescreen import AllRejected, PreScreen
 
 
 def test_a_network_too_large_to_probe_in_time_is_rejected_with_the_reason():
-    screen = PreScreen(get_task("mnist1d", depth=64, width=4096), time_limit_s=0.2)
+    screen = PreScreen(get_task("mnist1d", depth=64, width=2048), time_limit_s=0.2)  # fits the memory bound
     why = screen(actsearch.parse("x * sigmoid(x)"))
     assert why is not None and "took longer than 0.2 s" in why
     assert PreScreen("mnist1d")(actsearch.parse("x * sigmoid(x)")) is None  # the default limit passes it

@@ -9,6 +9,7 @@ from clihelper import error_lines, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from actsearch.errors import UserError
 from actsearch.evaluators import get_task
 from actsearch.limits import RUN_SETTINGS, TASK_SETTINGS, SettingError, check
 from actsearch.search.runner.spec import SearchSpec
@@ -163,3 +164,134 @@ def test_fuzzed_search_options_are_refused_in_one_line_before_ray_starts(tmp_pat
     code, _, err = run_cli(*args)  # the table does not exist, so no value combination can start a search
     assert code == 2 and len(error_lines(err)) == 1 and "Traceback" not in err, err
     assert not run.exists()
+
+
+# -- second round: H3, H4, W4, C7, C11 --------------------------------------------------------------
+XOR = ["evaluate", "relu", "--task", "xor", "--set", "trials=1", "--set", "epochs=2"]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_a_panel_reference_that_is_not_a_regular_file_is_refused_at_once(tmp_path, kind):
+    """H3: a FIFO would block the read, /dev/zero would fill the memory; also from a stored run."""
+    import os
+
+    path = tmp_path / "ref.json"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = "/dev/zero"
+    code, _, err = run_cli("evaluate", "relu", "--task", "panel:xor,teacher", "--set", f"reference={path}")
+    assert code == 2 and len(error_lines(err)) == 1 and "is not a regular file" in err, err
+    from actsearch.search.runner.spec import prepare
+
+    run = tmp_path / "run"
+    prepare(SearchSpec(space="quick", searcher="random", task="panel:xor,teacher", budget=2, references=(),
+                       task_overrides={"reference": str(path)}), run).close()
+    code, _, err = run_cli("resume", str(run), "--plain")
+    assert code == 2 and len(error_lines(err)) == 1 and "is not a regular file" in err, err
+
+
+def test_a_panel_reference_above_the_size_bound_is_refused(tmp_path):
+    from actsearch.limits import REFERENCE_FILE_MAX_BYTES
+
+    big = tmp_path / "ref.json"
+    with big.open("wb") as f:
+        f.truncate(REFERENCE_FILE_MAX_BYTES + 1)  # sparse: nothing written, nothing read
+    code, _, err = run_cli("evaluate", "relu", "--task", "panel:xor,teacher", "--set", f"reference={big}")
+    assert code == 2 and "larger than" in err and len(error_lines(err)) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seeds", "1001"], "--seeds must be >= 1 and <= 1000"),  # H4
+    (["--threads", "100000"], "--threads must be >= 1 and <= 4096"),
+    (["--set", "lr=true"], "lr expects float, got True"),  # W4 (steps=true elsewhere: one step)
+    (["--set", "inputs=bogus"], "inputs must be one of pm1, 01, got 'bogus'"),
+    (["--set", "trials=5"], "--set trials is given twice"),
+    (["--steps", "3", "--set", "steps=4"], "--steps and --set steps= are both given"),
+])
+def test_evaluate_refuses_bad_values_before_training(args, message):
+    for command in (XOR, ["baselines", "--task", "xor", "--set", "trials=1", "--set", "epochs=2", "--only", "relu"]):
+        code, out, err = run_cli(*command, *args)
+        assert code == 2 and len(error_lines(err)) == 1 and message in err and not out, err
+
+
+def test_cifar10_refuses_a_device_it_cannot_use():
+    import torch
+
+    code, _, err = run_cli("evaluate", "relu", "--task", "cifar10", "--set", "device=bogus")
+    assert code == 2 and "device must be auto, cpu, cuda or cuda:N, got 'bogus'" in err
+    if not torch.cuda.is_available():
+        code, _, err = run_cli("evaluate", "relu", "--task", "cifar10", "--set", "device=cuda")
+        assert code == 2 and "torch sees no GPU" in err and len(error_lines(err)) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--option", "kappa=inf"], "searcher option kappa must be a finite number"),  # W4
+    (["--option", "temperature=nan"], "searcher option temperature must be a finite number"),
+    (["--option", "population_size=3", "--option", "population_size=4"], "--option population_size is given twice"),
+    (["--run-dir", ""], "--run-dir is empty"),
+])
+def test_search_refuses_bad_values_before_anything_is_written(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    base = [a for a in SEARCH if a != "--run-dir"]
+    if "--run-dir" not in args:
+        base += ["--run-dir", str(tmp_path / "run")]
+    code, _, err = run_cli(*base, *args)
+    assert code == 2 and len(error_lines(err)) == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []  # no store in the current directory, no run directory
+
+
+def test_resume_refuses_a_budget_below_what_is_done(tmp_path):
+    """W4: it would silently lower the stored budget of the run."""
+    import actsearch
+
+    run = tmp_path / "run"
+    with actsearch.run_search(space="quick", searcher="random", task="xor", budget=3, references=(), run_dir=run,
+                              settings={"trials": 1, "epochs": 2}, executor="inprocess"):
+        pass
+    code, _, err = run_cli("resume", str(run), "--budget", "2")
+    assert code == 2 and "--budget 2 is below the 3 candidates this run has already evaluated" in err
+    with pytest.raises(UserError, match="budget 1 is below the 3"):
+        actsearch.run_search(space="quick", searcher="random", task="xor", budget=1, references=(), run_dir=run,
+                             settings={"trials": 1, "epochs": 2}, executor="inprocess", resume=True)
+    from actsearch.results.store import SqliteStore
+
+    with SqliteStore(run, readonly=True) as store:
+        assert store.meta()["budget"] == 3
+
+
+@pytest.mark.timeout(60)
+def test_space_files_nested_deeply_or_too_large_are_refused_in_one_line(tmp_path):
+    """C7: a RecursionError from the TOML parser, a 3 GB file read whole."""
+    deep = tmp_path / "deep.toml"
+    deep.write_text("unary = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    huge = tmp_path / "huge.toml"
+    with huge.open("wb") as f:
+        f.truncate(3 * 10**9)  # sparse
+    for path, message in ((deep, "nested too deeply"), (huge, "a space file is at most 1,000,000 bytes")):
+        code, _, err = run_cli("space", str(path))
+        assert code == 2 and len(error_lines(err)) == 1 and message in err, err
+        code, _, err = run_cli("search", "--space", str(path), "--task", "digits", "--budget", "1",
+                               "--run-dir", str(tmp_path / "run"))
+        assert code == 2 and len(error_lines(err)) == 1 and message in err, err
+        assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("bad, name", [
+    ({"task": None}, "task"), ({"task": ""}, "task"), ({"budget": "3"}, "budget"), ({"budget": 2.5}, "budget"),
+    ({"seeds": True}, "seeds"), ({"workers": "2"}, "workers"), ({"settings": "abc"}, "settings"),
+    ({"options": [1]}, "options"), ({"on_event": 42}, "on_event"), ({"run_dir": ""}, "run_dir"),
+    ({"references": "relu"}, "references"), ({"resume": "yes"}, "resume"), ({"space": None}, "space"),
+    ({"options": {"kappa": float("inf")}}, "kappa"), ({"prescreen": "no"}, "prescreen"),
+])
+def test_the_python_api_checks_its_arguments_before_any_work(tmp_path, monkeypatch, bad, name):
+    """C11: each wrong argument is a UserError naming it, before anything is built or written."""
+    import actsearch
+
+    monkeypatch.chdir(tmp_path)
+    args = dict(space="quick", searcher="random", task="xor", budget=1, references=(), run_dir=tmp_path / "run",
+                settings={"trials": 1, "epochs": 2}, executor="inprocess")
+    with pytest.raises(UserError, match=name):
+        actsearch.run_search(**{**args, **bad})
+    assert list(tmp_path.iterdir()) == []

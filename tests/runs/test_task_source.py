@@ -77,15 +77,20 @@ def test_resume_refuses_a_changed_task_source_unless_forced(local_ray, tmp_path,
     run(_spec(3, run_dir), run_dir, resume=True, executor="inprocess")
     assert len(_trained(run_dir)) == 3
 
+    # Not named by the user: the CLI refuses to import the code the store names (S2), in one line.
+    code, out, err = run_cli("resume", str(run_dir), "--budget", "4", "--plain")
+    assert code == 2 and f"pass --task {reference} to confirm" in err and len(error_lines(err)) == 1, err
+
     # Changed: refused in one line, nothing run, nothing recorded.
     task_file.write_text(TASK.replace("range(1, 11)", "range(1, 9)"))
-    code, out, err = run_cli("resume", str(run_dir), "--budget", "4", "--plain")
+    code, out, err = run_cli("resume", str(run_dir), "--budget", "4", "--plain", "--task", reference)
     assert code == 2 and err.count("\n") == 1, err
     assert error_lines(err) and "changed since the run started" in err and "--force" in err
     assert len(_trained(run_dir)) == 3 and "task_source_changes" not in _meta(run_dir)
 
     # Forced (the CLI, on the module's Ray): resumes with the new source and says so in the metadata.
-    code, out, err = run_cli("resume", str(run_dir), "--budget", "4", "--plain", "--force")
+    code, out, err = run_cli("resume", str(run_dir), "--budget", "4", "--plain", "--force",
+                             "--task", f"{os.path.relpath(task_file)}:fit")  # relative: the same code, canonicalised
     assert code == 0, err[-2000:]
     assert len(_trained(run_dir)) == 4
     meta = _meta(run_dir)

@@ -3,13 +3,18 @@
 ``start_ray(None, workers)`` starts Ray inside the process, sized to the workers, without
 dashboard or usage reporting; ``start_ray("HOST:PORT", ...)`` (or ``$RAY_ADDRESS``) joins a
 cluster started with ``ray start --head``. The address is probed with a short timeout first,
-because ``ray.init`` on an address where nothing listens hangs for minutes. An embedded node is
-recorded in the run directory, so that processes a killed driver left behind are ended before
-the run resumes (``clean_stale_node``). Ray itself is imported only when it is started.
+because ``ray.init`` on an address where nothing listens hangs for minutes. An embedded node that
+cannot start (a full or unwritable temp dir, a start that times out) is a one-line
+:class:`RayStartError`. An embedded node is recorded in the run directory (``ray-node.json``, this
+user's only), so that processes a killed driver left behind are ended before the run resumes
+(``clean_stale_node``); its processes carry a random token and the run directory's real path in
+their environment, so a record copied into another directory names nothing there. Ray itself is
+imported only when it is started.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -22,6 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from actsearch.errors import UserError
@@ -104,11 +110,21 @@ def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0,
     # Inherited by every process the node starts, also those Ray spawns from this driver later
     # (agents, workers); removed again when the node stops (stop_ray).
     os.environ[TOKEN_VAR] = token
+    if run_dir is not None:
+        os.environ[RUN_DIR_VAR] = os.path.realpath(run_dir)
+    else:
+        os.environ.pop(RUN_DIR_VAR, None)
     try:
         ray.init(address="local", num_cpus=int(round(cpus)),
                  num_gpus=int(round(workers * gpus_per_trial)) if gpus_per_trial else None, **quiet)
-    except BaseException:
-        os.environ.pop(TOKEN_VAR, None)
+    except BaseException as err:
+        _forget_node()
+        try:  # end what the failed start left running
+            ray.shutdown()
+        except Exception:  # noqa: BLE001, S110 - a node that never started has nothing to end
+            pass
+        if isinstance(err, Exception):
+            raise RayStartError(start_failure(err, time.time() - started)) from None
         raise
     if run_dir is not None:
         _record_node(run_dir, started, token)
@@ -122,7 +138,43 @@ def stop_ray(handle: RayHandle | None) -> None:
     if handle is not None and handle.started and ray.is_initialized():
         ray.shutdown()
     if handle is not None and handle.started:
-        os.environ.pop(TOKEN_VAR, None)
+        _forget_node()
+
+
+def _forget_node() -> None:
+    """Take the node's marks out of this process's environment (later Ray nodes get their own)."""
+    os.environ.pop(TOKEN_VAR, None)
+    os.environ.pop(RUN_DIR_VAR, None)
+
+
+class RayStartError(UserError):
+    """The embedded Ray node did not start (a full or unwritable temp dir, a start that timed out)."""
+
+
+def ray_temp_dir() -> str:
+    """Where the embedded Ray writes its sessions, sockets and logs (``$RAY_TMPDIR``/ray by default)."""
+    try:
+        from ray._common.utils import get_default_ray_temp_dir
+
+        return str(get_default_ray_temp_dir())
+    except Exception:  # noqa: BLE001 - Ray's private helper moved: its documented default
+        return os.path.join(os.environ.get("RAY_TMPDIR") or os.environ.get("TMPDIR") or "/tmp", "ray")
+
+
+def start_failure(err: Exception, waited_s: float) -> str:
+    """One line saying why ``ray.init`` could not start the embedded node, and what to do."""
+    where = ray_temp_dir()
+    if isinstance(err, OSError):
+        what = (err.strerror or str(err) or type(err).__name__).lower()
+        name = f" ({err.filename})" if err.filename else ""
+        hint = "free some space there, or set RAY_TMPDIR to a directory with room" \
+            if err.errno in (errno.ENOSPC, errno.EDQUOT) else "set RAY_TMPDIR to a writable directory"
+        return f"cannot start Ray: {what}{name} in its temp dir {where}; {hint}"
+    first = " ".join((str(err).strip().splitlines() or [type(err).__name__])[0].split())[:200]
+    if isinstance(err, TimeoutError) or "timed out" in first.lower():
+        return (f"Ray did not start within {waited_s:.1f} s ({first}); is its temp dir {where} full or "
+                "slow, or the machine overloaded? RAY_TMPDIR chooses another temp dir")
+    return f"cannot start Ray: {type(err).__name__}: {first}"
 
 
 class ResourceError(UserError):
@@ -159,6 +211,8 @@ def check_cluster_resources(cpus_per_trial: float, gpus_per_trial: float) -> Non
 # process only when every check below proves that it belongs to that node.
 SESSION_NAME = re.compile(r"session_\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}_\d+_\d+")
 TOKEN_VAR = "ACTSEARCH_RAY_NODE"  # a random token in the environment of every process of our node
+RUN_DIR_VAR = "ACTSEARCH_RAY_RUN_DIR"  # beside it: the real path of the run directory that started the node
+RECORD_BYTES = 1 << 20  # a node record is a few hundred bytes; a larger file is not one
 TOKEN = re.compile(r"[0-9a-f]{32}")
 START_SLACK_S = 2.0  # a process of the node started at most this long before its recorded start (clock ticks)
 
@@ -185,12 +239,32 @@ def _record_node(run_dir: str | os.PathLike, started: float, token: str) -> None
     raylet = [p.process.pid for p in node.all_processes.get("raylet", [])]
     info = {"session_dir": node.get_session_dir_path(), "token": token, "pids": pids, "raylet": raylet,
             "driver": os.getpid(), "started": started}
-    Path(run_dir, NODE_FILE).write_text(json.dumps(info))
+    # This user's only (the token is in it), and never through a symlink planted in the run dir.
+    fd = os.open(Path(run_dir, NODE_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fd, 0o600)  # a file that was there keeps its mode otherwise
+        fh.write(json.dumps(info))
 
 
 def read_node_record(path: Path) -> NodeRecord:
-    """The checked record, or ValueError saying which check failed."""
-    info = json.loads(path.read_text())
+    """The checked record, or ValueError saying which check failed (a symlink, another user's file
+    and one that is not a small regular file are refused before they are read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ValueError("it is a symlink") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if st.st_uid != os.getuid():
+            raise ValueError("the file belongs to another user")
+        raw = fh.read(RECORD_BYTES + 1)
+    if len(raw) > RECORD_BYTES:
+        raise ValueError("too large for a node record")
+    info = json.loads(raw.decode(errors="replace"))
     if not isinstance(info, dict):
         raise ValueError("not a JSON object")
     sd = info.get("session_dir")
@@ -223,14 +297,15 @@ def clean_stale_node(run_dir: str | os.PathLike, note: Callable[[str], None] | N
 
     The record is checked first (:func:`read_node_record`); a record that fails a check is ignored
     and ``note`` (default: stderr) says so in one line. A process is killed only when it is this
-    user's, started no earlier than the node, carries the node's random token in its environment
-    (set by :func:`start_ray` before the node started, so no file can name a process it did not
-    start), and either names the session directory on its command line (the node's own processes
-    and agents) or is a ``ray::`` worker spawned by the node's raylet or holding files in the session
-    directory. Returns the pids killed.
+    user's, started no earlier than the node, carries in its environment the node's random token
+    and this run directory's real path (both set by :func:`start_ray` before the node started: a
+    record copied from another run directory, token and all, names no process here), and either
+    names the session directory on its command line (the node's own processes and agents) or is a
+    ``ray::`` worker spawned by the node's raylet or holding files in the session directory.
+    Returns the pids killed.
     """
     path = Path(run_dir, NODE_FILE)
-    if not path.is_file():
+    if not os.path.lexists(path):
         return []
     say = note or (lambda line: print(line, file=sys.stderr))
     try:
@@ -241,6 +316,7 @@ def clean_stale_node(run_dir: str | os.PathLike, note: Callable[[str], None] | N
     if _alive(rec.driver):
         return []  # that driver still runs (the store's writer lock refuses it anyway)
     boot = _boot_time()
+    marks = {f"{TOKEN_VAR}={rec.token}", f"{RUN_DIR_VAR}={os.path.realpath(run_dir)}"}
     killed = []
     for pid in _pids():
         if pid == os.getpid() or not _owned(pid):
@@ -248,11 +324,11 @@ def clean_stale_node(run_dir: str | os.PathLike, note: Callable[[str], None] | N
         begun = _start_time(pid, boot)
         if begun is None or begun < rec.started - START_SLACK_S:
             continue
-        if f"{TOKEN_VAR}={rec.token}" not in _read(f"/proc/{pid}/environ").split("\0"):
+        env = _read(f"/proc/{pid}/environ").split("\0")
+        if not marks <= set(env):  # not started by a node of this run directory
             continue
         args = _read(f"/proc/{pid}/cmdline").split("\0")
         if args[0].startswith("ray::"):  # a worker or agent: spawned by the node's raylet, or logging into it
-            env = _read(f"/proc/{pid}/environ").split("\0")
             mine = any(f"RAY_RAYLET_PID={r}" in env for r in rec.raylets) or _holds_files_in(pid, rec.session_dir)
         else:  # a node process (recorded, or an agent started later) naming the session on its command line
             mine = _names(args, rec.session_dir)

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,12 @@ from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
 SCHEDULERS = ("fifo", "asha")
 
 
+class TrialStopped(BaseException):
+    """Tune stopped the trial (a scheduler's decision) inside ``tune.report``: Ray says so with
+    ``SystemExit(0)``, which is carried past the task's code as this (a ``SystemExit`` of the task's
+    own is the task's failure) and turned back into Ray's exit outside it."""
+
+
 def candidate_trainable(config: dict[str, Any]) -> None:
     """Tune function trainable: evaluate a pack of candidates (often one) on all their seeds,
     reporting a single candidate's progress as it trains."""
@@ -45,9 +53,15 @@ def candidate_trainable(config: dict[str, Any]) -> None:
 
     def report(iteration: int, score: float) -> None:
         step["n"] = iteration
-        tune.report({"score": float(score), "iteration": int(iteration), "done": False})
+        try:
+            tune.report({"score": float(score), "iteration": int(iteration), "done": False})
+        except SystemExit as stop:
+            raise TrialStopped from stop
 
-    outcomes = evaluate_trials(trials, report if len(trials) == 1 else None)
+    try:
+        outcomes = evaluate_trials(trials, report if len(trials) == 1 else None)
+    except TrialStopped:
+        sys.exit(0)  # how Ray's runner thread ends a stopped trial without an error
     node = ray.get_runtime_context().get_node_id()  # provenance: where it ran
     for outcome in outcomes:
         outcome.node = node
@@ -63,6 +77,7 @@ class _StudySearcher(Searcher):
         self.study, self.pack = study, pack
         self.live: dict[str, list[TrialConfig]] = {}
         self.retries: dict[str, int] = {}
+        self.trials: dict[str, Any] = {}  # Tune's trial objects of the live trials (for their error text)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None | str:
         configs = self.study.next_trials(self.pack)
@@ -79,13 +94,15 @@ class _StudySearcher(Searcher):
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
         configs = self.live.pop(trial_id, None)
         retries = self.retries.pop(trial_id, 0)
+        trial = self.trials.pop(trial_id, None)
+        why = failure_cause(getattr(trial, "error_file", None)) if error else None
         outcomes = (result or {}).get("outcomes")
         for i, config in enumerate(configs or []):
             outcome = outcomes[i] if isinstance(outcomes, list) and i < len(outcomes) else None
-            self.study.complete(_event(config, outcome, result, error, retries))
+            self.study.complete(_event(config, outcome, result, error, retries, why))
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles its searcher; the study stays in the driver
-        return {k: v for k, v in self.__dict__.items() if k not in ("study", "live")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("study", "live", "trials")}
 
     def save(self, checkpoint_path: str) -> None:  # the run store is the source of truth
         Path(checkpoint_path).write_text("{}")
@@ -95,22 +112,58 @@ class _StudySearcher(Searcher):
 
 
 def _event(config: TrialConfig, outcome: Any, result: dict[str, Any] | None, error: bool,
-           retries: int) -> TrialEvent:
+           retries: int, why: str | None = None) -> TrialEvent:
     """The event of one candidate of a finished Tune trial; one stopped early (ASHA) keeps its last
-    score, a lost one errs."""
+    score, a lost one errs (with ``why`` it was lost, when Ray said)."""
     if isinstance(outcome, TrialOutcome):
         return TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical, retries, outcome.node)
     if error or not result:
-        return TrialEvent(config, lost(config), "error", retries=retries)
+        return TrialEvent(config, lost(config, *([why] if why else [])), "error", retries=retries)
     res = stopped_result(float(result.get("score", 0.0)), int(result.get("iteration", 0)))
     return TrialEvent(config, res, res.status, retries=retries)
 
 
+ERROR_TAIL_BYTES = 64 * 1024  # of a trial's error file, the end that holds its last failure
+WORKER_DIED = "worker process has died"  # Ray's text for an actor whose process ended (os._exit, a crash)
+
+
+def failure_cause(error_file: str | None) -> str | None:
+    """One line saying why Ray lost a trial, from the last failure in Tune's error file of the trial
+    (plain text; Ray writes "Failure # N (occurred at ...)" and the error's text for each failure);
+    None when there is none. A worker process that died is said so, with Ray's exit type and detail."""
+    if not error_file:
+        return None
+    try:
+        with open(error_file, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - ERROR_TAIL_BYTES))
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return None
+    last = re.split(r"^Failure # \d+ \(occurred at [^)]*\)\s*$", text, flags=re.M)[-1]
+    flat = " ".join(last.split())
+    if not flat:
+        return None
+    if WORKER_DIED in flat:
+        pid = re.search(r"\bpid: (\d+)", last)
+        kind = re.search(r"Worker exit type: (\S+)", flat)
+        detail = re.search(r"Worker exit detail: (.*?\.)(?: |$)", flat)
+        said = ", ".join(x for x in (pid and f"pid {pid.group(1)}", kind and f"exit type {kind.group(1)}",
+                                     detail and detail.group(1)) if x)
+        return (f"the Ray worker process running the trial died{f' ({said})' if said else ''}: "
+                "the task may have called os._exit, crashed or run out of memory")[:400]
+    return f"trial failed in Ray: {flat}"[:400]
+
+
 class _Retries(tune.Callback):
-    """Counts, per trial, the worker failures Tune recovered from (FailureConfig retries)."""
+    """Counts, per trial, the worker failures Tune recovered from (FailureConfig retries), and hands
+    the searcher each trial object (where Tune keeps the trial's error text)."""
 
     def __init__(self, searcher: _StudySearcher) -> None:
         self.searcher = searcher
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.searcher.trials[trial.trial_id] = trial
 
     def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.searcher.retries[trial.trial_id] = self.searcher.retries.get(trial.trial_id, 0) + 1

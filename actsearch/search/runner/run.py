@@ -3,10 +3,19 @@
 ``run(spec, run_dir)`` is what ``actsearch search`` / ``resume`` call; ``run_dir=None`` keeps the
 run in memory (the Python API). The executor is Ray Tune (embedded local Ray, or the cluster at
 ``spec.address``) unless ``executor="inprocess"``: then trials run one at a time in this process.
+
+Everything that can be refused is checked before the store is made: settings, space, searcher,
+task, the address, and for a cluster the code it ships (:mod:`actsearch.search.runner.shipping`,
+sized before Ray starts). A new run that fails before its first trial (a cluster that cannot be
+joined, Ray that does not start) leaves behind nothing it created (:class:`NewRunDir`), so the
+same ``search`` can be tried again.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.results.records import DB_NAME, LOCK_NAME
 from actsearch.results.store import SqliteStore, Store
-from actsearch.search.runner.shipping import runtime_env
+from actsearch.search.runner.cluster import NODE_FILE
+from actsearch.search.runner.package import ShipError
+from actsearch.search.runner.shipping import plan, runtime_env
 from actsearch.search.runner.source import canonical
 from actsearch.search.runner.spec import (
     SPACE_COPY,
@@ -33,6 +45,45 @@ from actsearch.search.runner.spec import (
 from actsearch.search.runner.study import Study, StudyEvent
 
 EXECUTORS = ("ray", "inprocess")
+# What a run creates in its directory before its first trial (the store, its lock, the space's copy,
+# an embedded Ray node's record, Tune's storage): what NewRunDir.discard removes again.
+RUN_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", LOCK_NAME, SPACE_COPY, NODE_FILE,
+             "tune")
+
+
+class NewRunDir:
+    """A new run's directory as it was before the run: :meth:`discard` removes what the run made
+    there — its own files (``RUN_FILES``) that were not there before, then the directory and the
+    directories above it that did not exist before, if they are empty. Nothing else is touched."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.made = path, []
+        up = path
+        while not os.path.lexists(up) and up != up.parent:
+            self.made.append(up)  # deepest first
+            up = up.parent
+        try:
+            self.before = frozenset() if self.made and self.made[0] == path else frozenset(os.listdir(path))
+        except OSError:
+            self.before = frozenset(RUN_FILES)  # unreadable: touch nothing
+
+    def discard(self) -> None:
+        for name in RUN_FILES:
+            target = self.path / name
+            if name in self.before or not os.path.lexists(target):
+                continue
+            try:
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink()
+            except OSError:
+                pass
+        for folder in self.made:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def build_searcher(spec: SearchSpec, space: Any, task: Any = None) -> Any:
@@ -83,6 +134,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     ``force``: resume even when the task's source changed since the run started (recorded in its
     metadata; :mod:`actsearch.search.runner.source`)."""
     from actsearch.evaluators import get_task
+    from actsearch.evaluators.resolve import import_time_limit
     from actsearch.search.runner.cluster import (
         check_cluster_resources,
         check_local_resources,
@@ -93,7 +145,11 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     from actsearch.search.space import load_space
 
     check(spec)
-    spec = replace(spec, task=canonical(spec.task))  # files absolute: stored, resumed and resolved by workers alike
+    if not isinstance(spec.ship, (tuple, list)) \
+            or not all(isinstance(p, (str, os.PathLike)) and str(p) for p in spec.ship):
+        raise ShipError(f"ship takes a list of file or directory paths, got {spec.ship!r}"[:200])
+    # files absolute: stored, resumed and resolved by workers alike
+    spec = replace(spec, task=canonical(spec.task), ship=tuple(os.path.abspath(p) for p in spec.ship))
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     run_path = None if run_dir is None else Path(run_dir)
@@ -106,14 +162,24 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         space = load_space(space_of(spec, run_path))
     else:
         space = load_space(spec.space)  # bad space, searcher or task: an error before anything is written
-    task = get_task(spec.task, **spec.task_overrides)
+    with import_time_limit(spec.time_limit_s):  # a task file that hangs at import is bounded too
+        task = get_task(spec.task, **spec.task_overrides)
     searcher = build_searcher(spec, space, task)
     if spec.address and spec.address != "auto" and executor == "ray":
         probe_address(spec.address)
     if not spec.address and executor == "ray":
         check_local_resources(spec.cpus_per_trial, spec.gpus_per_trial)
+    joins = executor == "ray" and bool(spec.address or os.environ.get("RAY_ADDRESS"))
+    if spec.ship and not joins and not resume:
+        raise ShipError("--ship chooses what a search on a cluster (--address) ships; "
+                        "this one runs on this machine, where nothing is shipped")
+    shipping = plan(spec.task, spec.ship, run_path) if joins else None  # sized before the store or Ray
+    for line in shipping.notes() if shipping is not None else ():
+        print(line, file=sys.stderr)
+    fresh = NewRunDir(run_path) if run_path is not None and not resume else None
     store = prepare(spec, run_path, resume=resume, force=force)
     handle = None
+    began = failed = False
     try:
         store.init_run({"probe": probe_settings(spec, task)})  # never silently the fallback
         study = open_study(spec, store, task=task, space=space, on_event=on_event, searcher=searcher)
@@ -121,14 +187,16 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         interrupted = False
 
         def ray_started() -> None:
-            nonlocal handle
-            handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
-                               gpus_per_trial=spec.gpus_per_trial, run_dir=run_path,
-                               runtime_env=runtime_env(spec.task, run_path))
+            nonlocal handle, began
+            with runtime_env(shipping) as env:  # the staged copy lives until ray.init has uploaded it
+                handle = start_ray(spec.address, spec.workers, cpus_per_trial=spec.cpus_per_trial,
+                                   gpus_per_trial=spec.gpus_per_trial, run_dir=run_path, runtime_env=env)
             check_cluster_resources(spec.cpus_per_trial, spec.gpus_per_trial)
+            began = True
 
         try:
             if not study.finished:
+                began = executor == "inprocess"
                 interrupted = execute(study, executor, spec, run_path, "trials", ray_started,
                                       pack=pack_size(spec, task, searcher))
         finally:
@@ -140,7 +208,13 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         summary = RunSummary(run_path, study.evaluated, spec.budget, study.finished, interrupted, failures,
                              time.perf_counter() - start, study.new)
         return summary, (store if keep_store else None)
+    except BaseException:
+        failed = True
+        raise
     finally:
         stop_ray(handle)
-        if not keep_store:
+        discard = failed and not began and fresh is not None
+        if not keep_store or discard:
             store.close()
+        if discard:
+            fresh.discard()  # no trial started: the directory is as it was, the search can be tried again

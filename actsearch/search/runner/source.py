@@ -8,6 +8,12 @@ with the version). ``resume`` recomputes it and refuses, in one line, a task who
 since the run started, unless forced; a forced resume records the change (``task_source_changes``).
 :func:`canonical` gives the spelling of a task a run stores and its workers resolve: files made
 absolute (also inside a panel), so a run resumes from any directory.
+
+A run directory is data, never authority: the code a stored task names (a ``FILE.py:NAME``, a
+``module:NAME``, an entry point, such a member of a panel, a surrogate's probe task) runs only when
+the user names it too. :func:`confirm` refuses, in one line and before anything is imported, to
+resume such a run unless the task the user gives (``resume --task``, ``run_search(task=...)``) is
+the stored one; built-in tasks, ``table:`` replays and panels of those need no confirmation.
 """
 
 from __future__ import annotations
@@ -22,6 +28,10 @@ from actsearch.results.store import RunStoreError
 META_KEY = "task_source"
 CHANGES_KEY = "task_source_changes"  # forced resumes over a changed source: [{at, from, to}, ...]
 PANEL, TABLE = "panel:", "table:"
+
+
+class TaskNotConfirmed(RunStoreError):
+    """A stored task names user code that the user did not name (resume refuses to import it)."""
 
 
 class TaskSourceChanged(RunStoreError):
@@ -94,3 +104,42 @@ def check_resume(stored: TaskSource | None, now: TaskSource, *, force: bool) -> 
     old, new = (h[:12] if h else "none" for h in (stored.sha256, now.sha256))
     raise TaskSourceChanged(f"the source of task {now.reference} changed since the run started (sha256 {old}… "
                             f"now {new}…); restore it, or resume with --force to go on with the new source")
+
+
+def user_code(task: str) -> list[str]:
+    """The references in ``task`` that import code which is not actsearch's own: a file, module or
+    entry-point task, or such members of a panel (nothing is read or imported to tell)."""
+    from actsearch.evaluators.resolve import BUILTIN, parse_reference
+    from actsearch.evaluators.resolve import TABLE as TABLE_KIND
+
+    if task.startswith(PANEL):
+        from actsearch.evaluators.panel import PANELS, member_names
+
+        spec = task[len(PANEL):]
+        return [] if spec.strip() in PANELS else [m for m in member_names(spec) if user_code(m)]
+    return [] if parse_reference(task).kind in (BUILTIN, TABLE_KIND) else [task]
+
+
+def confirm(stored: Any, given: str | None, options: Any = None, *, flag: str = "--task") -> None:
+    """Refuse (one line, :class:`TaskNotConfirmed`) to go on with a stored task that imports user
+    code unless ``given``, the task the user names, is the same reference (paths made absolute).
+    ``options``: the stored searcher options, whose ``task`` (a surrogate's probe) must then be
+    the run's own task or built-in. Runs before anything the store names is imported."""
+    from actsearch.results.text import visible
+
+    if not isinstance(stored, str):
+        raise TaskNotConfirmed(f"the stored task is {type(stored).__name__}, not a task reference")
+    if given is not None and not isinstance(given, str):
+        raise TaskNotConfirmed(f"{flag.rstrip('=')} must name a task as text, got {type(given).__name__}")
+    shown = visible(stored)
+    if given is None or canonical(given) != canonical(stored):
+        if user_code(stored):
+            other = "" if given is None else f" ({flag.rstrip('=')} {visible(given)} is another task)"
+            raise TaskNotConfirmed(f"this run's task is the code at {shown}; resuming imports it: pass {flag}"
+                                   f"{'' if flag.endswith('=') else ' '}{shown} to confirm{other}")
+        if given is not None:
+            raise TaskNotConfirmed(f"{flag.rstrip('=')} {visible(given)} is not this run's task ({shown})")
+    probe = (options or {}).get("task") if isinstance(options, dict) else None
+    if isinstance(probe, str) and user_code(probe) and canonical(probe) != canonical(stored):
+        raise TaskNotConfirmed(f"this run's searcher option task={visible(probe)} names code that is not the "
+                               "run's task; resuming would import it")

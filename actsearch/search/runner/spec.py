@@ -18,15 +18,15 @@ pre-screen rejects are stored untrained and not counted. The pre-screen is on by
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.records import REFERENCES
+from actsearch.results.rundir import WRITER_FILES, copy_into, refuse_links
 from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
 from actsearch.search.runner.source import CHANGES_KEY, META_KEY, TaskSource, check_resume
 
@@ -60,6 +60,7 @@ class SearchSpec:
     time_limit_s: float | None = None  # per seed
     prescreen: bool | None = None  # reject broken candidates before training; None: on, off for table: tasks
     pack: int | None = None  # candidates one worker trains together (--pack); None: pack_size()
+    ship: tuple[str, ...] = ()  # the task's code a cluster gets (--ship); (): the default (shipping.py)
 
     def screens(self) -> bool:
         """Whether this run pre-screens its proposals (see the module docstring)."""
@@ -108,6 +109,7 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
         run_dir = Path(run_dir)
         if resume and not (run_dir / "run.sqlite").is_file():
             raise RunDirError(f"nothing to resume: {run_dir} holds no run store")
+        refuse_links(run_dir, (*WRITER_FILES, SPACE_COPY))  # before anything is written
     store = open_store(run_dir)
     try:
         meta = store.meta()
@@ -129,7 +131,7 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
                             "budget": spec.budget, "resumed_at": now, **extra})
         else:
             if run_dir is not None and Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
-                shutil.copyfile(spec.space, run_dir / SPACE_COPY)
+                copy_into(spec.space, run_dir / SPACE_COPY)  # never through a link
             spec_dict = asdict(spec)
             store.init_run({"spec": spec_dict, "command": sys.argv, "created_at": now,
                             META_KEY: TaskSource.of(spec.task).as_meta(),
@@ -148,7 +150,9 @@ def already_holds(run_dir: Path) -> RunDirError:
 
 def check_new(run_dir: Path | None) -> None:
     """Before anything is built: a new search (not a resume) must not go into a run directory that
-    holds one (:func:`prepare` checks it again, under the write lock)."""
+    holds one (:func:`prepare` checks it again, under the write lock), nor write through a link."""
+    if run_dir is not None:
+        refuse_links(run_dir, (*WRITER_FILES, SPACE_COPY))
     if run_dir is not None and (run_dir / "run.sqlite").is_file():
         with SqliteStore(run_dir, readonly=True) as stored:
             if "spec" in stored.meta():
@@ -172,14 +176,40 @@ def _norm(value: Any) -> Any:
 
 
 def spec_from_store(run_dir: str | Path) -> SearchSpec:
-    """The SearchSpec a run directory was started with (for ``actsearch resume``)."""
+    """The SearchSpec a run directory was started with (for ``actsearch resume``), every setting
+    checked (:func:`check`: types and ranges) before anything it names is used or imported; a
+    stored value of the wrong type is a one-line :class:`RunDirError`."""
     with SqliteStore(run_dir, readonly=True) as store:
         meta = store.meta()
-    if "spec" not in meta:
+    stored = meta.get("spec") if isinstance(meta, dict) else None
+    if stored is None:
         raise RunDirError(f"{run_dir} holds no search to resume")
-    data = {k: v for k, v in meta["spec"].items() if k in SearchSpec.__dataclass_fields__}
-    data["references"] = tuple(data.get("references") or ())
-    return SearchSpec(**data)
+    if not isinstance(stored, dict):
+        raise RunDirError(f"{run_dir}: the stored search settings are {type(stored).__name__}, not a table")
+    data = {k: v for k, v in stored.items() if k in SearchSpec.__dataclass_fields__}
+    for f in fields(SearchSpec):  # JSON keeps tuples as lists
+        if isinstance(data.get(f.name), list) and f.default_factory is MISSING and isinstance(f.default, tuple):
+            data[f.name] = tuple(data[f.name])
+    data.setdefault("references", ())
+    try:
+        spec = SearchSpec(**data)
+        check(spec)
+    except UserError as err:
+        raise RunDirError(f"{run_dir}: a stored setting is not valid: {err}") from None
+    return spec
+
+
+def check_budget(run_dir: str | Path | None, budget: Any, *, flag: str = "--budget") -> None:
+    """A resumed run's new budget may not be below the search candidates it has evaluated (it would
+    silently lower the stored budget of a finished run)."""
+    if run_dir is None or not isinstance(budget, int) or not (Path(run_dir) / "run.sqlite").is_file():
+        return
+    with SqliteStore(run_dir, readonly=True) as store:
+        done = sum(1 for r in store.candidates(role="search", include_aliases=False)
+                   if r.trained and r.reference is None)
+    if budget < done:
+        raise RunDirError(f"{flag} {budget} is below the {done} candidates this run has already evaluated; "
+                          f"give {done} or more")
 
 
 def probe_task(spec: SearchSpec, task: Any = None) -> Any:
@@ -241,11 +271,17 @@ def pack_size(spec: SearchSpec, task: Any = None, searcher: Any = None) -> int:
     return pack
 
 
+_INTEGERS = ("budget", "seeds", "seed", "workers", "pack")
+_TEXTS = {"space": False, "searcher": False, "task": False, "address": True, "scheduler": True}  # name: may be None
+
+
 def check(spec: SearchSpec) -> None:
-    """The run settings inside their ranges (:mod:`actsearch.limits`) and a known scheduler, before
-    anything starts (the one home of these checks)."""
+    """The run settings of their types and inside their ranges (:mod:`actsearch.limits`), finite
+    searcher options and a known scheduler, before anything starts (the one home of these checks;
+    a spec read from a store or given from Python passes them too)."""
     from actsearch.limits import check as in_range
 
+    _check_types(spec)
     for key in ("budget", "seeds", "workers", "cpus_per_trial", "gpus_per_trial", "pack"):
         in_range(key, getattr(spec, key), label="--" + key.replace("_", "-"))
     in_range("time_limit", spec.time_limit_s, label="--time-limit")
@@ -253,3 +289,38 @@ def check(spec: SearchSpec) -> None:
         raise UserError(f"unknown scheduler {spec.scheduler!r}; valid: {', '.join(SCHEDULERS)}")
     if spec.scheduler == "asha" and (spec.pack or 1) > 1:
         raise UserError("--scheduler asha stops each trial by its own progress, so it needs --pack 1")
+
+
+def _check_types(spec: SearchSpec) -> None:
+    """Each setting of its type: whole numbers where a count is meant, text where a name is."""
+    import math
+
+    def bad(name: str, want: str, value: Any) -> UserError:
+        shown = repr(value) if len(repr(value)) <= 60 else f"a {type(value).__name__}"
+        return UserError(f"{name} must be {want}, got {shown}")
+
+    for key in _INTEGERS:
+        value = getattr(spec, key)
+        if not (isinstance(value, int) and not isinstance(value, bool)) and not (key == "pack" and value is None):
+            raise bad(key, "a whole number", value)
+    for key in ("cpus_per_trial", "gpus_per_trial", "time_limit_s"):
+        value = getattr(spec, key)
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool)) and not (key == "time_limit_s" and value is None):
+            raise bad(key, "a number", value)
+    for key, optional in _TEXTS.items():
+        value = getattr(spec, key)
+        if not isinstance(value, str) and not (optional and value is None):
+            raise bad(key, "text", value)
+    if not spec.task.strip():
+        raise UserError("task must name a task, got ''")
+    if not isinstance(spec.references, (tuple, list)) or not all(isinstance(r, str) for r in spec.references):
+        raise bad("references", "a list of names", spec.references)
+    if spec.prescreen is not None and not isinstance(spec.prescreen, bool):
+        raise bad("prescreen", "true, false or None", spec.prescreen)
+    for key in ("task_overrides", "searcher_options"):
+        table = getattr(spec, key)
+        if not isinstance(table, dict) or not all(isinstance(k, str) for k in table):
+            raise bad(key, "a table of NAME: VALUE", table)
+    for name, value in spec.searcher_options.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"searcher option {name} must be a finite number, got {value!r}")

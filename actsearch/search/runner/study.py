@@ -135,8 +135,16 @@ class Study:
             self.searcher.attach(self.known)
             saved = self.store.load_state(self.state_key)
             if saved is not None:
-                self.searcher.load_state(saved["searcher"])
-                self.asked = int(saved["asked"])
+                try:
+                    self.searcher.load_state(saved["searcher"])
+                    self.asked = int(saved["asked"])
+                except UserError:
+                    raise
+                except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError,
+                        RuntimeError) as err:  # a damaged or crafted checkpoint: one line naming it
+                    raise RunStoreError(f"the stored searcher state {self.state_key!r} does not decode "
+                                        f"({type(err).__name__}); this run cannot be resumed with it (its stored "
+                                        "results still read)") from None
         if self.searcher is None:
             return
         checkpoint = self.asked

@@ -8,6 +8,7 @@ run alone).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -110,12 +111,26 @@ def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
                               time_limit_s=config.time_limit_s)
     except UserError as err:
         result = CandidateResult.from_runs([EvalResult(INVALID, 0.0, s, 0.0, {}, str(err)) for s in seeds])
-    except Exception as err:  # noqa: BLE001 - a failing candidate is a result, not a crash
-        result = CandidateResult.from_runs([EvalResult(ERROR, 0.0, s, 0.0, {}, f"{type(err).__name__}: {err}")
-                                            for s in seeds])
+    except BaseException as err:  # a failing candidate is a result, not a crash
+        if not task_failure(err):
+            raise  # the user's Ctrl-C
+        from actsearch.evaluators.task import exit_message
+
+        why = exit_message(err) or f"{type(err).__name__}: {err}"
+        result = CandidateResult.from_runs([EvalResult(ERROR, 0.0, s, 0.0, {}, why) for s in seeds])
     if not result.wall_s:
         result.wall_s = time.perf_counter() - start
     return TrialOutcome(result, canonical)
+
+
+def task_failure(err: BaseException) -> bool:
+    """Whether ``err``, raised while a trial ran, is the task's failure rather than a stop of the run:
+    any ``Exception``, a ``SystemExit`` (task code calling ``sys.exit``), and a ``KeyboardInterrupt``
+    off the main thread (a Ray trainable's: a signal reaches only the main thread, so it is the
+    task's own). On the main thread a ``KeyboardInterrupt`` may be the user's Ctrl-C."""
+    if isinstance(err, KeyboardInterrupt):
+        return threading.current_thread() is not threading.main_thread()
+    return isinstance(err, (Exception, SystemExit))
 
 
 def evaluate_trials(configs: Sequence[TrialConfig], report: Any = None) -> list[TrialOutcome]:
@@ -149,7 +164,9 @@ def _evaluate_group(configs: list[TrialConfig]) -> list[TrialOutcome]:
     start = time.perf_counter()
     try:
         task = first.task.build()
-    except Exception:  # noqa: BLE001 - each trial records the failure itself
+    except BaseException as err:  # each trial records the failure itself
+        if not task_failure(err):
+            raise
         task = None
     if task is None or isinstance(task, TableTask):
         return [evaluate_trial(c) for c in configs]
@@ -166,7 +183,9 @@ def _evaluate_group(configs: list[TrialConfig]) -> list[TrialOutcome]:
         try:
             results = evaluate_pack([cand for _, cand, _ in packed], task, list(first.seeds),
                                     threads=first.threads, time_limit_s=first.time_limit_s)
-        except Exception:  # noqa: BLE001 - the pack failed as a whole: each trial alone records why
+        except BaseException as err:  # the pack failed as a whole: each trial alone records why
+            if not task_failure(err):
+                raise
             return [evaluate_trial(c) for c in configs]
         share = (time.perf_counter() - start) / len(packed)
         for (i, _, canonical), result in zip(packed, results, strict=True):

@@ -326,10 +326,24 @@ def load_space(preset_or_path: str | Path) -> Space:
     """A built-in preset by name (``PRESETS``) or a TOML space file."""
     key = str(preset_or_path)
     path = PRESET_DIR / f"{key}.toml" if key in PRESETS else Path(key)
-    if not path.is_file():
-        raise SpaceError(f"no space preset or file {key!r}; presets: {', '.join(PRESETS)}")
+    from actsearch.limits import SPACE_FILE_MAX_BYTES
+
     try:
-        data = tomllib.loads(path.read_text())
+        if not path.is_file():
+            raise SpaceError(f"no space preset or file {key!r}; presets: {', '.join(PRESETS)}")
+        if path.stat().st_size > SPACE_FILE_MAX_BYTES:
+            raise SpaceError(f"{path}: a space file is at most {SPACE_FILE_MAX_BYTES:,} bytes; this one has "
+                             f"{path.stat().st_size:,}")
+        with path.open("rb") as handle:  # the bound again, for a file that grows while it is read
+            raw = handle.read(SPACE_FILE_MAX_BYTES + 1)
+    except OSError as err:
+        raise SpaceError(f"cannot read the space file {path}: {err.strerror or err}") from None
+    if len(raw) > SPACE_FILE_MAX_BYTES:
+        raise SpaceError(f"{path}: a space file is at most {SPACE_FILE_MAX_BYTES:,} bytes")
+    try:
+        data = tomllib.loads(raw.decode())
+        return space_from_dict(data, name=key if key in PRESETS else path.stem)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SpaceError(f"{path}: bad TOML: {err}") from None
-    return space_from_dict(data, name=key if key in PRESETS else path.stem)
+        raise SpaceError(f"{path}: bad TOML: {' '.join(str(err).split())[:200]}") from None
+    except RecursionError:
+        raise SpaceError(f"{path}: the TOML is nested too deeply for a space file") from None
