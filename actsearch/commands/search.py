@@ -36,6 +36,7 @@ from actsearch.commands.common import (
     task_overrides,
 )
 from actsearch.errors import UserError
+from actsearch.results.text import CELL_CHARS, shown
 from actsearch.search.runner.pipelines import PRESETS as PIPELINE_PLANS
 from actsearch.search.runner.study import StudyEvent
 from actsearch.search.searchers import SEARCHERS
@@ -59,7 +60,7 @@ class Progress:
         self.new = self.retries = 0
         self.screened = sum(1 for r in records if r.role == "search" and not r.trained and r.alias_of is None
                             and (r.error or "").startswith("pre-screen"))
-        self.board = [(r.score, r.score_std, r.expression, r.role) for r in records
+        self.board = [(r.score, r.score_std, shown(r.expression, CELL_CHARS), r.role) for r in records
                       if r.alias_of is None and r.status == "ok" and math.isfinite(r.score)]
 
     def add(self, event: StudyEvent) -> None:
@@ -72,7 +73,7 @@ class Progress:
                 self.failures += event.status != "ok"
             self.retries += event.retries
             if event.status == "ok" and math.isfinite(event.score):
-                self.board.append((event.score, event.score_std, event.expression, event.role))
+                self.board.append((event.score, event.score_std, shown(event.expression, CELL_CHARS), event.role))
 
     def rate(self) -> float:
         minutes = (time.monotonic() - self.start) / 60
@@ -84,11 +85,12 @@ class Progress:
 
     def line(self, event: StudyEvent) -> str:
         if event.prescreen:
-            return f"[pre-screen] {event.expression}: {event.prescreen.removeprefix('pre-screen: ')}"
+            return (f"[pre-screen] {shown(event.expression, CELL_CHARS)}: "
+                    f"{shown(event.prescreen.removeprefix('pre-screen: '), CELL_CHARS)}")
         tag = "ref" if event.role == "reference" else f"{self.done}/{self.budget}"
         extra = f" (retried {event.retries}x)" if event.retries else ""
         return (f"[{tag}] {event.status:<8} {event.score:.4f} ± {event.score_std:.4f}  "
-                f"{event.expression}{extra}  ({self.rate():.1f}/min)")
+                f"{shown(event.expression, CELL_CHARS)}{extra}  ({self.rate():.1f}/min)")
 
     def render(self) -> Any:
         from rich.console import Group
@@ -103,7 +105,8 @@ class Progress:
         for col in ("#", "score", "± std", "expression"):
             table.add_column(col, justify="right" if col != "expression" else "left")
         for i, (score, std, expr, role) in enumerate(self.top(), 1):
-            table.add_row(str(i), f"{score:.4f}", f"{std:.4f}", expr + ("  (reference)" if role == "reference" else ""))
+            table.add_row(str(i), f"{score:.4f}", f"{std:.4f}",  # stored text is never rich markup
+                          Text(expr + ("  (reference)" if role == "reference" else "")))
         return Group(ProgressBar(total=max(1, self.budget), completed=self.done, width=50), head, table)
 
 

@@ -352,3 +352,32 @@ def test_W5_an_extra_column_is_ignored(base_run, tmp_path):
     assert _board(run) == before and len(before) == 9
     code, _, err = run_cli("show", str(run), "1")
     assert code == 0 and not _warnings(err), err
+
+
+@pytest.mark.parametrize("sql, args, raises", [
+    ("UPDATE meta SET value='{not json' WHERE key='spec'", (), None),
+    ("UPDATE meta SET value=? WHERE key='spec'", ("[" * 100_000 + "]" * 100_000,), None),
+    ("UPDATE meta SET value='{\"task_overrides\": [1, 2]}' WHERE key='spec'", (), None),
+    ("UPDATE candidates SET runs='[{\"seed\": 0, \"metrics\": \"abc\"}]'", (), None),
+    ("ALTER TABLE candidates ADD COLUMN extra TEXT", (), None),
+    ("UPDATE meta SET value='\"abc\"' WHERE key='schema_version'", (), "unreadable schema version"),
+])
+def test_C11_open_run_on_a_crafted_store_reads_the_rest_or_raises_a_user_error(base_run, tmp_path, sql, args,
+                                                                                raises):
+    """The Python API reads a crafted store as the CLI does: what decodes is shown and exported, and
+    what cannot be read at all is a UserError (one line), never a raw exception."""
+    import actsearch
+    from actsearch.errors import UserError
+
+    run = _copy(base_run, tmp_path)
+    _sql(run, sql, *args)
+    if raises:
+        with pytest.raises(UserError, match=raises):
+            actsearch.open_run(run).leaderboard()
+        return
+    with actsearch.open_run(run) as opened:
+        rows = opened.leaderboard().to_records()
+        opened.export(1, str(tmp_path / "best.py"))
+    with actsearch.open_run(base_run) as original:
+        assert len(rows) == len(original.leaderboard().to_records()) > 0
+    assert (tmp_path / "best.py").is_file()

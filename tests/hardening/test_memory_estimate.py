@@ -46,3 +46,21 @@ def test_default_settings_of_every_built_in_task_pass():
     for name in TASKS:
         task = get_task(name)  # refused here if the estimate did not fit
         assert needs(task).bytes() < budget.MEMORY_FRACTION * (budget.memory_bytes() or float("inf")), name
+
+
+@pytest.mark.timeout(60)
+def test_a_search_counts_its_packs_and_workers_in_the_estimate(tmp_path):
+    """One network of these settings fits; 8 candidates stacked in each of 2 workers' trials do not: the
+    search is refused in one line before the run directory is created."""
+    settings = dict(width=2048, depth=16, batch_size=8192)
+    one = needs(get_task("mnist1d", **settings)).bytes(1)
+    total = budget.memory_bytes()
+    if total is None or not one < budget.MEMORY_FRACTION * total < 16 * one:
+        pytest.skip("this machine's memory does not separate one network from sixteen")
+    sets = [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
+    run_dir = tmp_path / "run"
+    code, out, err = run_cli("search", "--space", "quick", "--searcher", "random", "--task", "mnist1d", *sets,
+                             "--budget", "8", "--workers", "2", "--pack", "8", "--references", "", "--plain",
+                             "--run-dir", str(run_dir))
+    assert code == 2 and len(error_lines(err)) == 1 and "training needs about" in err, err
+    assert not run_dir.exists()

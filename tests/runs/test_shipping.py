@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -273,6 +274,15 @@ def test_the_cli_refuses_an_oversized_package_before_ray_or_the_store(tmp_path, 
                              "--run-dir", str(run_dir))
     assert code == 2 and len(error_lines(err)) == 1 and "model.bin 200.0 MiB" in error_lines(err)[0], (code, err)
     assert "Traceback" not in err and not ray.is_initialized()
+    assert not run_dir.exists() and not run_dir.parent.exists()
+    # Sized so the package fits, the same listener is refused as not Ray, at once (no minutes of retries).
+    (folder / "model.bin").unlink()
+    began = time.monotonic()
+    code, out, err = run_cli("search", "--address", listener, "--task", "mytask.py:fit", "--space", "quick",
+                             "--searcher", "random", "--budget", "2", "--references", "", "--plain",
+                             "--run-dir", str(run_dir))
+    assert code == 2 and len(error_lines(err)) == 1 and "not a Ray head node" in err, (code, err)
+    assert time.monotonic() - began < 30 and not ray.is_initialized()
     assert not run_dir.exists() and not run_dir.parent.exists()
     # --ship is for a cluster: refused (one line) for a search on this machine.
     code, out, err = run_cli("search", "--task", "mytask.py:fit", "--space", "quick", "--budget", "2",

@@ -27,11 +27,14 @@ def test_probe_fails_fast_where_nothing_listens():
             probe_address(bad)
 
 
-def test_probe_accepts_a_listening_port():
+def test_probe_refuses_a_listener_that_is_not_ray():
+    """A port that accepts but does not answer gRPC: one line at once, not ray.init's minutes of retries
+    (a real head node is accepted in the cluster tests, tests/runs/test_cluster_*.py)."""
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
         srv.listen()
-        assert probe_address(f"127.0.0.1:{srv.getsockname()[1]}") == ("127.0.0.1", srv.getsockname()[1])
+        with pytest.raises(AddressError, match="not a Ray head node"):
+            probe_address(f"127.0.0.1:{srv.getsockname()[1]}", timeout=2)
 
 
 def _cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:

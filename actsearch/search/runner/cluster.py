@@ -63,12 +63,33 @@ def probe_address(address: str, timeout: float = 3.0) -> tuple[str, int]:
     if not 1 <= int(port) <= 65535:
         raise AddressError(f"port {port} in {address!r} is out of range (1-65535)")
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            grpc = _speaks_http2(conn)
     except OSError as err:
         raise AddressError(f"no Ray head node answers at {address} ({err.strerror or err}); "
                            "start one with `ray start --head --port PORT`") from None
+    if not grpc:
+        raise AddressError(f"something listens at {address} but it is not a Ray head node (it does not "
+                           "answer gRPC); check the port (`ray start --head` prints the address to use)")
     return host, int(port)
+
+
+# A client's HTTP/2 connection preface followed by an empty SETTINGS frame (RFC 9113, 3.4 and 6.5).
+HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_http2(conn: socket.socket) -> bool:
+    """Whether the listener answers an HTTP/2 preface with a SETTINGS frame, as the GCS's gRPC server
+    does. A listener that is not Ray would make ``ray.init`` retry for many minutes (about 40 s a
+    try). With TLS (``RAY_USE_TLS``) the handshake differs, so the check is skipped."""
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        return True
+    try:
+        conn.sendall(HTTP2_PREFACE)
+        head = conn.recv(9)
+    except OSError:
+        return False
+    return len(head) >= 4 and head[3] == 4
 
 
 @dataclass

@@ -86,6 +86,17 @@ class NewRunDir:
                 break
 
 
+def check_run_memory(spec: SearchSpec, task: Any, pack: int, *, local: bool) -> None:
+    """Refuse (one line) a search whose trials cannot fit in memory together: a trial trains ``pack``
+    candidates of ``spec.seeds`` seeds as one stacked network on tasks that batch, and on this
+    machine ``spec.workers`` trials run at once (a cluster's nodes are sized by Ray)."""
+    from actsearch.evaluators.tasks import check_memory
+
+    batched = bool(getattr(getattr(task, "config", None), "batched", False))
+    members = pack * spec.seeds if batched else 1
+    check_memory(task, members * (spec.workers if local else 1))
+
+
 def build_searcher(spec: SearchSpec, space: Any, task: Any = None) -> Any:
     """The spec's searcher (a bad name or option is an error before anything is written)."""
     from actsearch.search.searchers import make_searcher
@@ -165,8 +176,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     with import_time_limit(spec.time_limit_s):  # a task file that hangs at import is bounded too
         task = get_task(spec.task, **spec.task_overrides)
     searcher = build_searcher(spec, space, task)
-    if spec.address and spec.address != "auto" and executor == "ray":
-        probe_address(spec.address)
+    check_run_memory(spec, task, pack_size(spec, task, searcher), local=executor == "inprocess" or not (
+        spec.address or os.environ.get("RAY_ADDRESS")))
     if not spec.address and executor == "ray":
         check_local_resources(spec.cpus_per_trial, spec.gpus_per_trial)
     joins = executor == "ray" and bool(spec.address or os.environ.get("RAY_ADDRESS"))
@@ -176,6 +187,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     shipping = plan(spec.task, spec.ship, run_path) if joins else None  # sized before the store or Ray
     for line in shipping.notes() if shipping is not None else ():
         print(line, file=sys.stderr)
+    if spec.address and spec.address != "auto" and executor == "ray":
+        probe_address(spec.address)  # after the package is sized: both refuse before anything is written
     fresh = NewRunDir(run_path) if run_path is not None and not resume else None
     store = prepare(spec, run_path, resume=resume, force=force)
     handle = None
