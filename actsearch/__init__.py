@@ -39,6 +39,7 @@ _LAZY = {
     "TaskProbe": "actsearch.evaluators.protocol",
     "swap_activations": "actsearch.evaluators.swap",
     "run_search": "actsearch.search.runner.api",
+    "confirm": "actsearch.search.runner.confirm",
 }
 
 __all__ = ["UserError", "__version__", *_LAZY]

@@ -7,6 +7,7 @@
 - ``results``: leaderboard, show, plot, report, validate, export
 - ``features``: features (surrogate pre-screen)
 - ``tasks``: tasks (every known task and its settings)
+- ``confirm``: confirm (the top K against the references on fresh seeds: a verdict)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import importlib
 
 import typer
 
-GROUPS = ("grammar", "evaluate", "tasks", "space", "search", "results", "features")
+GROUPS = ("grammar", "evaluate", "tasks", "space", "search", "results", "confirm", "features")
 
 
 def register_all(app: typer.Typer) -> None:

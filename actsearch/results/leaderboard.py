@@ -41,7 +41,8 @@ class Leaderboard(list):
         except ImportError:
             raise ImportError("Leaderboard.to_pandas() needs pandas (pip install pandas)") from None
 
-        return pd.DataFrame(self.to_records(), columns=[f.name for f in fields(Entry)])
+        names = [f.name for f in fields(Entry) if f.name != "vs" or any(e.vs for e in self)]
+        return pd.DataFrame(self.to_records(), columns=names)
 
     def format(self, fmt: str = "table", *, width: int = 160) -> str:
         """Render as ``table`` (rich), ``csv``, ``json`` or ``markdown`` text."""
@@ -202,9 +203,9 @@ def build(
     """
     records = list(records)
     task = task or main_task(records)
-    main = [r for r in records if r.task_label == task and r.role != "validation"]
+    main = [r for r in records if r.task_label == task and r.role not in ("validation", "confirmation")]
     if not main:  # a task that was only validated: rank its validation runs
-        main = [r for r in records if r.task_label == task]
+        main = [r for r in records if r.task_label == task and r.role != "confirmation"]
     main_ids = {id(r) for r in main}
     ref_prints = reference_fingerprints()
     ranked, refs, failed = [], [], []

@@ -14,7 +14,7 @@ Schema (``SCHEMA_VERSION`` 2)::
         reference TEXT,                           -- library name of a reference (relu ...), else NULL
         searcher TEXT, step INTEGER,              -- who proposed it and its position (0, 1, ...)
         task TEXT, settings TEXT, role TEXT,      -- task name; JSON task settings; search |
-                                                  -- reference | validation
+                                                  -- reference | validation | confirmation
         status TEXT, score REAL, score_std REAL,  -- CandidateResult fields ("pending" until done)
         seeds TEXT, runs TEXT, metrics TEXT,      -- JSON: [seed...], [EvalResult dict...], {...}
         wall_s REAL, error TEXT, retries INTEGER, -- retries: worker failures the executor retried
@@ -41,9 +41,12 @@ DB_NAME = "run.sqlite"
 LOCK_NAME = ".writer.lock"
 STOPPED = "stopped"  # stopped early by a scheduler (ASHA); score is the last reported one
 PENDING_STATUS = "pending"  # the status of a trial row that has no result yet
-ROLES = ("search", "reference", "validation")
+ROLES = ("search", "reference", "validation", "confirmation")
 REFERENCES = ("relu", "swish")  # the library functions a search evaluates alongside and a leaderboard marks
-SEARCH, REFERENCE, VALIDATION = ROLES
+SEARCH, REFERENCE, VALIDATION, CONFIRMATION = ROLES
+# A confirmation trains on seeds CONFIRM_SEED_BASE .. CONFIRM_SEED_BASE + N - 1: a range no search,
+# rescore or validation (seeds 0 .. N - 1) uses, so its verdict is free of the search's selection.
+CONFIRM_SEED_BASE = 1000
 TRIAL_STATES = ("pending", "running", "done")
 PENDING, RUNNING, DONE = TRIAL_STATES
 COLUMNS = ("id", "trial", "state", "expression", "canonical", "fingerprint", "params", "alias_of", "reference",
@@ -154,7 +157,7 @@ MAX_JSON_DEPTH = 64  # deepest nesting of a stored JSON value (the store writes 
 # Metadata keys that readers use, with the JSON type each must have (other keys: any JSON value).
 META_TYPES: dict[str, type | tuple[type, ...]] = {
     "schema_version": int, "spec": dict, "plan": dict, "task": str, "task_overrides": dict, "preset": str,
-    "task_source": dict, "task_source_changes": list, "probe": dict}
+    "task_source": dict, "task_source_changes": list, "probe": dict, "confirm": dict}
 
 
 def json_value(text: Any) -> Any:

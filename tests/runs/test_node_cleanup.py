@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from actsearch.search.runner.cluster import NODE_FILE, RUN_DIR_VAR, TOKEN_VAR, clean_stale_node
+from actsearch.search.runner.node import NODE_FILE, RUN_DIR_VAR, TOKEN_VAR, clean_stale_node
 
 
 def _session(root: Path, name: str = "session_2026-12-01_10-00-00_123456_4242") -> Path:
@@ -223,7 +223,7 @@ def test_a_live_runs_copied_record_spares_its_node_and_its_own_stale_node_is_end
     """S1 end to end: a real embedded node of run A (driver alive); A's record copied to B with a
     dead driver: cleaning B kills nothing of A's node. Once A's driver is killed, cleaning A ends
     what it left behind. The record is written 0600."""
-    from actsearch.search.runner.cluster import _alive
+    from actsearch.search.runner.node import _alive
 
     run_a, run_b = tmp_path / "a", tmp_path / "b"
     run_a.mkdir()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.cluster import NODE_FILE, _holds_files_in
+from actsearch.search.runner.node import NODE_FILE, _holds_files_in
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,7 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.records import DB_NAME, LOCK_NAME
 from actsearch.results.store import SqliteStore, Store
-from actsearch.search.runner.cluster import NODE_FILE
+from actsearch.search.runner.node import NODE_FILE
 from actsearch.search.runner.package import ShipError
 from actsearch.search.runner.shipping import plan, runtime_env
 from actsearch.search.runner.source import canonical

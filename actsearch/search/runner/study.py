@@ -28,7 +28,7 @@ repeated proposals are answered from the store — nothing is evaluated twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +76,7 @@ class Study:
 
     def __init__(self, store: Store, *, task: str, settings: dict[str, Any] | None = None,
                  searcher: Searcher | None = None, searcher_name: str | None = None, budget: int = 0,
-                 seeds: int = 1, role: str = SEARCH, references: tuple[str, ...] = (), screen: Any = None,
+                 seeds: int | Sequence[int] = 1, role: str = SEARCH, references: tuple[str, ...] = (), screen: Any = None,
                  threads: int = 1, time_limit_s: float | None = None,
                  on_event: Callable[[StudyEvent], None] | None = None,
                  checkpoint_every: int = CHECKPOINT_EVERY) -> None:
@@ -84,7 +84,7 @@ class Study:
         self.task, self.settings = task, dict(settings or {})
         self.ref = TaskRef.of(task, self.settings)
         self.name = searcher_name or (searcher.name if searcher is not None else None)
-        self.budget, self.seeds = budget, tuple(range(seeds))
+        self.budget, self.seeds = budget, seed_list(seeds)
         self.screen, self.threads, self.time_limit_s = screen, threads, time_limit_s
         self.on_event, self.checkpoint_every = on_event, checkpoint_every
         self.state_key = f"searcher:{self.name}"
@@ -172,10 +172,11 @@ class Study:
         busy = self.rescore_todo or self.references or self.rerun or self.inflight
         return not busy and (self.searcher_done or self.evaluated >= self.budget)
 
-    def rescore(self, rows: list[CandidateRecord], seeds: int) -> None:
-        """Queue the missing seeds (0 .. seeds-1) of stored rows; results merge into the rows in place."""
+    def rescore(self, rows: list[CandidateRecord], seeds: int | Sequence[int]) -> None:
+        """Queue the missing seeds (``seeds``: 0 .. seeds-1, or the given list) of stored rows; results
+        merge into the rows in place."""
         for r in rows:
-            missing = tuple(s for s in range(seeds) if s not in r.seeds)
+            missing = tuple(s for s in seed_list(seeds) if s not in r.seeds)
             if missing:
                 self.rescore_todo.append((r, missing))
 
@@ -363,6 +364,11 @@ class Study:
         """Checkpoint the searcher (the study can be reopened on the same store)."""
         if self.failure is None:
             self._guard(self._checkpoint, True)
+
+
+def seed_list(seeds: int | Sequence[int]) -> tuple[int, ...]:
+    """The seeds of a study: ``n`` means 0 .. n-1; a list (a confirmation's fresh range) is kept."""
+    return tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
 
 
 def reference_form(name: str) -> tuple[str, str]:
