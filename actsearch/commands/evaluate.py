@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         cifar10, xor, teacher, panel:A,B; your own as FILE.py:NAME or module:NAME (actsearch tasks lists them all).
         """
         from actsearch.evaluators import get_task
-        from actsearch.evaluators.resolve import import_time_limit
+        from actsearch.evaluators.guard import import_time_limit
 
         _check_run_settings(seeds, threads, time_limit)
         params = parse_params(param)
@@ -132,7 +132,7 @@ def register(app: typer.Typer) -> None:
         """Score the seed papers' activations (relu, prelu, gelu, swish, silu, mish, elu, selu, smelu,
         helu, tanh) and the 2026 AlphaEvolve finds (gelu-sine, gelu-sinc) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
         from actsearch.evaluators import get_task
-        from actsearch.evaluators.resolve import import_time_limit
+        from actsearch.evaluators.guard import import_time_limit
 
         _check_run_settings(seeds, threads, time_limit)
         names = list(only) if only else list(BASELINES)

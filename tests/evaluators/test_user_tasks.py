@@ -175,7 +175,7 @@ def test_a_task_file_that_exits_at_import_is_one_line(tmp_path, head, words):
 def test_a_task_file_that_hangs_at_import_meets_the_deadline(tmp_path, head):
     """H6: an import that sleeps or spins (and swallows every Exception) ends at the time limit."""
     from actsearch.evaluators import get_task
-    from actsearch.evaluators.resolve import import_time_limit
+    from actsearch.evaluators.guard import import_time_limit
 
     ref = _task_file(tmp_path, f"hangs_{abs(hash(head))}", head)
     start = time.perf_counter()
@@ -190,9 +190,9 @@ def test_the_import_deadline_has_a_default_and_restores_the_alarm(tmp_path, monk
     (e.g. a test runner's) are restored afterwards, and a good import leaves no alarm behind."""
     import signal
 
-    from actsearch.evaluators import get_task, resolve
+    from actsearch.evaluators import get_task, guard
 
-    monkeypatch.setattr(resolve, "IMPORT_TIME_LIMIT_S", 0.5)
+    monkeypatch.setattr(guard, "IMPORT_TIME_LIMIT_S", 0.5)
     ref = _task_file(tmp_path, "sleeps_default", "import time\ntime.sleep(1000)")
     fired = []
 

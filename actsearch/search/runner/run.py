@@ -145,7 +145,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     ``force``: resume even when the task's source changed since the run started (recorded in its
     metadata; :mod:`actsearch.search.runner.source`)."""
     from actsearch.evaluators import get_task
-    from actsearch.evaluators.resolve import import_time_limit
+    from actsearch.evaluators.guard import import_time_limit
     from actsearch.search.runner.cluster import (
         check_cluster_resources,
         check_local_resources,
