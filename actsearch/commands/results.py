@@ -51,7 +51,22 @@ def _details(run: Any, entry: Any) -> dict[str, Any]:
     except UserError as err:
         out["properties"] = {"error": str(err)}
     out["rows"] = [{k: v for k, v in r.to_dict().items() if k not in ("fingerprint",)} for r in rows]
+    confirmed = run.verdicts() if any(r.role == "confirmation" for r in rows) else None
+    if confirmed is not None:  # its comparisons with the references on the confirmation's fresh seeds
+        found = [c.to_json() for c in confirmed.comparisons if c.expression == entry.expression]
+        if found:
+            out["confirmation"] = {"task": confirmed.task, "alpha": confirmed.alpha, "seeds": list(confirmed.seeds),
+                                   "comparisons": found}
     return out
+
+
+def comparison_text(c: dict[str, Any]) -> str:
+    """One comparison (the ``confirm`` JSON form) as text: mean diff, interval, p_adj, verdict."""
+    def num(v: Any, sign: str = "+") -> str:
+        return "-" if v is None else f"{v:{sign}.4f}"
+
+    return (f"mean diff {num(c['mean_diff'])} [{num(c['ci_low'])}, {num(c['ci_high'])}]  "
+            f"p_adj {num(c['p_adjusted'], '')}  n {c['n']}  {c['verdict']}")
 
 
 def _print_details(info: dict[str, Any], curve: str) -> None:
@@ -67,13 +82,19 @@ def _print_details(info: dict[str, Any], curve: str) -> None:
                   show_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    skip = {"rows", "properties"}
+    skip = {"rows", "properties", "confirmation", "vs"}
     for k, v in info.items():
         if k not in skip and v not in (None, [], {}):
             table.add_row(Text(k), Text(shown(v)))
     for k, v in (info.get("properties") or {}).items():
         table.add_row(Text(f"property {k}"), Text(f"{v:.4g}" if isinstance(v, float) else shown(v)))
     console.print(table)
+    conf = info.get("confirmation")
+    if conf:
+        console.print(Text(f"\nconfirmed on {shown(conf['task'], NAME_CHARS)} (seeds {conf['seeds'][0]}.."
+                           f"{conf['seeds'][-1]}, alpha {conf['alpha']}, Holm-adjusted):", style="bold"))
+        for c in conf["comparisons"]:
+            console.print(Text(f"  vs {shown(c['against'], NAME_CHARS)}: {comparison_text(c)}"))
     console.print(Text("\nstored rows:", style="bold"))
     for r in info["rows"]:
         line = (f"  id {r['id']}  {shown(r['role'], NAME_CHARS):<10} {shown(r['task'], NAME_CHARS):<12} "

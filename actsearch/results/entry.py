@@ -42,6 +42,11 @@ class Entry:
     val_seeds: int | None = None
     panel: dict[str, float] = field(default_factory=dict)  # a panel task's members: their own score (mean)
     panel_z: dict[str, float] = field(default_factory=dict)  # ... and the normalised score (ReLU = 0)
+    vs: dict[str, str] = field(default_factory=dict)  # the confirmed verdict against each reference
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every field; ``vs`` only once the run has a confirmation (older outputs stay as they were)."""
+        out = asdict(self)
+        if not self.vs:
+            del out["vs"]
+        return out

@@ -13,7 +13,10 @@ The table and Markdown forms show the human columns: rank, expression, score mea
 status, complexity, key properties (a ``linear`` column, LINEAR for affine functions, when any entry
 is one), dead-neuron rate, reproducibility, aliases, validation, and
 ``pred`` (the surrogate's predicted score) when any entry has one, and for a ``panel:`` task one
-column per member task: its own score and, in brackets, the score normalised by ReLU's.
+column per member task: its own score and, in brackets, the score normalised by ReLU's. Once the run
+has a confirmation (``actsearch confirm``), a column ``vs relu / gelu / swish`` gives one symbol per
+reference (▲ better, ▼ worse, = no clear difference, blank: not confirmed), and CSV and JSON a ``vs``
+field (reference -> verdict); without one, every format is as before.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from actsearch.results.entry import Entry
 from actsearch.results.text import CELL_CHARS, ERROR_CELL_CHARS, NAME_CHARS, shown, visible
 
 FORMATS = ("table", "csv", "json", "markdown")
-_JSON_FIELDS = ("params", "aliases", "panel", "panel_z")
+_JSON_FIELDS = ("params", "aliases", "panel", "panel_z", "vs")
 _INT_FIELDS = ("rank", "seeds", "complexity", "val_seeds")
 _FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std", "predicted", "predicted_spread")
 _BOOL_FIELDS = ("monotonic", "bounded_below", "linear")
@@ -57,7 +60,9 @@ def _clean(v: Any) -> Any:
 
 def to_json(entries: list[Entry]) -> str:
     """One JSON list of objects, one per entry (NaN/inf become null)."""
-    return json.dumps([{k: _clean(v) for k, v in e.to_dict().items()} for e in entries], indent=2) + "\n"
+    confirmed = any(e.vs for e in entries)  # every row has ``vs`` once any has a verdict
+    return json.dumps([{k: _clean(v) for k, v in {**e.to_dict(), **({"vs": e.vs} if confirmed else {})}.items()}
+                       for e in entries], indent=2) + "\n"
 
 
 def from_json(text: str) -> list[dict[str, Any]]:
@@ -78,13 +83,13 @@ def neutral_cell(value: Any) -> Any:
 
 def to_csv(entries: list[Entry]) -> str:
     """CSV with a header of every entry field; params/aliases as JSON text, None as empty."""
-    names = [f.name for f in fields(Entry)]
+    names = [f.name for f in fields(Entry) if f.name != "vs" or any(e.vs for e in entries)]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     for e in entries:
         row = {}
-        for k, v in e.to_dict().items():
+        for k, v in {**e.to_dict(), **({"vs": e.vs} if "vs" in names else {})}.items():
             v = _clean(v)
             row[k] = json.dumps(v) if k in _JSON_FIELDS else ("" if v is None else v)
             row[k] = neutral_cell(visible(row[k], newlines=True) if isinstance(row[k], str) else row[k])
@@ -138,6 +143,9 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     head += [_member_label(t) for t in members]
     if has_val:
         head.append(f"val ({shown(next(e.val_task for e in entries if e.val_task), NAME_CHARS)})")
+    refs = list(dict.fromkeys(r for e in entries for r in e.vs))  # the references confirmed against
+    if refs:
+        head.append("vs " + " / ".join(shown(r, NAME_CHARS) for r in refs))
     if has_err:
         head.append("error")
     rows = []
@@ -157,10 +165,21 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         cells += [_member_cell(e, t) for t in members]
         if has_val:
             cells.append("" if e.val_score is None else f"{e.val_score:.4f} ± {e.val_std or 0.0:.4f} ({e.val_seeds})")
+        if refs:
+            cells.append(verdict_symbols(e.vs, refs) if e.vs else "")
         if has_err:
             cells.append(shown(e.error or "", ERROR_CELL_CHARS))
         rows.append(cells)
     return head, rows
+
+
+VERDICT_SYMBOLS = {"better": "▲", "worse": "▼", "no clear difference": "="}
+
+
+def verdict_symbols(vs: dict[str, str], refs: list[str]) -> str:
+    """``▲ / = / ▼``: one symbol per reference (▲ better, ▼ worse, = no clear difference, blank:
+    not confirmed against that reference)."""
+    return " / ".join(VERDICT_SYMBOLS.get(vs.get(r, ""), " ") for r in refs).rstrip()
 
 
 def _member_label(task: str) -> str:

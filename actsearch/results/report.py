@@ -1,4 +1,7 @@
-"""One self-contained HTML page for a run: settings, leaderboard, plots and validation table.
+"""One self-contained HTML page for a run: settings, leaderboard, plots, confirmation and validation.
+
+Once the run has a confirmation (``actsearch confirm``), a section lists each candidate − reference
+difference with its 95 % interval, adjusted p and verdict, and draws them as an errorbar figure.
 
 When the ``surrogate`` searcher predicted scores before training, the leaderboard has a ``pred``
 column and a predicted-vs-real scatter plot follows the progress plot.
@@ -89,6 +92,28 @@ def validation_table(records: list[Any]) -> str:
     return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
 
 
+def confirmation_section(run: Any) -> list[str]:
+    """The run's confirmed verdicts: each difference with its interval, as a table and a figure
+    (nothing when the run has no confirmation)."""
+    from actsearch.results.verdicts import errorbar_figure
+
+    result = run.verdicts()
+    if result is None:
+        return []
+    head = ["expression", "against", "n", "mean diff", "95% CI", "p adj", "verdict"]
+    rows = [[shown(c.expression, CELL_CHARS), shown(c.against, NAME_CHARS), str(c.n), f"{c.mean_diff:+.4f}",
+             f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}]", f"{c.p_adjusted:.4f}", c.verdict.value]
+            for c in result.comparisons]
+    seeds = result.seeds
+    return ["<h2>Confirmation</h2>",
+            f'<p class="muted">On {escape(shown(result.task, NAME_CHARS))}, fresh seeds {seeds[0]}..{seeds[-1]} '
+            f"({len(seeds)}), {'paired by seed' if result.paired else 'unpaired (Welch)'}; p adj: Holm-adjusted "
+            f"over {len(result.comparisons)} comparisons; a verdict where p adj ≤ {result.alpha / result.looks:g}."
+            "</p>",
+            _table(head, rows, table_id="confirmation"),
+            _img(errorbar_figure(result), "each difference with its 95% interval")]
+
+
 def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     """The report page as a string."""
     from actsearch.results.plots import (
@@ -136,6 +161,7 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
            '<p class="muted">pred: the surrogate\'s score for a candidate, predicted from its cheap '
            "features before it trained; failures count 0.</p>",
            _img(predicted_figure(records), "predicted vs. real score")] if predictions(records) else []),
+        *confirmation_section(run),
         "<h2>Validation</h2>",
         validation_table(records),
         "</body></html>",

@@ -2,7 +2,8 @@
 
 ``actsearch.open_run(dir)`` returns a :class:`Run`; ``run.leaderboard()`` ranks its candidates,
 ``run.best()`` is the winner, ``run.entry("3")`` / ``run.entry("id:17")`` / ``run.entry("relu")``
-finds one row, and ``export``, ``plot``, ``report`` mirror the CLI commands. Reading never takes
+finds one row, ``run.verdicts()`` / ``run.confirmed_frame()`` rebuild the verdict of an
+``actsearch confirm`` from its stored rows, and ``export``, ``plot``, ``report`` mirror the CLI commands. Reading never takes
 the writer's lock, so all of this works while a search is still running. ``actsearch.run_search``
 returns the same object over the store it ran on (in memory when it had no run directory).
 """
@@ -15,9 +16,11 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.leaderboard import Entry, Leaderboard, build
-from actsearch.results.records import CandidateRecord
+from actsearch.results.records import CONFIRMATION, CandidateRecord
 from actsearch.results.store import SqliteStore, Store
 from actsearch.results.text import quoted
+from actsearch.results.verdict import Confirmed
+from actsearch.results.verdicts import COMPARISON_COLUMNS, attach, stored_verdict
 
 
 class Run:
@@ -61,8 +64,27 @@ class Run:
             tasks = sorted({quoted(r.task_label) for r in records})
             raise UserError(f"no candidates for task {quoted(task)} in {self.dir}; tasks: "
                             f"{', '.join(tasks[:20]) or 'none'}{' ...' if len(tasks) > 20 else ''}")
-        return build(records, task=task or _label(self.meta), top=top, include_failed=include_failed,
-                     properties=properties)
+        board = build(records, task=task or _label(self.meta), top=top, include_failed=include_failed,
+                      properties=properties)
+        if any(r.role == CONFIRMATION for r in records):
+            attach(board, stored_verdict(records, self.meta))
+        return board
+
+    def verdicts(self, alpha: float | None = None, task: str | None = None) -> Confirmed | None:
+        """The verdict of the run's confirmation, rebuilt from its stored ``confirmation`` rows
+        (``alpha``: default the one the confirmation used; None when the run has no confirmation)."""
+        return stored_verdict(self.records(), self.meta, alpha=alpha, task=task)
+
+    def confirmed_frame(self, alpha: float | None = None, task: str | None = None) -> Any:
+        """The comparisons of :meth:`verdicts` as a ``pandas.DataFrame`` (one row per candidate and
+        reference, the columns of the ``confirm`` JSON's ``comparisons``; pandas must be installed)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Run.confirmed_frame() needs pandas (pip install pandas)") from None
+        result = self.verdicts(alpha=alpha, task=task)
+        rows = [c.to_json() for c in result.comparisons] if result is not None else []
+        return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
     def best(self, task: str | None = None) -> Entry:
         """The top-ranked candidate."""
