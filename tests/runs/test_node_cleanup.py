@@ -245,7 +245,9 @@ def test_a_live_runs_copied_record_spares_its_node_and_its_own_stale_node_is_end
         driver.kill()
         driver.wait(timeout=30)
         killed = clean_stale_node(run_a)
-        assert set(p for p in node if p in killed or not _alive(p)) == set(node) and killed
+        # Node processes that notice their driver's death exit by themselves, and one caught exiting
+        # (its environment no longer readable) is not killed: cleaning kills some, and all end soon.
+        assert killed and set(killed) & set(node)
         deadline = time.monotonic() + 30
         while any(_alive(p) for p in node) and time.monotonic() < deadline:
             time.sleep(0.2)
