@@ -33,7 +33,7 @@ from actsearch.results.store import open_store
 
 ROOT = Path(__file__).resolve().parent
 PACK8 = ("swish", "relu", "x * tanh(x)", "x + sin(x)", "gelu", "min(x, atan(x))", "x * erf(x)", "elu")
-# The README's top 10 of the rediscover run (Results, "Rediscovering Swish"), in its order.
+# The README's top 10 of the rediscover run (now docs/results.md, "Rediscovering Swish"), in its order.
 README_TOP10 = (
     "min(x, asinh(x))", "max(x, asinh(x))", "min(x, atan(x))", "beta * x + (1 - beta) * (x^2)",
     "min(x, sqrt(abs(x) + 1e-12))", "max(x, atan(x))", "sigmoid(asinh(x)) * x", "sigmoid(-x) * x",
