@@ -40,6 +40,7 @@ TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of 
 def _details(run: Any, entry: Any) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
     from actsearch.results.plots import entry_activation
+    from actsearch.results.records import CONFIRMATION
 
     rows = [r for r in run.records() if r.fingerprint == entry.fingerprint]
     out: dict[str, Any] = entry.to_dict()
@@ -51,7 +52,7 @@ def _details(run: Any, entry: Any) -> dict[str, Any]:
     except UserError as err:
         out["properties"] = {"error": str(err)}
     out["rows"] = [{k: v for k, v in r.to_dict().items() if k not in ("fingerprint",)} for r in rows]
-    confirmed = run.verdicts() if any(r.role == "confirmation" for r in rows) else None
+    confirmed = run.verdicts() if any(r.role == CONFIRMATION for r in rows) else None
     if confirmed is not None:  # its comparisons with the references on the confirmation's fresh seeds
         found = [c.to_json() for c in confirmed.comparisons if c.expression == entry.expression]
         if found:

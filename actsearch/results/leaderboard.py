@@ -25,7 +25,7 @@ from typing import Any
 from actsearch.evaluators.result import OK, PANEL_SCORE, PANEL_Z
 from actsearch.results import formats
 from actsearch.results.entry import Entry
-from actsearch.results.records import REFERENCES, CandidateRecord
+from actsearch.results.records import CONFIRMATION, REFERENCES, VALIDATION, CandidateRecord
 
 
 class Leaderboard(list):
@@ -203,9 +203,9 @@ def build(
     """
     records = list(records)
     task = task or main_task(records)
-    main = [r for r in records if r.task_label == task and r.role not in ("validation", "confirmation")]
+    main = [r for r in records if r.task_label == task and r.role not in (VALIDATION, CONFIRMATION)]
     if not main:  # a task that was only validated: rank its validation runs
-        main = [r for r in records if r.task_label == task and r.role != "confirmation"]
+        main = [r for r in records if r.task_label == task and r.role != CONFIRMATION]
     main_ids = {id(r) for r in main}
     ref_prints = reference_fingerprints()
     ranked, refs, failed = [], [], []
@@ -253,7 +253,7 @@ def main_task(records: list[Any]) -> str | None:
 
 
 def _attach_validation(board: Leaderboard, others: list[Any]) -> None:
-    vals = sorted((r for r in others if r.role == "validation"), key=_order)
+    vals = sorted((r for r in others if r.role == VALIDATION), key=_order)
     if not vals:
         return
     vtask = vals[-1].task_label  # the most recent validation task
