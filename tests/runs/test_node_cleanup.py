@@ -250,7 +250,7 @@ def test_a_live_runs_copied_record_spares_its_node_and_its_own_stale_node_is_end
         # (its workers and agents, recorded or not), and all of it ends soon.
         assert killed
         deadline = time.monotonic() + 30
-        while any(_alive(p) for p in node) and time.monotonic() < deadline:
+        while any(_alive(p) for p in [*node, *killed]) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not any(_alive(p) for p in [*node, *killed])
     finally:
