@@ -25,38 +25,6 @@ CSV_COLUMNS = ("expression", "against", "n", "mean_diff", "ci_low", "ci_high", "
                "verdict", "search_score", "confirmed_mean", "confirmed_sd", "overstatement", "task", "paired")
 
 
-def _num(value: Any, digits: int = 4) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def table(doc: dict[str, Any]) -> str:
-    """The confirmation as text: the comparisons, then the winner's-curse table."""
-    from actsearch.results.text import shown
-
-    seeds = doc["seeds"]
-    how = "paired by seed (the task derives data order and initialisation from the seed)" if doc["paired"] \
-        else "unpaired (Welch)"
-    lines = [f"confirmation on {shown(doc['task'])}: seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}), {how}; "
-             f"alpha {doc['alpha']}, Holm-adjusted over {len(doc['comparisons'])} comparisons"
-             + (f"; until decided: {doc['looks']} planned looks, each at alpha / {doc['looks']}" if "looks" in doc
-                else ""), ""]
-    width = max([len(shown(c["expression"])) for c in doc["candidates"]] + [10])
-    lines.append(f"{'candidate':<{width}}  {'against':<8} {'n':>3} {'mean diff':>9} {'95% CI':>19} "
-                 f"{'p':>7} {'p adj':>7} {'effect':>7}  verdict")
-    for c in doc["comparisons"]:
-        ci = f"[{_num(c['ci_low'])}, {_num(c['ci_high'])}]"
-        lines.append(f"{shown(c['expression']):<{width}}  {c['against']:<8} {c['n']:>3} {_num(c['mean_diff']):>9} "
-                     f"{ci:>19} {_num(c['p']):>7} {_num(c['p_adjusted']):>7} {_num(c['effect_sd'], 2):>7}  "
-                     f"{c['verdict']}")
-    lines += ["", "the winner's curse (search score: the seeds the search picked it on):",
-              f"{'candidate':<{width}}  {'search':>8} {'confirmed mean ± sd':>20} {'overstated by':>13}"]
-    for c in doc["candidates"]:
-        confirmed = f"{_num(c['confirmed_mean'])} ± {_num(c['confirmed_sd'])}"
-        lines.append(f"{shown(c['expression']):<{width}}  {_num(c['search_score']):>8} {confirmed:>20} "
-                     f"{_num(c['overstatement']):>13}")
-    return "\n".join(lines) + "\n"
-
-
 def as_csv(doc: dict[str, Any]) -> str:
     """One row per comparison, with its candidate's winner's-curse columns."""
     by_expr = {c["expression"]: c for c in doc["candidates"]}
@@ -93,6 +61,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Train the top K and the references on fresh seeds; say which candidate is better, worse or
         not clearly different from each reference (paired t test, Holm-corrected)."""
+        from actsearch.results.findings import verdict_table
         from actsearch.results.text import shown
         from actsearch.search.runner.confirm import check_options
         from actsearch.search.runner.confirm import confirm as run_confirm
@@ -113,4 +82,4 @@ def register(app: typer.Typer) -> None:
         if fmt == "json":
             print_json(doc)
         else:
-            sys.stdout.write(table(doc) if fmt == "table" else as_csv(doc))
+            sys.stdout.write(verdict_table(doc) if fmt == "table" else as_csv(doc))

@@ -300,6 +300,9 @@ def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: s
         raise typer.Exit(130)
     print(f"{name}: {summary['evaluated']} search candidates in {sum(summary['wall_s'].values()):.0f} s "
           f"(phases: {summary['wall_s']}); run directory: {run_dir}", flush=True)
+    if summary.get("found"):
+        print("found (fresh seeds, paired, Holm-corrected):", *(f"  {line}" for line in summary["found"]),
+              sep="\n", flush=True)
 
 
 def _check_references(names: tuple[str, ...]) -> None:

@@ -13,8 +13,13 @@ candidate (the validated search candidates and the references relu, swish, gelu 
   z = (mean − ReLU's mean) / max(ReLU's sd, min_sd) with ReLU's reference as the panel used it;
 - ``held_out_score``: the minimum of those z's — the rank key: > 0 is above ReLU's mean on every
   held-out architecture — and ``held_out_mean_z`` (their mean);
-- ``vs``: per reference and architecture, (mean − the reference's mean) / pooled sd, pooled sd =
-  √((sd² + sd_ref²) / 2) (floored at ``min_sd``); ``beats_references``: all of those > 0.
+- ``vs``: per reference and architecture, the verdict of the paired comparison below.
+
+The rank key only orders the table; what is better is decided by ``comparisons``: every validated
+candidate against every reference on every held-out architecture, paired by seed (the held-out
+panel trains all of them on the same seeds), Holm-corrected over the whole family
+(:func:`actsearch.results.verdict.compare_pairs`), each with its ``task`` (the architecture); and
+``summary``, what they found in words (:func:`actsearch.results.findings.in_words`).
 
 A candidate that failed on the held-out panel (diverged, error …) has its status and error, no
 held-out scores, and ranks last.
@@ -23,7 +28,6 @@ held-out scores, and ranks last.
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 from pathlib import Path
@@ -31,7 +35,9 @@ from typing import Any
 
 from actsearch.evaluators.panel import REF_MEAN, REF_SD
 from actsearch.evaluators.result import OK, PANEL_SCORE
+from actsearch.results.findings import in_words
 from actsearch.results.records import REFERENCE, SEARCH, VALIDATION
+from actsearch.results.verdict import DEFAULT_ALPHA, compare_pairs
 
 RANK_BY = "held_out_score = min over the held-out architectures of (mean − ReLU mean) / ReLU sd"
 
@@ -59,12 +65,37 @@ def _per_architecture(rec: Any, members: list[str], min_sd: float) -> dict[str, 
     return out
 
 
-def _pooled_gap(a: dict[str, float], b: dict[str, float], min_sd: float) -> float:
-    return (a["mean"] - b["mean"]) / max(math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2), min_sd)
+def _by_seed(rec: Any, member: str) -> dict[int, float]:
+    """seed -> the score on ``member`` of the seeds that finished ok."""
+    out = {}
+    for run in rec.runs:
+        value = run.get("metrics", {}).get(PANEL_SCORE + member)
+        if run.get("status") == OK and isinstance(run.get("seed"), int) and isinstance(value, (int, float)):
+            out[run["seed"]] = float(value)
+    return out
+
+
+def held_out_comparisons(records: list[Any], members: list[str], alpha: float = DEFAULT_ALPHA) -> list[dict[str, Any]]:
+    """Every candidate against every reference on every member, paired by seed, Holm over all."""
+    refs = [r for r in records if r.reference and r.status == OK]
+    cands = [r for r in records if not r.reference and r.status == OK]
+    pairs, tasks = [], []
+    for c in cands:
+        for ref in refs:
+            for name in members:
+                a, b = _by_seed(c, name), _by_seed(ref, name)
+                if len(set(a) & set(b)) >= 2:
+                    pairs.append((c.expression, ref.reference, a, b))
+                    tasks.append(name)
+    if not pairs:
+        return []
+    return [{**comp.to_json(), "task": task}
+            for comp, task in zip(compare_pairs(pairs, alpha=alpha), tasks, strict=True)]
 
 
 def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: tuple[str, dict[str, Any]],
-                   wall_s: dict[str, float] | None = None, min_sd: float = 0.005) -> dict[str, Any]:
+                   wall_s: dict[str, float] | None = None, min_sd: float = 0.005,
+                   alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
     """The final table of a discover run (see the module docstring)."""
     (s_task, s_settings), (h_task, h_settings) = search, held_out
     members = _members(h_task)
@@ -74,7 +105,8 @@ def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: 
         if r.role in (SEARCH, REFERENCE):
             searched[r.reference or r.fingerprint] = r
     rows = []
-    for r in store.candidates(task=h_task, settings=h_settings, role=VALIDATION, include_aliases=False):
+    validated = store.candidates(task=h_task, settings=h_settings, role=VALIDATION, include_aliases=False)
+    for r in validated:
         s = searched.get(r.reference or r.fingerprint)
         per = _per_architecture(r, members, min_sd) if r.status == OK else {}
         rows.append({
@@ -85,18 +117,20 @@ def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: 
             "held_out_score": min(v["z"] for v in per.values()) if per else None,
             "held_out_mean_z": statistics.fmean(v["z"] for v in per.values()) if per else None,
         })
-    refs = {c["reference"]: c for c in rows if c["reference"] and c["held_out"]}
+    comparisons = held_out_comparisons(validated, members, alpha)
     for c in rows:
-        if not c["held_out"]:
-            c["vs"], c["beats_references"] = {}, False
-            continue
-        c["vs"] = {name: {t: _pooled_gap(c["held_out"][t], ref["held_out"][t], min_sd) for t in members}
-                   for name, ref in refs.items() if name != c["reference"]}
-        c["beats_references"] = bool(c["vs"]) and all(g > 0 for gaps in c["vs"].values() for g in gaps.values())
+        c["vs"] = {}
+        for comp in comparisons:
+            if comp["expression"] == c["expression"] and not c["reference"]:
+                c["vs"].setdefault(comp["against"], {})[comp["task"]] = comp["verdict"]
     rows.sort(key=lambda c: (c["held_out_score"] is None, -(c["held_out_score"] or 0.0), c["expression"]))
+    seeds = max((c["n"] for c in comparisons), default=0)
+    where = f"on any held-out architecture ({', '.join(members)}; {seeds} seeds, paired)"
     return {"search_task": s_task, "search_settings": s_settings, "held_out_task": h_task,
             "held_out_settings": h_settings, "architectures": members, "rank_by": RANK_BY,
-            "wall_s": dict(wall_s or {}), "candidates": rows}
+            "wall_s": dict(wall_s or {}), "candidates": rows, "alpha": alpha, "comparisons": comparisons,
+            "summary": in_words(comparisons, where=where) if comparisons else
+            ["No held-out comparison possible: no candidate and reference finished 2 seeds in common."]}
 
 
 def write_table(table: dict[str, Any], path: str | os.PathLike) -> Path:

@@ -217,6 +217,23 @@ def decide(mean_diff: float, p_adjusted: float, alpha: float) -> Verdict:
     return Verdict.NO_CLEAR_DIFFERENCE
 
 
+def compare_pairs(pairs: Sequence[tuple[str, str, Scores, Scores]], *, alpha: float = DEFAULT_ALPHA,
+                  paired: bool = True, looks: int = 1) -> tuple[Comparison, ...]:
+    """One family of comparisons: each (candidate, reference, candidate's scores, reference's scores)
+    tested (paired t or Welch), the p-values Holm-adjusted over the whole family, a verdict at
+    alpha / looks. The building block of :func:`confirm_scores`; also used where one family spans
+    several tasks (the discover pipeline's held-out architectures)."""
+    alpha = check_alpha(alpha)
+    if not pairs:
+        raise VerdictError("nothing to compare: give at least one candidate and one reference")
+    test = paired_test if paired else welch_test
+    raw = [test(a, b) for _, _, a, b in pairs]
+    adjusted = holm([t.p for t in raw])
+    return tuple(Comparison(c, r, t.n, t.mean_diff, t.ci_low, t.ci_high, t.p, padj, t.effect_sd,
+                            decide(t.mean_diff, padj, alpha / looks))
+                 for (c, r, _, _), t, padj in zip(pairs, raw, adjusted, strict=True))
+
+
 def confirm_scores(scores: Mapping[str, Scores], candidates: Sequence[str], references: Sequence[str], *,
                    alpha: float = DEFAULT_ALPHA, paired: bool = True, task: str = "",
                    search_scores: Mapping[str, float | None] | None = None, looks: int = 1) -> Confirmed:
@@ -233,14 +250,8 @@ def confirm_scores(scores: Mapping[str, Scores], candidates: Sequence[str], refe
     missing = [name for name in [*candidates, *references] if name not in scores]
     if missing:
         raise VerdictError(f"no scores for {missing[0]!r}")
-    test = paired_test if paired else welch_test
-    pairs = [(c, r) for c in candidates for r in references]
-    raw = [test(scores[c], scores[r]) for c, r in pairs]
-    adjusted = holm([t.p for t in raw])
-    comparisons = tuple(
-        Comparison(c, r, t.n, t.mean_diff, t.ci_low, t.ci_high, t.p, padj, t.effect_sd,
-                   decide(t.mean_diff, padj, alpha / looks))
-        for (c, r), t, padj in zip(pairs, raw, adjusted, strict=True))
+    comparisons = compare_pairs([(c, r, scores[c], scores[r]) for c in candidates for r in references],
+                                alpha=alpha, paired=paired, looks=looks)
     summaries = []
     for c in candidates:
         values = np.array(list(_clean(scores[c]).values()))

@@ -18,9 +18,10 @@ import pytest
 from killhelper import kill_at
 
 from actsearch.evaluators.result import PANEL_SCORE
+from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.discover import TABLE, phase_names
-from actsearch.search.runner.phases import STATE
+from actsearch.search.runner.phases import STATE, VERDICT
 from actsearch.search.runner.pipelines import PRESETS
 
 pytestmark = pytest.mark.slow
@@ -36,8 +37,12 @@ def _check_store(run: Path) -> dict:
     search = [r for r in store.candidates(task=PLAN.search_task, role="search", include_aliases=False) if r.trained]
     assert len(search) == PLAN.search_budget and {r.searcher for r in search} == {PLAN.searcher}
     assert len({r.fingerprint for r in search}) == len(search)
-    for r in store.candidates():  # each seed evaluated once
-        assert sorted(r.seeds) == list(range(len(r.seeds))) and len(r.runs) == len(r.seeds), r
+    for r in store.candidates():  # each seed evaluated once; the confirmation's on fresh seeds
+        first = CONFIRM_SEED_BASE if r.role == CONFIRMATION else 0
+        assert sorted(r.seeds) == list(range(first, first + len(r.seeds))) and len(r.runs) == len(r.seeds), r
+    confirmed = store.candidates(task=PLAN.search_task, role=CONFIRMATION, include_aliases=False)
+    assert len(confirmed) == PLAN.confirm_top + len(PLAN.references)
+    assert all(len(r.seeds) == PLAN.confirm_seeds for r in confirmed)
     refs = store.candidates(task=PLAN.search_task, role="reference", include_aliases=False)
     assert sorted(r.reference for r in refs) == sorted(PLAN.references)
     assert all(len(r.seeds) == PLAN.rungs[-1][1] for r in refs)
@@ -65,6 +70,17 @@ def test_smoke_discover_stores_every_phase_and_writes_the_held_out_table(discove
     held = _check_store(run)
     assert "phase a" in stdout and "phase c" in stdout and f"wrote {run / TABLE}" in stdout
     table = json.loads((run / TABLE).read_text())
+    # the final words: the fresh-seed confirmation's, then the held-out comparisons'
+    verdict = json.loads((run / VERDICT).read_text())
+    assert table["confirmation"] == verdict and table["summary"][:len(verdict["summary"])] == verdict["summary"]
+    assert len(table["summary"]) > len(verdict["summary"])
+    comparisons = table["comparisons"]  # every validated candidate x reference x architecture, Holm over all
+    ok = [c for c in table["candidates"] if c["held_out"] and not c["reference"]]  # a diverged one has no test
+    assert ok and len(comparisons) == len(ok) * len(PLAN.references) * len(PLAN.held_out)
+    assert {c["task"] for c in comparisons} == set(PLAN.held_out)
+    assert all(c["p_adjusted"] >= c["p"] and c["n"] == PLAN.seeds for c in comparisons)
+    found = stdout[stdout.index("found (fresh seeds, paired, Holm-corrected):"):].splitlines()[1:]
+    assert [line.strip() for line in found] == table["summary"]
     assert table["held_out_task"] == PLAN.held_out_task and table["architectures"] == list(PLAN.held_out)
     cands = table["candidates"]
     assert len(cands) == PLAN.top + len(PLAN.references)
@@ -91,16 +107,18 @@ def test_smoke_discover_stores_every_phase_and_writes_the_held_out_table(discove
 def test_sigkilled_discover_resumes_skipping_finished_phases(discover_run, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(3)
-    # seed runs stored: search 6 + 3 references; rung1 +2 survivors +3 references; held-out 5 × 2
-    targets = [rng.randint(3, 8), rng.randint(16, 21)]
+    # seed runs stored: search 6 + 3 references; rung1 +2 survivors +3 references; held-out 5 × 2;
+    # confirmation 5 × 3
+    targets = [rng.randint(3, 8), rng.randint(16, 21), rng.randint(26, 36)]
     kills = kill_at(CLI + ARGS + [str(run)], CLI + ["resume", str(run)], run, targets, rng,
                     wait_s=600, jitter_s=1.0)
-    assert kills == 2
+    assert kills >= 2
     out = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "phase 0" not in out.stdout and "phase a" not in out.stdout  # finished phases are skipped
     again = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "[held-out]" not in again.stdout and "phase c" not in again.stdout
+    assert "[confirm]" not in again.stdout  # nothing retrained: the verdict is recomputed from the store
     got, ref = _check_store(run), _check_store(discover_run[0])
     for name in PLAN.references:  # deterministic training: the same held-out scores as the uninterrupted run
         assert [x["score"] for x in got[name].runs] == pytest.approx([x["score"] for x in ref[name].runs])

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from killhelper import kill_at
 
+from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
+from actsearch.search.runner.phases import VERDICT
 from actsearch.search.runner.pipelines import PRESETS, STATE
 
 pytestmark = pytest.mark.slow
@@ -40,13 +42,23 @@ def _check_store(run: Path) -> dict:
     assert len(by["exhaustive"]) == PLAN.exhaustive_budget and len(by["rl"]) == PLAN.rl_candidates
     assert len(search) == PLAN.exhaustive_budget + PLAN.rl_candidates
     assert len({r.fingerprint for r in search}) == len(search)  # each candidate once
-    for r in _rows(run):  # each seed evaluated once
-        assert sorted(r.seeds) == list(range(len(r.seeds))) and len(r.runs) == len(r.seeds), r
+    for r in _rows(run):  # each seed evaluated once; the confirmation's on fresh seeds
+        first = CONFIRM_SEED_BASE if r.role == CONFIRMATION else 0
+        assert sorted(r.seeds) == list(range(first, first + len(r.seeds))) and len(r.runs) == len(r.seeds), r
+    confirmed = _rows(run, role=CONFIRMATION)
+    assert len(confirmed) == PLAN.confirm_top + len(PLAN.references)
+    assert all(len(r.seeds) == PLAN.confirm_seeds for r in confirmed)
+    verdict = json.loads((run / VERDICT).read_text())
+    assert len(verdict["comparisons"]) == PLAN.confirm_top * len(PLAN.references) and verdict["paired"] is True
+    assert verdict["seeds"] == list(range(CONFIRM_SEED_BASE, CONFIRM_SEED_BASE + PLAN.confirm_seeds))
+    assert {c["expression"] for c in verdict["comparisons"]} == {r.expression for r in confirmed if not r.reference}
+    assert len(verdict["summary"]) >= len(PLAN.references)  # at least a sentence per reference
     refs = _rows(run, role="reference")
     assert sorted(r.reference for r in refs) == sorted(PLAN.references)
     assert all(len(r.seeds) == FINAL and r.status == "ok" for r in refs)
     state = store.load_state(STATE)
-    assert state["done"] == ["exhaustive", *(f"rung{k + 1}" for k in range(len(PLAN.rungs))), "rl", "top-up"]
+    assert state["done"] == ["exhaustive", *(f"rung{k + 1}" for k in range(len(PLAN.rungs))), "rl", "top-up",
+                             "confirm"]
     survivors = state["rungs"]["rung1"]
     assert len(survivors) == PLAN.rungs[0][0]
     seeds = {r.id: len(r.seeds) for r in search}
@@ -70,6 +82,8 @@ def test_smoke_preset_stores_three_phases_and_ranks_by_multi_seed_scores(smoke_r
     run, wall, stdout = smoke_run
     _check_store(run)
     assert "phase a" in stdout and "phase b" in stdout and "phase c" in stdout
+    found = stdout[stdout.index("found (fresh seeds, paired, Holm-corrected):"):].splitlines()[1:]
+    assert [line.strip() for line in found] == json.loads((run / VERDICT).read_text())["summary"]
     meta = SqliteStore(run, readonly=True).meta()
     assert meta["preset"] == "rediscover-smoke" and meta["plan"]["rl_candidates"] == PLAN.rl_candidates
     out = subprocess.run(CLI + ["leaderboard", str(run), "--format", "json"], capture_output=True, text=True,
@@ -106,8 +120,9 @@ def test_smoke_run_ranks_swish_above_relu_above_every_linear_candidate(smoke_run
 def test_sigkilled_preset_resumed_repeatedly_evaluates_each_candidate_once(smoke_run, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(7)
-    # kill points in every phase: after k stored seed runs (6 + 3 refs = phase a, +4 rung1 +3 refs, +rl)
-    targets = [rng.randint(2, 8), rng.randint(11, 15), rng.randint(17, 21)]
+    # kill points in every phase: after k stored seed runs (6 + 3 refs = phase a, +4 rung1 +3 refs, +rl,
+    # +top-up, + (2 + 3) x 3 confirmation)
+    targets = [rng.randint(2, 8), rng.randint(11, 15), rng.randint(17, 21), rng.randint(26, 34)]
     kills = kill_at(CLI + ["search", "--preset", "rediscover", "--smoke", "--run-dir", str(run)],
                     CLI + ["resume", str(run)], run, targets, rng,
                     wait_s=200, jitter_s=1.5)
@@ -116,5 +131,11 @@ def test_sigkilled_preset_resumed_repeatedly_evaluates_each_candidate_once(smoke
     assert out.returncode == 0, out.stderr[-3000:]
     again = subprocess.run(CLI + ["resume", str(run)], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "phase a" not in again.stdout and "rescore" not in again.stdout  # nothing redone
+    assert "[confirm]" not in again.stdout and "found (fresh seeds" in again.stdout  # the verdict, not retrained
     got, ref = _check_store(run), _check_store(smoke_run[0])
     assert got["exhaustive"] == ref["exhaustive"]  # the same candidates as the uninterrupted run
+    # deterministic training: the references' fresh-seed scores are those of the uninterrupted run
+    for name in PLAN.references:
+        a = next(r for r in _rows(run, role=CONFIRMATION) if r.reference == name)
+        b = next(r for r in _rows(smoke_run[0], role=CONFIRMATION) if r.reference == name)
+        assert [x["score"] for x in a.runs] == pytest.approx([x["score"] for x in b.runs])

@@ -80,6 +80,13 @@ def _ok_scores(runs: list[dict[str, Any]], seeds: tuple[int, ...]) -> dict[int, 
     return out
 
 
+class ConfirmInterrupted(UserError):
+    """The trainings were stopped (Ctrl-C, a stopped Ray): what finished is stored."""
+
+
+RunStudy = Callable[[Study, int], bool]  # (study, seeds a trial trains) -> finished (False: interrupted)
+
+
 def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] | None = None, seeds: int = 10,
             alpha: float = DEFAULT_ALPHA, task: str | None = None, overrides: dict[str, Any] | None = None,
             max_seeds: int | None = None, threads: int = 1, time_limit_s: float | None = None,
@@ -94,13 +101,10 @@ def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] 
     search's do; one worker and no address: in this process."""
     from dataclasses import replace
 
-    from actsearch.evaluators import get_task
-    from actsearch.results.run import Run
     from actsearch.search.runner.cluster import start_ray, stop_ray
     from actsearch.search.runner.inprocess import InProcessExecutor
     from actsearch.search.runner.run import execute
     from actsearch.search.runner.spec import spec_from_store
-    from actsearch.search.space.dedup import analyse
 
     check_options(top, seeds, alpha, against)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -116,6 +120,37 @@ def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] 
         if not handle:  # Ray starts once, for the first batch that trains something
             handle.append(start_ray(address or None, workers, cpus_per_trial=spec.cpus_per_trial,
                                     gpus_per_trial=spec.gpus_per_trial, run_dir=Path(run_dir)))
+
+    def run_study(study: Study, _seeds: int) -> bool:
+        try:
+            if on_ray:
+                return study.finished or not execute(study, "ray", ray_spec, Path(run_dir), "confirm", ray_started)
+            return not InProcessExecutor().run(study)
+        finally:
+            study.close()
+
+    try:
+        with SqliteStore(Path(run_dir)) as store:
+            return confirm_in(store, run_dir, spec, run_study, top=top, against=against, seeds=seeds, alpha=alpha,
+                              task=task, overrides=overrides, max_seeds=max_seeds, threads=threads,
+                              time_limit_s=time_limit_s, progress=progress)
+    finally:
+        stop_ray(handle[0] if handle else None)
+
+
+def confirm_in(store: Any, run_dir: str | os.PathLike, spec: Any, run_study: RunStudy, *, top: int = 5,
+               against: Sequence[str] | None = None, seeds: int = 10, alpha: float = DEFAULT_ALPHA,
+               task: str | None = None, overrides: dict[str, Any] | None = None, max_seeds: int | None = None,
+               threads: int = 1, time_limit_s: float | None = None,
+               progress: Callable[[str], None] | None = None) -> Confirmed:
+    """:func:`confirm` on an open, writable ``store`` of the run ``spec``; ``run_study`` trains a
+    study (a pipeline passes its own executor, so the confirmation runs on the pipeline's Ray).
+    Raises :class:`ConfirmInterrupted` when a training batch was interrupted."""
+    from actsearch.evaluators import get_task
+    from actsearch.results.run import Run
+    from actsearch.search.space.dedup import analyse
+
+    check_options(top, seeds, alpha, against)
     refs = tuple(against) if against is not None else (tuple(spec.references) or REFERENCES)
     if task is None or task == spec.task:
         task, settings = spec.task, {**spec.task_overrides, **(overrides or {})}
@@ -123,8 +158,8 @@ def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] 
         settings = dict(overrides or {})
     get_task(task, **settings)  # an unknown task or setting: an error before anything is written
     label = task_label(task, settings)
-    with Run(run_dir) as run:
-        board = run.leaderboard(top=top, task=task_label(spec.task, spec.task_overrides), properties=False)
+    board = Run(store=store).leaderboard(top=top, task=task_label(spec.task, spec.task_overrides),
+                                         properties=False)
     entries = [e for e in board if e.rank is not None]
     if not entries:
         raise ConfirmError(f"{run_dir} has no successful search candidate to confirm")
@@ -138,25 +173,20 @@ def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] 
     def train(n: int) -> dict[str, dict[int, float]]:
         """Train what is missing on seeds 1000 .. 1000+n−1; the ok scores by function."""
         wanted = confirm_seeds(n)
-        with SqliteStore(Path(run_dir)) as store:
-            stored = store.candidates(task=task, settings=settings, role=CONFIRMATION, include_aliases=False)
-            budget = len(todo) + sum(1 for r in stored if r.trained and r.reference is None)  # earlier ones
-            study = Study(store, task=task, settings=settings, searcher=FixedList(todo), budget=budget,
-                          seeds=wanted, role=CONFIRMATION, references=refs, threads=threads,
-                          time_limit_s=time_limit_s, on_event=said)
-            study.rescore([r for r in stored if r.state == "done" and (r.reference in refs or r.fingerprint in keys)],
-                          wanted)
-            try:
-                if on_ray:
-                    if not study.finished:
-                        execute(study, "ray", ray_spec, Path(run_dir), "confirm", ray_started)
-                else:
-                    InProcessExecutor().run(study)
-            finally:
-                study.close()
-            if study.failure is not None:
-                raise study.failure
-            rows = store.candidates(task=task, settings=settings, role=CONFIRMATION, include_aliases=False)
+        stored = store.candidates(task=task, settings=settings, role=CONFIRMATION, include_aliases=False)
+        budget = len(todo) + sum(1 for r in stored if r.trained and r.reference is None)  # earlier ones
+        study = Study(store, task=task, settings=settings, searcher=FixedList(todo), budget=budget,
+                      seeds=wanted, role=CONFIRMATION, references=refs, threads=threads,
+                      time_limit_s=time_limit_s, on_event=said)
+        study.rescore([r for r in stored if r.state == "done" and (r.reference in refs or r.fingerprint in keys)],
+                      wanted)
+        finished = run_study(study, n)
+        if study.failure is not None:
+            raise study.failure
+        if not finished:
+            raise ConfirmInterrupted("the confirmation was interrupted; what finished is stored: "
+                                     "run the same command again to continue")
+        rows = store.candidates(task=task, settings=settings, role=CONFIRMATION, include_aliases=False)
         by_fp = {r.fingerprint: r for r in rows if r.reference is None}
         by_ref = {r.reference: r for r in rows if r.reference is not None}
         out: dict[str, dict[int, float]] = {}
@@ -171,15 +201,12 @@ def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] 
             out.setdefault(entry.expression, _ok_scores(rec.runs if rec else [], wanted))
         return out
 
-    try:
-        return _verdict(train, entries, refs, seeds=seeds, max_seeds=max_seeds, alpha=alpha, label=label,
-                        run_dir=run_dir, progress=progress)
-    finally:
-        stop_ray(handle[0] if handle else None)
+    return _verdict(train, entries, refs, seeds=seeds, max_seeds=max_seeds, alpha=alpha, label=label,
+                    store=store, progress=progress)
 
 
 def _verdict(train: Callable[[int], dict[str, dict[int, float]]], entries: list[Any], refs: tuple[str, ...], *,
-             seeds: int, max_seeds: int | None, alpha: float, label: str, run_dir: str | os.PathLike,
+             seeds: int, max_seeds: int | None, alpha: float, label: str, store: Any,
              progress: Callable[[str], None] | None) -> Confirmed:
     """Train the first ``seeds`` seeds (more when until decided), test, store what was compared."""
     scores = train(seeds)
@@ -201,6 +228,5 @@ def _verdict(train: Callable[[int], dict[str, dict[int, float]]], entries: list[
     else:
         result = confirm_scores(scores, candidates, refs, alpha=alpha, paired=PAIRED, task=label,
                                 search_scores=search_scores)
-    with SqliteStore(Path(run_dir)) as store:  # what the views need to rebuild this verdict
-        store.init_run({"confirm": confirm_meta(result, refs, result.looks)})
+    store.init_run({"confirm": confirm_meta(result, refs, result.looks)})  # what the views need to rebuild it
     return result

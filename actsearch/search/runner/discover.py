@@ -18,9 +18,14 @@ c. ``held-out``: the best ``top`` (8) after halving and relu, swish and gelu, 5 
    held-out panel ``panel:mnist1d-vit,mnist1d,ood-regression`` — a transformer, the deep plain MLP
    and an out-of-distribution regression, none of them in the search panel — stored with role
    ``validation`` (the leaderboard's validation column);
-d. the final table, ``RUN_DIR/discover.json`` (:mod:`actsearch.results.transfer`), ranked by the
+d. ``confirm``: the best 3 of the search (by the halving's 5-seed scores) and the references on the
+   search panel, on 10 fresh seeds (1000 ..), paired, Holm-corrected (:meth:`Phases.confirm`;
+   also ``RUN_DIR/verdict.json``);
+e. the final table, ``RUN_DIR/discover.json`` (:mod:`actsearch.results.transfer`), ordered by the
    held-out result: the minimum over the held-out architectures of (mean − ReLU's mean) / ReLU's
-   seed spread, so > 0 means above ReLU's mean on every one of them.
+   seed spread; what is better is decided by its paired, Holm-corrected comparisons of every
+   validated candidate with every reference on every held-out architecture; its ``summary`` says in
+   words what the confirmation and the held-out comparisons found.
 
 A killed pipeline resumes (``actsearch resume RUN_DIR``): finished phases are skipped, the one in
 progress continues from the store. ``--smoke`` (``discover-smoke``) runs the same phases on a
@@ -66,6 +71,8 @@ class DiscoverPlan:
     held_out_settings: dict[str, Any] = field(default_factory=dict)  # the held-out panel's settings
     top: int = 8  # the best `top` after halving are validated on the held-out panel
     seeds: int = 5  # held-out seeds (also the seeds of the held-out panel's ReLU reference)
+    confirm_top: int = 3  # the last phase: the best `confirm_top` of the search against the references ...
+    confirm_seeds: int = 10  # ... on the search panel, on this many fresh seeds (1000 ..), paired, Holm
     references: tuple[str, ...] = ("relu", "swish", "gelu")
     wall_plan_s: float = 3600.0
     workers: int = 2
@@ -94,13 +101,14 @@ DISCOVER_PRESETS: dict[str, DiscoverPlan] = {
         searcher_options={"pool_limit": 0, "pool_size": 30},
         search_settings={"reference_seeds": 2, "mnist1d-cnn.steps": 200, "mnist1d-resnet-ln.steps": 80},
         search_budget=6, rungs=((2, 2),), top=2, seeds=2, wall_plan_s=120.0, distinct=30,
+        confirm_top=2, confirm_seeds=3,
         held_out_settings={"mnist1d-vit.steps": 150, "mnist1d.steps": 300, "ood-regression.steps": 200}),
 }
 
 
 def phase_names(plan: DiscoverPlan) -> tuple[str, ...]:
     """The plan's phases in the order they run (as the pipeline's state records them)."""
-    return ("references", "search", *(f"rung{k + 1}" for k in range(len(plan.rungs))), "held-out")
+    return ("references", "search", *(f"rung{k + 1}" for k in range(len(plan.rungs))), "held-out", "confirm")
 
 
 def _cost(tasks: tuple[str, ...]) -> float:
@@ -148,9 +156,11 @@ def search_budget(plan: DiscoverPlan) -> int:
 
 
 def estimate_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
-    """Expected wall time of the whole pipeline (seconds) from the plan's measured rates."""
+    """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
+    confirmation comes on top of the plan's wall clock: it does not shrink the search budget)."""
     search = (search_budget(plan) + len(plan.references)) * _cost(plan.search_panel)
-    return _reference_wall_s(plan) + _surrogate_start_s(plan) + (search + _after_search_s(plan)) / workers
+    confirm = (plan.confirm_top + len(plan.references)) * plan.confirm_seeds * _cost(plan.search_panel)
+    return _reference_wall_s(plan) + _surrogate_start_s(plan) + (search + _after_search_s(plan) + confirm) / workers
 
 
 def base_spec(plan: DiscoverPlan, budget: int, *, workers: int = 2, address: str | None = None) -> SearchSpec:
@@ -216,13 +226,19 @@ def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int =
             if not phases.run(study, "held-out"):
                 return {**summary, "interrupted": True}
             phases.save("held-out", started)
+        verdict = phases.confirm(top=plan.confirm_top, seeds=plan.confirm_seeds, references=plan.references)
+        if verdict is None:
+            return {**summary, "interrupted": True}
         table = discover_table(store, search=(plan.search_task, plan.search_settings),
                                held_out=(held_task, held_settings), wall_s=state["wall_s"])
+        held_out_words = table["summary"]
+        table["confirmation"] = verdict
+        table["summary"] = verdict["summary"] + held_out_words
         path = write_table(table, run_dir / TABLE)
         for line in _lines(table):
             log(line)
         log(f"wrote {path}")
-        return {**summary, "wall_s": state["wall_s"], "table": str(path),
+        return {**summary, "wall_s": state["wall_s"], "table": str(path), "found": table["summary"],
                 "evaluated": store.count(task=plan.search_task, settings=plan.search_settings, role="search")}
     finally:
         if phases is not None:
@@ -240,11 +256,29 @@ def _stored_budget(run_dir: Path) -> int | None:
 
 
 def _lines(table: dict[str, Any]) -> list[str]:
-    """The final table as text, best first (per architecture: held-out mean ± sd)."""
-    out = [f"held-out ranking ({table['rank_by']}):"]
+    """The final table as text, best first (per architecture: held-out mean ± sd, and per
+    reference the paired verdict: ▲ better, ▼ worse, = no clear difference)."""
+    from actsearch.results.formats import verdict_symbols
+    from actsearch.results.text import shown
+
+    out = [f"held-out ranking ({table['rank_by']}); vs {', '.join(_references(table))}: "
+           "▲ better, ▼ worse, = no clear difference (paired, Holm over every architecture):"]
     for i, c in enumerate(table["candidates"], 1):
-        cells = "  ".join(f"{t} {v['mean']:.4f} ± {v['sd']:.4f}" for t, v in c["held_out"].items())
+        cells = "  ".join(f"{t} {v['mean']:.4f} ± {v['sd']:.4f} {_marks(c, t, table, verdict_symbols)}".rstrip()
+                          for t, v in c["held_out"].items())
         score = "failed" if c["held_out_score"] is None else f"{c['held_out_score']:+.2f}"
         label = f" [{c['reference']}]" if c["reference"] else ""
-        out.append(f"{i:>3}. {score:>7}  {c['expression']}{label}  {cells}")
+        out.append(f"{i:>3}. {score:>7}  {shown(c['expression'])}{label}  {cells}")
     return out
+
+
+def _references(table: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(c["against"] for c in table.get("comparisons", [])))
+
+
+def _marks(c: dict[str, Any], task: str, table: dict[str, Any], symbols: Callable[..., str]) -> str:
+    """A candidate's verdicts on one architecture, in the order of the references."""
+    if not c["vs"]:
+        return ""
+    refs = _references(table)
+    return symbols({ref: c["vs"].get(ref, {}).get(task, "") for ref in refs}, refs)

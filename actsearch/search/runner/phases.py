@@ -12,6 +12,7 @@ search (nothing stored is evaluated again).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from actsearch.results.store import Store
 from actsearch.search.runner.spec import RunDirError, SearchSpec
 
 STATE = "pipeline"
+VERDICT = "verdict.json"  # a pipeline's confirmation, with its summary in words
 # Measured on an idle 2-core machine (the full rediscover preset, 2 workers): its phase a took
 # 1,222 s for the 320 x-gated functions and 3 references, 7.6 s of one worker per candidate-seed on
 # mnist1d (Ray overhead and the fast-failing diverged ones included); fused Adam then cut training
@@ -150,6 +152,33 @@ class Phases:
                 return False
             self.save(phase, started)
         return True
+
+    def confirm(self, *, top: int, seeds: int, references: tuple[str, ...]) -> dict[str, Any] | None:
+        """The last phase: the top ``top`` of the search and ``references`` on ``seeds`` fresh seeds,
+        on the pipeline's task, tested (:func:`~actsearch.search.runner.confirm.confirm_in`), on the
+        pipeline's Ray. Returns the verdict as JSON with its ``summary`` in words, also written to
+        ``RUN_DIR/verdict.json``; None when interrupted (what finished is stored; a resume trains
+        only the rest)."""
+        from actsearch.results.findings import in_words, scope_of, verdict_table
+        from actsearch.results.rundir import write_atomic
+        from actsearch.search.runner.confirm import ConfirmInterrupted, confirm_in
+
+        started = time.perf_counter()
+        self.log(f"confirm: the top {top} and {', '.join(references)} on {seeds} fresh seeds")
+        try:
+            result = confirm_in(self.store, self.run_dir, self.base, lambda study, n: self.run(study, "confirm", n),
+                                top=top, against=references, seeds=seeds,
+                                progress=lambda msg: self.log(f"[confirm] {msg}"))
+        except ConfirmInterrupted:
+            return None
+        if not self.done("confirm"):
+            self.save("confirm", started)
+        doc = result.to_json()
+        doc["summary"] = in_words(doc["comparisons"], where=scope_of(doc))
+        write_atomic(self.run_dir / VERDICT, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
+        for line in verdict_table(doc).splitlines():
+            self.log(line)
+        return doc
 
     def close(self) -> None:
         from actsearch.search.runner.cluster import stop_ray

@@ -11,7 +11,10 @@ b. successive halving: the best 20 by that score get 2 more seeds (3), the best 
    by multi-seed scores; a rung's survivors are stored before it starts (resume repeats nothing);
 c. ``rl`` on ``paper-1`` for a fixed number of candidates (:func:`rl_budget`, computed from the
    plan: a ~30-minute wall clock on 2 workers, not a timer, so a run is reproducible); then the
-   top 10 all get the final rung's seeds (a 1-seed lucky score does not outrank a 5-seed one).
+   top 10 all get the final rung's seeds (a 1-seed lucky score does not outrank a 5-seed one);
+d. ``confirm``: the top 5 and the references on 10 fresh seeds (1000 ..), paired by seed, every
+   comparison Holm-corrected (:meth:`Phases.confirm`): the verdict, in words, in the log, the
+   summary and ``RUN_DIR/verdict.json`` (the search scores overstate the winners; these do not).
 
 Each phase is a :class:`~actsearch.search.runner.study.Study` over the same store and executor and
 stores rows under its searcher's name (``exhaustive``, ``rl``); re-scoring is the study's
@@ -50,6 +53,8 @@ class Plan:
     rungs: tuple[tuple[int, int], ...] = ((20, 3), (10, 5))  # (survivors, seeds in all)
     rl_candidates: int | None = None  # None: rl_budget() of the plan
     top: int = 10  # after rl: the top `top` all get the final rung's seeds
+    confirm_top: int = 5  # the last phase: the best `confirm_top` against the references ...
+    confirm_seeds: int = 10  # ... on this many fresh seeds (1000 ..), paired, Holm-corrected
     references: tuple[str, ...] = ("relu", "swish", "gelu")
     wall_plan_s: float = 1800.0
     workers: int = 2
@@ -59,7 +64,7 @@ class Plan:
 PRESETS: dict[str, Plan | DiscoverPlan] = {
     "rediscover": Plan(),
     "rediscover-smoke": Plan(task="mnist1d", task_overrides={"steps": 400},
-                             exhaustive_budget=6, rungs=((4, 2),), rl_candidates=4, top=2,
+                             exhaustive_budget=6, rungs=((4, 2),), rl_candidates=4, top=2, confirm_top=2, confirm_seeds=3,
                              references=("relu", "swish", "gelu"), wall_plan_s=60.0, distinct=6),
     **DISCOVER_PRESETS,
 }
@@ -86,8 +91,11 @@ def rl_budget(plan: Plan) -> int:
 
 
 def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
-    """Expected wall time of the whole pipeline (seconds) from the plan's measured rates."""
-    return (_seed_evals(plan) * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE) / workers
+    """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
+    confirmation comes on top of the plan's wall clock: it does not shrink the rl budget)."""
+    confirm = (plan.confirm_top + len(plan.references)) * plan.confirm_seeds
+    return (_seed_evals(plan) * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE
+            + confirm * SECONDS_PER_SEED) / workers
 
 
 def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool = False,
@@ -141,7 +149,10 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
                 if not phases.rescore(rows, final, "top-up", plan.task, plan.task_overrides):
                     return {**summary, "interrupted": True}
             phases.save("top-up", started)
-        return {**summary, "wall_s": state["wall_s"],
+        verdict = phases.confirm(top=plan.confirm_top, seeds=plan.confirm_seeds, references=plan.references)
+        if verdict is None:
+            return {**summary, "interrupted": True}
+        return {**summary, "wall_s": state["wall_s"], "verdict": verdict, "found": verdict["summary"],
                 "evaluated": store.count(task=plan.task, settings=plan.task_overrides, role="search")}
     finally:
         if phases is not None:
