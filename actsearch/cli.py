@@ -8,9 +8,15 @@ line on stderr with exit status 2. Heavy imports (torch, ray) happen inside the 
 
 from __future__ import annotations
 
+import os
 import sys
 
-import typer
+# In a pipe or a file (no terminal), help is click's plain text: rich's boxed tables wrap option
+# texts to ~20 characters at 80 columns there. The user's own TYPER_USE_RICH setting wins.
+if not sys.stdout.isatty():
+    os.environ.setdefault("TYPER_USE_RICH", "0")
+
+import typer  # noqa: E402  (reads TYPER_USE_RICH when imported)
 
 from actsearch.commands import register_all
 from actsearch.errors import UserError
