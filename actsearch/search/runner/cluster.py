@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.search.runner.join import join
 from actsearch.search.runner.node import RUN_DIR_VAR, TOKEN_VAR, clean_stale_node, record_node
 
 # Quiet, fast defaults, set before Ray is imported (a user's own settings in the environment win).
@@ -109,11 +110,10 @@ def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0,
     if address:
         if address != "auto":
             probe_address(address)
-        try:  # Ray's authentication settings (RAY_AUTH_MODE, RAY_AUTH_TOKEN) come from the environment
-            ray.init(address=address, runtime_env=runtime_env, **quiet)
-        except Exception as err:  # noqa: BLE001 - e.g. AuthenticationError, ConnectionError
-            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-            raise AddressError(f"cannot join the Ray cluster at {address}: {first}") from None
+        # Ray's authentication settings (RAY_AUTH_MODE, RAY_AUTH_TOKEN ...) come from the environment
+        failure = join(address, runtime_env, quiet)
+        if failure is not None:
+            raise AddressError(f"cannot join the Ray cluster at {address}: {failure}")
         return RayHandle(True, address, float(ray.cluster_resources().get("CPU", 0)))
     if run_dir is not None:
         clean_stale_node(run_dir)
