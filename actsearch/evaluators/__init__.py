@@ -12,7 +12,8 @@ name → one Task), ``tasks`` (configs and
 registry), ``task`` (Task classes), ``settings`` (``NAME=VALUE`` parsing and typed, range-checked ``--set`` overrides),
 ``model_task`` (``ModelTask``: the user's network in actsearch's loop), ``user`` (full-control
 ``fn(act, seed, report)`` tasks and ``@task``), ``resolve`` (FILE.py:NAME, module:NAME, entry
-points; source hashes), ``swap`` (``swap_activations``), ``data`` / ``cifar`` (data sets),
+points; source hashes), ``swap`` (``swap_activations``) and ``swapcheck`` (what its
+forward reading finds), ``data`` / ``cifar`` (data sets),
 ``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet, ViT),
 ``train`` (budgeted loop), ``ensemble`` and ``batched`` (seeds and candidates trained as one
 stacked network), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate, prediction
