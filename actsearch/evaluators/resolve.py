@@ -17,7 +17,8 @@ within the run's time limit (:func:`import_time_limit`; ``IMPORT_TIME_LIMIT_S`` 
 that calls ``sys.exit`` or raises ``KeyboardInterrupt`` while it is imported, is a one-line
 :class:`TaskError` too (a Ctrl-C of the user still interrupts). :func:`source_hash` and
 :func:`stable_reference` give what a run store records (:mod:`actsearch.search.runner.source`);
-:func:`known_tasks` lists every task for ``actsearch tasks``.
+:func:`known_tasks` lists every task for ``actsearch tasks``; :func:`reference_of` names a task
+object by the file or module that holds it (``run_search(task=obj)``).
 """
 
 from __future__ import annotations
@@ -230,6 +231,44 @@ def user_task(text: str, **overrides: Any) -> Any:
     if callable(check):
         check()
     return task
+
+
+def reference_of(obj: Any, where: str = "run_search") -> str:
+    """The reference that names a task object (a ``ModelTask``, an ``@actsearch.task`` function, a
+    task instance, a plain ``fn(act, seed, report)``), for runs that record their task by reference
+    and import it again in workers and on resume: ``FILE.py:NAME`` for an object of a task file that
+    :func:`load` imported, else ``module:NAME`` for one bound at the top level of an imported module
+    (the module where a function was defined first). An object bound only in ``__main__`` (a script
+    run directly, a notebook) or nowhere is a one-line :class:`TaskError` saying how to name it."""
+    as_task(obj, "task", where)  # not a task at all: the usual one-line refusal
+    files = {id(module): path for path, (_, module) in _FILES.items()}
+    defined = getattr(getattr(obj, "fn", obj), "__module__", None)
+    found: list[tuple[int, str, str]] = []  # (preference, module name, attribute)
+    in_main = False
+    for name, module in list(sys.modules.items()):
+        try:
+            attrs = [a for a, v in list(vars(module).items()) if v is obj and a.isidentifier()]
+        except TypeError:  # not a module object
+            continue
+        if not attrs:
+            continue
+        if name == "__main__" or name.startswith("__mp_main__"):
+            in_main = True
+            continue
+        rank = 0 if id(module) in files else 1 if name == defined else 2
+        found += [(rank, name, a) for a in attrs]
+    if found:
+        _, name, attr = min(found)
+        module = sys.modules[name]
+        return f"{files[id(module)]}:{attr}" if id(module) in files else f"{name}:{attr}"
+    shown = repr(obj) if len(repr(obj)) <= 60 else f"a {type(obj).__name__}"
+    if in_main:
+        raise TaskError(f"{where}: the task {shown} is defined in __main__ (a script run directly or a notebook), "
+                        "which a run cannot import again; define it in a file or module and pass it from there "
+                        "(from my_tasks import task), or pass task='my_tasks.py:task'")
+    raise TaskError(f"{where}: the task {shown} is not a top-level name of any module or task file, so a run "
+                    "cannot name it (workers and resume import it by name); bind it to a name in a file or "
+                    "module, or pass task='FILE.py:NAME' with settings={...}")
 
 
 def source_hash(text: str) -> str | None:

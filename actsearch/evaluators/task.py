@@ -25,6 +25,7 @@ from actsearch.evaluators.candidate import Candidate, as_candidate
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import ERROR, INVALID, EvalResult
 from actsearch.evaluators.train import Report, train_classifier
+from actsearch.grammar.activation import LayerFactory
 
 HEADS = ("softmax", "activation")
 PROBE_ROWS = 1024  # training examples a task's probe offers (propagation batch + trainability proxy)
@@ -178,7 +179,7 @@ class ClassificationTask(Task):
             made.append(module)
             return module
 
-        model = self._build(self.config, factory, gain)
+        model = self._build(self.config, LayerFactory(factory), gain)  # act_layer(inplace=True) works too
         acts = list(made)
         if self.config.head == "activation":
             model = nn.Sequential(model, cand.factory())

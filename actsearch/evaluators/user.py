@@ -49,6 +49,7 @@ from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.settings import apply_overrides, settings_type
 from actsearch.evaluators.task import Task, TaskError, _ReportRaised, exit_message
 from actsearch.evaluators.train import Report
+from actsearch.grammar.activation import LayerFactory
 
 TRACEBACK_CHARS = 4000  # the end of a user's traceback kept in the result's metrics
 _NOT_SCORES = (str, bytes, list, tuple, set, type(None))  # return annotations refused up front
@@ -186,7 +187,7 @@ class UserTask(Task):
 
         def target() -> None:
             try:
-                box["value"] = self._call(cand.factory, seed, progress)
+                box["value"] = self._call(LayerFactory(cand.factory), seed, progress)  # also act(inplace=True)
             except BaseException as err:  # handed to the calling thread below
                 box["error"] = err
 

@@ -3,6 +3,14 @@
 Parsing and the tree are eager (fast); the fingerprint, sympy expression, canonical text and
 properties are computed on first use and cached. ``parse`` + ``fingerprint`` of a two-unit
 candidate takes well under a millisecond (see ``benchmarks/bench_compile.py``).
+
+Model libraries build their activations from a factory they are given (timm's ``act_layer``,
+torchvision's ``activation_layer``) and call it with an in-place flag: ``act_layer()``,
+``act_layer(inplace=True)``, ``act_layer(True)`` (timm's VGG), ``create_act_layer(act, inplace=...)``,
+``activation_layer(inplace=...)``. :class:`LayerFactory` makes any module factory callable those
+ways, and :meth:`Activation.module` takes ``inplace=``: the flag is accepted and ignored, since a
+candidate returns a new tensor (nothing is computed in place). Any other argument is a TypeError
+that says what is accepted.
 """
 
 from __future__ import annotations
@@ -21,6 +29,9 @@ from actsearch.grammar.parse import ExpressionError, is_param_name, parse_tree
 DEFAULT_PARAM = 1.0
 MAX_CHANNELS = 1 << 20  # largest per_channel count of a module's constants
 MAX_PARAM = float(np.finfo(np.float32).max)  # largest initial value of a constant (float32 tensors)
+# keyword arguments model libraries pass an activation-layer factory (timm's act_layer, torchvision's
+# activation_layer); a candidate accepts and ignores them: it never computes in place
+LAYER_FLAGS = ("inplace",)
 
 
 def parse(text: str, **params: float) -> Activation:
@@ -102,12 +113,15 @@ class Activation:
 
         return canonical_text(self.tree, self.fingerprint)
 
-    def module(self, per_channel: int | None = None, *, fast: bool = True) -> Any:
+    def module(self, per_channel: int | None = None, *, fast: bool = True, inplace: bool | None = None) -> Any:
         """A ``torch.nn.Module`` applying the function elementwise; learnable constants are
         ``nn.Parameter``s (scalars, or shape ``(per_channel,)`` broadcast over dim 1).
-        ``fast=False`` skips torch's fused kernels (plain closures, for testing)."""
+        ``fast=False`` skips torch's fused kernels (plain closures, for testing). ``inplace`` is
+        accepted and ignored, so ``act_layer=act.module`` works where a model library calls
+        ``act_layer(inplace=True)`` (the module never computes in place)."""
         from actsearch.grammar.compile import ActivationModule
 
+        del inplace  # accepted for model libraries, never used
         if per_channel is not None and (isinstance(per_channel, bool) or not isinstance(per_channel, int)
                                         or not 1 <= per_channel <= MAX_CHANNELS):
             raise ExpressionError(f"per_channel must be a channel count, an int from 1 to {MAX_CHANNELS}, "
@@ -131,3 +145,34 @@ class Activation:
         from actsearch.grammar.properties import trivial
 
         return trivial(self)
+
+
+def check_flags(args: tuple, kwargs: dict[str, Any], who: str = "an activation layer") -> None:
+    """Accept what model libraries pass an activation-layer factory — nothing, ``inplace=`` or one
+    positional bool (timm's VGG: ``act_layer(True)``) — and refuse anything else (a channel count, a
+    slope ...) with a TypeError naming what is accepted; timm's ``create_act_layer`` retries without
+    its flag on a TypeError, as it does for any layer without ``inplace``."""
+    extra = [k for k in kwargs if k not in LAYER_FLAGS]
+    if extra or len(args) > 1 or (args and not isinstance(args[0], bool)):
+        given = ", ".join([*(shorten(repr(a)) for a in args), *(f"{k}={shorten(repr(v))}" for k, v in kwargs.items())])
+        raise TypeError(f"{who} takes no arguments but the in-place flag model libraries pass (inplace=True, "
+                        f"ignored: an actsearch activation never computes in place); got {given}")
+
+
+class LayerFactory:
+    """A module factory that model libraries can use as their activation layer.
+
+    ``LayerFactory(make)()`` is ``make()``; so are ``(inplace=True)``, ``(inplace=None)`` and
+    ``(True)`` (the flag is ignored, see :func:`check_flags`). Each call is a fresh module."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Any) -> None:
+        self.make = make.make if isinstance(make, LayerFactory) else make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        check_flags(args, kwargs, "the activation factory")
+        return self.make()
+
+    def __repr__(self) -> str:
+        return f"LayerFactory({self.make!r})"

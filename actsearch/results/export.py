@@ -119,6 +119,7 @@ def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
         f"    from {module} import {cls}",
         f"    act = {cls}(){per_channel}",
         "    y = act(torch.randn(8, 16))",
+        f"    model = timm.create_model('resnet18', act_layer={cls})  # as a model library's activation layer",
         '"""',
         "",
         "import math",
@@ -139,8 +140,13 @@ def module_source(text: str, params: dict[str, Any], *, name: str | None = None,
         f"    learnable constants (initial values): {consts}",
         '    """',
         "",
-        "    def __init__(self, per_channel: int = 0) -> None:",
+        "    def __init__(self, per_channel: int = 0, inplace: bool = False) -> None:",
+        '        """``inplace`` is accepted and ignored, for model libraries that pass it (timm\'s',
+        "        ``act_layer(inplace=True)`` or ``act_layer(True)``, torchvision's ``activation_layer``):",
+        '        this module never computes in place."""',
         "        super().__init__()",
+        "        if isinstance(per_channel, bool):  # act_layer(True): an in-place flag, not a channel count",
+        "            per_channel = 0",
         "        self.per_channel = per_channel",
         *(["        shape = [per_channel] if per_channel > 0 else []"] if names else []),
         *(f"        self.{p} = nn.Parameter(torch.full(shape, {values[p]!r}))" for p in names),
@@ -226,10 +232,30 @@ def write(text: str, params: dict[str, Any], out: Path, *, fmt: str = "py", name
         raise UserError(f"cannot write {out}: {err.strerror or err}") from None
 
 
+ONNX_EXTRA = "pip install 'actsearch[onnx]'"  # what ONNX export needs besides torch (the onnx package)
+
+
+def _missing_module(err: BaseException) -> str | None:
+    """The name of the package whose import failed somewhere in ``err``'s chain (torch wraps it in
+    its own exporter errors), or None when no import failed."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, ImportError):
+            return err.name or "onnx"
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _onnx(module: Any, out: Path, rank: int) -> None:
-    """torch's TorchScript-based ONNX exporter (fast, no extra package); every axis dynamic."""
+    """torch's TorchScript-based ONNX exporter (fast; it needs the ``onnx`` package, not onnxscript);
+    every axis dynamic. A missing package is one line naming the extra that installs it."""
     import torch
 
+    try:
+        import onnx  # noqa: F401 - torch's exporter imports it when it writes the graph
+    except ImportError as err:
+        raise UserError(f"ONNX export needs the {err.name or 'onnx'!r} package: {ONNX_EXTRA}") from None
     example = torch.randn(*([3] * rank))
     axes = {name: {d: f"d{d}" for d in range(rank)} for name in ("x", "y")}
     with warnings.catch_warnings():
@@ -237,8 +263,11 @@ def _onnx(module: Any, out: Path, rank: int) -> None:
         try:
             torch.onnx.export(module, (example,), str(out), input_names=["x"], output_names=["y"],
                               dynamic_axes=axes, opset_version=ONNX_OPSET, dynamo=False)
-        except ModuleNotFoundError as err:
-            raise UserError(f"ONNX export needs the {err.name!r} package: pip install 'actsearch[onnx]'") from None
+        except Exception as err:
+            missing = _missing_module(err)
+            if missing is None:
+                raise
+            raise UserError(f"ONNX export needs the {missing!r} package: {ONNX_EXTRA}") from None
 
 
 def export_entry(run: Any, entry: Any, out: Path, *, fmt: str = "py", class_name: str | None = None,

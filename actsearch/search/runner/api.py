@@ -4,6 +4,8 @@
 
     run = actsearch.run_search(space="quick", searcher="evolution", task="digits", budget=20, seeds=1)
     run.leaderboard(top=5), run.best()          # the same Run object actsearch.open_run gives
+    from my_tasks import task                   # a ModelTask, an @actsearch.task function ...
+    run = actsearch.run_search(space="quick", task=task, budget=20)   # recorded as my_tasks:task
 
 ``run_dir=None`` keeps everything in memory (the in-memory store; nothing is written); a run
 directory gets the SQLite store and can be opened, resumed and inspected with the CLI.
@@ -50,7 +52,7 @@ def _check_arguments(**given: Any) -> None:
         raise bad("on_event", "a function of one StudyEvent (or None)")
 
 
-def run_search(*, space: str, searcher: str = "evolution", task: str = "mnist1d", budget: int = 100,
+def run_search(*, space: str, searcher: str = "evolution", task: Any = "mnist1d", budget: int = 100,
                seeds: int = 1, run_dir: str | os.PathLike | None = None, seed: int = 0,
                settings: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
                references: tuple[str, ...] = REFERENCES, prescreen: bool | None = None, workers: int = 1,
@@ -66,9 +68,19 @@ def run_search(*, space: str, searcher: str = "evolution", task: str = "mnist1d"
 
     Every argument's type (and every setting's range) is checked before anything starts: a wrong
     one is a one-line :class:`~actsearch.errors.UserError` naming it. Resuming a run whose task is
-    a user's file or module needs ``task`` to name that same code (it is imported only then)."""
+    a user's file or module needs ``task`` to name that same code (it is imported only then).
+
+    ``task`` is a name or reference (``"digits"``, ``"FILE.py:NAME"``, ``"module:NAME"``) or a task
+    object as :func:`actsearch.evaluate` takes it (a ``ModelTask``, an ``@actsearch.task`` function): a
+    run records its task by reference and workers import it by that reference, so an object is named
+    by the file or module that holds it (:func:`~actsearch.evaluators.resolve.reference_of`); one
+    defined in ``__main__`` (a script run directly, a notebook) is a one-line error saying how."""
     _check_arguments(space=space, run_dir=run_dir, settings=settings, options=options, references=references,
                      executor=executor, resume=resume, force=force, on_event=on_event)  # before dict(...) below
+    if not isinstance(task, str):
+        from actsearch.evaluators.resolve import reference_of
+
+        task = reference_of(task)
     if resume and run_dir is not None:
         from actsearch.search.runner.source import confirm
         from actsearch.search.runner.spec import check_budget, spec_from_store

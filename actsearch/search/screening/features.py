@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from actsearch.grammar.activation import LayerFactory
 from actsearch.grammar.slope import value_and_slope
 
 PARAM_VALUES = (0.5, 1.0, 2.0)  # every learnable constant is set to each of these in turn
@@ -115,10 +116,15 @@ class Probe:
     def __init__(self, name: str, build: Callable[[Callable[[], nn.Module]], nn.Module],
                  inputs: torch.Tensor, targets: torch.Tensor, *, train_inputs: torch.Tensor | None = None,
                  train_targets: torch.Tensor | None = None, lr: float = 1e-3, batch_size: int = 128) -> None:
-        self.name, self.build, self.inputs, self.targets = name, build, inputs, targets
+        self.name, self.inputs, self.targets = name, inputs, targets
+        self._build = build
         self.train_inputs = inputs if train_inputs is None else train_inputs
         self.train_targets = targets if train_targets is None else train_targets
         self.lr, self.batch_size = lr, batch_size
+
+    def build(self, act_factory: Callable[[], nn.Module]) -> nn.Module:
+        """A fresh network; it may call the factory as a model library does (``act(inplace=True)``)."""
+        return self._build(LayerFactory(act_factory))
 
 
 def deep_mlp(act_factory: Callable[[], nn.Module], sizes: Sequence[int] = (40, *[100] * 7, 10)) -> nn.Module:
