@@ -3,7 +3,7 @@
 Every command reads the run directory's store read-only (so it works while a search is still
 running), except ``validate``, which adds rows with role ``validation`` and therefore waits for
 the search to finish. A candidate is named by its rank (``3``), its store id (``id:17``) or as a
-reference (``relu``, ``swish``). Stored text is printed through :mod:`actsearch.results.text`:
+reference (``relu``, ``gelu``, ``swish``). Stored text is printed through :mod:`actsearch.results.text`:
 control characters escaped, and a long field (a 20 MB error message) clipped with a count of the rest
 (``--json`` prints all of it, JSON-escaped).
 """
@@ -30,8 +30,10 @@ from actsearch.commands.common import (
     top_limit,
 )
 from actsearch.errors import UserError
+from actsearch.results.records import REFERENCES
 
-KEY_HELP = "rank (3), store id (id:17) or reference (relu, swish)"
+REFS = ", ".join(REFERENCES)
+KEY_HELP = f"rank (3), store id (id:17) or reference ({REFS})"
 
 
 TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of it is in --json)
@@ -133,7 +135,11 @@ def register(app: typer.Typer) -> None:
         with open_run(run_dir) as run:
             board = run.leaderboard(top=top_limit(top), task=task, include_failed=all_, properties=props)
             text = board.format(fmt, width=max(100, _width()))
-        sys.stdout.write("no results yet\n" if fmt == "table" and not board else text)
+        if fmt in ("csv", "json"):  # their columns stay the same: the notes go to stderr
+            for note in board.notes:
+                print(f"note: {note}", file=sys.stderr)
+        sys.stdout.write("".join(f"note: {n}\n" for n in board.notes) + "no results yet\n"
+                         if fmt == "table" and not board else text)
 
     @app.command()
     def show(
@@ -144,14 +150,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Everything known about one candidate, and its plot."""
         from actsearch.results import open_run
+        from actsearch.results.banner import SMOKE_BANNER, is_smoke
         from actsearch.results.plots import ascii_plot, entry_module, functions_figure
 
         with open_run(run_dir) as run:
             entry = run.entry(key)
             module = entry_module(entry)  # a stored function that does not build: one line naming its row
             info = _details(run, entry)
+            smoke = is_smoke(run.meta)
         if out is not None:
             _write(out, functions_figure([(info["expression"], module)], title=info["expression"]))
+        if smoke:  # on stderr with --json, whose object keeps its keys
+            print(f"note: {SMOKE_BANNER}", file=sys.stderr if as_json else sys.stdout)
         if as_json:
             print_json(info)
         else:
@@ -166,7 +176,8 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(5, "--top", "-k", min=0, help=TOP_HELP.format("functions to draw")),
         task: str = typer.Option(None, "--task", "-t", help="task whose ranking is drawn"),
     ) -> None:
-        """Top-K functions and derivatives over [−6, 6] with ReLU and Swish; best score vs evaluations."""
+        """Top-K functions and derivatives over [−6, 6] with the run's references; best score vs
+        evaluations, with a level line per reference."""
         from actsearch.results import open_run
 
         with open_run(run_dir) as run:
@@ -198,11 +209,12 @@ def register(app: typer.Typer) -> None:
         data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
         time_limit: float | None = TIME_LIMIT_OPTION,
         source_task: str = typer.Option(None, "--from-task", help="rank on this task (default: the search's)"),
-        no_refs: bool = typer.Option(False, "--no-references", help="skip relu and swish"),
+        no_refs: bool = typer.Option(False, "--no-references", help=f"skip the references ({REFS})"),
         threads: int = typer.Option(1, "--threads", min=1, help="torch threads per training"),
         as_json: bool = typer.Option(False, "--json", help="print JSON"),
     ) -> None:
-        """Re-evaluate the top K (plus relu and swish) on another task with more seeds; store the rows."""
+        """Re-evaluate the top K (plus the references relu, gelu, swish) on another task with more seeds;
+        store the rows."""
         from dataclasses import asdict
 
         from actsearch.results.text import shown

@@ -36,6 +36,8 @@ from actsearch.commands.common import (
     task_overrides,
 )
 from actsearch.errors import UserError
+from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
+from actsearch.results.records import REFERENCES
 from actsearch.results.text import CELL_CHARS, shown
 from actsearch.search.runner.pipelines import PRESETS as PIPELINE_PLANS
 from actsearch.search.runner.study import StudyEvent
@@ -187,7 +189,7 @@ def register(app: typer.Typer) -> None:
         pack: int | None = PACK_OPTION,
         steps: int | None = STEPS_OPTION, init: str | None = INIT_OPTION, head: str | None = HEAD_OPTION,
         data_dir: Path | None = DATA_OPTION, settings: list[str] | None = SET_OPTION,
-        references: str = typer.Option("relu,swish", "--references",
+        references: str = typer.Option(",".join(REFERENCES), "--references",
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
         time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
@@ -303,6 +305,8 @@ def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: s
     if summary.get("found"):
         print("found (fresh seeds, paired, Holm-corrected):", *(f"  {line}" for line in summary["found"]),
               sep="\n", flush=True)
+    if is_smoke_preset(name):
+        print(SMOKE_BANNER, flush=True)
 
 
 def _check_references(names: tuple[str, ...]) -> None:

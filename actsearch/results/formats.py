@@ -17,6 +17,9 @@ column per member task: its own score and, in brackets, the score normalised by 
 has a confirmation (``actsearch confirm``), a column ``vs relu / gelu / swish`` gives one symbol per
 reference (▲ better, ▼ worse, = no clear difference, blank: not confirmed), and CSV and JSON a ``vs``
 field (reference -> verdict); without one, every format is as before.
+``notes`` (a smoke run's banner, a discover run's ranking note: :mod:`actsearch.results.banner`) head
+the table and, quoted, the Markdown; CSV and JSON leave them out (their columns stay the same), and
+the CLI prints them on stderr for those.
 """
 
 from __future__ import annotations
@@ -39,16 +42,17 @@ _FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_st
 _BOOL_FIELDS = ("monotonic", "bounded_below", "linear")
 
 
-def render(entries: list[Entry], fmt: str, *, width: int = 160) -> str:
-    """The leaderboard as text in ``fmt`` (one of :data:`FORMATS`)."""
+def render(entries: list[Entry], fmt: str, *, width: int = 160, notes: list[str] | tuple[str, ...] = ()) -> str:
+    """The leaderboard as text in ``fmt`` (one of :data:`FORMATS`); ``notes`` head the table and
+    Markdown forms (CSV and JSON leave them out)."""
     if fmt == "json":
         return to_json(entries)
     if fmt == "csv":
         return to_csv(entries)
     if fmt == "markdown":
-        return to_markdown(entries)
+        return "".join(f"> **note:** {visible(n)}\n\n" for n in notes) + to_markdown(entries)
     if fmt == "table":
-        return to_table(entries, width=width)
+        return "".join(f"note: {visible(n)}\n" for n in notes) + to_table(entries, width=width)
     raise UserError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

@@ -4,7 +4,7 @@ Candidate records from the run store are grouped by fingerprint (a record marked
 joins the group of the record it aliases); each group becomes one :class:`Entry` whose score is
 that of its best evaluated record and whose ``aliases`` lists the other texts found for the same
 function. Successful entries are ranked by score (higher first; ties: smaller std, then earlier
-id). Reference functions (relu, swish) evaluated on the same task are shown in
+id). Reference functions (relu, gelu, swish) evaluated on the same task are shown in
 place, unranked. Failed candidates (and those an early-stopping scheduler stopped, status ``stopped``,
 whose partial scores do not compare) are listed after the ranked ones only when asked for.
 Validation runs (role ``validation``) of the same function fill the ``val_*`` columns. A candidate
@@ -29,7 +29,12 @@ from actsearch.results.records import CONFIRMATION, REFERENCES, VALIDATION, Cand
 
 
 class Leaderboard(list):
-    """A list of :class:`Entry` with conversions for pandas and the output formats."""
+    """A list of :class:`Entry` with conversions for pandas and the output formats; ``notes``: lines the
+    table and Markdown forms print above the rows (a smoke run's banner: :mod:`actsearch.results.banner`)."""
+
+    def __init__(self, entries: Iterable[Entry] = (), notes: Iterable[str] = ()) -> None:
+        super().__init__(entries)
+        self.notes = list(notes)
 
     def to_records(self) -> list[dict[str, Any]]:
         return [e.to_dict() for e in self]
@@ -46,7 +51,7 @@ class Leaderboard(list):
 
     def format(self, fmt: str = "table", *, width: int = 160) -> str:
         """Render as ``table`` (rich), ``csv``, ``json`` or ``markdown`` text."""
-        return formats.render(self, fmt, width=width)
+        return formats.render(self, fmt, width=width, notes=self.notes)
 
 
 def _finite(v: Any) -> float | None:

@@ -1,11 +1,15 @@
 """Figures of a run (matplotlib, Agg, no pyplot state): functions and their derivatives, progress.
 
-- :func:`functions_figure`: the top-K functions f and their derivatives f′ over [−6, 6], with ReLU
-  and Swish drawn as dashed references; derivatives come from autograd on the compiled modules.
-- :func:`progress_figure`: best score so far vs. number of evaluations, one line per searcher.
+- :func:`functions_figure`: the top-K functions f and their derivatives f′ over [−6, 6], with every
+  reference of the run (default relu, gelu, swish) drawn thin, each with its own dash pattern, on top;
+  derivatives come from autograd on the compiled modules. The candidates' lines get thinner with
+  rank and each lies above the one before, so a curve that coincides with another still shows.
+- :func:`progress_figure`: best score so far vs. number of evaluations, one line per searcher, and
+  a dashed level line at each reference's score.
 - :func:`predicted_figure`: the ``surrogate`` searcher's predicted score vs. the real one, for
   the candidates it predicted before training (failures drawn at their score, 0, as crosses).
-They return PNG bytes; :func:`plot_run` writes the first two next to each other.
+They return PNG bytes (``functions_plot`` and ``progress_plot`` return the matplotlib figures);
+:func:`plot_run` writes the first two next to each other.
 
 Stored values are data: a ranked row whose function cannot be built (an expression that no longer
 parses, a constant beyond float32) is left out of a figure with one warning naming the row, and a
@@ -16,11 +20,12 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.records import warn_once
+from actsearch.results.records import REFERENCE, REFERENCES, warn_once
 from actsearch.results.text import clip, quoted, visible
 
 X_RANGE = (-6.0, 6.0)
@@ -56,28 +61,68 @@ def curve(module: Any) -> tuple[list[float], list[float], list[float]]:
     return x.tolist(), clean(y), clean(dy)
 
 
-def reference_modules() -> dict[str, Any]:
-    """ReLU and Swish (β = 1) modules from the library."""
+# A reference's line: thin, on top of the candidates, each with its own dash pattern (the default
+# references always the same one, in every figure; other names take the rest in turn).
+_REF_DASHES = {"relu": (0, (6, 3)), "gelu": (0, (7, 2, 1.5, 2)), "swish": (0, (1.5, 1.5))}
+_MORE_DASHES = ((0, (3, 3)), (0, (10, 3, 1.5, 3, 1.5, 3)), (0, (12, 4)), (0, (1, 3)))
+
+
+def reference_style(name: str, i: int) -> dict[str, Any]:
+    """Line keywords of the reference ``name``, the ``i``-th of its figure."""
+    dashes = _REF_DASHES.get(name, _MORE_DASHES[i % len(_MORE_DASHES)])
+    return {"ls": dashes, "color": "0.1" if i % 2 == 0 else "0.35", "lw": 1.3, "zorder": 30 + i}
+
+
+def reference_modules(names: Sequence[str] = REFERENCES) -> dict[str, Any]:
+    """The library modules of the references ``names`` (β = 1 where they have one); a name the
+    library does not know (a damaged store) is left out with one warning."""
     from actsearch.grammar import library
 
-    return {"relu": library.get("relu"), "swish": library.get("swish")}
+    out = {}
+    for name in dict.fromkeys(names):
+        try:
+            out[name] = library.get(name)
+        except UserError as err:
+            warn_once(f"not drawing the reference {quoted(name)}: {visible(clip(str(err), 200))}")
+    return out
 
 
-def functions_figure(curves: list[tuple[str, Any]], *, title: str = "", references: bool = True) -> bytes:
-    """PNG: f and f′ of each ``(label, module)`` over [−6, 6], ReLU and Swish dashed."""
+def run_references(meta: Mapping[str, Any], records: list[Any]) -> list[str]:
+    """The references of a run: those its settings name and those it stored, in that order
+    (:data:`~actsearch.results.records.REFERENCES` when it has none)."""
+    spec = meta.get("spec") if isinstance(meta.get("spec"), dict) else {}
+    named = spec.get("references") if isinstance(spec.get("references"), list) else []
+    stored = [r.reference for r in records if isinstance(r.reference, str)]
+    found = [n for n in (*named, *stored) if isinstance(n, str)]
+    return list(dict.fromkeys(found)) or list(REFERENCES)
+
+
+def functions_figure(curves: list[tuple[str, Any]], *, title: str = "",
+                     references: bool | Sequence[str] = True) -> bytes:
+    """PNG of :func:`functions_plot`."""
+    return _png(functions_plot(curves, title=title, references=references))
+
+
+def functions_plot(curves: list[tuple[str, Any]], *, title: str = "",
+                   references: bool | Sequence[str] = True) -> Any:
+    """f and f′ of each ``(label, module)`` over [−6, 6] and of the references (``True``: the default
+    ones, a list: those names, ``False``: none), the references thin and dashed on top."""
     fig, (ax_f, ax_d) = _figure(2)
-    refs = list(reference_modules().items()) if references else []
+    names = REFERENCES if references is True else (references or ())
+    refs = list(reference_modules(names).items())
     ys = []
     for i, (label, module) in enumerate(curves):
         x, y, dy = curve(module)
         ys.append(y)
-        ax_f.plot(x, y, label=_short(label), color=f"C{i % 10}", lw=1.6)
-        ax_d.plot(x, dy, color=f"C{i % 10}", lw=1.6)
-    for name, module in refs:
+        style = {"color": f"C{i % 10}", "lw": max(1.0, 3.2 - 0.45 * i), "alpha": 0.9, "zorder": 10 + i,
+                 "solid_capstyle": "butt"}  # wider first, each above the one before: none hides another
+        ax_f.plot(x, y, label=_short(label), **style)
+        ax_d.plot(x, dy, **style)
+    for i, (name, module) in enumerate(refs):
         x, y, dy = curve(module)
         ys.append(y)
-        ax_f.plot(x, y, "--", color="0.45" if name == "relu" else "0.2", lw=1.0, label=f"{name} (reference)")
-        ax_d.plot(x, dy, "--", color="0.45" if name == "relu" else "0.2", lw=1.0)
+        ax_f.plot(x, y, label=f"{_short(name, 30)} (reference)", **reference_style(name, i))
+        ax_d.plot(x, dy, **reference_style(name, i))
     for ax, name in ((ax_f, "f(x)"), (ax_d, "f′(x)")):
         ax.axhline(0, color="0.85", lw=0.8, zorder=0)
         ax.axvline(0, color="0.85", lw=0.8, zorder=0)
@@ -86,10 +131,11 @@ def functions_figure(curves: list[tuple[str, Any]], *, title: str = "", referenc
         ax.set_title(name)
     ax_f.set_ylim(*_limits(ys, (-3, 6)))
     ax_d.set_ylim(-1.5, 2.5)
-    ax_f.legend(fontsize=7, loc="upper left")
+    if curves or refs:
+        ax_f.legend(fontsize=7, loc="upper left")
     if title:
         fig.suptitle(_short(title, 120), fontsize=10)
-    return _png(fig)
+    return fig
 
 
 def _short(label: str, n: int = 60) -> str:
@@ -106,11 +152,20 @@ def _limits(ys: list[list[float]], clip: tuple[float, float]) -> tuple[float, fl
     return lo - pad, hi + pad
 
 
-def progress_figure(records: list[Any], *, title: str = "") -> bytes:
-    """PNG: best score so far vs. number of evaluations, one step line per searcher."""
+def progress_figure(records: list[Any], *, title: str = "", levels: Mapping[str, float] | None = None) -> bytes:
+    """PNG of :func:`progress_plot`."""
+    return _png(progress_plot(records, title=title, levels=levels))
+
+
+def progress_plot(records: list[Any], *, title: str = "", levels: Mapping[str, float] | None = None) -> Any:
+    """Best score so far vs. number of evaluations, one step line per searcher, and a dashed level
+    line per reference (``levels``: name -> score; default :func:`reference_levels` of the records)."""
     fig, (ax,) = _figure(1, width=7.0, height=4.0)
     for i, (searcher, ys) in enumerate(sorted(progress(records).items())):
         ax.step(range(1, len(ys) + 1), ys, where="post", color=f"C{i % 10}", label=_short(searcher, 30))
+    levels = reference_levels(records) if levels is None else levels
+    for i, (name, score) in enumerate(levels.items()):
+        ax.axhline(score, **{**reference_style(name, i), "zorder": 1}, label=f"{_short(name, 30)} {score:.4f}")
     ax.set_xlabel("evaluations")
     ax.set_ylabel("best score so far")
     ax.grid(alpha=0.3)
@@ -120,7 +175,28 @@ def progress_figure(records: list[Any], *, title: str = "") -> bytes:
         ax.text(0.5, 0.5, "no evaluations yet", ha="center", va="center", transform=ax.transAxes)
     if title:
         ax.set_title(_short(title, 120), fontsize=10)
-    return _png(fig)
+    return fig
+
+
+def reference_levels(records: list[Any], task: str | None = None) -> dict[str, float]:
+    """Reference name -> its score on ``task`` (default: the run's search task), from its stored
+    reference row with the most seeds (failed or undrawable rows left out)."""
+    from actsearch.results.leaderboard import main_task
+
+    task = task or main_task(records)
+    best: dict[str, Any] = {}
+    for rec in sorted(records, key=lambda r: r.id):
+        if (rec.role != REFERENCE or rec.alias_of is not None or not isinstance(rec.reference, str)
+                or rec.task_label != task or rec.status != "ok" or not plottable(rec)):
+            continue
+        if rec.reference not in best or len(rec.seeds) >= len(best[rec.reference].seeds):
+            best[rec.reference] = rec
+    return {name: rec.score for name, rec in best.items()}
+
+
+def board_task(board: list[Any]) -> str | None:
+    """The task a leaderboard ranks (None when it is empty)."""
+    return next((e.task for e in board if e.role != "validation"), None)
 
 
 def progress(records: list[Any]) -> dict[str, list[float]]:
@@ -243,14 +319,16 @@ def plot_run(run: Any, out: Path, *, top: int | None = 5, task: str | None = Non
     """Write ``out`` (top-K functions) and ``<stem>-progress.png`` (progress); return both paths."""
     if out.suffix.lower() != ".png":
         raise UserError(f"--out must name a .png file, got {out}")
-    board = [e for e in run.leaderboard(top=top, task=task, properties=False) if e.rank is not None]
-    curves = entry_curves(board)
+    board = run.leaderboard(top=top, task=task, properties=False)
+    curves = entry_curves([e for e in board if e.rank is not None])
+    records = run.records()
     name = run.dir.name
     second = out.with_name(out.stem + "-progress.png")
+    refs = run_references(run.meta, records)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(functions_figure(curves, title=f"{name}: top {len(curves)}"))
-        second.write_bytes(progress_figure(run.records(), title=name))
+        out.write_bytes(functions_figure(curves, title=f"{name}: top {len(curves)}", references=refs))
+        second.write_bytes(progress_figure(records, title=name, levels=reference_levels(records, board_task(board))))
     except OSError as err:
         raise UserError(f"cannot write {out}: {err.strerror or err}") from None
     return [out, second]

@@ -42,7 +42,7 @@ LOCK_NAME = ".writer.lock"
 STOPPED = "stopped"  # stopped early by a scheduler (ASHA); score is the last reported one
 PENDING_STATUS = "pending"  # the status of a trial row that has no result yet
 ROLES = ("search", "reference", "validation", "confirmation")
-REFERENCES = ("relu", "swish")  # the library functions a search evaluates alongside and a leaderboard marks
+REFERENCES = ("relu", "gelu", "swish")  # what a search evaluates alongside by default and a leaderboard marks
 SEARCH, REFERENCE, VALIDATION, CONFIRMATION = ROLES
 # A confirmation trains on seeds CONFIRM_SEED_BASE .. CONFIRM_SEED_BASE + N - 1: a range no search,
 # rescore or validation (seeds 0 .. N - 1) uses, so its verdict is free of the search's selection.

@@ -1,5 +1,11 @@
 """One self-contained HTML page for a run: settings, leaderboard, plots, confirmation and validation.
 
+The settings are a table in words (:mod:`actsearch.results.runinfo`): what was searched, on what, with
+which budget and references, the command as one shell line, and how long the run took. A smoke run
+(:mod:`actsearch.results.banner`) says so in a banner under the title, and a ``discover`` run's
+leaderboard says what it is ranked by. The function plot draws every reference of the run, the
+progress plot a level line at each reference's score.
+
 Once the run has a confirmation (``actsearch confirm``), a section lists each candidate − reference
 difference with its 95 % interval, adjusted p and verdict, and draws them as an errorbar figure.
 
@@ -16,14 +22,15 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import json
 import math
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.results.banner import SMOKE_BANNER, is_smoke
 from actsearch.results.formats import columns
+from actsearch.results.runinfo import settings_rows
 from actsearch.results.text import CELL_CHARS, NAME_CHARS, shown
 
 _CSS = """
@@ -38,20 +45,10 @@ td.expr { font-family: ui-monospace, Menlo, Consolas, monospace; }
 tr.ref td { color: #0b6e99; background: #f3f9fc; } tr.failed td { color: #a1260d; }
 img { max-width: 100%; border: 1px solid #eee; }
 .muted { color: #777; }
+p.banner { border: 2px solid #c77700; background: #fff6e5; padding: .6em 1em; font-weight: 600; }
+p.note { border-left: 3px solid #0b6e99; padding-left: .7em; }
 """
 _NUMERIC = {"rank", "pred", "seeds", "cx", "gain", "dnr", "pd"}
-_SETTINGS = ("command", "task", "space", "searcher", "seed", "budget", "seeds", "scheduler", "workers",
-             "created_at", "git", "versions")
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, str):
-        return escape(shown(value))
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    return escape(shown(json.dumps(value, default=str, sort_keys=True)))
-
-
 def _table(head: list[str], rows: list[list[str]], classes: list[str] | None = None,
            table_id: str = "") -> str:
     attr = f' id="{table_id}"' if table_id else ""
@@ -72,10 +69,10 @@ def _img(png: bytes, alt: str) -> str:
     return f'<p><img alt="{escape(alt)}" src="data:image/png;base64,{data}"></p>'
 
 
-def settings_table(meta: dict[str, Any]) -> str:
-    """The run's settings, the usual keys first."""
-    keys = [k for k in _SETTINGS if k in meta] + sorted(k for k in meta if k not in _SETTINGS)
-    rows = "".join(f"<tr><th>{escape(shown(k, NAME_CHARS))}</th><td>{_cell(meta[k])}</td></tr>" for k in keys)
+def settings_table(meta: dict[str, Any], records: list[Any] | None = None) -> str:
+    """The run's settings in words and, given its records, how long it took."""
+    pairs = settings_rows(meta, records)
+    rows = "".join(f"<tr><th>{escape(shown(k, NAME_CHARS))}</th><td>{escape(shown(v))}</td></tr>" for k, v in pairs)
     return f'<table id="settings"><tbody>{rows}</tbody></table>'
 
 
@@ -117,11 +114,14 @@ def confirmation_section(run: Any) -> list[str]:
 def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     """The report page as a string."""
     from actsearch.results.plots import (
+        board_task,
         entry_curves,
         functions_figure,
         predicted_figure,
         predictions,
         progress_figure,
+        reference_levels,
+        run_references,
     )
 
     meta = run.meta
@@ -144,19 +144,23 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
         f"<h1>actsearch report: {escape(name)}</h1>",
         f'<p class="muted">Generated {stamp}. {len(evaluated)} candidates evaluated '
         f"({failed} failed), {aliases} alias row(s) folded into their functions.</p>",
+        *([f'<p class="banner" id="smoke">{escape(SMOKE_BANNER)}</p>'] if is_smoke(meta) else []),
         "<h2>Settings</h2>",
-        settings_table(meta),
+        settings_table(meta, records),
         f"<h2>Leaderboard: top {sum(e.rank is not None for e in board)}"
         f"{' on ' + escape(shown(board[0].task or '', NAME_CHARS)) if board else ''}</h2>",
+        *(f'<p class="note">{escape(shown(n))}</p>' for n in board.notes if n != SMOKE_BANNER),
         _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
         '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
         "bnd↓: bounded below; linear: LINEAR marks affine functions (a network of them is one linear map); gain: variance-preserving init gain; dnr: dead-neuron rate; "
         "pd: prediction disagreement across seeds; ref: reference functions, unranked; a panel task's "
         "member columns: the member's score (in brackets: normalised by ReLU's, in its seed spreads).</p>",
         "<h2>Top functions and derivatives</h2>",
-        _img(functions_figure(curves, title=f"top {len(curves)}"), "top functions and their derivatives"),
+        _img(functions_figure(curves, title=f"top {len(curves)}", references=run_references(meta, records)),
+             "top functions and their derivatives, with the references"),
         "<h2>Progress</h2>",
-        _img(progress_figure(records), "best score vs. evaluations per searcher"),
+        _img(progress_figure(records, levels=reference_levels(records, board_task(board))),
+             "best score vs. evaluations per searcher, with a level line per reference"),
         *(["<h2>Predicted vs. real</h2>",
            '<p class="muted">pred: the surrogate\'s score for a candidate, predicted from its cheap '
            "features before it trained; failures count 0.</p>",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.results.banner import run_notes
 from actsearch.results.leaderboard import Entry, Leaderboard, build
 from actsearch.results.records import CONFIRMATION, CandidateRecord
 from actsearch.results.store import SqliteStore, Store
@@ -68,6 +69,7 @@ class Run:
                       properties=properties)
         if any(r.role == CONFIRMATION for r in records):
             attach(board, stored_verdict(records, self.meta))
+        board.notes = run_notes(self.meta)  # a smoke run says so wherever its table is shown
         return board
 
     def verdicts(self, alpha: float | None = None, task: str | None = None) -> Confirmed | None:

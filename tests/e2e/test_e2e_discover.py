@@ -18,6 +18,7 @@ import pytest
 from killhelper import kill_at
 
 from actsearch.evaluators.result import PANEL_SCORE
+from actsearch.results.banner import SMOKE_BANNER
 from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.discover import TABLE, phase_names
@@ -79,7 +80,8 @@ def test_smoke_discover_stores_every_phase_and_writes_the_held_out_table(discove
     assert ok and len(comparisons) == len(ok) * len(PLAN.references) * len(PLAN.held_out)
     assert {c["task"] for c in comparisons} == set(PLAN.held_out)
     assert all(c["p_adjusted"] >= c["p"] and c["n"] == PLAN.seeds for c in comparisons)
-    found = stdout[stdout.index("found (fresh seeds, paired, Holm-corrected):"):].splitlines()[1:]
+    found = stdout[stdout.index("found (fresh seeds, paired, Holm-corrected):"):].splitlines()[1:-1]
+    assert stdout.startswith(SMOKE_BANNER) and stdout.splitlines()[-1] == SMOKE_BANNER  # it says it is a smoke run
     assert [line.strip() for line in found] == table["summary"]
     assert table["held_out_task"] == PLAN.held_out_task and table["architectures"] == list(PLAN.held_out)
     cands = table["candidates"]

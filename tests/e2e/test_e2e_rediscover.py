@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from killhelper import kill_at
 
+from actsearch.results.banner import SMOKE_BANNER
 from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.phases import VERDICT
@@ -82,7 +83,8 @@ def test_smoke_preset_stores_three_phases_and_ranks_by_multi_seed_scores(smoke_r
     run, wall, stdout = smoke_run
     _check_store(run)
     assert "phase a" in stdout and "phase b" in stdout and "phase c" in stdout
-    found = stdout[stdout.index("found (fresh seeds, paired, Holm-corrected):"):].splitlines()[1:]
+    found = stdout[stdout.index("found (fresh seeds, paired, Holm-corrected):"):].splitlines()[1:-1]
+    assert stdout.startswith(SMOKE_BANNER) and stdout.splitlines()[-1] == SMOKE_BANNER  # it says it is a smoke run
     assert [line.strip() for line in found] == json.loads((run / VERDICT).read_text())["summary"]
     meta = SqliteStore(run, readonly=True).meta()
     assert meta["preset"] == "rediscover-smoke" and meta["plan"]["rl_candidates"] == PLAN.rl_candidates

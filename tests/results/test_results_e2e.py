@@ -26,7 +26,7 @@ def test_results_commands_on_a_real_search(tmp_path):
     rows = json.loads(_cli("leaderboard", run, "--format", "json", "--all").stdout)
     ranked = [r for r in rows if r["rank"]]
     assert 1 <= len(ranked) <= 4 and [r["rank"] for r in ranked] == list(range(1, len(ranked) + 1))
-    assert {r["reference"] for r in rows if r["role"] == "reference"} == {"relu", "swish"}
+    assert {r["reference"] for r in rows if r["role"] == "reference"} == {"relu", "gelu", "swish"}
     assert all(a["score"] >= b["score"] for a, b in zip(ranked, ranked[1:], strict=False))
     _cli("report", run, "--out", tmp_path / "report.html")
     assert '<table id="leaderboard">' in (tmp_path / "report.html").read_text()
@@ -34,5 +34,5 @@ def test_results_commands_on_a_real_search(tmp_path):
     _cli("validate", run, "--task", "digits", "--top", "1", "--seeds", "2", "--steps", "30")
     board = json.loads(_cli("leaderboard", run, "--format", "json").stdout)
     validated = [r for r in board if r["val_task"] == "digits[steps=30]"]
-    assert len(validated) == 3 and all(r["val_seeds"] == 2 for r in validated)  # the winner, relu, swish
+    assert len(validated) == 4 and all(r["val_seeds"] == 2 for r in validated)  # the winner and the references
     assert "class " in (tmp_path / "winner.py").read_text()

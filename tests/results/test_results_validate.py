@@ -1,4 +1,4 @@
-"""Validation: the top K plus relu and swish trained again (real training, tiny budget) and stored."""
+"""Validation: the top K plus relu, gelu and swish trained again (real training, tiny budget) and stored."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ def writable_run(run_dir, tmp_path):
 
 def test_validate_stores_rows_and_fills_columns(writable_run):
     rows = validate(writable_run, "digits", top=2, seeds=2, overrides={"steps": 20})
-    assert [r.expression for r in rows] == ["x * sigmoid(beta * x)", "max(x, 0) + 0.1 * x", "relu", "swish"]
+    assert [r.expression for r in rows] == ["x * sigmoid(beta * x)", "max(x, 0) + 0.1 * x", "relu", "gelu", "swish"]
     assert all(r.status == "ok" and r.task == "digits[steps=20]" for r in rows)
     assert all(0.0 < r.score <= 1.0 for r in rows)
     with actsearch.open_run(writable_run) as run:
         stored = run.records(task="digits", settings={"steps": 20}, role="validation")
-        assert len(stored) == 4 and all(r.seeds == [0, 1] and len(r.runs) == 2 for r in stored)
+        assert len(stored) == 5 and all(r.seeds == [0, 1] and len(r.runs) == 2 for r in stored)
         board = run.leaderboard()
     by_name = {(e.role, e.reference if e.role == "reference" else e.expression): e for e in board}
     for key in (("search", "x * sigmoid(beta * x)"), ("search", "max(x, 0) + 0.1 * x"),
@@ -36,9 +36,9 @@ def test_validate_stores_rows_and_fills_columns(writable_run):
         assert e.val_score == pytest.approx(next(r.score for r in rows if r.id == e_id(stored, e)))
     assert by_name[("search", "tanh(x) * x")].val_score is None
     again = validate(writable_run, "digits", top=2, seeds=2, overrides={"steps": 20})
-    assert [r.status for r in again] == ["skipped"] * 4  # already validated: nothing re-trained
+    assert [r.status for r in again] == ["skipped"] * 5  # already validated: nothing re-trained
     with actsearch.open_run(writable_run) as run:
-        assert len(run.records(role="validation")) == 4 + 2  # plus the two generated ones
+        assert len(run.records(role="validation")) == 5 + 2  # plus the two generated ones
 
 
 def e_id(stored, entry) -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
 from actsearch.search.runner.discover import DISCOVER_PRESETS, DiscoverPlan, run_discover
 from actsearch.search.runner.phases import SECONDS_PER_SEED, STATE, Phases, check_preset, ranked
 from actsearch.search.runner.spec import SearchSpec, prepare
@@ -107,6 +108,8 @@ def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool
     if name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; valid: {', '.join(p for p in PRESETS if '-' not in p)}")
     plan, run_dir = PRESETS[name], Path(run_dir)
+    if is_smoke_preset(name):  # the same banner ends the CLI's output and heads every view of the run
+        log(SMOKE_BANNER)
     if isinstance(plan, DiscoverPlan):
         return run_discover(name, plan, run_dir, workers=workers, resume=resume, log=log, address=address)
     base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,

@@ -4,7 +4,7 @@ resumed run is the same search, reading the spec back. The loop itself is
 
 (The notes below describe the guarantees of a run as a whole.)
 
-``run(SearchSpec(...), run_dir)`` evaluates the references (relu, swish) and then up to
+``run(SearchSpec(...), run_dir)`` evaluates the references (relu, gelu, swish) and then up to
 ``budget`` proposals of the searcher, writing every result to the run store as it arrives. The
 store is the source of truth, so a run stopped by Ctrl-C or a killed driver resumes from it: a
 trial is stored *pending* before it starts and its result replaces it; on resume the searcher is

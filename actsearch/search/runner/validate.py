@@ -1,4 +1,4 @@
-"""Validate the winners: the top K of a run (plus relu and swish) trained again on another task
+"""Validate the winners: the top K of a run (plus relu, gelu and swish) trained again on another task
 or with more seeds, stored with role ``validation`` — one :class:`Study` over the run's store.
 
 The Swish paper checked its top functions on bigger networks; here the top K of a run's
