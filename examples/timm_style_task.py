@@ -23,21 +23,11 @@ trains them on scikit-learn's 8x8 digits::
 
 from __future__ import annotations
 
-import numpy as np
 import torch
-from sklearn.datasets import load_digits
+from digits_cnn import digits_images  # the neighbour example's data: the same digits, split the same way
 from torch import nn
 
 import actsearch
-
-
-def digits_images() -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
-    """The 1,797 digits as 1x8x8 images in [0, 1], shuffled with seed 0: 1,197 train, 300 val, 300 test."""
-    bunch = load_digits()
-    order = np.random.default_rng(0).permutation(len(bunch.target))
-    x = torch.tensor(bunch.images[order] / 16.0, dtype=torch.float32).unsqueeze(1)
-    y = torch.tensor(bunch.target[order], dtype=torch.long)
-    return (x[:1197], y[:1197]), (x[1197:1497], y[1197:1497]), (x[1497:], y[1497:])
 
 
 class TimmStyleBlock(nn.Module):
