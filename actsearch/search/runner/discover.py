@@ -222,7 +222,7 @@ def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int =
             log(f"phase c: the top {len(todo)} and {', '.join(plan.references)} on {held_task}, {plan.seeds} seeds")
             study = Study(store, task=held_task, settings=held_settings, searcher=FixedList(todo), budget=len(todo),
                           seeds=plan.seeds, role=VALIDATION, references=plan.references, on_event=lambda e: log(
-                              f"[held-out] {e.status:<8} {e.score:+.3f} ± {e.score_std:.3f}  {e.expression}"))
+                              f"[held-out] {e.status:<8} mean z {e.score:+.3f} ± {e.score_std:.3f}  {e.expression}"))
             if not phases.run(study, "held-out"):
                 return {**summary, "interrupted": True}
             phases.save("held-out", started)
@@ -261,8 +261,9 @@ def _lines(table: dict[str, Any]) -> list[str]:
     from actsearch.results.formats import verdict_symbols
     from actsearch.results.text import shown
 
-    out = [f"held-out ranking ({table['rank_by']}); vs {', '.join(_references(table))}: "
-           "▲ better, ▼ worse, = no clear difference (paired, Holm over every architecture):"]
+    out = [f"held-out ranking by the worst z ({table['rank_by']}; the [held-out] lines above give the "
+           f"mean z); vs {', '.join(_references(table))}: ▲ better, ▼ worse, = no clear difference "
+           "(paired, Holm over every architecture):"]
     for i, c in enumerate(table["candidates"], 1):
         cells = "  ".join(f"{t} {v['mean']:.4f} ± {v['sd']:.4f} {_marks(c, t, table, verdict_symbols)}".rstrip()
                           for t, v in c["held_out"].items())
