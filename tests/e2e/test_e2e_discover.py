@@ -106,6 +106,7 @@ def test_smoke_discover_stores_every_phase_and_writes_the_held_out_table(discove
     assert any(e["val_task"] and e["val_task"].startswith(PLAN.held_out_task) for e in board)
 
 
+@pytest.mark.timeout(1500)  # three killed drivers and four Ray starts: beyond the default 600 s on a loaded machine
 def test_sigkilled_discover_resumes_skipping_finished_phases(discover_run, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(3)
