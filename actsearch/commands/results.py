@@ -41,6 +41,7 @@ TRACE_LINES = 12  # last lines of a stored traceback that `show` prints (all of 
 
 def _details(run: Any, entry: Any) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
+    from actsearch.results.learned import learned_constants
     from actsearch.results.plots import entry_activation
     from actsearch.results.records import CONFIRMATION
 
@@ -54,6 +55,9 @@ def _details(run: Any, entry: Any) -> dict[str, Any]:
     except UserError as err:
         out["properties"] = {"error": str(err)}
     out["rows"] = [{k: v for k, v in r.to_dict().items() if k not in ("fingerprint",)} for r in rows]
+    scored = next((r for r in rows if r.id == entry.id), None)  # the row whose seeds give the score
+    if scored is not None:  # the values its learnable constants reached, over its seeds
+        out["learned"] = {n: c.to_dict() for n, c in learned_constants(scored.runs).items()}
     confirmed = run.verdicts() if any(r.role == CONFIRMATION for r in rows) else None
     if confirmed is not None:  # its comparisons with the references on the confirmation's fresh seeds
         found = [c.to_json() for c in confirmed.comparisons if c.expression == entry.expression]
@@ -77,6 +81,7 @@ def _print_details(info: dict[str, Any], curve: str) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from actsearch.results.learned import Learned
     from actsearch.results.text import CELL_CHARS, NAME_CHARS, SHOWN_CHARS, shown
 
     console = Console(highlight=False)
@@ -85,13 +90,15 @@ def _print_details(info: dict[str, Any], curve: str) -> None:
                   show_edge=False)
     table.add_column(style="bold")
     table.add_column(overflow="fold")
-    skip = {"rows", "properties", "confirmation", "vs"}
+    skip = {"rows", "properties", "confirmation", "vs", "learned"}
     for k, v in info.items():
         if k not in skip and v not in (None, [], {}):
             table.add_row(Text(k), Text(shown(v)))
     for k, v in (info.get("properties") or {}).items():
         table.add_row(Text(f"property {k}"), Text(f"{v:.4g}" if isinstance(v, float) else shown(v)))
     console.print(table)
+    for name, c in (info.get("learned") or {}).items():  # beside the initial value (params)
+        console.print(Text(shown(Learned(**c).text((info.get("params") or {}).get(name)), CELL_CHARS)))
     conf = info.get("confirmation")
     if conf:
         console.print(Text(f"\nconfirmed on {shown(conf['task'], NAME_CHARS)} (seeds {conf['seeds'][0]}.."
@@ -125,21 +132,26 @@ def register(app: typer.Typer) -> None:
         top: int = typer.Option(20, "--top", "-k", min=0, help=TOP_HELP.format("rows to show")),
         fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or markdown"),
         task: str = typer.Option(None, "--task", "-t", help="rank the results of this task"),
-        all_: bool = typer.Option(False, "--all", help="also list failed candidates, with status and error"),
+        all_: bool = typer.Option(False, "--all", help="also list failed candidates, with status and error, "
+                                                       "and where the run's time went"),
         props: bool = typer.Option(True, "--properties/--no-properties",
                                    help="complexity, shape properties and gain (about 0.1 s a row)"),
     ) -> None:
         """Ranked results, one row per distinct function (aliases folded in and counted)."""
         from actsearch.results import open_run
+        from actsearch.results.timings import timings
 
         with open_run(run_dir) as run:
             board = run.leaderboard(top=top_limit(top), task=task, include_failed=all_, properties=props)
             text = board.format(fmt, width=max(100, _width()))
+            spent = timings(run.meta, run.records()) if all_ and fmt == "table" else None
         if fmt in ("csv", "json"):  # their columns stay the same: the notes go to stderr
             for note in board.notes:
                 print(f"note: {note}", file=sys.stderr)
         sys.stdout.write("".join(f"note: {n}\n" for n in board.notes) + "no results yet\n"
                          if fmt == "table" and not board else text)
+        if spent is not None:  # --all: where the run's time went
+            sys.stdout.write("\ntimings:\n" + "".join(f"  {line}\n" for line in spent.lines()))
 
     @app.command()
     def show(

@@ -9,7 +9,7 @@ constants, its own Adam state (one fused Adam over the stacked tensors: Adam is 
 each member's update is its own), its own divergence checks (a member whose loss is not finite, or whose weights explode,
 is recorded ``diverged`` at that step and removed from the pack; the others go on), its own
 checkpoint reports and its own final metrics (validation / test / train accuracy and loss,
-dead-neuron rate) and test predictions.
+dead-neuron rate, the values its learnable constants reached) and test predictions.
 
 The pack shares one clock: its time limit is ``time_limit_s`` per member, as if the members had
 run one by one; when it passes, every member still training is recorded ``timeout``. Each
@@ -32,6 +32,7 @@ from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.ensemble import MemberForm, StackedMLP, is_stackable, member_function
+from actsearch.evaluators.learned import of_pack
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.stacked import StackedNet, is_vmappable
 from actsearch.evaluators.train import Report, adam, checkpoint_steps, cosine_lr
@@ -197,6 +198,7 @@ def _final(net: Net, split: Split, cfg: Any, live: list[int], seeds: Sequence[in
     train_loss, train_acc, _ = evaluate_members(net, split.x_train[:n_val], split.y_train[:n_val])
     x_dnr = split.x_val[:cfg.dnr_samples]
     dnr = net.dead_neuron_rates(x_dnr)
+    constants = of_pack(net)  # each member's own slice of the stacked constants
     wall = (time.perf_counter() - start) / total
     for row, member in enumerate(live):
         seed = int(seeds[member])
@@ -209,7 +211,7 @@ def _final(net: Net, split: Split, cfg: Any, live: list[int], seeds: Sequence[in
             "val_acc": val_acc[row], "val_loss": val_loss[row], "test_acc": test_acc[row],
             "test_loss": test_loss[row], "train_acc": train_acc[row], "train_loss": train_loss[row],
             "dnr": dnr[row], "steps": cfg.steps, "steps_per_s": total * cfg.steps / max(train_s, 1e-9),
-            "checkpoints": checkpoints[member], "pack": total,
+            "checkpoints": checkpoints[member], "pack": total, **constants[row],
         }
         results[member] = (EvalResult(OK, val_acc[row], seed, wall, metrics), test_pred[row])
 

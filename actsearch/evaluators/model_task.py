@@ -10,7 +10,8 @@ each call, so learnable constants are per layer). Each split is an ``(inputs, la
 tensors (or arrays) or a torch ``Dataset`` of such pairs; ``test`` is optional (the validation
 split then stands in for it). Training is :func:`~actsearch.evaluators.train.train_classifier`
 (cross-entropy and accuracy unless ``loss=`` / ``metric=`` are given), so a ``ModelTask`` has
-everything the built-in tasks have: failure statuses, dead-neuron rate, PD across seeds,
+everything the built-in tasks have: failure statuses, dead-neuron rate, PD across seeds, the values
+the candidate's constants learned (its modules found in the network by type after training),
 ``init`` (``default`` keeps the user's initialisation; ``he-relu`` / ``he-gain`` re-initialise
 every Linear/Conv layer but the last), checkpoints for ASHA, and ``device`` (``auto``: the
 trial's GPU when it has one). Its settings are a :class:`ModelConfig`, overridable with

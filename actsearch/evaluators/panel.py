@@ -25,10 +25,12 @@ The ReLU reference of a member, in this order:
 
 Per seed, the metrics hold ``panel.score/NAME`` (the member's score), ``panel.z/NAME`` and the
 reference used (``panel.ref_mean/NAME``, ``panel.ref_sd/NAME``); the candidate's result folds the
-first two over seeds (the leaderboard's per-task columns). Progress for ASHA: member i's
-checkpoint k is iteration (checkpoints of members before i) + k, with the checkpoint's score
-normalised by the member's reference. The pre-screen and the surrogate probe the panel's first
-member that has a network.
+first two over seeds (the leaderboard's per-task columns). The learned constants
+(``learned.NAME``, ``learned.NAME.sd``) are the members' pooled: the mean of each member's mean over
+its layers, and the sd over every member's layers (:func:`~actsearch.evaluators.learned.pooled`).
+Progress for ASHA: member i's checkpoint k is iteration (checkpoints of members before i) + k,
+with the checkpoint's score normalised by the member's reference. The pre-screen and the surrogate
+probe the panel's first member that has a network.
 
 A candidate's seeds train member by member: on a member that trains stacked networks (its
 ``batched`` setting), all the seeds still going at once (:meth:`PanelTask.run_pack`), the
@@ -53,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.evaluators.catalog import PANELS
-from actsearch.evaluators.result import ERROR, OK, PANEL_SCORE, PANEL_Z, EvalResult
+from actsearch.evaluators.result import ERROR, LEARNED, OK, PANEL_SCORE, PANEL_Z, EvalResult
 from actsearch.evaluators.task import TaskError
 
 PREFIX = "panel:"
@@ -209,11 +211,14 @@ class PanelTask:
 
     def _seeds(self, cand: Any, seeds: list[int], reports: list[Any], threads: int, time_limit_s: float | None,
                packs: bool) -> list[tuple[EvalResult, None]]:
+        from actsearch.evaluators.learned import pooled
+
         start = time.perf_counter()
         refs = self.references(threads)
         spent = [time.perf_counter() - start] * len(seeds)  # per seed: its time so far (its share of a pack)
         metrics: list[dict[str, Any]] = [{} for _ in seeds]
         zs: list[list[float]] = [[] for _ in seeds]
+        constants: list[list[dict[str, Any]]] = [[] for _ in seeds]  # per seed: each member's learned values
         done: list[EvalResult | None] = [None] * len(seeds)
         offset = 0
         for name, task, per in zip(self.names, self.members, self._per, strict=True):
@@ -250,10 +255,11 @@ class PanelTask:
                     continue
                 m[PANEL_Z + name] = ref.normalise(res.score, self.config.min_sd)
                 zs[i].append(m[PANEL_Z + name])
+                constants[i].append({k: v for k, v in res.metrics.items() if k.startswith(LEARNED)})
         for i, z in enumerate(zs):
             if done[i] is None:
                 score = statistics.fmean(z) if self.config.aggregate == "mean" else min(z)
-                done[i] = EvalResult(OK, score, seeds[i], spent[i], metrics[i])
+                done[i] = EvalResult(OK, score, seeds[i], spent[i], {**metrics[i], **pooled(constants[i])})
         return [(r, None) for r in done]
 
     def evaluate_seed(self, candidate: Any, seed: int, **kw: Any) -> EvalResult:

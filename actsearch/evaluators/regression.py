@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from actsearch.evaluators.learned import of_network
 from actsearch.evaluators.metrics import dead_neuron_rate
 from actsearch.evaluators.models import MLP
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
@@ -94,5 +95,5 @@ def run_regression(factory: Callable[[], nn.Module], cfg: Any, seed: int, report
     if not math.isfinite(train_mse):
         return EvalResult(DIVERGED, 0.0, seed, time.perf_counter() - start, {}, "training error is not finite", cfg.steps)
     metrics = {"train_mse": train_mse, **{f"ood_nmse/{k}": v for k, v in zip(TARGETS, nmse, strict=True)},
-               "dnr": dead_neuron_rate(model, made, x_test), "steps": cfg.steps}
+               "dnr": dead_neuron_rate(model, made, x_test), "steps": cfg.steps, **of_network(model, made)}
     return EvalResult(OK, score, seed, time.perf_counter() - start, metrics)

@@ -19,6 +19,10 @@ STATUSES = (OK, DIVERGED, ERROR, TIMEOUT, INVALID)
 # Metric keys of a panel task (``panel:A,B``): each member task's own score and its normalised
 # score, ``PANEL_SCORE + "mnist1d-cnn"`` (see actsearch/evaluators/panel.py)
 PANEL_SCORE, PANEL_Z = "panel.score/", "panel.z/"
+# Metric keys of a seed's learned constants at the end of training (see actsearch/evaluators/learned.py):
+# ``LEARNED + "beta"`` the mean over the network's activation instances (layers, channels),
+# ``LEARNED + "beta" + LEARNED_SD`` their population standard deviation
+LEARNED, LEARNED_SD = "learned.", ".sd"
 
 
 @dataclass

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from actsearch.evaluators.learned import Recorder, of_modules
 from actsearch.evaluators.metrics import dead_neuron_rate
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
 
@@ -67,11 +68,12 @@ def run_xor(factory: Factory, cfg: Any, seed: int, report: Callable | None = Non
     start = time.perf_counter()
     deadline = None if time_limit_s is None else start + time_limit_s
     wins, losses, dead = 0, [], []
+    made = Recorder(factory)  # every trial's activation, for its learned constants
     for i in range(cfg.trials):
         if _timed_out(deadline):
             return EvalResult(TIMEOUT, 0.0, seed, time.perf_counter() - start, {"trials": i},
                               f"time limit {time_limit_s:g} s reached after {i} trials", i)
-        ok, loss, d = xor_trial(factory, cfg, seed * 1000 + i)
+        ok, loss, d = xor_trial(made, cfg, seed * 1000 + i)
         wins += ok
         losses.append(loss)
         dead.append(d)
@@ -84,7 +86,7 @@ def run_xor(factory: Factory, cfg: Any, seed: int, report: Callable | None = Non
     metrics = {"success_rate": wins / cfg.trials, "val_acc": wins / cfg.trials, "trials": cfg.trials,
                "train_loss": sum(finite) / len(finite), "diverged_trials": len(losses) - len(finite),
                "dnr": sum(dead) / len(dead), "steps": cfg.epochs * cfg.trials,
-               "steps_per_s": cfg.epochs * cfg.trials / max(wall, 1e-9)}
+               "steps_per_s": cfg.epochs * cfg.trials / max(wall, 1e-9), **made.learned()}
     return EvalResult(OK, wins / cfg.trials, seed, wall, metrics)
 
 
@@ -143,5 +145,5 @@ def run_teacher(factory: Factory, cfg: Any, seed: int, report: Callable | None =
     metrics = {"cosine": score, "val_acc": score, "test_loss": test_mse, "train_loss": train_mse,
                "weight_error": min((student.w.detach() - s * w_star).norm().item() for s in (1, -1)),
                "dnr": dead_neuron_rate(student, [student.act], x_test[:1000]),
-               "steps": cfg.steps, "steps_per_s": cfg.steps / max(wall, 1e-9)}
+               "steps": cfg.steps, "steps_per_s": cfg.steps / max(wall, 1e-9), **of_modules([student.act])}
     return EvalResult(OK if math.isfinite(test_mse) else DIVERGED, score, seed, wall, metrics)

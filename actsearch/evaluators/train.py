@@ -5,7 +5,8 @@ One call trains one child network with one seed: Adam, cosine learning-rate deca
 the CPU). It stops early, with a status instead of an exception, when the loss is NaN/inf or a
 weight is non-finite or larger than ``cfg.max_weight`` (``diverged``, with the step), or when the
 time limit passes (``timeout``). A few times per run it scores a validation subset and calls
-``report(checkpoint, accuracy)``. On a GPU it trains in bfloat16 autocast.
+``report(checkpoint, accuracy)``. On a GPU it trains in bfloat16 autocast. A finished run's metrics
+hold the values its learnable constants reached (:mod:`actsearch.evaluators.learned`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from actsearch.evaluators import learned
 from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.metrics import LossFn, MetricFn, dead_neuron_rate, evaluate_split
@@ -133,5 +135,6 @@ def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, 
         "val_acc": val_acc, "val_loss": val_loss, "test_acc": test_acc, "test_loss": test_loss,
         "train_acc": train_acc, "train_loss": train_loss, "dnr": dnr,
         "steps": cfg.steps, "steps_per_s": cfg.steps / max(train_s, 1e-9), "checkpoints": checkpoints,
+        **learned.of_network(model, acts),
     }
     return EvalResult(OK, val_acc, seed, time.perf_counter() - start, metrics), test_pred

@@ -27,6 +27,9 @@ deadline (the result is ``timeout`` at once, but the thread keeps its CPU until 
 returns, since Python cannot kill a thread — call ``report`` in long loops). ``probe=`` gives
 the pre-screen and features a network and a batch (a :class:`TaskProbe` or ``(build, inputs,
 targets)``); without one they use the Gaussian fallback.
+
+A seed that scores also stores the values the learnable constants of the modules ``act()`` made
+reached when the function returned (``learned.NAME``, see :mod:`actsearch.evaluators.learned`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 import torch
 
 from actsearch.evaluators.candidate import Candidate
+from actsearch.evaluators.learned import Recorder
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.settings import apply_overrides, settings_type
@@ -184,10 +188,11 @@ class UserTask(Task):
                               f"time limit {time_limit_s:g} s reached {why}", step), None
 
         box: dict[str, Any] = {}
+        made = Recorder(cand.factory)  # the modules act() handed out, read back after training
 
         def target() -> None:
             try:
-                box["value"] = self._call(LayerFactory(cand.factory), seed, progress)  # also act(inplace=True)
+                box["value"] = self._call(LayerFactory(made), seed, progress)  # also act(inplace=True)
             except BaseException as err:  # handed to the calling thread below
                 box["error"] = err
 
@@ -214,7 +219,10 @@ class UserTask(Task):
             msg = exit_message(err) or " ".join(f"{type(err).__name__}: {err}".split())[:300]
             tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))[-TRACEBACK_CHARS:]
             return EvalResult(ERROR, 0.0, seed, wall, {"traceback": tb}, msg), None
-        return _outcome(box.get("value"), seed, wall), None
+        result = _outcome(box.get("value"), seed, wall)
+        if result.status == OK:  # the task's own metrics of the same name win
+            result.metrics.update({k: v for k, v in made.learned().items() if k not in result.metrics})
+        return result, None
 
 
 def task(name: str, *, probe: Callable[[], Any] | None = None, **settings: Any) -> Callable[[Callable], UserTask]:

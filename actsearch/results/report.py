@@ -4,7 +4,8 @@ The settings are a table in words (:mod:`actsearch.results.runinfo`): what was s
 which budget and references, the command as one shell line, and how long the run took. A smoke run
 (:mod:`actsearch.results.banner`) says so in a banner under the title, and a ``discover`` run's
 leaderboard says what it is ranked by. The function plot draws every reference of the run, the
-progress plot a level line at each reference's score.
+progress plot a level line at each reference's score. The winners' learnable constants follow the
+function plot: the values they reached at the end of training (:mod:`actsearch.results.learned`).
 
 Once the run has a confirmation (``actsearch confirm``), a section lists each candidate − reference
 difference with its 95 % interval, adjusted p and verdict, and draws them as an errorbar figure.
@@ -89,6 +90,23 @@ def validation_table(records: list[Any]) -> str:
     return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
 
 
+def learned_section(entries: list[Any], records: list[Any]) -> list[str]:
+    """Per winner with learnable constants, the values they reached at the end of training (mean
+    and spread over layers and seeds) beside their initial values; nothing when none has any."""
+    from actsearch.results.learned import learned_lines
+
+    by_id = {r.id: r for r in records}
+    rows = [[str(e.rank), shown(e.expression, CELL_CHARS), shown(line, CELL_CHARS)]
+            for e in entries if e.id in by_id for line in learned_lines(by_id[e.id].runs, e.params)]
+    if not rows:
+        return []
+    return ["<h2>Learned constants</h2>",
+            '<p class="muted">Each learnable constant at the end of training: its mean over the '
+            "network's layers (± their sd), averaged over the seeds that scored, with the spread of the "
+            "seed means.</p>",
+            _table(["rank", "expression", "learned"], rows, table_id="learned")]
+
+
 def confirmation_section(run: Any) -> list[str]:
     """The run's confirmed verdicts: each difference with its interval, as a table and a figure
     (nothing when the run has no confirmation)."""
@@ -158,6 +176,7 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
         "<h2>Top functions and derivatives</h2>",
         _img(functions_figure(curves, title=f"top {len(curves)}", references=run_references(meta, records)),
              "top functions and their derivatives, with the references"),
+        *learned_section(ranked, records),
         "<h2>Progress</h2>",
         _img(progress_figure(records, levels=reference_levels(records, board_task(board))),
              "best score vs. evaluations per searcher, with a level line per reference"),

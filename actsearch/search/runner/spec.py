@@ -242,13 +242,15 @@ def probe_settings(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
 
 def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
     """The searcher's options: the spec's, plus for a ``surrogate`` (and ``rl``, whose model-based
-    options use the same features) its probe task, and whether a surrogate orders its pool by the
-    pre-screen (as the run screens)."""
+    options use the same features) its probe task, whether a surrogate orders its pool by the
+    pre-screen (as the run screens) and the trainings (candidates × seeds) its set-up is priced against."""
     options = dict(spec.searcher_options)
     if spec.searcher in ("surrogate", "rl"):  # their features probe the task's network
         options.setdefault("task", probe_task(spec, task))
     if spec.searcher == "surrogate":
         options.setdefault("prescreen", spec.screens())
+        if not spec.task.startswith("table:"):  # a replay's trainings cost nothing: its set-up is not priced
+            options.setdefault("budget", spec.budget * spec.seeds)  # trainings its set-up is priced against
     return options
 
 

@@ -98,6 +98,7 @@ class Study:
         self._since_checkpoint = 0
         self.max_rejected: int | None = None  # pre-screen rejections in a row before it stops (AllRejected)
         self.rejected_in_row = 0
+        self._timings_base: dict[str, Any] | None = None  # the metadata's timings when this process began
         self._load(references)
 
     # -- opening -----------------------------------------------------------------------------------
@@ -355,6 +356,24 @@ class Study:
             return
         self.store.save_state(self.state_key, {"searcher": self.searcher.state(), "asked": self.asked})
         self._since_checkpoint = 0
+        self._save_timings()
+
+    def _save_timings(self) -> None:
+        """The run's set-up seconds in its metadata (``timings``): what earlier processes stored, plus
+        this one's searcher set-up and pre-screen."""
+        setup = float(getattr(self.searcher, "setup_s", 0.0) or 0.0)
+        screen = float(getattr(self.screen, "seconds", 0.0) or 0.0)
+        if not setup and not screen:
+            return
+        if self._timings_base is None:
+            stored = self.store.meta().get("timings")
+            self._timings_base = stored if isinstance(stored, dict) else {}
+        base = self._timings_base
+        out = {**base, "setup_s": round(_seconds(base.get("setup_s")) + setup, 3),
+               "prescreen_s": round(_seconds(base.get("prescreen_s")) + screen, 3)}
+        if getattr(self.searcher, "setup", None):
+            out["setup"] = {"searcher": self.name, **self.searcher.setup}
+        self.store.init_run({"timings": out})
 
     def _event(self, event: StudyEvent) -> None:
         if self.on_event is not None:
@@ -364,6 +383,12 @@ class Study:
         """Checkpoint the searcher (the study can be reopened on the same store)."""
         if self.failure is None:
             self._guard(self._checkpoint, True)
+
+
+def _seconds(value: Any) -> float:
+    """A stored number of seconds (0 when missing or not a finite number)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 1e12
+    return float(value) if ok else 0.0
 
 
 def seed_list(seeds: int | Sequence[int]) -> tuple[int, ...]:

@@ -234,10 +234,13 @@ def _log(v: float) -> float:
     return math.log(v) if v > 1e-30 else math.log(1e-30)
 
 
-def feature_names(values: Sequence[float] = PARAM_VALUES, proxy_steps: int = PROXY_STEPS) -> list[str]:
+def feature_names(values: Sequence[float] = PARAM_VALUES, proxy_steps: int = PROXY_STEPS,
+                  propagation: bool = True) -> list[str]:
     """Names of the entries of a feature vector, in order (``e_f2@1``, ``log_std_last@0.5`` ...,
-    then ``proxy_loss`` and ``proxy_acc`` unless ``proxy_steps`` is 0)."""
-    names = [f"{n}@{v:g}" for v in values for n in (*SCALAR_NAMES, *PROPAGATION_NAMES)]
+    then ``proxy_loss`` and ``proxy_acc`` unless ``proxy_steps`` is 0; no ``log_std_*`` ... without
+    ``propagation``)."""
+    groups = (*SCALAR_NAMES, *PROPAGATION_NAMES) if propagation else SCALAR_NAMES
+    names = [f"{n}@{v:g}" for v in values for n in groups]
     return names + (list(PROXY_NAMES) if proxy_steps else [])
 
 
@@ -245,14 +248,15 @@ class Featurizer:
     """Feature vectors for candidates on one probe, cached by expression text and parameters.
 
     ``Featurizer(task)`` uses the task's child network and real data (``probe_for(task)``);
-    ``Featurizer()`` the task-free Gaussian probe. ``proxy_steps=0`` leaves out group (d).
+    ``Featurizer()`` the task-free Gaussian probe. ``proxy_steps=0`` leaves out group (d),
+    ``propagation=False`` group (c): then a vector costs milliseconds whatever the network.
     """
 
     def __init__(self, task: Any = None, values: Sequence[float] = PARAM_VALUES,
-                 proxy_steps: int = PROXY_STEPS, probe: Probe | None = None) -> None:
+                 proxy_steps: int = PROXY_STEPS, probe: Probe | None = None, propagation: bool = True) -> None:
         self.probe = probe if probe is not None else default_probe() if task is None else probe_for(task)
-        self.values, self.proxy_steps = tuple(values), proxy_steps
-        self.names = feature_names(self.values, proxy_steps)
+        self.values, self.proxy_steps, self.propagation = tuple(values), proxy_steps, propagation
+        self.names = feature_names(self.values, proxy_steps, propagation)
         self._cache: dict[tuple, np.ndarray] = {}
 
     def vector(self, act: Any) -> np.ndarray:
@@ -282,7 +286,7 @@ class Featurizer:
         forward/backward pass (cached too; :class:`ProbeTimeout` once ``deadline`` has passed)."""
         values = set(act.params.values())
         key = (act.text, tuple(sorted(act.params.items())))
-        if key in self._cache and len(values) <= 1 and (values or {1.0}) <= set(self.values):
+        if self.propagation and key in self._cache and len(values) <= 1 and (values or {1.0}) <= set(self.values):
             feats = self.as_dict(act)
             v = next(iter(values), self.values[0])
             return {k.split("@")[0]: x for k, x in feats.items() if k.endswith(f"@{v:g}")}
@@ -308,8 +312,10 @@ class Featurizer:
                     continue
                 f = set_params(act.module(), value)
                 b = scalar_features(f)
-                c = propagation_features(lambda v=value: set_params(act.module(), v), self.probe)
-                rows.append([b[n] for n in SCALAR_NAMES] + [c[n] for n in PROPAGATION_NAMES])
+                rows.append([b[n] for n in SCALAR_NAMES])
+                if self.propagation:
+                    c = propagation_features(lambda v=value: set_params(act.module(), v), self.probe)
+                    rows[-1] += [c[n] for n in PROPAGATION_NAMES]
             if self.proxy_steps:
                 d = proxy_features(act.module, self.probe, self.proxy_steps)
                 rows.append([d[n] for n in PROXY_NAMES])

@@ -19,6 +19,7 @@ keeps the whole top 5 % and removes 94 % of the candidates that diverged or fail
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,21 +80,23 @@ class PreScreen:
         self.thresholds = thresholds
         self.time_limit_s = TIME_LIMIT_S if time_limit_s is None else time_limit_s
         self._cache: dict[str, str | None] = {}
+        self.seconds = 0.0  # spent judging candidates (the run's timings: ``prescreen_s``)
 
     def features(self, act: Any) -> dict[str, float]:
         """Group (c) at the candidate's initial constants (:class:`ProbeTimeout` past the time limit)."""
-        import time
-
         return self.featurizer.initial_propagation(act, deadline=time.perf_counter() + self.time_limit_s)
 
     def __call__(self, act: Any) -> str | None:
         key = act.fingerprint
         if key not in self._cache:
+            start = time.perf_counter()
             try:
                 self._cache[key] = reason(self.features(act), self.thresholds)
             except ProbeTimeout:
                 self._cache[key] = (f"pre-screen: the initial pass took longer than {self.time_limit_s:g} s "
                                     "(the network is too large to probe)")
+            finally:
+                self.seconds += time.perf_counter() - start
         return self._cache[key]
 
     def result(self, act: Any, seed: int = 0) -> CandidateResult | None:

@@ -107,6 +107,10 @@ class Searcher(ABC):
     # How many proposals it hands out before it must be told their outcomes (``WAIT`` after that);
     # None: no limit. Executors that pack trials split a batch this size across their workers.
     batch_size: int | None = None
+    # Seconds this process spent setting up before (or between) proposals, e.g. a surrogate's features
+    # of its pool, and what that set-up was (JSON): the run stores both (metadata ``timings``).
+    setup_s: float = 0.0
+    setup: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated, by a searcher that sets up
 
     def __init__(self) -> None:
         self.known: Callable[[str], bool] = _nothing_known
