@@ -11,8 +11,6 @@ text, never trusted.
 
 from __future__ import annotations
 
-import datetime as _dt
-import math
 import shlex
 from collections.abc import Mapping
 from pathlib import PurePath
@@ -128,16 +126,6 @@ def settings_rows(meta: Mapping[str, Any], records: list[Any] | None = None) -> 
     return rows
 
 
-def _time(stamp: Any) -> _dt.datetime | None:
-    if not isinstance(stamp, str):
-        return None
-    try:
-        t = _dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return None
-    return t if t.tzinfo is not None else t.replace(tzinfo=_dt.timezone.utc)
-
-
 def duration(seconds: float) -> str:
     """``42 s``, ``13 min 57 s``, ``2 h 05 min``."""
     seconds = max(0.0, seconds)
@@ -149,32 +137,21 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-def timings(meta: Mapping[str, Any], records: list[Any]) -> dict[str, Any]:
-    """``wall_s`` (the run's start, or its first row, to its last stored row's end; None without rows),
-    ``candidates`` (trained search trials), ``wall_per_candidate_s`` and ``train_per_candidate_s`` (the
-    mean of their stored ``wall_s``: one trial's training, its seeds together)."""
-    rows = [r for r in records if r.alias_of is None]
-    ends = [t + _dt.timedelta(seconds=r.wall_s if math.isfinite(r.wall_s) and r.wall_s > 0 else 0.0)
-            for r in rows if (t := _time(r.created_at)) is not None]
-    starts = [t for t in (_time(meta.get("created_at")), *(_time(r.created_at) for r in rows)) if t is not None]
-    wall = (max(ends) - min(starts)).total_seconds() if ends and starts else None
-    trials = [r for r in rows if r.role == SEARCH and r.trained]
-    trained = [r.wall_s for r in trials if math.isfinite(r.wall_s)]
-    return {"wall_s": wall, "candidates": len(trials),
-            "wall_per_candidate_s": wall / len(trials) if wall is not None and trials else None,
-            "train_per_candidate_s": sum(trained) / len(trained) if trained else None}
-
-
 def timing_rows(meta: Mapping[str, Any], records: list[Any]) -> list[tuple[str, str]]:
-    """``(label, text)`` rows of how long the run took (none for a run without stored rows)."""
-    t = timings(meta, records)
-    if t["wall_s"] is None:
+    """``(label, text)`` rows of how long the run took and where the time went (none for a run
+    without stored rows): :func:`actsearch.results.timings.timings` read in words."""
+    from actsearch.results.timings import timings
+
+    t = timings(dict(meta), records)
+    if t.wall_s is None:
         return []
-    pause = " (the pause before a resume included)" if "resumed_at" in meta else ""
-    rows = [("wall time", f"{duration(t['wall_s'])} from the start to the last stored row{pause}")]
-    if t["candidates"]:
-        per = f"{duration(t['wall_per_candidate_s'])} of wall time for each of {t['candidates']} search candidates"
-        if t["train_per_candidate_s"] is not None:
-            per += f"; {duration(t['train_per_candidate_s'])} of training each (mean, seeds together)"
+    pause = " (the pause before a resume included)" if t.resumed else ""
+    rows = [("wall time", f"{duration(t.wall_s)} from the start to the last stored row{pause}")]
+    trials = sum(1 for r in records if r.alias_of is None and r.role == SEARCH and r.trained)
+    if trials:
+        per = f"{duration(t.wall_s / trials)} of wall time for each of {trials} search candidates"
+        if t.train_mean_s is not None:
+            per += f"; {duration(t.train_mean_s)} of training each (mean, seeds together)"
         rows.append(("per candidate", per))
+    rows.append(("where the time went", "; ".join(t.lines())))
     return rows
