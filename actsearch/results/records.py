@@ -157,7 +157,7 @@ MAX_JSON_DEPTH = 64  # deepest nesting of a stored JSON value (the store writes 
 # Metadata keys that readers use, with the JSON type each must have (other keys: any JSON value).
 META_TYPES: dict[str, type | tuple[type, ...]] = {
     "schema_version": int, "spec": dict, "plan": dict, "task": str, "task_overrides": dict, "preset": str,
-    "task_source": dict, "task_source_changes": list, "probe": dict, "confirm": dict}
+    "task_source": dict, "task_source_changes": list, "probe": dict, "confirm": dict, "timings": dict}
 
 
 def json_value(text: Any) -> Any:
