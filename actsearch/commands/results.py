@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
 
         with open_run(run_dir) as run:
             board = run.leaderboard(top=top_limit(top), task=task, include_failed=all_, properties=props)
-            text = board.format(fmt, width=max(100, _width()))
+            text = board.format(fmt, width=max(60, _width()))
             spent = timings(run.meta, run.records()) if all_ and fmt == "table" else None
         if fmt in ("csv", "json"):  # their columns stay the same: the notes go to stderr
             for note in board.notes:

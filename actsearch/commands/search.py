@@ -193,7 +193,7 @@ def register(app: typer.Typer) -> None:
                                        help="library activations evaluated alongside (comma-separated, '' for none)"),
         time_limit: float | None = TIME_LIMIT_OPTION,
         plain: bool = typer.Option(False, "--plain", help="one line per candidate even on a terminal"),
-        preset: str | None = typer.Option(None, "--preset", help=f"a whole pipeline: {', '.join(PIPELINES)} (see README)"),
+        preset: str | None = typer.Option(None, "--preset", help=f"a whole pipeline: {', '.join(PIPELINES)} (see README.md)"),
         smoke: bool = typer.Option(False, "--smoke", help="with --preset: the same pipeline on a tiny budget"),
         prescreen: bool | None = typer.Option(
             None, "--prescreen/--no-prescreen",
@@ -202,7 +202,7 @@ def register(app: typer.Typer) -> None:
         ship: list[Path] | None = typer.Option(
             None, "--ship",
             help="with --address: a file or directory of the task's code to ship to the cluster (repeatable; "
-                 "instead of the default, see README 'Run on a cluster'; resume ships the same)"),
+                 "instead of the default, see docs/guide.md, 'Run on a cluster'; resume ships the same)"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
         from actsearch.search.runner.spec import SearchSpec
@@ -303,6 +303,8 @@ def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: s
     print(f"{name}: {summary['evaluated']} search candidates in {sum(summary['wall_s'].values()):.0f} s "
           f"(phases: {summary['wall_s']}); run directory: {run_dir}", flush=True)
     if summary.get("found"):
+        if is_smoke_preset(name):  # the verdict of a smoke run shows the procedure, not a result
+            print(SMOKE_BANNER, flush=True)
         print("found (fresh seeds, paired, Holm-corrected):", *(f"  {line}" for line in summary["found"]),
               sep="\n", flush=True)
     if is_smoke_preset(name):

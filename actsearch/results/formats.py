@@ -177,6 +177,9 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     return head, rows
 
 
+EXPRESSION_MIN_WIDTH = 32  # a terminal table's expression column folds no narrower than this
+NARROW_DROPS = ("gain", "bnd↓", "mono", "cx", "linear", "aliases", "pd", "dnr")  # first to go when too wide
+
 VERDICT_SYMBOLS = {"better": "▲", "worse": "▼", "no clear difference": "="}
 
 
@@ -218,13 +221,30 @@ def to_table(entries: list[Entry], *, width: int = 160) -> str:
     from rich.text import Text
 
     head, rows = columns(entries)
+    # On a terminal, a column with no value in any row (properties off, no aliases ...) is left out,
+    # and the expression keeps enough width to be read: the other columns fold first.
+    keep = [j for j, h in enumerate(head) if h in ("rank", "expression", "score") or any(r[j] for r in rows)]
+    head, rows = [head[j] for j in keep], [[r[j] for j in keep] for r in rows]
+    left_out = []
+    for name in NARROW_DROPS:  # too wide for the terminal: the shape properties go first
+        need = sum(max([len(h), *(len(r[j]) for r in rows)]) + 3 for j, h in enumerate(head))
+        if need <= width:
+            break
+        if name in head:
+            j = head.index(name)
+            head, rows = head[:j] + head[j + 1:], [r[:j] + r[j + 1:] for r in rows]
+            left_out.append(name)
+    longest = max((len(r[1]) for r in rows), default=10)
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for h in head:
         table.add_column(h, justify="right" if h in ("rank", "pred", "seeds", "cx", "gain", "dnr", "pd") else "left",
-                         overflow="fold")
+                         overflow="fold", min_width=min(longest, EXPRESSION_MIN_WIDTH) if h == "expression" else None)
     for e, cells in zip(entries, rows, strict=True):
         style = "red" if e.status != "ok" else ("cyan" if e.role == "reference" else "")
         table.add_row(*(Text(c) for c in cells), style=style)  # Text: no markup from stored strings
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(table)
+    if left_out:
+        console.print(f"(left out for the width of {width} columns: {', '.join(left_out)}; "
+                      "--format markdown or a wider terminal shows them)")
     return console.file.getvalue()

@@ -140,3 +140,12 @@ def test_markup_in_stored_text_is_not_interpreted():
     board = build(recs, properties=False)
     assert "[bold red]x[/] | y" in board.format("table")
     assert "[bold red]x[/] \\| y" in board.format("markdown")
+
+
+def test_a_narrow_terminal_drops_shape_columns_before_folding_the_expression(board):
+    wide = board.format("table", width=250)
+    narrow = board.format("table", width=80)
+    assert "mono" in wide and "gain" in wide and "left out" not in wide
+    assert "gain" not in narrow.splitlines()[0] and "(left out for the width of 80 columns: gain" in narrow
+    assert "x * sigmoid(beta * x)  (= swish)" in narrow  # the expression is not folded into pieces
+    assert max(len(line) for line in narrow.splitlines()) <= 80

@@ -44,12 +44,12 @@ from actsearch.search.runner.phases import SECONDS_PER_SEED, Phases, check_prese
 from actsearch.search.runner.spec import SearchSpec, prepare
 
 # A task's cost a seed relative to one mnist1d seed (ReLU, one thread; the upper ends of the
-# ranges measured by benchmarks/calibrate_tasks.py and a second alternating run, README
+# ranges measured by benchmarks/calibrate_tasks.py and a second alternating run, docs/guide.md
 # "Transfer tasks: calibration"), times SECONDS_PER_SEED (an x-gated candidate-seed on mnist1d in a
 # pipeline, Ray overhead and the quickly diverging ones included) = a pipeline candidate-seed.
 COST_A_SEED = {"mnist1d": 1.0, "mnist1d-cnn": 1.5, "mnist1d-resnet-ln": 0.93, "mnist1d-vit": 1.9,
                "ood-regression": 0.12}
-RELU_SECONDS_PER_SEED = 4.1  # one mnist1d ReLU seed on an idle core (README's benchmark table)
+RELU_SECONDS_PER_SEED = 4.1  # one mnist1d ReLU seed on an idle core (docs/results.md, the benchmark table)
 # The surrogate's first ask (in the driver): features of every pool member, 48 ms each, and the
 # 20-step proxy on the first search member (20 / 1,500 steps of an mnist1d-cnn seed each).
 FEATURES_S, PROXY_STEPS = 0.048, 20

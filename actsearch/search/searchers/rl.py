@@ -1,7 +1,7 @@
 """``rl``: the paper's RL controller (an LSTM over the space's tokens, policy gradient with a
 baseline), made sample-efficient: rank rewards, small batches, and a random forest on cheap
 features that chooses each batch among the controller's samples (figures of every variant:
-``benchmarks/bench_searchers.py``, README).
+``benchmarks/bench_searchers.py``, docs/results.md).
 
 The controller (:mod:`controller`) proposes batches of ``batch_size`` candidates with new
 fingerprints (samples that repeat one, or one the run holds, are drawn again; after ``_TRIES``
