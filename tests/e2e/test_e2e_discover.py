@@ -25,7 +25,7 @@ from actsearch.search.runner.discover import TABLE, phase_names
 from actsearch.search.runner.phases import STATE, VERDICT
 from actsearch.search.runner.pipelines import PRESETS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # a smoke discover run: 4 min idle, 10+ loaded
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
 PLAN = PRESETS["discover-smoke"]
@@ -106,7 +106,6 @@ def test_smoke_discover_stores_every_phase_and_writes_the_held_out_table(discove
     assert any(e["val_task"] and e["val_task"].startswith(PLAN.held_out_task) for e in board)
 
 
-@pytest.mark.timeout(1500)  # three killed drivers and four Ray starts: beyond the default 600 s on a loaded machine
 def test_sigkilled_discover_resumes_skipping_finished_phases(discover_run, tmp_path):
     run = tmp_path / "run"
     rng = random.Random(3)
