@@ -158,8 +158,11 @@ def confirm_in(store: Any, run_dir: str | os.PathLike, spec: Any, run_study: Run
         settings = dict(overrides or {})
     get_task(task, **settings)  # an unknown task or setting: an error before anything is written
     label = task_label(task, settings)
-    board = Run(store=store).leaderboard(top=top, task=task_label(spec.task, spec.task_overrides),
-                                         properties=False)
+    try:
+        board = Run(store=store).leaderboard(top=top, task=task_label(spec.task, spec.task_overrides),
+                                             properties=False)
+    except UserError:  # no row at all on the run's task
+        board = []
     entries = [e for e in board if e.rank is not None]
     if not entries:
         raise ConfirmError(f"{run_dir} has no successful search candidate to confirm")

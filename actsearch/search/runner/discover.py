@@ -159,8 +159,13 @@ def estimate_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
     confirmation comes on top of the plan's wall clock: it does not shrink the search budget)."""
     search = (search_budget(plan) + len(plan.references)) * _cost(plan.search_panel)
-    confirm = (plan.confirm_top + len(plan.references)) * plan.confirm_seeds * _cost(plan.search_panel)
-    return _reference_wall_s(plan) + _surrogate_start_s(plan) + (search + _after_search_s(plan) + confirm) / workers
+    return (_reference_wall_s(plan) + _surrogate_start_s(plan) + (search + _after_search_s(plan)) / workers
+            + confirm_wall_s(plan, workers))
+
+
+def confirm_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
+    """Expected wall time of the verdict on fresh seeds on the search panel (seconds)."""
+    return (plan.confirm_top + len(plan.references)) * plan.confirm_seeds * _cost(plan.search_panel) / workers
 
 
 def base_spec(plan: DiscoverPlan, budget: int, *, workers: int = 2, address: str | None = None) -> SearchSpec:

@@ -158,10 +158,11 @@ class Phases:
         on the pipeline's task, tested (:func:`~actsearch.search.runner.confirm.confirm_in`), on the
         pipeline's Ray. Returns the verdict as JSON with its ``summary`` in words, also written to
         ``RUN_DIR/verdict.json``; None when interrupted (what finished is stored; a resume trains
-        only the rest)."""
+        only the rest). A run that allows no test (no successful candidate, a reference that
+        failed its seeds) ends with a summary that says why, not an error."""
         from actsearch.results.findings import in_words, scope_of, verdict_table
         from actsearch.results.rundir import write_atomic
-        from actsearch.search.runner.confirm import ConfirmInterrupted, confirm_in
+        from actsearch.search.runner.confirm import ConfirmError, ConfirmInterrupted, confirm_in
 
         started = time.perf_counter()
         self.log(f"confirm: the top {top} and {', '.join(references)} on {seeds} fresh seeds")
@@ -171,12 +172,16 @@ class Phases:
                                 progress=lambda msg: self.log(f"[confirm] {msg}"))
         except ConfirmInterrupted:
             return None
+        except ConfirmError as err:  # e.g. every candidate failed: the pipeline ends saying so
+            result = None
+            doc = {"comparisons": [], "candidates": [], "summary": [f"No verdict: {err}."]}
         if not self.done("confirm"):
             self.save("confirm", started)
-        doc = result.to_json()
-        doc["summary"] = in_words(doc["comparisons"], where=scope_of(doc))
+        if result is not None:
+            doc = result.to_json()
+            doc["summary"] = in_words(doc["comparisons"], where=scope_of(doc))
         write_atomic(self.run_dir / VERDICT, (json.dumps(doc, indent=2, allow_nan=False) + "\n").encode())
-        for line in verdict_table(doc).splitlines():
+        for line in verdict_table(doc).splitlines() if result is not None else doc["summary"]:
             self.log(line)
         return doc
 

@@ -69,7 +69,7 @@ PRESETS: dict[str, Plan | DiscoverPlan] = {
                              references=("relu", "swish", "gelu"), wall_plan_s=60.0, distinct=6),
     **DISCOVER_PRESETS,
 }
-__all__ = ["PRESETS", "STATE", "DiscoverPlan", "Plan", "estimate_wall_s", "rl_budget", "run_preset"]
+__all__ = ["PRESETS", "STATE", "DiscoverPlan", "Plan", "confirm_wall_s", "estimate_wall_s", "rl_budget", "run_preset"]
 
 
 def _seed_evals(plan: Plan) -> int:
@@ -94,9 +94,13 @@ def rl_budget(plan: Plan) -> int:
 def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
     confirmation comes on top of the plan's wall clock: it does not shrink the rl budget)."""
-    confirm = (plan.confirm_top + len(plan.references)) * plan.confirm_seeds
-    return (_seed_evals(plan) * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE
-            + confirm * SECONDS_PER_SEED) / workers
+    return ((_seed_evals(plan) * SECONDS_PER_SEED + rl_budget(plan) * SECONDS_PER_RL_CANDIDATE) / workers
+            + confirm_wall_s(plan, workers))
+
+
+def confirm_wall_s(plan: Plan, workers: int = 2) -> float:
+    """Expected wall time of the last phase, the verdict on fresh seeds (seconds)."""
+    return (plan.confirm_top + len(plan.references)) * plan.confirm_seeds * SECONDS_PER_SEED / workers
 
 
 def run_preset(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool = False,
