@@ -266,8 +266,8 @@ def _lines(table: dict[str, Any]) -> list[str]:
     from actsearch.results.formats import verdict_symbols
     from actsearch.results.text import shown
 
-    out = [f"held-out ranking by the worst z ({table['rank_by']}; the [held-out] lines above give the "
-           f"mean z); vs {', '.join(_references(table))}: ▲ better, ▼ worse, = no clear difference "
+    out = [f"held-out ranking by the worst z ({table['rank_by']}; the held-out phase's lines above give "
+           f"the mean z); vs {', '.join(_references(table))}: ▲ better, ▼ worse, = no clear difference "
            "(paired, Holm over every architecture):"]
     for i, c in enumerate(table["candidates"], 1):
         cells = "  ".join(f"{t} {v['mean']:.4f} ± {v['sd']:.4f} {_marks(c, t, table, verdict_symbols)}".rstrip()
