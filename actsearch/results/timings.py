@@ -71,8 +71,17 @@ def _plan(setup: dict[str, Any]) -> str:
 
 
 def _number(value: Any) -> float:
+    """A stored number of seconds (0 when missing, negative or not a finite number)."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
     return float(value) if ok else 0.0
+
+
+def with_setup(stored: Any, setup_s: float, prescreen_s: float) -> dict[str, Any]:
+    """The ``timings`` metadata of a run: what earlier processes stored plus this one's set-up and
+    pre-screen seconds (a malformed stored value counts as nothing)."""
+    base = stored if isinstance(stored, dict) else {}
+    return {**base, "setup_s": round(_number(base.get("setup_s")) + setup_s, 3),
+            "prescreen_s": round(_number(base.get("prescreen_s")) + prescreen_s, 3)}
 
 
 def _when(text: Any) -> dt.datetime | None:

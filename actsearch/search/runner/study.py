@@ -365,12 +365,11 @@ class Study:
         screen = float(getattr(self.screen, "seconds", 0.0) or 0.0)
         if not setup and not screen:
             return
+        from actsearch.results.timings import with_setup
+
         if self._timings_base is None:
-            stored = self.store.meta().get("timings")
-            self._timings_base = stored if isinstance(stored, dict) else {}
-        base = self._timings_base
-        out = {**base, "setup_s": round(_seconds(base.get("setup_s")) + setup, 3),
-               "prescreen_s": round(_seconds(base.get("prescreen_s")) + screen, 3)}
+            self._timings_base = self.store.meta().get("timings") or {}
+        out = with_setup(self._timings_base, setup, screen)
         if getattr(self.searcher, "setup", None):
             out["setup"] = {"searcher": self.name, **self.searcher.setup}
         self.store.init_run({"timings": out})
@@ -383,12 +382,6 @@ class Study:
         """Checkpoint the searcher (the study can be reopened on the same store)."""
         if self.failure is None:
             self._guard(self._checkpoint, True)
-
-
-def _seconds(value: Any) -> float:
-    """A stored number of seconds (0 when missing or not a finite number)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 1e12
-    return float(value) if ok else 0.0
 
 
 def seed_list(seeds: int | Sequence[int]) -> tuple[int, ...]:
