@@ -15,6 +15,14 @@ Your own network and data (see examples/ and the README's "Search on your own ne
     actsearch.evaluate("x * sigmoid(x)", task, seeds=(0, 1))
     actsearch.swap_activations(my_model, "x * sigmoid(x)", kinds=(nn.ReLU,))
     run = actsearch.run_search(space="quick", searcher="random", task="digits", budget=10)  # in memory
+
+Your own searcher (and space, or store) in the same loop; installed packages add searchers by name
+through the ``actsearch.searchers`` entry-point group (docs/guide.md, "Extending actsearch")::
+
+    @actsearch.register_searcher("mine")
+    class Mine(actsearch.Searcher): ...        # ask(id) -> Proposal | WAIT | FINISHED, tell(id, Outcome)
+    run = actsearch.run_search(space=actsearch.Space(...), searcher="mine", task="digits", budget=10)
+    study = actsearch.Study(actsearch.open_store(None), task="digits", searcher=Mine(space), budget=10)
 """
 
 from __future__ import annotations
@@ -40,6 +48,18 @@ _LAZY = {
     "swap_activations": "actsearch.evaluators.swap",
     "run_search": "actsearch.search.runner.api",
     "confirm": "actsearch.search.runner.confirm",
+    # the search loop and its extension points: your own searcher, space or store
+    "Study": "actsearch.search.runner.study",
+    "Searcher": "actsearch.search.searchers",
+    "Proposal": "actsearch.search.searchers",
+    "Outcome": "actsearch.search.searchers",
+    "WAIT": "actsearch.search.searchers",
+    "FINISHED": "actsearch.search.searchers",
+    "register_searcher": "actsearch.search.searchers",
+    "register_task": "actsearch.evaluators",
+    "Space": "actsearch.search.space",
+    "Store": "actsearch.results.store",
+    "open_store": "actsearch.results.store",
 }
 
 __all__ = ["UserError", "__version__", *_LAZY]

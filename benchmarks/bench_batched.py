@@ -30,23 +30,23 @@ runs: other engineers' load inflates them far less than the wall clock. Saves
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import sys
 import time
 from pathlib import Path
 
+import harness
 import torch
 
-from actsearch.evaluators import batched, evaluate, get_task
+from actsearch.evaluators import engine, evaluate, get_task
 from actsearch.evaluators.scoring import evaluate_pack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_step  # noqa: E402  (per-step engine, allocator and conv timings)
 
 ROOT = Path(__file__).resolve().parent
-default_min = batched.MIN_MEMBERS
+default_min = engine.MIN_MEMBERS
 PACK = ("swish", "relu", "x * tanh(x)", "x * sigmoid(x)", "x + sin(x)", "gelu", "tanh(x) * x", "elu",
         "min(x, atan(x))", "x * erf(x)")
 
@@ -93,22 +93,12 @@ def matmul_rate(cfg, members: int, reps: int) -> float:
 
 
 REPEATS = 2  # each timing is the fastest of this many runs (the machine is shared)
-
-
-def clock() -> float:
-    """This process's CPU seconds: on a shared machine the time it actually ran, which other
-    processes' load inflates far less than the wall clock (one torch thread, so CPU ≈ busy wall)."""
-    return time.process_time()
+clock = harness.clock
 
 
 def timed(fn) -> tuple[float, object]:
     """The fewest CPU seconds of ``REPEATS`` calls of ``fn``, and its last result."""
-    best, out = float("inf"), None
-    for _ in range(REPEATS):
-        start = clock()
-        out = fn()
-        best = min(best, clock() - start)
-    return best, out
+    return harness.timed(fn, REPEATS)
 
 
 def gflops(members: int, steps: int, cfg, cpu_s: float) -> float:
@@ -123,9 +113,9 @@ def seeds_table(task_name: str, steps: int, counts: tuple[int, ...], reps: int) 
     for s in counts:
         seeds = list(range(s))
         t_seq, seq = timed(lambda ss=seeds: evaluate("swish", task_name, ss, steps=steps, batched=False))
-        batched.MIN_MEMBERS = 1  # one seed alone trains sequentially by default; time the stacked loop anyway
+        engine.MIN_MEMBERS = 1  # one seed alone trains sequentially by default; time the stacked loop anyway
         t_bat, bat = timed(lambda ss=seeds: evaluate("swish", task_name, ss, steps=steps))
-        batched.MIN_MEMBERS = default_min
+        engine.MIN_MEMBERS = default_min
         row = {
             "task": task_name, "candidates": 1, "seeds": s,
             "sequential_cand_seeds_per_s": s / t_seq, "batched_cand_seeds_per_s": s / t_bat,
@@ -172,20 +162,14 @@ def packs_table(steps: int, sizes: tuple[int, ...], seeds: int, reps: int) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_batched", quick=True, repeats=2)
     ap.add_argument("--steps", type=int, default=500, help="training steps per run (the ratio barely depends on it)")
-    ap.add_argument("--quick", action="store_true", help="a smoke run: few steps, small counts")
-    ap.add_argument("--repeats", type=int, default=2, help="runs per timing; the fastest counts")
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     ap.add_argument("--only-allocator", action="store_true", help="only the allocator rows (printed, not saved)")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="default benchmarks/results/bench_batched.json")
-    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved with the figures)")
     args = ap.parse_args(argv)
     global REPEATS
     REPEATS = 1 if args.quick else max(1, args.repeats)
     torch.set_num_threads(1)
-    args.out = args.out if args.out is not None else ROOT / "results" / "bench_batched.json"
     steps = 30 if args.quick else args.steps
     counts = (1, 2) if args.quick else (1, 5, 10)
     sizes = (1, 2) if args.quick else (1, 2, 4, 8)
@@ -201,22 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     pack_rows = packs_table(steps, sizes, 2 if args.quick else 5, reps)
     # what a search with one seed per candidate gets from --pack G (the default of actsearch search)
     pack_one = packs_table(steps, sizes if args.quick else (*sizes, 10), 1, reps)
-    engine = bench_step.engines(steps, reps, not (args.quick or args.no_compile), REPEATS)
+    engine_rows = bench_step.engines(steps, reps, not (args.quick or args.no_compile), REPEATS)
     conv = bench_step.grouped_conv(reps, REPEATS)
     alloc = bench_step.allocator(20 if args.quick else 200, (1, 5) if args.quick else (1, 5, 20), REPEATS)
     out = {
         "benchmark": "bench_batched", "steps": steps, "quick": args.quick, "threads": 1,
         "machine": args.machine, "repeats": REPEATS, "platform": platform.platform(), "torch": torch.__version__,
         "python": sys.version.split()[0], "seeds": seeds_rows, "packs": pack_rows, "packs_one_seed": pack_one,
-        "engines": engine, "resnet_conv": conv, "allocator": alloc,
+        "engines": engine_rows, "resnet_conv": conv, "allocator": alloc,
         "wall_s": time.perf_counter() - start,
         "notes": "CPU seconds of whole evaluate / evaluate_pack calls (fewest of `repeats`); GFLOP/s: "
                  "matmul FLOPs over those CPU seconds; matmul_gflops_M: the same matmuls alone for M "
                  "members; engines: ms of CPU per step; compile_s: wall seconds",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {args.out}")
+    harness.save(args.out, out, args)
     return 0
 
 

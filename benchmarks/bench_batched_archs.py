@@ -20,15 +20,17 @@ import sys
 import time
 from pathlib import Path
 
+import harness
 import torch
-from bench_batched import PACK, clock
+from bench_batched import PACK
+from harness import clock
 
-from actsearch.evaluators import batched, evaluate, get_task
+from actsearch.evaluators import engine, evaluate, get_task
 from actsearch.evaluators.scoring import evaluate_pack
 
 ROOT = Path(__file__).resolve().parent
 REPEATS = 2  # each timing is the fastest of this many runs (the machine is shared)
-default_min = batched.MIN_MEMBERS
+default_min = engine.MIN_MEMBERS
 
 
 ARCHS = ("mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit")
@@ -37,13 +39,7 @@ ARCHS = ("mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit")
 def timed_pair(first, second) -> tuple[float, object, float, object]:
     """The fewest CPU seconds of ``REPEATS`` calls of each of two functions, called alternately
     (so both see the same load), and their last results."""
-    best, out = [float("inf"), float("inf")], [None, None]
-    for _ in range(REPEATS):
-        for k, fn in enumerate((first, second)):
-            start = clock()
-            out[k] = fn()
-            best[k] = min(best[k], clock() - start)
-    return best[0], out[0], best[1], out[1]
+    return harness.timed_pair(first, second, REPEATS)
 
 
 def archs_table(task_name: str, steps: int, counts: tuple[int, ...], sizes: tuple[int, ...],
@@ -62,14 +58,14 @@ def archs_table(task_name: str, steps: int, counts: tuple[int, ...], sizes: tupl
               f"batched {out['batched_cand_seeds_per_s']:.3f}/s  {out['speedup']:.2f}x", flush=True)
         return out
 
-    batched.MIN_MEMBERS = 1  # time the stacked loop for one seed too
+    engine.MIN_MEMBERS = 1  # time the stacked loop for one seed too
     for s in counts:
         ss = list(range(s))
         t_seq, seq, t_bat, bat = timed_pair(lambda ss=ss: evaluate("swish", task_name, ss, batched=False, **cfg),
                                             lambda ss=ss: evaluate("swish", task_name, ss, batched=True, **cfg))
         assert all("pack" in r.metrics for r in bat.runs), "the batched path did not run"
         rows.append(row(1, s, t_seq, t_bat, [seq.status, bat.status]))
-    batched.MIN_MEMBERS = default_min
+    engine.MIN_MEMBERS = default_min
     for g in sizes:
         cands = list(PACK[:g])
         t_seq, _, t_bat, bat = timed_pair(
@@ -149,7 +145,8 @@ def archs_main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     rows = [r for name in nets for r in archs_table(name, steps, counts, sizes, seeds)]
     per_step = [arch_step(name, seeds, 10 if args.quick else 60) for name in nets]
-    path = args.out if args.out is not None else ROOT / "results" / "bench_batched_archs.json"
+    path = args.out
+    old: dict = {}
     if args.net and path.is_file():  # re-measured networks replace their rows; the others stay
         old = json.loads(path.read_text())
         rows = [r for r in old.get("rows", []) if r["task"] not in nets] + rows
@@ -163,21 +160,17 @@ def archs_main(args: argparse.Namespace) -> int:
                  "alternately; per_step: ms of CPU per training step "
                  "of the training loop alone (no building, checkpoints or final metrics)",
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {path}")
+    if "history" in old:  # a note on where the kept rows came from
+        out["history"] = old["history"]
+    harness.save(path, out, args)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_batched_archs", quick=True, repeats=2)
     ap.add_argument("--steps", type=int, default=500, help="training steps per run")
-    ap.add_argument("--quick", action="store_true", help="a smoke run: few steps, small counts")
-    ap.add_argument("--repeats", type=int, default=2, help="runs per timing; the fastest counts")
     ap.add_argument("--net", action="append", choices=ARCHS,
                     help="only this network (repeatable); its rows replace those in the file")
-    ap.add_argument("--out", type=Path, default=None, help="default benchmarks/results/bench_batched_archs.json")
-    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved with the figures)")
     args = ap.parse_args(argv)
     global REPEATS
     REPEATS = 1 if args.quick else max(1, args.repeats)

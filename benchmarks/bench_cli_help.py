@@ -19,8 +19,6 @@ Prints and saves JSON to benchmarks/results/cli_help.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import statistics
@@ -28,6 +26,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import harness
 
 ROOT = Path(__file__).resolve().parents[1]
 HELP = "import sys; from actsearch.cli import main; sys.argv = ['actsearch', *sys.argv[1:]]; main()"
@@ -46,10 +46,8 @@ def _time(code: str, args: list[str], tree: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser = harness.parser(__doc__, "cli_help", repeats=7)
     parser.add_argument("--ref", type=Path, default=None, help="another checkout to compare (before/after)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cli_help.json"))
     args = parser.parse_args()
     variants = {"this checkout": (HELP, ROOT), "with the task registry": (WITH_REGISTRY, ROOT)}
     if args.ref is not None:
@@ -72,9 +70,7 @@ def main() -> None:
         for name, row in rows.items():
             print(f"  {name:40s} {row['median_s']:6.3f} s  {row['ratio']:5.2f}x")
     print(f"load average {result['load_avg'][0]:.1f} (a shared machine)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"saved {args.out}")
+    harness.save(args.out, result, args)
 
 
 if __name__ == "__main__":

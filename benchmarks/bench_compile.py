@@ -17,15 +17,12 @@ Run: ``nice -n 10 python benchmarks/bench_compile.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import platform
 import random
 import statistics
-import time
-from pathlib import Path
 
+import harness
 import torch
 import torch.nn.functional as F
 
@@ -92,10 +89,10 @@ class HandSwish(torch.nn.Module):
 def fwd_bwd_seconds(module: torch.nn.Module, x: torch.Tensor) -> float:
     """One forward + backward pass (input gradient and parameter gradients)."""
     xr = x.detach().requires_grad_(True)
-    t0 = time.process_time()
+    t0 = harness.clock()
     y = module(xr)
     y.backward(torch.ones_like(y))
-    return time.process_time() - t0
+    return harness.clock() - t0
 
 
 def compare(
@@ -113,21 +110,18 @@ def compare(
 
 
 def rate(fn, items: list, min_seconds: float = 0.0) -> float:
-    t0 = time.process_time()
+    t0 = harness.clock()
     n = 0
     while True:
         for item in items:
             fn(item)
         n += len(items)
-        if time.process_time() - t0 >= min_seconds:
-            return n / (time.process_time() - t0)
+        if harness.clock() - t0 >= min_seconds:
+            return n / (harness.clock() - t0)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and candidates (smoke run)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "bench_compile.json"))
-    args = parser.parse_args()
+    args = harness.parser(__doc__, "bench_compile", quick=True).parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     repeats, n_cand, n_simplify = (5, 100, 3) if args.quick else (41, 1000, 20)
@@ -200,10 +194,7 @@ def main() -> None:
         print(f"{r['name'][:58]:<58} {r['compiled_ms']:>11.2f} {r['hand_ms']:>8.2f} {r['ratio']:>6.3f}")
     print(f"parse+fingerprint: {fp_rate:,.0f}/s   canonical: {canon_rate:,.0f}/s   "
           f"simplify: {simplify_rate:.2f}/s   ({len(fps)} fingerprints for {len(set(texts))} texts)")  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    harness.save(args.out, result, args)
 
 
 def _gelu(x: torch.Tensor) -> torch.Tensor:

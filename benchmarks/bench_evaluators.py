@@ -18,8 +18,6 @@ Prints tables and saves ``benchmarks/results/evaluators.json``. ``--quick`` shri
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import platform
@@ -29,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import harness
 import torch
 
 from actsearch.evaluators import evaluate, get_task
@@ -113,11 +112,9 @@ def gap(table: dict, a: str = "swish", b: str = "relu") -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, "evaluators", quick=True)
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--gain-seeds", type=int, default=3, help="seeds for the he-gain comparison (0: skip)")
-    parser.add_argument("--quick", action="store_true", help="tiny budgets: check the script runs")
-    parser.add_argument("--out", default=str(ROOT / "results" / "evaluators.json"))
     args = parser.parse_args()
     start = time.perf_counter()
     print("seconds per candidate (relu, 1 seed, 1 thread):", flush=True)
@@ -139,8 +136,7 @@ def main() -> None:
     result["meta"] = {"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform(),
                       "cpu_count": os.cpu_count(), "quick": args.quick,
                       "seconds": round(time.perf_counter() - start, 1)}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    harness.save(args.out, result, args, quiet=True)
     print(f"saved {args.out} ({result['meta']['seconds']} s)")
 
 

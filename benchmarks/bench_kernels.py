@@ -18,14 +18,13 @@ Saves ``benchmarks/results/bench_kernels.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import platform
 import sys
 import time
 from pathlib import Path
 
+import harness
 import torch
 
 from actsearch.evaluators import evaluate
@@ -33,16 +32,13 @@ from actsearch.evaluators.scoring import evaluate_pack
 from actsearch.grammar import compile as compiled
 from actsearch.grammar import kernels
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_step  # noqa: E402  (the timing loop)
-
 ROOT = Path(__file__).resolve().parent
 PACK = ("min(x, asinh(x))", "swish", "x * tanh(x)", "sigmoid(asinh(x)) * x", "min(x, atan(x))", "sinc(x) + x",
         "exp(-beta * abs(x - cos(x)))", "x * erf(x)")
 
 
 def per_call_us(fn, x: torch.Tensor, calls: int) -> float:
-    return bench_step.fewest_ms(lambda: fn(x), calls, 3, max(3, calls // 20)) * 1e3
+    return harness.fewest_ms(lambda: fn(x), calls, 3, max(3, calls // 20)) * 1e3
 
 
 def kernel_table(calls: int) -> list[dict]:
@@ -76,9 +72,9 @@ def training(steps: int, repeats: int) -> list[dict]:
                                ("ours", (kernels.asinh, kernels.sinc))):
                 compiled.UNARY["asinh"], compiled.UNARY["sinc"] = fns
                 try:
-                    start = time.process_time()
+                    start = harness.clock()
                     out = run()
-                    best[which] = min(best[which], time.process_time() - start)
+                    best[which] = min(best[which], harness.clock() - start)
                 finally:
                     compiled.UNARY["asinh"], compiled.UNARY["sinc"] = kernels.asinh, kernels.sinc
                 results = out if isinstance(out, list) else [out]
@@ -92,12 +88,8 @@ def training(steps: int, repeats: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_kernels", quick=True, repeats=2)
     ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--quick", action="store_true", help="a smoke run: few calls and steps")
-    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved with the figures)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_kernels.json")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     start = time.perf_counter()
@@ -107,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
            "torch": torch.__version__, "python": sys.version.split()[0], "quick": args.quick,
            "kernels": kernels_rows, "training": train_rows, "wall_s": time.perf_counter() - start,
            "notes": "kernels: µs of CPU per call (fewest of 3 loops); training: CPU seconds of the whole call"}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"saved {args.out}")
+    harness.save(args.out, out, args, indent=1)
     return 0
 
 

@@ -19,7 +19,6 @@ fraction of a 1-second trial. Run on a shared machine: read the ratios, not the 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import hashlib
 import json
@@ -29,11 +28,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import harness
+
 import actsearch
 from actsearch.search.space import load_space
 from actsearch.search.space.dedup import _analyse, distinct
 
-OUT = Path(__file__).parent / "results" / "bench_loop.json"
 WINDOW = 200
 
 
@@ -80,7 +80,7 @@ def replay(table: Path, space: str, trials: int, run_dir: Path | None) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_loop")
     ap.add_argument("--trials", type=int, default=2000)
     ap.add_argument("--space", default="paper-1")
     args = ap.parse_args()
@@ -100,9 +100,7 @@ def main() -> None:
               f"first {WINDOW} {r['first_200_ms_per_trial']:.2f} ms/trial, last {WINDOW} "
               f"{r['last_200_ms_per_trial']:.2f} ms/trial (ratio {r['ratio_last_to_first']:.2f}); "
               f"overhead {100 * r['overhead_vs_1s_trial']:.2f} % of a 1-second trial")
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {OUT}")
+    harness.save(args.out, out, args)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,13 @@ needs ``benchmarks/data/x-gated-MEMBER.csv`` for every member; prints and saves
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import statistics
 import time
 from pathlib import Path
 
+import harness
 import numpy as np
 import torch
 from bench_surrogate import cv_quality
@@ -49,10 +49,9 @@ def _table(path: Path) -> dict[str, tuple[str, float]]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_panel_features")
     ap.add_argument("--panel", default="mnist1d-cnn,mnist1d-resnet-ln")
     ap.add_argument("--space", default="x-gated")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "bench_panel_features.json")
     args = ap.parse_args()
     torch.set_num_threads(1)
     members = args.panel.split(",")
@@ -84,7 +83,7 @@ def main() -> None:
     result = {"panel": members, "space": args.space, "functions": len(acts), "failed": int(failed.sum()),
               "references": {m: {"mean": r[0], "sd": r[1]} for m, r in refs.items()},
               "features_ms_per_candidate": cost_ms, "cv": quality}
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    harness.save(args.out, result, args, indent=1, quiet=True)
     print(f"{len(acts)} functions ({int(failed.sum())} failed on some member); 5-fold CV of a forest:")
     for name, q in quality.items():
         print(f"  {name:30s} Spearman {q['spearman_rho']:.3f} (ok rows only {q['spearman_rho_ok_only']:.3f})  "

@@ -19,14 +19,13 @@ Saves ``benchmarks/results/rediscover.json``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import harness
 import torch
 
 from actsearch.results.store import open_store
@@ -63,7 +62,7 @@ def reference() -> dict:
 def finished_run(run_dir: Path) -> tuple[list[dict], dict]:
     """The run's whole leaderboard (one record per distinct function) and the preset's state."""
     import actsearch
-    from actsearch.search.runner.phases import STATE
+    from actsearch.search.pipelines.phases import STATE
 
     with actsearch.open_run(run_dir) as run:
         rows = run.leaderboard().to_records()
@@ -100,11 +99,9 @@ def compare(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "rediscover")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/bench-rediscover"))
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved with the figures)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "rediscover.json")
     ap.add_argument("--smoke", action="store_true", help="the preset's smoke form, no reference timings (a check)")
     args = ap.parse_args(argv)
 
@@ -128,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_in_sequential_seeds": wall / ref_s,
         **compare(rows),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1))
+    harness.save(args.out, out, args, indent=1, quiet=True)
     print(f"wall {wall:.0f} s ({wall / 60:.1f} min) = {out['wall_in_sequential_seeds']:.0f} sequential seeds of "
           f"{ref_s:.1f} s; phases {meta.get('wall_s')}; README top 10: {out['readme_top10_in_new_top10']}/10 in the "
           f"new top 10, Spearman {out['spearman_readme_rank_vs_new_score']}; saved {args.out}", flush=True)

@@ -20,8 +20,6 @@ Run: ``nice -n 10 python benchmarks/bench_search.py [--candidates N] [--steps S]
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import shutil
@@ -29,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import harness
 import torch
 
 from actsearch.evaluators import evaluate, get_task
@@ -89,7 +88,7 @@ def _rates(n: int, total_s: float, stamps: list[float]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_search")
     ap.add_argument("--candidates", type=int, default=8)
     ap.add_argument("--steps", type=int, default=None, help="override the task's steps (default: the task's)")
     args = ap.parse_args()
@@ -129,10 +128,7 @@ def main() -> None:
     }
     for key in ("ray_vs_plain_total", "ray_vs_plain_steady", "speedup_2_vs_1_total", "speedup_2_vs_1_steady"):
         print(f"{key:<24}: {result[key]}")
-    out = Path(__file__).resolve().parent / "results" / "bench_search.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {out}")
+    harness.save(args.out, result, args)
 
 
 if __name__ == "__main__":

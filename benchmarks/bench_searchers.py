@@ -26,13 +26,14 @@ Prints a table and saves ``benchmarks/results/searchers.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import platform
 import statistics
 import time
 from pathlib import Path
+
+import harness
 
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
@@ -195,20 +196,18 @@ def merged(paths):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "searchers")
     ap.add_argument("--table", default=str(ROOT / "data" / "x-gated-mnist1d.csv"))
     ap.add_argument("--space", default="x-gated")
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help=f"comma-separated, of: {', '.join(VARIANTS)}")
-    ap.add_argument("--machine", default="shared, 2 cores", help="how loaded the machine was (saved)")
     ap.add_argument("--probe", default="mnist1d",
                     help="task whose network the surrogate's and rl's features probe (the table's task)")
     ap.add_argument("--enumerate", type=int, default=4000, help="paper-2 candidates to fingerprint (0: skip)")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="instead of replaying: combine saved outputs of runs over disjoint --variants "
                          "(e.g. two halves run at once on two cores) into --out")
-    ap.add_argument("--out", default=str(ROOT / "results" / "searchers.json"))
     args = ap.parse_args()
 
     if args.merge:
@@ -229,9 +228,7 @@ def main():
                   f"({speed['ratio_to_goal']}x the 1,000/s goal); with trivial check {speed['dedup_checks_per_s']:,}/s")
         result = {"benchmark": "searchers", "python": platform.python_version(), "machine": args.machine,
                   "probe": args.probe, "cpu": platform.machine(), "sample_efficiency": eff, "enumeration": speed}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2, default=str) + "\n")
-    print(f"saved {args.out}")
+    harness.save(args.out, result, args, default=str)
 
 
 if __name__ == "__main__":

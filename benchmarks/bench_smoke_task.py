@@ -13,18 +13,17 @@ may be shared with other jobs: read seconds as ratios between rows of one run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
 import time
 from pathlib import Path
 
+import harness
 import torch
 
 from actsearch.evaluators import evaluate
 
-OUT = Path(__file__).resolve().parent / "results" / "smoke_task.json"
 CANDIDATES = ("swish", "gelu", "relu", "x + x", "x + beta*x")
 LINEAR = ("x + x", "x + beta*x")
 
@@ -47,12 +46,11 @@ def measure(task: str, steps: int, seeds: int, settings: dict) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.parser(__doc__, "smoke_task")
     ap.add_argument("--task", default="mnist1d")
     ap.add_argument("--steps", default="500,1000")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--set", action="append", default=[], help="a task setting NAME=VALUE (repeatable)")
-    ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     torch.set_num_threads(1)
     settings = dict(item.split("=", 1) for item in args.set)
@@ -70,9 +68,7 @@ def main() -> None:
                      {(x["task"], x["steps"], x["settings"]) for x in rows}] + rows
     saved.update({"seeds": args.seeds, "threads": 1, "torch": torch.__version__,
                   "machine": f"{platform.machine()}; shared with other jobs (read seconds as ratios)"})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(saved, indent=2) + "\n")
-    print(f"saved {path}")
+    harness.save(path, saved, args)
 
 
 if __name__ == "__main__":

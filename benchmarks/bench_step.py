@@ -22,29 +22,11 @@ import time
 from pathlib import Path
 
 import torch
+from harness import fewest_ms
 
 from actsearch.evaluators import get_task
 
 ROOT = Path(__file__).resolve().parent
-
-
-def clock() -> float:
-    """This process's CPU seconds (one torch thread, so CPU ≈ busy wall)."""
-    return time.process_time()
-
-
-def fewest_ms(fn, calls: int, repeats: int, warm: int) -> float:
-    """ms of CPU per call of ``fn``: ``warm`` calls first, then the fewest of ``repeats`` loops
-    of ``calls`` calls."""
-    for _ in range(warm):
-        fn()
-    best = float("inf")
-    for _ in range(repeats):
-        start = clock()
-        for _ in range(calls):
-            fn()
-        best = min(best, clock() - start)
-    return best / calls * 1e3
 
 
 def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
@@ -57,9 +39,9 @@ def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
     from torch.func import functional_call, stack_module_state, vmap
     from torch.nn import functional as F
 
-    from actsearch.evaluators.batched import member_form
     from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.ensemble import StackedMLP
+    from actsearch.evaluators.engine import member_form
+    from actsearch.evaluators.stacked_mlp import StackedMLP
 
     task = get_task("mnist1d", steps=steps)
     cand, members = as_candidate("swish"), 5
@@ -151,9 +133,9 @@ def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
 
 def stack_step_ms(members: int, reps: int, repeats: int = 2) -> float:
     """ms of CPU per training step (hand-differentiated stack, Adam) of ``members`` swish members."""
-    from actsearch.evaluators.batched import member_form
     from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.ensemble import StackedMLP
+    from actsearch.evaluators.engine import member_form
+    from actsearch.evaluators.stacked_mlp import StackedMLP
 
     task = get_task("mnist1d")
     cand, split = as_candidate("swish"), task.split()
@@ -180,7 +162,8 @@ def allocator(reps: int, counts: tuple[int, ...], repeats: int = 2) -> list[dict
     import subprocess
 
     def child(members: int, keep: bool) -> float:
-        code = (f"import torch, benchmarks.bench_step as b; torch.set_num_threads(1); "
+        code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import torch, bench_step as b; "
+                f"torch.set_num_threads(1); "
                 f"from actsearch.evaluators import allocator; {'allocator.keep_freed_memory(); ' if keep else ''}"
                 f"print(b.stack_step_ms({members}, {reps}, {repeats}))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -23,7 +23,6 @@ Run: ``nice -n 10 python benchmarks/bench_surrogate.py [--task mnist1d-shallow] 
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -31,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+import harness
 import numpy as np
 import torch
 from scipy.stats import spearmanr
@@ -135,7 +135,7 @@ def screen_effect(log_std: np.ndarray, rejected: np.ndarray, top5: np.ndarray, t
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "bench_surrogate", out=None)
     ap.add_argument("--table", type=Path, default=None,
                     help="scored replay table (CSV or JSON); default benchmarks/data/SPACE-TASK.csv")
     ap.add_argument("--space", default="x-gated")
@@ -143,8 +143,6 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=30)
     ap.add_argument("--surrogate", default="{}", help='surrogate options as JSON, e.g. \'{"kappa": 0.5}\'')
     ap.add_argument("--variants", default="[]", help="JSON list of further surrogate options to compare")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="default benchmarks/results/bench_surrogate.json (bench_surrogate_TASK.json off mnist1d)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     table_path = args.table or ROOT / "data" / f"{args.space}-{args.task}.csv"
@@ -257,8 +255,7 @@ def main() -> None:
                       "log_std_last_failed_auc": 0.96, "random_top5": 15, "surrogate_top5": 10,
                       "surrogate_top5_ratio": 0.67},
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    harness.save(args.out, result, args, quiet=True)
     print(json.dumps({k: v for k, v in result.items() if k != "replay_runs"}, indent=2))
 
 

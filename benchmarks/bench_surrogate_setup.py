@@ -28,7 +28,6 @@ Run: ``nice -n 10 python benchmarks/bench_surrogate_setup.py [--pool 60]``; prin
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import random
@@ -36,6 +35,7 @@ import statistics
 import time
 from pathlib import Path
 
+import harness
 import numpy as np
 import torch
 
@@ -168,13 +168,12 @@ def resnet_ratio(args) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.parser(__doc__, "surrogate_setup")
     parser.add_argument("--pool", type=int, default=60)
     parser.add_argument("--train", type=int, default=15, help="members the forest is fitted on")
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resnet-members", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "surrogate_setup.json")
     args = parser.parse_args()
     torch.set_num_threads(1)
     began = time.perf_counter()
@@ -197,8 +196,7 @@ def main() -> None:
     r = out["resnet_bn_80_steps"]
     print(f"\nmnist1d-resnet steps=80: set-up / budget: full {r['full_setup_ratio_to_budget']:.2f} -> "
           f"{r['chosen_plan']} {r['chosen_setup_ratio_to_budget']:.2f}\n  {r['plan_line']}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=1, default=float) + "\n")
+    harness.save(args.out, out, args, indent=1, default=float, quiet=True)
     print(f"\nwrote {args.out} ({out['seconds']:.0f} s)")
 
 

@@ -11,11 +11,10 @@ benchmarks/results/user_timeout.json.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
-from pathlib import Path
+
+import harness
 
 from actsearch.evaluators.user import UserTask
 
@@ -34,9 +33,8 @@ def silent(act, seed, report):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = harness.parser(__doc__, "user_timeout", repeats=5)
     parser.add_argument("--limit", type=float, default=0.5)
-    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     UserTask(lambda act, seed, report: 1.0, "warm-up").evaluate_seed("relu", 0)  # imports, parsing
     out = {"limit_s": args.limit, "repeats": args.repeats, "machine": "shared 2-core CPU"}
@@ -51,10 +49,7 @@ def main() -> None:
                      "statuses": sorted(statuses)}
         print(f"{name:>8}: timeout after {statistics.median(ratios):.3f}x the limit (max {max(ratios):.3f}x), "
               f"statuses {sorted(statuses)}")
-    path = Path(__file__).parent / "results" / "user_timeout.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"saved {path}")
+    harness.save(args.out, out, args)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ Results are merged by task into ``benchmarks/results/calibration.json``; the pan
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,6 +25,7 @@ import statistics
 import time
 from pathlib import Path
 
+import harness
 import torch
 
 from actsearch.evaluators import evaluate, get_task
@@ -72,10 +72,9 @@ def calibrate(task: str, seeds: int, reference_s: float) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = harness.parser(__doc__, "calibration", out=OUT)
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--seeds", type=int, default=5)
-    ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     torch.set_num_threads(1)
     ref = evaluate("relu", "mnist1d", seeds=(0,))
@@ -95,8 +94,7 @@ def main() -> None:
             "machine": f"{platform.machine()} {os.cpu_count()} cpus; shared with other jobs (read seconds as ratios)",
             "torch": torch.__version__,
         })
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(saved, indent=2) + "\n")
+        harness.save(path, saved, args, quiet=True)  # after every task: a killed run keeps what it measured
     print(f"saved {path}")
 
 

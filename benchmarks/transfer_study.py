@@ -28,13 +28,13 @@ Scores are one seed each: differences below ~0.01 (about one ReLU seed spread) a
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import harness
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parent
@@ -154,7 +154,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = harness.parser(__doc__, "transfer", out=OUT)
     ap.add_argument("--measure", action="store_true", help="measure the baselines' seed-0 rows still missing")
     ap.add_argument("--arch", action="append", help="only these architectures (repeatable; default: every table)")
     args = ap.parse_args(argv)
@@ -166,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     baselines = measure(archs) if args.measure else (
         json.loads(BASELINES_FILE.read_text()) if BASELINES_FILE.is_file() else {})
     result = study(archs, baselines)
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+    harness.save(args.out, result, args, indent=1, quiet=True)
     print(markdown(result))
-    print(f"-> {OUT}", file=sys.stderr)
+    print(f"-> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -40,7 +40,7 @@ def run_with_progress(candidates: list[tuple[str, Any]], task: Any, seeds: list[
 
     from actsearch.evaluators import evaluate
 
-    per_seed = max(1, int(getattr(task.config, "checkpoints", 1) or 1))
+    per_seed = task.checkpoints
     results = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True, disable=quiet) as bar:
@@ -64,7 +64,7 @@ def _check_memory(task: Any, seeds: int) -> None:
     """A built-in task whose seeds train as one stacked network needs memory for all of them."""
     from actsearch.evaluators.tasks import check_memory
 
-    check_memory(task, seeds if getattr(getattr(task, "config", None), "batched", False) else 1)
+    check_memory(task, seeds if task.batched else 1)
 
 
 def result_json(label: str, task: str, res: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ a live view shows progress, candidates per minute, failures and the current top 
 plain line per candidate. Ctrl-C stops (exit 130) and ``resume D`` continues where it stopped: it
 is the one way to continue a run (``search`` into a directory that holds one says so and stops).
 ``search --preset rediscover|discover [--smoke]`` runs a whole pipeline instead
-(:mod:`actsearch.search.runner.pipelines`); ``resume D [--workers K] [--address A]`` continues it
+(:mod:`actsearch.search.pipelines`); ``resume D [--workers K] [--address A]`` continues it
 too (its budget is its plan, so ``--budget`` is refused; it always logs one plain line per
 candidate, so ``--plain`` changes nothing).
 """
@@ -39,16 +39,18 @@ from actsearch.errors import UserError
 from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
 from actsearch.results.records import REFERENCES
 from actsearch.results.text import CELL_CHARS, shown
-from actsearch.search.runner.pipelines import PRESETS as PIPELINE_PLANS
+from actsearch.search.pipelines import pipeline_names
 from actsearch.search.runner.study import StudyEvent
-from actsearch.search.searchers import SEARCHERS
+from actsearch.search.searchers import ENTRY_POINT_GROUP, SEARCHERS
 from actsearch.search.space import PRESETS
 
 PACK_OPTION = typer.Option(
     None, "--pack", min=1,
     help="candidates one worker trains together as one stacked network (default: 8 candidate-seeds on "
          "tasks that batch, e.g. 8 one-seed candidates; 1 with --scheduler asha or on other tasks)")
-PIPELINES = tuple(p for p in PIPELINE_PLANS if not p.endswith("-smoke"))  # --smoke picks NAME-smoke
+SEARCHER_HELP = (f"{', '.join(SEARCHERS)}, an installed package's ({ENTRY_POINT_GROUP!r} entry points; "
+                 "`actsearch searchers` lists them) or package.module:Class")
+PIPELINES = tuple(p for p in pipeline_names() if not p.endswith("-smoke"))  # --smoke picks NAME-smoke
 
 
 class Progress:
@@ -171,7 +173,7 @@ def register(app: typer.Typer) -> None:
     @app.command("search")
     def search_cmd(
         space: str | None = typer.Option(None, "--space", help=f"space preset ({', '.join(PRESETS)}) or TOML file"),
-        searcher: str = typer.Option("evolution", "--searcher", help=", ".join(SEARCHERS)),
+        searcher: str = typer.Option("evolution", "--searcher", help=SEARCHER_HELP),
         option: list[str] | None = typer.Option(
             None, "--option", "-O",
             help="a searcher option, NAME=VALUE (repeatable), e.g. population_size=20 or temperature=0"),
@@ -220,12 +222,9 @@ def register(app: typer.Typer) -> None:
             raise UserError("--smoke needs --preset")
         if space is None or budget is None:
             raise UserError("--space and --budget are required (or --preset)")
-        if task.startswith("table:"):  # workers may run elsewhere: give them an absolute path
-            task = "table:" + str(Path(task[len("table:"):]).resolve())
-        elif task.startswith("panel:"):  # the same for a panel's table members
-            from actsearch.evaluators.panel import absolute
+        from actsearch.evaluators.reference import located
 
-            task = absolute(task)
+        task = located(task)  # workers may run elsewhere: tables (a panel's too) as absolute paths
         refs = tuple(r.strip() for r in references.split(",") if r.strip())
         _check_references(refs)
         spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
@@ -235,6 +234,17 @@ def register(app: typer.Typer) -> None:
                           time_limit_s=time_limit, prescreen=prescreen, searcher_options=parse_options(option),
                           pack=pack, ship=tuple(str(p) for p in ship or ()))
         _run(spec, run_dir or _default_run_dir(space, searcher, task, seed), False, plain)
+
+    @app.command("searchers")
+    def searchers_cmd() -> None:
+        """List the searchers --searcher takes: built-in, and installed packages' (entry points of
+        'actsearch.searchers'), with where each comes from."""
+        from actsearch.search.searchers import searcher_origins
+
+        origins = searcher_origins()
+        width = max(map(len, origins))
+        for name, origin in origins.items():
+            print(f"{name:<{width}}  {origin}")
 
     @app.command("resume")
     def resume_cmd(
@@ -293,10 +303,10 @@ def register(app: typer.Typer) -> None:
 
 def _run_preset(name: str, run_dir: Path, workers: int, resume: bool, address: str | None) -> None:
     """Run a preset (its log is one plain line per candidate: ``--plain`` is how it always prints)."""
-    from actsearch.search.runner.pipelines import run_preset
+    from actsearch.search.pipelines import run_pipeline
 
-    summary = run_preset(name, run_dir, workers=workers, resume=resume, address=address,
-                         log=lambda line: print(line, flush=True))
+    summary = run_pipeline(name, run_dir, workers=workers, resume=resume, address=address,
+                           log=lambda line: print(line, flush=True))
     if summary["interrupted"]:
         print(f"interrupted; continue with: actsearch resume {run_dir}", file=sys.stderr)
         raise typer.Exit(130)

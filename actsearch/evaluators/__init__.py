@@ -7,18 +7,21 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     task = get_task("mnist1d", steps=500); task.evaluate_seed(act, seed=0)  # EvalResult
     evaluate_pack(["swish", "relu"], "mnist1d", seeds=range(5))  # one CandidateResult each
 
-Modules: ``protocol`` (the public Task protocol and ``TaskProbe``), ``lookup`` (``get_task``: one
-name → one Task), ``tasks`` (configs and
-registry), ``task`` (Task classes), ``settings`` (``NAME=VALUE`` parsing and typed, range-checked ``--set`` overrides),
-``model_task`` (``ModelTask``: the user's network in actsearch's loop), ``user`` (full-control
-``fn(act, seed, report)`` tasks and ``@task``), ``resolve`` (FILE.py:NAME, module:NAME, entry
-points; source hashes), ``swap`` (``swap_activations``) and ``swapcheck`` (what its
-forward reading finds), ``data`` / ``cifar`` (data sets),
-``models`` (child networks), ``archs`` (the transfer networks: 1-D CNN, layer-norm ResNet, ViT),
-``train`` (budgeted loop), ``ensemble`` and ``batched`` (seeds and candidates trained as one
-stacked network), ``toy`` (XOR, teacher-student), ``metrics`` (dead-neuron rate, prediction
-difference), ``candidate``, ``scoring`` (``evaluate``, ``evaluate_pack``), ``table``
-(``table:FILE`` replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks).
+Modules: ``task`` (the :class:`Task` base: everything the engine asks of a task, with its
+defaults; ``ClassificationTask``, ``ToyTask``), ``protocol`` (the public protocol and
+``TaskProbe``), ``reference`` (a task reference parsed once: ``TaskRef`` of a ``TaskKind``, its
+canonical form), ``registry`` (``@register_task``; light) and ``builtin/`` (one module per family
+of built-in tasks, each registering itself), ``catalog`` (names and one-liners for help texts,
+derived from the registry), ``tasks`` (a built-in task built and checked; memory estimates),
+``lookup`` (``get_task``: one reference → one Task), ``settings`` (``NAME=VALUE`` parsing and
+typed, range-checked ``--set`` overrides), ``model_task`` (``ModelTask``: the user's network in
+actsearch's loop), ``user`` (full-control ``fn(act, seed, report)`` tasks and ``@task``),
+``resolve`` (FILE.py:NAME, module:NAME, entry points; source hashes), ``table`` (``table:FILE``
+replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks, any tasks as
+members), ``swap`` (``swap_activations``) and ``swapcheck``, ``data`` / ``cifar`` (data sets),
+``models`` and ``archs`` (child networks), the training loop and its stacked engines, ``toy`` and
+``regression`` (toy tasks), ``metrics``, ``candidate``, ``scoring`` (``evaluate``,
+``evaluate_pack``).
 """
 
 from __future__ import annotations
@@ -33,8 +36,12 @@ _LAZY = {
     "evaluate_pack": "actsearch.evaluators.scoring",
     "get_task": "actsearch.evaluators.lookup",
     "TASKS": "actsearch.evaluators.tasks",
-    "TaskError": "actsearch.evaluators.task",
+    "TaskError": "actsearch.evaluators.errors",
     "Task": "actsearch.evaluators.task",
+    "register_task": "actsearch.evaluators.registry",
+    "TaskRef": "actsearch.evaluators.reference",
+    "TaskKind": "actsearch.evaluators.reference",
+    "parse_reference": "actsearch.evaluators.reference",
     "as_candidate": "actsearch.evaluators.candidate",
     "TaskProtocol": "actsearch.evaluators.protocol",
     "TaskProbe": "actsearch.evaluators.protocol",

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from actsearch.evaluators.task import TaskError
+from actsearch.evaluators.errors import TaskError
 from actsearch.limits import MEMORY_FRACTION
 
 FLOAT_BYTES = 4  # float32

@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 from actsearch.evaluators.data import Split, memoised
-from actsearch.evaluators.task import TaskError
+from actsearch.evaluators.errors import TaskError
 
 RECORD = 1 + 3 * 32 * 32
 TRAIN_FILES = [f"data_batch_{i}" for i in range(1, 6)]
@@ -134,3 +135,12 @@ def cifar10(data_dir: str | Path | None, val_size: int = 5000, train_size: int |
                      xte, torch.from_numpy(y_te), 10)
 
     return memoised(("cifar10", str(folder.resolve()), val_size, train_size), load)
+
+
+def crop_flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Random horizontal flips per image and one random 4-pixel-padded crop shift per batch (the
+    ``cifar10`` task's augmentation)."""
+    flip = (torch.rand(len(x), generator=gen) < 0.5).to(x.device).view(-1, 1, 1, 1)
+    x = torch.where(flip, x.flip(3), x)
+    i, j = (int(v) for v in torch.randint(0, 9, (2,), generator=gen))
+    return F.pad(x, (4, 4, 4, 4))[:, :, i:i + x.shape[2], j:j + x.shape[3]]

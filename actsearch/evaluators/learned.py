@@ -14,10 +14,9 @@ found by type after training (so a head activation and a module the user's build
 too). Their constants: a compiled candidate's named constants; any other module's own parameters
 (``nn.PReLU``'s ``weight``). A candidate without constants stores none.
 
-The stacked trainers hold every member's constants in stacked tensors; :func:`of_pack` reads each
-member's own slice: a :class:`~actsearch.evaluators.ensemble.StackedMLP` group's (S,)-shaped
-views per activation layer, a :class:`~actsearch.evaluators.stacked.StackedNet` stack's stacked
-parameters under the candidate modules' paths.
+The stacked engines hold every member's constants in stacked tensors; each reads its members' own
+slices into :func:`metrics` (``learned()`` of :class:`~actsearch.evaluators.stacked_mlp.StackedMLP`
+and :class:`~actsearch.evaluators.stacked.StackedNet`).
 """
 
 from __future__ import annotations
@@ -29,9 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from actsearch.evaluators.ensemble import StackedMLP
 from actsearch.evaluators.result import LEARNED, LEARNED_SD
-from actsearch.evaluators.stacked import StackedNet
 from actsearch.grammar.compile import ActivationModule
 
 Values = dict[str, list[torch.Tensor]]  # constant name -> its tensors, one per activation instance
@@ -41,7 +38,7 @@ def _kind(module: nn.Module) -> tuple[type, str | None]:
     return type(module), module.text if isinstance(module, ActivationModule) else None
 
 
-def _names(module: nn.Module) -> list[str]:
+def constant_names(module: nn.Module) -> list[str]:
     """The names of a candidate module's learned constants."""
     if isinstance(module, ActivationModule):
         return list(module.names)
@@ -74,7 +71,7 @@ def of_modules(modules: Iterable[nn.Module]) -> dict[str, float]:
     """The learned-constant metrics of these activation instances."""
     values: Values = {}
     for module in modules:
-        for name in _names(module):
+        for name in constant_names(module):
             values.setdefault(name, []).append(getattr(module, name))
     return metrics(values)
 
@@ -82,27 +79,6 @@ def of_modules(modules: Iterable[nn.Module]) -> dict[str, float]:
 def of_network(model: nn.Module, made: Sequence[nn.Module]) -> dict[str, float]:
     """The learned-constant metrics of the candidate's modules inside a trained ``model``."""
     return of_modules(m for _, m in candidate_modules(model, made))
-
-
-def of_pack(net: StackedMLP | StackedNet) -> list[dict[str, float]]:
-    """Per member row of a trained stacked network: its own learned-constant metrics."""
-    rows: list[dict[str, float]] = []
-    if isinstance(net, StackedMLP):
-        for group in net.groups:
-            for row in range(group.stop - group.start):
-                rows.append(metrics({name: [layer[name][row] for layer in group.consts]
-                                     for name in group.form.names}))
-        return rows
-    for stack in net.stacks:
-        found = candidate_modules(stack.models[0], stack.acts[0])
-        keys = [(name, f"{path}.{name}" if path else name) for path, m in found for name in _names(m)]
-        for row in range(stack.stop - stack.start):
-            values: Values = {}
-            for name, key in keys:
-                if key in stack.params:
-                    values.setdefault(name, []).append(stack.params[key][row])
-            rows.append(metrics(values))
-    return rows
 
 
 class Recorder:

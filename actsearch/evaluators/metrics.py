@@ -1,6 +1,7 @@
 """Metrics from the activation literature, computed on trained child networks.
 
 - :func:`evaluate_split`: loss and accuracy (and predictions) in batches, without gradients;
+  :func:`evaluate_members` the same for each member of a stacked network (:class:`MemberScores`);
 - :func:`dead_neuron_rate`: the "dynamic dead neuron rate" (AP: Selective Activation for
   De-sparsifying Pruned Neural Networks, 2022) — the fraction of hidden units whose activation
   derivative is zero for every validation sample, with f′ taken by autograd at the unit's actual
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -21,6 +23,16 @@ from torch.nn import functional as F
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs, targets) -> mean loss
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]  # (outputs, targets) -> score, higher is better
+
+
+class MemberScores(NamedTuple):
+    """Per member of a trained engine: mean loss, score (accuracy unless the task says otherwise) and
+    predicted classes (row k is member k's; an (M, N) tensor for a stack, a list for one network
+    with None where its outputs are not class scores)."""
+
+    losses: list[float]
+    scores: list[float]
+    preds: torch.Tensor | list[torch.Tensor | None]
 
 
 @torch.no_grad()
@@ -56,6 +68,26 @@ def _classification_split(model: nn.Module, x: torch.Tensor, y: torch.Tensor, ba
     pred = torch.cat(preds) if preds else torch.empty(0, dtype=torch.long)
     n = max(len(y), 1)
     return loss / n, (pred == y).float().sum().item() / n, pred.cpu()
+
+
+@torch.no_grad()
+def evaluate_members(forward: Callable[[torch.Tensor], torch.Tensor], members: int, x: torch.Tensor,
+                     y: torch.Tensor, batch: int = 1000) -> MemberScores:
+    """Per member of a stacked network (``forward``: (N, …) -> (M, N, classes)): mean cross-entropy,
+    accuracy, and predicted classes (an (M, N) tensor) on the shared (x, y)."""
+    n = max(len(y), 1)
+    loss = [0.0] * members
+    preds = []
+    for i in range(0, len(y), batch):
+        out = forward(x[i:i + batch]).float()
+        yb = y[i:i + batch]
+        chunk = F.cross_entropy(out.reshape(-1, out.shape[-1]), yb.repeat(members), reduction="none")
+        for k, v in enumerate(chunk.view(members, -1).sum(1).tolist()):
+            loss[k] += v
+        preds.append(out.argmax(-1))
+    pred = torch.cat(preds, 1) if preds else torch.empty(members, 0, dtype=torch.long)
+    acc = [v / n for v in (pred == y).sum(1).tolist()]
+    return MemberScores([v / n for v in loss], acc, pred.cpu())
 
 
 def dead_neuron_rate(model: nn.Module, acts: Sequence[nn.Module], x: torch.Tensor) -> float:

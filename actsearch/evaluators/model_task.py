@@ -20,7 +20,6 @@ trial's GPU when it has one). Its settings are a :class:`ModelConfig`, overridab
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,10 +28,10 @@ import torch
 from torch import nn
 
 from actsearch.evaluators import data, models
+from actsearch.evaluators.builtin.common import TrainConfig
 from actsearch.evaluators.metrics import LossFn, MetricFn
 from actsearch.evaluators.settings import apply_overrides
-from actsearch.evaluators.task import ClassificationTask, TaskError
-from actsearch.evaluators.tasks import TrainConfig, _device
+from actsearch.evaluators.task import ClassificationTask, TaskError, config_device
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -90,7 +89,7 @@ class ModelTask(ClassificationTask):
         config = apply_overrides(name, ModelConfig, settings)
         split = _split(train, val, test)
         self._user_model = model
-        super().__init__(name, config, lambda cfg: split, self._make, device=_device, loss=loss, metric=metric)
+        super().__init__(name, config, lambda cfg: split, self._make, device=config_device, loss=loss, metric=metric)
 
     def _make(self, cfg: ModelConfig, act: models.ActFactory, gain: float | None) -> nn.Module:
         net = self._user_model(act)
@@ -102,19 +101,10 @@ class ModelTask(ClassificationTask):
                 models.init_hidden(layer, cfg.init, gain)
         return net
 
-    def with_settings(self, **overrides: Any) -> ModelTask:
-        """A copy with settings replaced (``--set NAME=VALUE``), typed and range-checked."""
-        if not overrides:
-            return self
-        other = copy.copy(self)
-        other.config = apply_overrides(self.name, ModelConfig, overrides, base=self.config)
-        other._moved = None
-        return other
-
     def check(self) -> None:
         """Build the network once and run it on two training examples: a wrong model or data shape
         is one line before anything starts, not a failure of every candidate."""
-        _device(self.config)  # a GPU asked for where there is none
+        config_device(self.config)  # a GPU asked for where there is none
         split = self._load(self.config)
         try:
             with torch.no_grad():

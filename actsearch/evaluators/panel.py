@@ -54,11 +54,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actsearch.evaluators.catalog import PANELS
+from actsearch.evaluators.catalog import PANELS  # noqa: F401 - the named panels, run here
+from actsearch.evaluators.protocol import TaskProbe
+from actsearch.evaluators.resolve import PANEL_PREFIX, TaskRef
 from actsearch.evaluators.result import ERROR, LEARNED, OK, PANEL_SCORE, PANEL_Z, EvalResult
-from actsearch.evaluators.task import TaskError
+from actsearch.evaluators.task import Task, TaskError
 
-PREFIX = "panel:"
+PREFIX = PANEL_PREFIX
 AGGREGATES = ("mean", "min")
 REF_MEAN, REF_SD = "panel.ref_mean/", "panel.ref_sd/"
 
@@ -92,35 +94,24 @@ class Reference:
 
 def member_names(spec: str) -> tuple[str, ...]:
     """The members of ``A,B,C`` or of a named panel (checked: at least one, no duplicates, no panels)."""
-    names = PANELS.get(spec.strip()) or tuple(t.strip() for t in spec.split(",") if t.strip())
-    if not names:
-        raise TaskError(f"panel {spec!r} names no task; write panel:A,B or one of: {', '.join(PANELS)}")
-    dup = next((n for n in names if names.count(n) > 1), None)
-    if dup:
-        raise TaskError(f"panel {spec!r} names {dup!r} twice")
-    if any(n.startswith(PREFIX) for n in names):
-        raise TaskError(f"panel {spec!r}: a panel cannot be a member of a panel")
-    return names
+    from actsearch.evaluators.resolve import parse_reference
+
+    return parse_reference(PREFIX + spec).member_names
 
 
 def absolute(name: str) -> str:
     """The panel name with its ``table:`` members' paths made absolute (for workers elsewhere)."""
-    spec = name[len(PREFIX):]
-    if spec.strip() in PANELS:
-        return name
-    out = [("table:" + str(Path(n[6:]).resolve())) if n.startswith("table:") else n for n in member_names(spec)]
-    return PREFIX + ",".join(out)
+    from actsearch.evaluators.resolve import parse_reference
+
+    return parse_reference(name).located
 
 
-def _split_overrides(names: tuple[str, ...], overrides: dict[str, Any]) -> tuple[dict, dict[str, dict]]:
-    """Panel settings, and each member's own overrides."""
-    from actsearch.evaluators.tasks import default_config
-
+def _split_overrides(names: tuple[str, ...], fields: dict[str, set[str]],
+                     overrides: dict[str, Any]) -> tuple[dict, dict[str, dict]]:
+    """Panel settings, and each member's own overrides (``fields``: each member's setting names)."""
     own = {f.name for f in dataclasses.fields(PanelConfig) if f.init} - {"tasks"}
     panel: dict[str, Any] = {}
     members: dict[str, dict[str, Any]] = {n: {} for n in names}
-    fields = {n: ({f.name for f in dataclasses.fields(default_config(n))} if not n.startswith("table:") else set())
-              for n in names}
     for key, value in overrides.items():
         task, dot, setting = key.rpartition(".")
         if dot and task in members:
@@ -139,42 +130,47 @@ def _split_overrides(names: tuple[str, ...], overrides: dict[str, Any]) -> tuple
     return panel, members
 
 
-
-def _batches(task: Any, cand: Any) -> bool:
-    """Whether a member task trains ``cand``'s seeds as one stacked network (a task without the
-    ``batchable`` method, e.g. a user's, never does)."""
-    batchable = getattr(task, "batchable", None)
-    return batchable is not None and bool(batchable(cand))
-
-class PanelTask:
+class PanelTask(Task):
     """Trains a candidate on each member task and scores it by the aggregate of normalised scores."""
 
-    def __init__(self, spec: str, *, build: Callable[..., Any], **overrides: Any) -> None:
-        """``build(name, **settings)`` makes a member task (the lookup passes its ``get_task``)."""
+    def __init__(self, ref: TaskRef | str, *, build: Callable[..., Task], **overrides: Any) -> None:
+        """``ref``: the parsed ``panel:...`` reference (or its text); ``build(ref, **settings)`` makes a
+        member task (the lookup passes its ``get_task``)."""
+        from actsearch.evaluators.resolve import TABLE, parse_reference
         from actsearch.evaluators.settings import apply_overrides
 
-        get_task = build
-        names = member_names(spec)
-        for n in names:
-            if not n.startswith("table:"):
-                get_task(n)  # an unknown name fails here, with the list of tasks
-        panel, member_overrides = _split_overrides(names, overrides)
-        self.config = apply_overrides("panel", PanelConfig, panel, base=PanelConfig(tasks=",".join(names)))
+        ref = ref if isinstance(ref, TaskRef) else parse_reference(ref if ref.startswith(PREFIX) else PREFIX + ref)
+        self._build_member, self._overrides = build, dict(overrides)
+        names = ref.member_names
+        defaults = {m.text: build(m) for m in ref.members}  # an unknown name fails here, with the list of tasks
+        fields = {n: set() if m.kind is TABLE else {f.name for f in dataclasses.fields(t.config)}
+                  for (n, t), m in zip(defaults.items(), ref.members, strict=True)}
+        panel, member_overrides = _split_overrides(names, fields, overrides)
+        config = apply_overrides("panel", PanelConfig, panel, base=PanelConfig(tasks=",".join(names)))
+        super().__init__(PREFIX + ref.target, config)
         if self.config.aggregate not in AGGREGATES:
             raise TaskError(f"panel: aggregate must be one of {', '.join(AGGREGATES)}, got {self.config.aggregate!r}")
         if self.config.reference:  # before any member trains: a missing, special or huge file is one line
             _reference_file(self.config.reference)
-        self.names = names
-        self.members = [get_task(n, **member_overrides[n]) for n in names]
-        self.name = PREFIX + spec
-        self._per = [max(1, int(getattr(t.config, "checkpoints", 1) or 1)) for t in self.members]
+        self.ref, self.names = ref, names
+        self.members = [build(m, **member_overrides[m.text]) if member_overrides[m.text] else defaults[m.text]
+                        for m in ref.members]
+        self._per = [t.checkpoints for t in self.members]
         self.config.checkpoints = sum(self._per)
         self.summary_keys = tuple(p + n for n in names for p in (PANEL_SCORE, PANEL_Z))
         self._refs: dict[str, Reference] | None = None
-        first = next((t for t in self.members if hasattr(t, "_build")), None)
-        self.build_model = None if first is None else (lambda factory: first._build(first.config, factory, None))
-        if first is not None:
-            self.sample_batch = lambda n: _batch(first, n)
+
+    def probe(self) -> TaskProbe | None:
+        """The network and data of the first member that has a probe (the pre-screen and the
+        surrogate's features), with the proxy's default learning rate and batch size."""
+        first = next((p for p in (t.probe() for t in self.members) if p is not None), None)
+        return None if first is None else TaskProbe(first.build, first.inputs, first.targets)
+
+    def with_settings(self, **overrides: Any) -> PanelTask:
+        """The panel with more settings (the panel's own, or its members')."""
+        if not overrides:
+            return self
+        return PanelTask(self.ref, build=self._build_member, **{**self._overrides, **overrides})
 
     def __repr__(self) -> str:
         return f"PanelTask({self.name!r})"
@@ -196,7 +192,7 @@ class PanelTask:
     def batchable(self, cand: Any) -> bool:
         """Whether a member trains ``cand``'s seeds as one stacked network (then :meth:`run_pack`
         trains the seeds member by member, all at once on such a member)."""
-        return any(_batches(t, cand) for t in self.members)
+        return any(t.batchable(cand) for t in self.members)
 
     def run_pack(self, cands: Any, seeds: Any, *, reports: Any = None, threads: int = 1,
                  time_limit_s: float | None = None) -> list[list[tuple[EvalResult, None]]]:
@@ -231,7 +227,7 @@ class PanelTask:
             left = [None if time_limit_s is None else max(0.0, time_limit_s - spent[i]) for i in live]
             t0 = time.perf_counter()
             packed = None
-            if packs and len(live) > 1 and _batches(task, cand):
+            if packs and len(live) > 1 and task.batchable(cand):
                 packed = task.run_pack([cand], [seeds[i] for i in live], reports=[hooks], threads=threads,
                                        time_limit_s=None if time_limit_s is None else min(left))
             if packed is not None:
@@ -262,9 +258,6 @@ class PanelTask:
                 done[i] = EvalResult(OK, score, seeds[i], spent[i], {**metrics[i], **pooled(constants[i])})
         return [(r, None) for r in done]
 
-    def evaluate_seed(self, candidate: Any, seed: int, **kw: Any) -> EvalResult:
-        return self.run_seed(candidate, seed, **kw)[0]
-
 
 def _normalised(report: Any, base: int, ref: Reference, min_sd: float) -> Any:
     """``report`` for one member: its checkpoint k is iteration ``base + k``, its score normalised."""
@@ -275,11 +268,6 @@ def _normalised(report: Any, base: int, ref: Reference, min_sd: float) -> Any:
         report(base + k, ref.normalise(score, min_sd))
 
     return hook
-
-
-def _batch(task: Any, n: int) -> tuple[Any, Any]:
-    split = task._load(task.config)
-    return split.x_train[:n], split.y_train[:n]
 
 
 def _activation(cand: Any) -> Any:
@@ -355,7 +343,7 @@ def _relu_runs(task: Any, seeds: int, threads: int) -> list[Any]:
     from actsearch.evaluators.candidate import as_candidate
 
     relu = as_candidate("relu")
-    if seeds > 1 and _batches(task, relu):
+    if seeds > 1 and task.batchable(relu):
         packed = task.run_pack([relu], list(range(seeds)), threads=threads)
         if packed is not None:
             return [result for result, _ in packed[0]]

@@ -8,10 +8,12 @@ optionally ``probe() -> TaskProbe | None``: a network builder and a batch for th
 the surrogate's features. A task without a probe gets the task-free Gaussian probe (the
 documented fallback; the search records which one it used).
 
-Built-in tasks (:class:`~actsearch.evaluators.task.Task` subclasses), the ``table:`` replay,
-:class:`~actsearch.evaluators.model_task.ModelTask` and a user's
-:func:`~actsearch.evaluators.user.task` function all satisfy :class:`TaskProtocol`; the
-conformance suite ``tests/evaluators/test_task_conformance.py`` checks each of them.
+The engine itself asks only :class:`~actsearch.evaluators.task.Task`, the base that declares every
+optional ability with its default; built-in tasks, the ``table:`` replay, panels,
+:class:`~actsearch.evaluators.model_task.ModelTask` and a user's :func:`~actsearch.evaluators.user.task`
+function are ``Task`` subclasses, and any other object offering this protocol is wrapped into one
+(:class:`~actsearch.evaluators.task.ProtocolTask`). The conformance suite
+``tests/evaluators/test_task_conformance.py`` checks each of them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from actsearch.evaluators.result import EvalResult
 
 ActFactory = Callable[[], nn.Module]
 Report = Callable[[int, float], None]
-REQUIRED = ("name", "config", "evaluate_seed", "run_seed")
 
 
 @dataclass
@@ -57,11 +58,5 @@ class TaskProtocol(Protocol):
 
 def is_task(obj: Any) -> bool:
     """True when ``obj`` offers the whole protocol (an instance, not a class)."""
-    return not isinstance(obj, type) and all(hasattr(obj, a) for a in REQUIRED) and \
-        callable(obj.evaluate_seed) and callable(obj.run_seed)
-
-
-def probe_of(task: Any) -> TaskProbe | None:
-    """The task's probe, or None when it has none (the caller then uses the Gaussian fallback)."""
-    probe = getattr(task, "probe", None)
-    return probe() if callable(probe) else None
+    return not isinstance(obj, type) and all(hasattr(obj, a) for a in ("name", "config", "evaluate_seed", "run_seed")) \
+        and callable(obj.evaluate_seed) and callable(obj.run_seed)

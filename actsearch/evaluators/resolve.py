@@ -35,35 +35,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from actsearch.evaluators.errors import TaskError
 from actsearch.evaluators.guard import ImportRefused, guarded_import
 from actsearch.evaluators.protocol import is_task
-from actsearch.evaluators.task import TaskError
+from actsearch.evaluators.reference import (  # noqa: F401 - the task reference, parsed once
+    BUILTIN,
+    ENTRY_POINT,
+    ENTRY_POINT_GROUP,
+    FILE,
+    MODULE,
+    PANEL,
+    PANEL_PREFIX,
+    TABLE,
+    TABLE_PREFIX,
+    TaskKind,
+    TaskRef,
+    entry_points,
+    parse_reference,
+)
+from actsearch.evaluators.task import Task, as_task_object
 
-ENTRY_POINT_GROUP = "actsearch.tasks"
-BUILTIN, TABLE, FILE, MODULE, ENTRY_POINT = "builtin", "table", "file", "module", "entry-point"
 # On a cluster's workers, JSON {driver's path: {dir, file, sha256}} of task files shipped with the
 # run (set by actsearch.search.runner.shipping through Ray's runtime environment): see shipped_copy.
 SHIPPED_VAR = "ACTSEARCH_SHIPPED_FILES"
 _FILES: dict[str, tuple[bytes, Any]] = {}  # absolute path -> (its source, the module imported from it)
-
-
-@dataclass(frozen=True)
-class TaskRef:
-    """A parsed task reference."""
-
-    kind: str  # builtin, table, file, module or entry-point
-    target: str  # the task name, the table / Python file (absolute), the module, or the entry point's value
-    attr: str | None = None  # the object's name inside the file or module
-    text: str = ""  # the reference as given
-
-    @property
-    def stable(self) -> str:
-        """The reference as a run store records it (files as absolute paths)."""
-        if self.kind == TABLE:
-            return f"table:{self.target}"
-        if self.kind in (FILE, MODULE):
-            return f"{self.target}:{self.attr}"
-        return self.text
 
 
 @dataclass
@@ -74,38 +69,6 @@ class TaskInfo:
     origin: str  # built-in, an entry point's package and value, or a file
     settings: dict[str, Any] = field(default_factory=dict)  # the default settings
     description: str = ""  # the first line of its settings' (or function's) docstring
-
-
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    return list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
-
-
-def parse_reference(text: str) -> TaskRef:
-    """What kind of reference ``text`` is (no file is read and nothing is imported)."""
-    from actsearch.evaluators.catalog import TASKS
-
-    if not isinstance(text, str) or not text.strip():
-        raise TaskError(f"a task is named by text, got {text!r}")
-    text = text.strip()
-    if text.startswith("table:"):
-        return TaskRef(TABLE, text[len("table:"):], None, text)
-    if text in TASKS:
-        return TaskRef(BUILTIN, text, None, text)
-    if ":" in text:
-        target, _, attr = text.rpartition(":")
-        if not attr.isidentifier() or not target:
-            raise TaskError(f"task reference {text!r}: expected FILE.py:NAME or package.module:NAME")
-        if target.endswith(".py") or "/" in target or "\\" in target:
-            return TaskRef(FILE, str(Path(target).expanduser().resolve()), attr, text)
-        if not all(part.isidentifier() for part in target.split(".")):
-            raise TaskError(f"task reference {text!r}: {target!r} is neither a .py file nor a module name")
-        return TaskRef(MODULE, target, attr, text)
-    for ep in _entry_points():
-        if ep.name == text:
-            return TaskRef(ENTRY_POINT, ep.value, None, text)
-    names = ", ".join(TASKS)
-    raise TaskError(f"unknown task {text!r}; expected one of {names}, table:FILE, panel:A,B, FILE.py:NAME, "
-                    f"module:NAME or an installed '{ENTRY_POINT_GROUP}' entry point (see actsearch tasks)")
 
 
 def _import_file(path: str) -> Any:
@@ -178,11 +141,12 @@ def _import_module(name: str) -> Any:
         raise TaskError(f"cannot import module {name}: {type(err).__name__}: {' '.join(str(err).split())[:200]}") from None
 
 
-def as_task(obj: Any, name: str, where: str) -> Any:
-    """``obj`` as a task: itself when it offers the protocol, a plain function wrapped as a
+def as_task(obj: Any, name: str, where: str) -> Task:
+    """``obj`` as a :class:`~actsearch.evaluators.task.Task`: itself, an object offering the protocol
+    wrapped as a :class:`~actsearch.evaluators.task.ProtocolTask`, a plain function wrapped as a
     :class:`~actsearch.evaluators.user.UserTask`, anything else refused in one line."""
-    if is_task(obj):
-        return obj
+    if isinstance(obj, Task) or is_task(obj):
+        return as_task_object(obj)
     if inspect.isclass(obj):
         raise TaskError(f"{where}: {name} is a class; name an instance of it (a task), or a function")
     if inspect.isfunction(obj) or inspect.ismethod(obj) or (callable(obj) and not isinstance(obj, type)):
@@ -193,7 +157,7 @@ def as_task(obj: Any, name: str, where: str) -> Any:
                     "@actsearch.task function or fn(act, seed, report))")
 
 
-def load(ref: TaskRef) -> Any:
+def load(ref: TaskRef) -> Task:
     """The task object a file, module or entry-point reference names (before settings)."""
     if ref.kind == FILE:
         module, where = _import_file(shipped_copy(ref.target)), ref.target
@@ -218,18 +182,10 @@ def _attr(module: Any, attr: str, where: str) -> Any:
     return obj
 
 
-def user_task(text: str, **overrides: Any) -> Any:
-    """A file, module or entry-point task with its settings replaced by ``overrides``."""
-    ref = parse_reference(text)
-    task = load(ref)
-    if overrides:
-        with_settings = getattr(task, "with_settings", None)
-        if with_settings is None:
-            raise TaskError(f"task {text} takes no settings (it has no with_settings); got {', '.join(overrides)}")
-        task = with_settings(**overrides)
-    check = getattr(task, "check", None)
-    if callable(check):
-        check()
+def user_task(ref: TaskRef, **overrides: Any) -> Task:
+    """A file, module or entry-point task with its settings replaced by ``overrides``, checked."""
+    task = load(ref).with_settings(**overrides)
+    task.check()
     return task
 
 
@@ -242,7 +198,9 @@ def reference_of(obj: Any, where: str = "run_search") -> str:
     run directly, a notebook) or nowhere is a one-line :class:`TaskError` saying how to name it."""
     as_task(obj, "task", where)  # not a task at all: the usual one-line refusal
     files = {id(module): path for path, (_, module) in _FILES.items()}
-    defined = getattr(getattr(obj, "fn", obj), "__module__", None)
+    from actsearch.evaluators.user import UserTask
+
+    defined = getattr(obj.fn if isinstance(obj, UserTask) else obj, "__module__", None)
     found: list[tuple[int, str, str]] = []  # (preference, module name, attribute)
     in_main = False
     for name, module in list(sys.modules.items()):
@@ -295,32 +253,25 @@ def source_hash(text: str) -> str | None:
 
 
 def stable_reference(text: str) -> str:
-    """The reference a run store records for ``text`` (files made absolute)."""
-    return parse_reference(text).stable
-
-
-def _describe(config: Any, doc: str | None) -> str:
-    lines = [ln.strip() for ln in (doc or type(config).__doc__ or "").strip().splitlines() if ln.strip()]
-    return lines[0] if lines else ""
+    """The reference a run store records for ``text`` (files made absolute): its canonical form."""
+    return parse_reference(text).canonical
 
 
 def known_tasks() -> list[TaskInfo]:
     """Every built-in task and every installed entry point, with where it comes from and its settings."""
     import dataclasses
 
-    from actsearch.evaluators.catalog import TASKS
+    from actsearch.evaluators.registry import entries
     from actsearch.evaluators.settings import as_dict
-    from actsearch.evaluators.tasks import _REGISTRY
 
-    infos = [TaskInfo(name, "built-in", dataclasses.asdict(config_type()), TASKS[name])
-             for name, (config_type, _) in _REGISTRY.items()]
+    infos = [TaskInfo(e.name, "built-in", dataclasses.asdict(e.defaults()), e.description) for e in entries()]
     infos.append(TaskInfo("table:FILE", "built-in (replay of a scored CSV/JSON table)", {}, "scores looked up by fingerprint"))
-    for ep in _entry_points():
+    for ep in entry_points():
         dist = getattr(ep, "dist", None)
         origin = f"entry point {ep.value}" + (f" ({dist.name})" if dist is not None else "")
         try:
             task = load(TaskRef(ENTRY_POINT, ep.value, None, ep.name))
-            infos.append(TaskInfo(ep.name, origin, as_dict(task.config), _describe(task.config, getattr(task, "__doc__", None))))
+            infos.append(TaskInfo(ep.name, origin, as_dict(task.config), task.describe()))
         except TaskError as err:
             infos.append(TaskInfo(ep.name, origin, {}, f"cannot load: {err}"))
     return infos
@@ -331,8 +282,8 @@ def describe(text: str) -> TaskInfo:
     from actsearch.evaluators.settings import as_dict
 
     ref = parse_reference(text)
-    if ref.kind in (BUILTIN, TABLE):
+    if ref.kind in (BUILTIN, TABLE, PANEL):
         return next((i for i in known_tasks() if i.name == text), TaskInfo(text, "built-in"))
     task = load(ref)
     origin = {FILE: f"file {ref.target}", MODULE: f"module {ref.target}", ENTRY_POINT: f"entry point {ref.target}"}
-    return TaskInfo(text, origin[ref.kind], as_dict(task.config), _describe(task.config, getattr(task, "__doc__", None)))
+    return TaskInfo(text, origin[ref.kind], as_dict(task.config), task.describe())

@@ -19,7 +19,7 @@ from typing import Any
 from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.metrics import prediction_difference
 from actsearch.evaluators.result import INVALID, OK, CandidateResult, EvalResult
-from actsearch.evaluators.task import Task
+from actsearch.evaluators.task import Task, as_task_object
 from actsearch.evaluators.train import Report
 
 SUMMARY_KEYS = ("val_acc", "test_acc", "val_loss", "test_loss", "train_loss", "dnr", "steps_per_s")
@@ -61,19 +61,18 @@ def evaluate_pack(candidates: Sequence[Any], task: str | Task, seeds: Iterable[i
     from actsearch.limits import check
 
     check("time_limit", time_limit_s, label="time_limit_s")
-    task_obj = get_task(task, **overrides) if isinstance(task, str) else task
+    task_obj = get_task(task, **overrides) if isinstance(task, str) else as_task_object(task)
     cands = [as_candidate(c, **(params or {})) for c in candidates]
     reports = list(reports) if reports is not None else [None] * len(cands)
     seeds = list(seeds)
-    per_seed = max(1, int(getattr(task_obj.config, "checkpoints", 1) or 1))
+    per_seed = task_obj.checkpoints
     hooks = [[_numbered(r, i * per_seed) for i in range(len(seeds))] for r in reports]
     out: list[list[tuple[EvalResult, Any]] | None] = [None] * len(cands)
     for c, cand in enumerate(cands):
         if cand.invalid:
             out[c] = [(EvalResult(INVALID, 0.0, s, 0.0, {}, f"trivial candidate: {cand.invalid}"), None)
                       for s in seeds]
-    batchable = getattr(task_obj, "batchable", None)
-    packed = [c for c, cand in enumerate(cands) if out[c] is None and batchable is not None and batchable(cand)]
+    packed = [c for c, cand in enumerate(cands) if out[c] is None and task_obj.batchable(cand)]
     if packed:
         # seed 0 reports live; the other seeds' reports follow when the pack ends, so the order of
         # the calls is that of the seed-by-seed path (ASHA's rungs see the same sequence)
@@ -88,9 +87,9 @@ def evaluate_pack(candidates: Sequence[Any], task: str | Task, seeds: Iterable[i
                     hook.flush()
     for c, cand in enumerate(cands):
         if out[c] is None:
-            out[c] = [_run_seed(task_obj, cand, seed, hooks[c][i], threads, time_limit_s)
+            out[c] = [task_obj.run_seed(cand, seed, report=hooks[c][i], threads=threads, time_limit_s=time_limit_s)
                       for i, seed in enumerate(seeds)]
-    return [fold(per, getattr(task_obj, "summary_keys", ())) for per in out]
+    return [fold(per, task_obj.summary_keys) for per in out]
 
 
 def _numbered(report: Report | None, base: int) -> Report | None:
@@ -117,15 +116,6 @@ class _Deferred:
         for k, score in self.calls:
             self.report(k, score)
         self.calls.clear()
-
-
-def _run_seed(task: Task, cand: Any, seed: int, report: Report | None, threads: int,
-              time_limit_s: float | None) -> tuple[EvalResult, Any]:
-    run_seed = getattr(task, "run_seed", None)
-    if run_seed is not None:
-        return run_seed(cand, seed, report=report, threads=threads, time_limit_s=time_limit_s)
-    # a task that only implements the contract (e.g. a lookup table)
-    return task.evaluate_seed(cand, seed, report=report, threads=threads, time_limit_s=time_limit_s), None
 
 
 def fold(per_seed: Sequence[tuple[EvalResult, Any]], extra_keys: Sequence[str] = ()) -> CandidateResult:

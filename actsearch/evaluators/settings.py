@@ -13,7 +13,7 @@ each value against :mod:`actsearch.limits`. :func:`settings_type` builds the dat
 task from its declared defaults.
 
 It sits on the lowest floor that needs it (evaluators and results, floor 2; the CLI above) and
-stays light: no torch (``TaskError``'s module is imported only to raise one).
+stays light: no torch.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def parse_assignments(items: list[str] | None, flag: str, *, numbers: bool = Fal
 
 # -- types: a task's settings dataclass --------------------------------------------------------------
 def _error(message: str) -> Exception:
-    from actsearch.evaluators.task import TaskError
+    from actsearch.evaluators.errors import TaskError
 
     return TaskError(message)
 

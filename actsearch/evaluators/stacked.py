@@ -1,9 +1,9 @@
-"""A stacked ensemble of any child network without batch norm, by ``torch.func``.
+"""M child networks of any shape without batch norm trained as one, by ``torch.func``.
 
-:class:`StackedNet` is :class:`~actsearch.evaluators.ensemble.StackedMLP`'s interface for the
-networks it cannot run (convolutions, normalised residual blocks, attention): each candidate's
-members — built one by one by the task's own builder, so each has the initialisation of its
-separate run — have their parameters and buffers stacked (``stack_module_state``: a leading
+:class:`StackedNet` is the :class:`~actsearch.evaluators.engine.Engine` for the networks that
+:class:`~actsearch.evaluators.stacked_mlp.StackedMLP` cannot run (convolutions, normalised
+residual blocks, attention): each candidate's members — built one by one by the task's own
+builder, so each has the initialisation of its separate run — have their parameters and buffers stacked (``stack_module_state``: a leading
 member dimension), and one ``vmap`` of ``functional_call`` over that candidate's network applies
 every member to its own rows. A candidate's learnable constants live inside its activation
 modules, so they are stacked parameters like the weights. Different candidates are different
@@ -28,7 +28,8 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 
-from actsearch.evaluators.metrics import dead_neuron_rate
+from actsearch.evaluators import learned
+from actsearch.evaluators.metrics import MemberScores, dead_neuron_rate, evaluate_members
 
 
 def is_vmappable(model: nn.Module) -> bool:
@@ -69,6 +70,8 @@ class Stack:
 
 class StackedNet:
     """M networks of one shape (one :class:`Stack` per candidate) trained as one network."""
+
+    stacked = True
 
     def __init__(self, models: Sequence[nn.Module], acts: Sequence[Sequence[nn.Module]],
                  counts: Sequence[int], input_dims: int) -> None:
@@ -134,6 +137,26 @@ class StackedNet:
             row += len(kept)
         self.stacks, self.members = stacks, row
         return index
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> MemberScores:
+        """Per member: mean cross-entropy, accuracy and predicted classes on the shared (x, y)."""
+        return evaluate_members(self.forward, self.members, x, y)
+
+    def learned(self) -> list[dict[str, float]]:
+        """Per member: the learned-constant metrics of its rows of the stacked parameters held by
+        the candidate's modules (found by their paths in the member's network)."""
+        rows: list[dict[str, float]] = []
+        for stack in self.stacks:
+            found = learned.candidate_modules(stack.models[0], stack.acts[0])
+            keys = [(name, f"{path}.{name}" if path else name)
+                    for path, module in found for name in learned.constant_names(module)]
+            for row in range(stack.stop - stack.start):
+                values: dict[str, list[torch.Tensor]] = {}
+                for name, key in keys:
+                    if key in stack.params:
+                        values.setdefault(name, []).append(stack.params[key][row])
+                rows.append(learned.metrics(values))
+        return rows
 
     def dead_neuron_rates(self, x: torch.Tensor) -> list[float]:
         """Per member: :func:`~actsearch.evaluators.metrics.dead_neuron_rate` of its own network

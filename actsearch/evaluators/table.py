@@ -12,7 +12,8 @@ header, or keys of each JSON object; JSON may be a list or ``{"rows": [...]}``):
     wall_s      seconds the original evaluation took    (optional)
     score_std   spread of the score over seeds          (optional; a panel reads relu's as its unit)
 
-A candidate whose fingerprint is not in the table is ``invalid``. Stored fingerprints are used
+A candidate whose fingerprint is not in the table is ``invalid``. A table has no network: the
+pre-screen and features use the Gaussian fallback (the base's ``probe()``). Stored fingerprints are used
 first; on a miss, fingerprints are recomputed once from the expressions, so a table outlives a
 change of the fingerprint scheme.
 """
@@ -27,7 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.evaluators.resolve import TABLE_PREFIX
 from actsearch.evaluators.result import INVALID, OK, STATUSES, EvalResult
+from actsearch.evaluators.task import Task
 
 
 class TableError(UserError):
@@ -80,13 +83,12 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
     return rows
 
 
-class TableTask:
+class TableTask(Task):
     """Scores candidates by fingerprint lookup in a table of scored candidates."""
 
     def __init__(self, path: str | Path) -> None:
         self.rows = read_rows(path)
-        self.name = f"table:{path}"
-        self.config = TableConfig(path=str(path), rows=len(self.rows))
+        super().__init__(f"{TABLE_PREFIX}{path}", TableConfig(path=str(path), rows=len(self.rows)))
         self._by_fp = {r["fingerprint"]: r for r in self.rows if r["fingerprint"]}
         self._recomputed = False
 
@@ -131,9 +133,11 @@ class TableTask:
     def run_seed(self, act: Any, seed: int, **kw: Any) -> tuple[EvalResult, None]:
         return self.evaluate_seed(act, seed, **kw), None
 
-    def probe(self) -> None:
-        """A table has no network: the pre-screen and features use the Gaussian fallback."""
-        return None
+    def with_settings(self, **overrides: Any) -> TableTask:
+        """A table takes no settings."""
+        if overrides:
+            raise TableError(f"task {self.name} takes no settings; got {', '.join(overrides)}")
+        return self
 
 
 def _fingerprint(act: Any) -> str | None:

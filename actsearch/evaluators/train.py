@@ -1,12 +1,28 @@
-"""The budgeted training loop for classification tasks, with failures recorded as results.
+"""The one training loop: the members of an engine trained on a budget, failures recorded as results.
 
-One call trains one child network with one seed: Adam, cosine learning-rate decay to 0 over
-``cfg.steps``, batches drawn with a generator seeded by the run seed (so a seed fixes the run on
-the CPU). It stops early, with a status instead of an exception, when the loss is NaN/inf or a
-weight is non-finite or larger than ``cfg.max_weight`` (``diverged``, with the step), or when the
-time limit passes (``timeout``). A few times per run it scores a validation subset and calls
-``report(checkpoint, accuracy)``. On a GPU it trains in bfloat16 autocast. A finished run's metrics
-hold the values its learnable constants reached (:mod:`actsearch.evaluators.learned`).
+:func:`train` trains the M members of an :class:`~actsearch.evaluators.engine.Engine` — one
+network, or a stack of them — for ``cfg.steps`` and gives each member what a separate run of its
+seed has: Adam (one fused Adam over the engine's tensors; Adam is elementwise, so each member's
+update is its own) with cosine learning-rate decay to 0, batches drawn with a generator seeded by
+the member's seed (drawn the same way whatever the engine, so a seed fixes the run on the CPU;
+``augment(x, generator)`` draws from that generator too), its own checks, checkpoint reports and
+final metrics.
+
+Failures are statuses, not exceptions. A member whose loss is NaN/inf, or one of whose weights is
+non-finite or larger than ``cfg.max_weight``, is recorded ``diverged`` at that step and dropped;
+the others go on with their optimizer state carried over. The members share one clock: the time
+limit is ``time_limit_s`` per member, as if they had run one by one, and when it passes every member
+still training is recorded ``timeout``. On a CPU the losses are checked every step; on a GPU at
+most :data:`LAZY_CHECK` steps apart and whenever the weights are checked (every
+:data:`WEIGHT_CHECK` steps, at checkpoints, at the end), so that a step does not wait for the
+device — a member's ``diverged`` step is that of its first non-finite loss either way.
+
+A few times per run each member scores a validation subset and its ``report(checkpoint, score)``
+is called. A finished member's metrics: validation / test / train score and loss, dead-neuron
+rate, steps, steps per second (member-steps, ``M × steps / training time``: comparable between
+engines), its checkpoints, the values its learnable constants reached
+(:mod:`actsearch.evaluators.learned`), and for a stack ``pack`` (M); its ``wall_s`` is its share
+(1/M) of the time.
 """
 
 from __future__ import annotations
@@ -14,35 +30,34 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from actsearch.evaluators import learned
 from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.data import Split
-from actsearch.evaluators.metrics import LossFn, MetricFn, dead_neuron_rate, evaluate_split
+from actsearch.evaluators.metrics import LossFn, MetricFn
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
+from actsearch.evaluators.single import SingleNetwork
+
+if TYPE_CHECKING:
+    from actsearch.evaluators.engine import Engine
 
 Report = Callable[[int, float], None]
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+Outcome = tuple[EvalResult, torch.Tensor | None]  # a member's result and its test predictions
 # The training code's numerics: bumped when the same settings and seed give other numbers (cached
 # ReLU references of panels are keyed by it). 3: the stacked MLP differentiated by hand, panel
 # references trained as the candidates are (stacked where the member batches).
 NUMERICS = 3
+LAZY_CHECK = 50  # on a GPU, steps between two checks of the losses at most
+WEIGHT_CHECK = 100  # steps between two checks of the weights (also at checkpoints and at the end)
 
 
 def cosine_lr(base: float, step: int, total: int) -> float:
     """Cosine decay from ``base`` at step 0 to 0 at step ``total``."""
     return base * 0.5 * (1.0 + math.cos(math.pi * min(step, total) / max(total, 1)))
-
-
-def weights_ok(model: nn.Module, limit: float) -> bool:
-    """True when every parameter is finite and no larger than ``limit`` in absolute value."""
-    with torch.no_grad():
-        return all(bool(p.isfinite().all()) and float(p.abs().max()) <= limit
-                   for p in model.parameters() if p.numel())
 
 
 def adam(model: nn.Module | Sequence[torch.Tensor], lr: float, weight_decay: float) -> torch.optim.Adam:
@@ -64,77 +79,162 @@ def checkpoint_steps(steps: int, checkpoints: int) -> dict[int, int]:
 
 def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, cfg: Any, seed: int, *,
                      report: Report | None = None, time_limit_s: float | None = None,
-                     augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-                     loss: LossFn | None = None, metric: MetricFn | None = None,
-                     ) -> tuple[EvalResult, torch.Tensor | None]:
-    """Train ``model`` on ``split`` for ``cfg.steps``; return the result and test predictions.
+                     augment: Augment | None = None, loss: LossFn | None = None, metric: MetricFn | None = None,
+                     ) -> Outcome:
+    """Train one network (``acts``: its hidden activation instances) with one seed: :func:`train`
+    of a :class:`~actsearch.evaluators.single.SingleNetwork`. ``loss`` / ``metric`` replace
+    cross-entropy / accuracy (a user's ``ModelTask``); the score is then the metric on the
+    validation split (``val_acc`` holds it)."""
+    engine = SingleNetwork(model, acts, loss=loss, metric=metric)
+    return train(engine, split, cfg, [seed], reports=[report], time_limit_s=time_limit_s, augment=augment)[0]
+
+
+def train(engine: Engine, split: Split, cfg: Any, seeds: Sequence[int], *,
+          reports: Sequence[Report | None] | None = None, time_limit_s: float | None = None,
+          augment: Augment | None = None, lazy: bool | None = None) -> list[Outcome]:
+    """Train the engine's members (member i has seed ``seeds[i]`` and ``reports[i]``) on ``split``;
+    one (result, test predictions) per member, in member order.
 
     ``cfg`` provides steps, batch_size, lr, weight_decay, checkpoints, report_subset, max_weight
-    and dnr_samples. ``acts`` are the hidden activation instances (for the dead-neuron rate).
-    ``loss`` / ``metric`` replace cross-entropy / accuracy (a user's ``ModelTask``); the score is
-    then the metric on the validation split (``val_acc`` holds it).
-    """
+    and dnr_samples (a task's config). ``lazy``: check the losses :data:`LAZY_CHECK` steps apart
+    (None: where the data is on a GPU)."""
     keep_freed_memory()
     start = time.perf_counter()
+    total = engine.members
+    if len(seeds) != total:
+        raise ValueError(f"{total} members need {total} seeds, got {len(seeds)}")
+    reports = list(reports) if reports is not None else [None] * total
     device = split.x_train.device
-    cuda = device.type == "cuda"
-    gen = torch.Generator().manual_seed(seed)
-    opt = adam(model, cfg.lr, cfg.weight_decay)
+    lazy = device.type == "cuda" if lazy is None else lazy
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    opt = adam(engine.parameters(), cfg.lr, cfg.weight_decay)
     marks = checkpoint_steps(cfg.steps, cfg.checkpoints)
-    n_train, sub = len(split.y_train), min(cfg.report_subset, len(split.y_val))
-    recent: list[torch.Tensor] = []
-    checkpoints: list[float] = []
+    sub = min(cfg.report_subset, len(split.y_val))
+    live = list(range(total))  # engine row -> member
+    checkpoints: list[list[float]] = [[] for _ in range(total)]
+    results: list[Outcome | None] = [None] * total
+    recent: list[torch.Tensor] = []  # the losses (M,) of the steps since the last check
+    deadline = None if time_limit_s is None else start + time_limit_s * total
+    extra = {"pack": total} if engine.stacked else {}
     train_start = time.perf_counter()
-    deadline = None if time_limit_s is None else start + time_limit_s
-    loss_fn = loss or F.cross_entropy
-    scored = {"loss": loss, "metric": metric}
 
-    def stopped(status: str, step: int, why: str) -> tuple[EvalResult, None]:
-        metrics = {"steps": step, "checkpoints": checkpoints}
-        return EvalResult(status, 0.0, seed, time.perf_counter() - start, metrics, why, step), None
+    def stop(member: int, status: str, step: int, why: str) -> None:
+        metrics = {"steps": step, "checkpoints": checkpoints[member], **extra}
+        wall = (time.perf_counter() - start) / total
+        results[member] = (EvalResult(status, 0.0, int(seeds[member]), wall, metrics, why, step), None)
 
-    model.train()
     for step in range(1, cfg.steps + 1):
         if deadline is not None and time.perf_counter() > deadline:
-            return stopped(TIMEOUT, step - 1, f"time limit {time_limit_s:g} s reached at step {step - 1}")
+            per = " per member" if engine.stacked else ""
+            for member in live:
+                stop(member, TIMEOUT, step - 1, f"time limit {time_limit_s:g} s{per} reached at step {step - 1}")
+            live = []
+            break
         for group in opt.param_groups:
             group["lr"] = cosine_lr(cfg.lr, step - 1, cfg.steps)
-        idx = torch.randint(n_train, (cfg.batch_size,), generator=gen).to(device)
-        xb, yb = split.x_train[idx], split.y_train[idx]
-        if augment is not None:
-            xb = augment(xb, gen)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
-            out = model(xb)
-        value = loss_fn(out.float(), yb)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
+        xb, yb = _batch(split, cfg.batch_size, [gens[m] for m in live], augment)
+        recent.append(engine.loss_backward(xb, yb))
         opt.step()
-        recent.append(value.detach())
-        if not cuda or len(recent) >= 50 or step in marks or step == cfg.steps:
-            if not bool(torch.stack(recent).isfinite().all()):
-                return stopped(DIVERGED, step, f"loss is not finite at step {step}")
+        weigh = step % WEIGHT_CHECK == 0 or step in marks or step == cfg.steps
+        failed: dict[int, tuple[int, str]] = {}  # row -> (step, why)
+        if not lazy or weigh or len(recent) >= LAZY_CHECK:
+            failed = _not_finite(recent, step)
             recent.clear()
-        if step % 100 == 0 or step in marks or step == cfg.steps:
-            if not weights_ok(model, cfg.max_weight):
-                return stopped(DIVERGED, step, f"weights exploded (> {cfg.max_weight:g}) at step {step}")
+        if weigh and len(failed) < len(live):
+            for row, ok in enumerate(engine.weights_ok(cfg.max_weight).tolist()):
+                if not ok and row not in failed:
+                    failed[row] = (step, f"weights exploded (> {cfg.max_weight:g}) at step {step}")
+        if failed:
+            for row, (at, why) in failed.items():
+                stop(live[row], DIVERGED, at, why)
+            alive = [row not in failed for row in range(len(live))]
+            live = [m for row, m in enumerate(live) if alive[row]]
+            if not live:
+                break
+            opt = _carry_over(opt, engine, engine.keep(alive), cfg)
         if step in marks:
-            _, acc, _ = evaluate_split(model, split.x_val[:sub], split.y_val[:sub], **scored)
-            checkpoints.append(acc)
-            if report is not None:
-                report(marks[step], acc)
+            scores = engine.evaluate(split.x_val[:sub], split.y_val[:sub]).scores
+            for row, score in enumerate(scores):
+                checkpoints[live[row]].append(score)
+            for row, score in enumerate(scores):
+                report = reports[live[row]]
+                if report is not None:
+                    report(marks[step], score)
     train_s = time.perf_counter() - train_start
 
-    val_loss, val_acc, _ = evaluate_split(model, split.x_val, split.y_val, **scored)
-    test_loss, test_acc, test_pred = evaluate_split(model, split.x_test, split.y_test, **scored)
-    train_loss, train_acc, _ = evaluate_split(model, split.x_train[:len(split.y_val)],
-                                              split.y_train[:len(split.y_val)], **scored)
-    if not all(math.isfinite(v) for v in (val_loss, test_loss, train_loss, val_acc)):
-        return stopped(DIVERGED, cfg.steps, "evaluation loss is not finite after training")
-    dnr = dead_neuron_rate(model, acts, split.x_val[:cfg.dnr_samples]) if acts else 0.0
-    metrics = {
-        "val_acc": val_acc, "val_loss": val_loss, "test_acc": test_acc, "test_loss": test_loss,
-        "train_acc": train_acc, "train_loss": train_loss, "dnr": dnr,
-        "steps": cfg.steps, "steps_per_s": cfg.steps / max(train_s, 1e-9), "checkpoints": checkpoints,
-        **learned.of_network(model, acts),
-    }
-    return EvalResult(OK, val_acc, seed, time.perf_counter() - start, metrics), test_pred
+    if live:
+        _final(engine, split, cfg, live, seeds, checkpoints, results, extra, start, train_s)
+    assert all(r is not None for r in results)  # every member ended: diverged, timed out or finished
+    return results  # type: ignore[return-value]
+
+
+def _batch(split: Split, size: int, gens: Sequence[torch.Generator], augment: Augment | None,
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each member's training batch (M, size, …), drawn with its own generator."""
+    n_train = len(split.y_train)
+    idx = torch.stack([torch.randint(n_train, (size,), generator=g) for g in gens]).to(split.x_train.device)
+    xb, yb = split.x_train[idx], split.y_train[idx]
+    if augment is not None:
+        parts = [augment(xb[row], g) for row, g in enumerate(gens)]
+        xb = parts[0].unsqueeze(0) if len(parts) == 1 else torch.stack(parts)
+    return xb, yb
+
+
+def _not_finite(recent: list[torch.Tensor], step: int) -> dict[int, tuple[int, str]]:
+    """The rows whose loss was not finite in one of the ``recent`` steps (the last is ``step``),
+    with the first such step."""
+    bad = ~torch.stack(recent).isfinite()  # (steps, M)
+    first = bad.int().argmax(0).tolist()
+    failed = {}
+    for row, hit in enumerate(bad.any(0).tolist()):
+        if hit:
+            at = step - len(recent) + 1 + first[row]
+            failed[row] = (at, f"loss is not finite at step {at}")
+    return failed
+
+
+def _final(engine: Engine, split: Split, cfg: Any, live: list[int], seeds: Sequence[int],
+           checkpoints: list[list[float]], results: list[Outcome | None], extra: dict[str, int],
+           start: float, train_s: float) -> None:
+    """The final metrics of the members still training, into ``results``."""
+    total = len(results)
+    val = engine.evaluate(split.x_val, split.y_val)
+    test = engine.evaluate(split.x_test, split.y_test)
+    n_val = len(split.y_val)
+    fit = engine.evaluate(split.x_train[:n_val], split.y_train[:n_val])
+    dnr = engine.dead_neuron_rates(split.x_val[:cfg.dnr_samples])
+    constants = engine.learned()
+    wall = (time.perf_counter() - start) / total
+    for row, member in enumerate(live):
+        seed = int(seeds[member])
+        if not all(math.isfinite(v) for v in (val.losses[row], test.losses[row], fit.losses[row], val.scores[row])):
+            metrics = {"steps": cfg.steps, "checkpoints": checkpoints[member], **extra}
+            results[member] = (EvalResult(DIVERGED, 0.0, seed, wall, metrics,
+                                          "evaluation loss is not finite after training", cfg.steps), None)
+            continue
+        metrics = {
+            "val_acc": val.scores[row], "val_loss": val.losses[row], "test_acc": test.scores[row],
+            "test_loss": test.losses[row], "train_acc": fit.scores[row], "train_loss": fit.losses[row],
+            "dnr": dnr[row], "steps": cfg.steps, "steps_per_s": total * cfg.steps / max(train_s, 1e-9),
+            "checkpoints": checkpoints[member], **extra, **constants[row],
+        }
+        results[member] = (EvalResult(OK, val.scores[row], seed, wall, metrics), test.preds[row])
+
+
+def _carry_over(opt: torch.optim.Optimizer, engine: Engine, index: list[torch.Tensor | None],
+                cfg: Any) -> torch.optim.Optimizer:
+    """A new Adam over the engine's new tensors holding the kept rows of the old one's state."""
+    old = [p for group in opt.param_groups for p in group["params"]]
+    new_opt = adam(engine.parameters(), cfg.lr, cfg.weight_decay)
+    new_params = iter(engine.parameters())
+    for p, idx in zip(old, index, strict=True):
+        if idx is None:
+            continue
+        q = next(new_params)
+        state = opt.state.get(p)
+        if state:
+            new_opt.state[q] = {k: (v.clone() if k == "step" or v.dim() == 0 else v[idx.to(v.device)].clone())
+                                for k, v in state.items()}
+    for group in new_opt.param_groups:
+        group["lr"] = opt.param_groups[0]["lr"]
+    return new_opt

@@ -51,7 +51,7 @@ from actsearch.evaluators.learned import Recorder
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.settings import apply_overrides, settings_type
-from actsearch.evaluators.task import Task, TaskError, _ReportRaised, exit_message
+from actsearch.evaluators.task import ReportRaised, Task, TaskError, exit_message
 from actsearch.evaluators.train import Report
 from actsearch.grammar.activation import LayerFactory
 
@@ -214,7 +214,7 @@ class UserTask(Task):
             # Ray trainable's) comes from the task's code, as does a SystemExit: the seed failed.
             own_interrupt = isinstance(err, KeyboardInterrupt) and (
                 deadline is not None or threading.current_thread() is not threading.main_thread())
-            if isinstance(err, _ReportRaised) or not (isinstance(err, (Exception, SystemExit)) or own_interrupt):
+            if isinstance(err, ReportRaised) or not (isinstance(err, (Exception, SystemExit)) or own_interrupt):
                 raise err
             msg = exit_message(err) or " ".join(f"{type(err).__name__}: {err}".split())[:300]
             tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))[-TRACEBACK_CHARS:]

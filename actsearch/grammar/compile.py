@@ -19,12 +19,14 @@ the root closure. Learnable constants are scalar ``nn.Parameter``s (or shape ``(
 ``per_channel=C``, broadcast over dim 1); :meth:`ActivationModule.apply` takes constants of any
 broadcasting shape (a leading member dimension for batched training). The module works under ``torch.jit.trace`` and
 ``torch.compile``; ``torch.jit.script`` cannot compile Python closures (use trace, or the
-source text from :func:`torch_source` in an exported file).
+module ``actsearch export`` writes). Each operation's torch callable, and the expression its
+native kernel computes, are its record in :mod:`actsearch.grammar.functions`.
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -35,23 +37,24 @@ import torch.nn.functional as F
 from torch import nn
 
 from actsearch.grammar import kernels
+from actsearch.grammar.functions import FUNCTIONS, OPERATORS, Function
 from actsearch.grammar.nodes import Node, evaluate, has_x, stable, walk
 
 Fn = Callable[[torch.Tensor, tuple, dict], Any]
+_NAMESPACES = {"torch": torch, "F": F, "kernels": kernels, "operator": operator}  # of the table's torch names
 
-# asinh, sinc: torch's CPU kernels are scalar code, 3-6x slower than the same function from vectorised ones
+
+def torch_callable(fn: Function) -> Callable[..., Any]:
+    """The torch callable a table record names (``"F.softplus"`` → ``torch.nn.functional.softplus``)."""
+    space, attr = fn.torch.split(".")
+    return getattr(_NAMESPACES[space], attr)
+
+
+# the callables closures apply, read when a closure is built (benchmarks swap entries to compare kernels)
 UNARY: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "neg": torch.neg, "abs": torch.abs, "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt,
-    "sin": torch.sin, "cos": torch.cos, "sinh": torch.sinh, "cosh": torch.cosh, "tanh": torch.tanh,
-    "asinh": kernels.asinh, "atan": torch.atan, "sinc": kernels.sinc,
-    "erf": torch.erf, "sigmoid": torch.sigmoid, "softplus": F.softplus, "relu": torch.relu,
-    "silu": F.silu, "gelu": F.gelu, "elu": F.elu, "selu": torch.selu, "mish": F.mish,
-    "softsign": F.softsign,
-}  # fmt: skip
-_BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "pow": lambda a, b: a**b,
-}  # fmt: skip
+    name: torch_callable(f) for name, f in FUNCTIONS.items() if f.arity == 1
+}
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {name: torch_callable(FUNCTIONS[name]) for name in OPERATORS}
 
 
 def fold(node: Node) -> Node:
@@ -88,22 +91,8 @@ def prepare(node: Node) -> Node:
 
 # What torch's own activation kernels compute, in the expression language (the library's named
 # functions of the same name are these texts; tests/grammar checks that they agree).
-KERNEL_TEXTS = {
-    "gelu": "0.5 * x * (1 + erf(x / sqrt(2)))",
-    "silu": "x * sigmoid(x)",
-    "elu": "max(x, 0) + exp(min(x, 0)) - 1",
-    "selu": "1.0507009873554805 * (max(x, 0) + 1.6732632423543772 * (exp(min(x, 0)) - 1))",
-    "softplus": "softplus(x)",
-    "relu": "relu(x)",
-    "tanh": "tanh(x)",
-    "sigmoid": "sigmoid(x)",
-}
-
-
-_KERNELS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "gelu": F.gelu, "silu": F.silu, "elu": F.elu, "selu": torch.selu,
-    "softplus": F.softplus, "relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
-}  # fmt: skip
+KERNEL_TEXTS = {name: f.kernel for name, f in FUNCTIONS.items() if f.kernel is not None}
+_KERNELS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {name: UNARY[name] for name in KERNEL_TEXTS}
 
 
 @lru_cache(maxsize=1)
@@ -235,43 +224,3 @@ class ActivationModule(nn.Module):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._fn = build(self.tree, self.fast)
-
-
-_SOURCE = {
-    "neg": "-({})", "abs": "torch.abs({})", "exp": "torch.exp({})", "log": "torch.log({})",
-    "sqrt": "torch.sqrt({})", "sin": "torch.sin({})", "cos": "torch.cos({})", "sinh": "torch.sinh({})",
-    "cosh": "torch.cosh({})", "tanh": "torch.tanh({})", "asinh": "torch.asinh({})",
-    "atan": "torch.atan({})", "sinc": "torch.sinc(({}) / math.pi)", "erf": "torch.erf({})",
-    "sigmoid": "torch.sigmoid({})", "softplus": "F.softplus({})", "relu": "torch.relu({})",
-    "silu": "F.silu({})", "gelu": "F.gelu({})", "elu": "F.elu({})", "selu": "torch.selu({})",
-    "mish": "F.mish({})", "softsign": "F.softsign({})", "add": "({} + {})", "sub": "({} - {})",
-    "mul": "({} * {})", "div": "({} / {})", "pow": "torch.pow({}, {})",
-    "max": "torch.maximum({}, {})", "min": "torch.minimum({}, {})",
-}  # fmt: skip
-
-
-def torch_source(tree: Node, x: str = "x", params: str = "p") -> str:
-    """Python source of the prepared tree using ``torch``, ``F`` and ``math`` (for export files).
-
-    Parameters appear as ``p["beta"]``; numbers stay Python floats where the operation takes one
-    and become ``torch.full_like(x, v)`` elsewhere (every name comes from a fixed table, so the
-    text is safe to write into a file)."""
-    return _src(prepare(tree), x, params)
-
-
-def _src(node: Node, x: str, params: str) -> str:
-    op = node[0]
-    if op == "x":
-        return x
-    if op == "num":
-        return f"torch.full_like({x}, {node[1]!r})"
-    if op in ("max", "min") and (node[1][0] == "num" or node[2][0] == "num"):
-        value, other = (node[2][1], node[1]) if node[2][0] == "num" else (node[1][1], node[2])
-        bound = "min" if op == "max" else "max"
-        return f"torch.clamp({_src(other, x, params)}, {bound}={value!r})"
-    if op in _BINARY and (node[1][0] == "num" or node[2][0] == "num"):
-        left, right = (_src(c, x, params) if c[0] != "num" else repr(c[1]) for c in node[1:])
-        return _SOURCE[op].format(left, right)
-    if op == "param":
-        return f"{params}[{node[1]!r}]"
-    return _SOURCE[op].format(*(_src(c, x, params) for c in node[1:]))

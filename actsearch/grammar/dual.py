@@ -8,10 +8,11 @@ are a dict from a variable (:data:`X` for x, or a constant's name) to the deriva
 a missing variable meaning zero and a Python float standing for a constant tangent, so nothing is
 materialised that is known without computing it (d/dx of ``beta * x`` is ``beta``).
 
-Each rule is the derivative torch's autograd applies for the same operation (``abs``: sign, so 0
-at 0; ``relu``: 1 where the output is positive; ``maximum``/``minimum``: half to each side on a
-tie; ``clamp``: 1 on the boundary; ``pow``: 0 where the exponent is 0, and by the exponent 0 where
-the base is 0 and the exponent non-negative; ``sinc``: 0 at 0), so a hand-differentiated network
+Each rule is the derivative torch's autograd applies for the same operation (a unary function's
+is the ``slope`` of its record in :mod:`actsearch.grammar.functions`): ``abs``: sign, so 0 at 0;
+``relu``: 1 where the output is positive; ``maximum``/``minimum``: half to each side on a tie;
+``clamp``: 1 on the boundary; ``pow``: 0 where the exponent is 0, and by the exponent 0 where the
+base is 0 and the exponent non-negative; ``sinc``: 0 at 0. So a hand-differentiated network
 trains as its autograd twin does, up to the reassociation of products. One difference is left:
 where an inner selection gives a zero tangent and an outer slope is infinite at the same point
 (``log(min(x, beta))`` at x = 0, by beta), forward mode multiplies 0 by ∞ (NaN) where autograd's
@@ -21,21 +22,19 @@ singular points included (``tests/grammar/test_grammar_dual.py``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
-from actsearch.grammar import kernels
 from actsearch.grammar.compile import UNARY, fold, native_name, prepare
-from actsearch.grammar.nodes import SELU_ALPHA, SELU_SCALE, Node, evaluate, stable
+from actsearch.grammar.functions import FUNCTIONS
+from actsearch.grammar.nodes import Node, evaluate, stable
 
 X = None  # the key of the derivative by x in a tangents dict
 Tangents = dict[Any, Any]  # variable -> tensor or float; a missing variable's tangent is 0
 DualFn = Callable[[torch.Tensor, dict], tuple[Any, Tangents]]
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _times(t: Any, k: Any) -> Any:
@@ -59,53 +58,14 @@ def _sum(a: Tangents, b: Tangents, sign: float = 1.0) -> Tangents:
     return out
 
 
-_ATEN = torch.ops.aten
-_KERNEL_SLOPES: dict[str, Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    # torch's own backward kernels (what autograd runs), applied to a gradient of ones
-    "relu": lambda one, u, v: _ATEN.threshold_backward(one, v, 0),
-    "sigmoid": lambda one, u, v: _ATEN.sigmoid_backward(one, v),
-    "tanh": lambda one, u, v: _ATEN.tanh_backward(one, v),
-    "silu": lambda one, u, v: _ATEN.silu_backward(one, u),
-    "gelu": lambda one, u, v: _ATEN.gelu_backward(one, u),
-    "mish": lambda one, u, v: _ATEN.mish_backward(one, u),
-    "softplus": lambda one, u, v: _ATEN.softplus_backward(one, u, 1.0, 20.0),
-    "elu": lambda one, u, v: _ATEN.elu_backward(one, 1.0, 1.0, 1.0, False, u),
-    "selu": lambda one, u, v: _ATEN.elu_backward(one, SELU_ALPHA, SELU_SCALE, 1.0, False, u),
-}  # fmt: skip
-
-
 def _slope(op: str, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """df/du of the unary ``op`` at u, where v = f(u) (autograd's formula for the same op)."""
-    kernel = _KERNEL_SLOPES.get(op)
-    if kernel is not None:
-        return kernel(torch.ones_like(u), u, v)
-    if op in kernels.SLOPES:  # asinh, sinc: the rules their vectorised forms are differentiated by
-        return kernels.SLOPES[op](u, v)
-    if op == "neg":
-        return torch.full_like(u, -1.0)
-    if op == "abs":
-        return torch.sgn(u)
-    if op == "exp":
-        return v
-    if op == "log":
-        return torch.reciprocal(u)
-    if op == "sqrt":
-        return 0.5 / v
-    if op == "sin":
-        return torch.cos(u)
-    if op == "cos":
-        return -torch.sin(u)
-    if op == "sinh":
-        return torch.cosh(u)
-    if op == "cosh":
-        return torch.sinh(u)
-    if op == "atan":
-        return 1.0 / (u * u + 1.0)
-    if op == "erf":
-        return _TWO_OVER_SQRT_PI * torch.exp(-u * u)
-    if op == "softsign":
-        return 1.0 / (1.0 + torch.abs(u)) ** 2
-    raise ValueError(f"no derivative rule for {op!r}")
+    """df/du of the unary ``op`` at u, where v = f(u): the rule of its record in
+    :mod:`actsearch.grammar.functions` (autograd's formula, or torch's backward kernel, for the
+    same callable)."""
+    slope = FUNCTIONS[op].slope
+    if slope is None:
+        raise ValueError(f"no derivative rule for {op!r}")
+    return slope(u, v)
 
 
 def with_derivatives(module: Any) -> Callable[[torch.Tensor, dict], tuple[torch.Tensor, Tangents]]:

@@ -10,9 +10,10 @@ log(2|u|), so nothing overflows; ±∞, ±0 and NaN map to themselves. On normal
 1.2e-7 relative of float64's asinh, as torch's own is. :func:`sinc` (the language's sinc is
 sin(u)/u, 1 at 0) is sin(u)/u by torch's vectorised ``sin`` rather than ``torch.sinc(u / π)``.
 
-Their derivatives, :data:`SLOPES`, are the one home of these two rules: autograd's formula for
+Their derivatives are the ``slope`` of each function's record in
+:mod:`actsearch.grammar.functions`, the one home of these two rules: autograd's formula for
 ``torch.asinh``, and (cos u − sinc u)/u, 0 at 0, for sinc. Autograd uses them as the backward of
-each function and :mod:`actsearch.grammar.dual` as its forward-mode rule, so the two
+each function here and :mod:`actsearch.grammar.dual` as its forward-mode rule, so the two
 differentiations agree (``tests/grammar/test_kernels.py``); where nothing is recorded (the
 batched trainer's forward mode) the autograd node is skipped.
 """
@@ -25,8 +26,9 @@ from typing import Any
 
 import torch
 
+from actsearch.grammar.functions import FUNCTIONS, Slope
+
 LN2 = math.log(2.0)
-Slope = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (u, f(u)) -> f'(u)
 BIG = 1e18  # above it asinh(a) = log(2a) to float precision (and a² would overflow float32 from ~1.8e19)
 
 
@@ -68,9 +70,11 @@ def _primitive(name: str, value: Callable[[torch.Tensor], torch.Tensor], slope: 
     return apply
 
 
-SLOPES: dict[str, Slope] = {
-    "asinh": lambda u, v: torch.rsqrt(u * u + 1.0),
-    "sinc": lambda u, v: torch.where(u == 0, 0.0, (torch.cos(u) - v) / u),
-}
-asinh = _primitive("asinh", _asinh_value, SLOPES["asinh"])
-sinc = _primitive("sinc", _sinc_value, SLOPES["sinc"])
+def _slope(name: str) -> Slope:
+    slope = FUNCTIONS[name].slope
+    assert slope is not None  # every unary record has one
+    return slope
+
+
+asinh = _primitive("asinh", _asinh_value, _slope("asinh"))
+sinc = _primitive("sinc", _sinc_value, _slope("sinc"))

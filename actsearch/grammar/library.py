@@ -17,9 +17,7 @@ import torch
 from torch import nn
 
 from actsearch.errors import UserError, shorten
-
-SELU_ALPHA = 1.6732632423543772
-SELU_SCALE = 1.0507009873554805
+from actsearch.grammar.functions import SELU_ALPHA, SELU_SCALE
 
 
 class LibraryError(UserError):

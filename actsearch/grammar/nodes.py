@@ -1,4 +1,4 @@
-"""The expression tree: plain nested tuples, their operators, a printer and a float64 evaluator.
+"""The expression tree: plain nested tuples, a printer and a float64 evaluator.
 
 A node is a tuple ``(op, *children)``; leaves are ``("x",)``, ``("num", value)`` and
 ``("param", name)``. Tuples compare and hash structurally, which the rewrites below rely on.
@@ -7,7 +7,8 @@ Every walker here is recursive, so the parser refuses trees deeper than
 
 The language's functions mean what their names say over the reals: ``log`` and ``sqrt`` give NaN
 for negative input and ``/`` divides by zero to ±inf. Protection (``log(|x| + ε)`` …) lives in the
-primitive templates of :mod:`actsearch.grammar.primitives`, not in the language.
+primitive templates of :mod:`actsearch.grammar.primitives`, not in the language. The operations,
+their numpy forms and their precedences are the records of :mod:`actsearch.grammar.functions`.
 """
 
 from __future__ import annotations
@@ -17,22 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from actsearch.grammar.functions import FUNCTIONS, OPERATORS, PRECEDENCE
+
 Node = tuple  # ("x",) | ("num", float) | ("param", str) | (op, child[, child])
 
 MAX_DEPTH = 100  # deepest tree accepted; the walkers recurse (sympy needs a few frames a level)
-
-# library activations usable as functions (each compiles to torch's own kernel); their definitions
-# are the numpy forms below and the sympy forms in symbolic.py
-LIBRARY_FUNCS = ("gelu", "silu", "elu", "selu", "mish", "softsign")
-SELU_ALPHA = 1.6732632423543772  # Klambauer et al. (2017)
-SELU_SCALE = 1.0507009873554805
-UNARY_FUNCS = (
-    "abs", "exp", "log", "sqrt", "sin", "cos", "sinh", "cosh", "tanh", "asinh", "atan",
-    "sinc", "erf", "sigmoid", "softplus", "relu",
-    *LIBRARY_FUNCS,
-)  # fmt: skip
-BINARY_FUNCS = ("max", "min")
-OPERATORS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "^"}
 X: Node = ("x",)
 
 
@@ -72,9 +62,6 @@ def has_x(node: Node) -> bool:
 
 
 # ---------------------------------------------------------------- printing
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-
-
 def format_number(value: float) -> str:
     """Shortest text that parses back to exactly ``value`` (non-negative numbers only)."""
     if value.is_integer() and abs(value) < 1e15:
@@ -85,7 +72,7 @@ def format_number(value: float) -> str:
 def _prec(node: Node) -> int:
     if node[0] == "num" and node[1] < 0:
         return 3
-    return _PREC.get(node[0], 5)
+    return PRECEDENCE.get(node[0], 5)
 
 
 def to_text(node: Node, x: str = "x") -> str:
@@ -101,8 +88,8 @@ def to_text(node: Node, x: str = "x") -> str:
     if op == "neg":
         return "-" + _wrap(node[1], 4, x)
     if op in OPERATORS:
-        left = _wrap(node[1], _PREC[op] if op != "pow" else 5, x)
-        right = _wrap(node[2], _PREC[op] + 1 if op != "pow" else 4, x)
+        left = _wrap(node[1], PRECEDENCE[op] if op != "pow" else 5, x)
+        right = _wrap(node[2], PRECEDENCE[op] + 1 if op != "pow" else 4, x)
         sep = "^" if op == "pow" else f" {OPERATORS[op]} "
         return left + sep + right
     return f"{op}({', '.join(to_text(c, x) for c in node[1:])})"
@@ -155,33 +142,11 @@ def _one_plus_exp(node: Node) -> Node | None:
 
 
 # ---------------------------------------------------------------- numpy evaluation
-def _np_funcs() -> dict[str, Any]:
-    from scipy import special
-
-    return {
-        "neg": np.negative, "abs": np.abs, "exp": np.exp, "log": np.log, "sqrt": np.sqrt,
-        "sin": np.sin, "cos": np.cos, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
-        "asinh": np.arcsinh, "atan": np.arctan, "sinc": lambda u: np.sinc(u / np.pi),
-        "erf": special.erf, "sigmoid": special.expit, "softplus": lambda u: np.logaddexp(0.0, u),
-        "relu": lambda u: np.maximum(u, 0.0),
-        "gelu": lambda u: 0.5 * u * (1.0 + special.erf(u / np.sqrt(2.0))),
-        "silu": lambda u: u * special.expit(u),
-        "elu": lambda u: np.where(u > 0, u, np.expm1(np.minimum(u, 0.0))),
-        "selu": lambda u: SELU_SCALE * np.where(u > 0, u, SELU_ALPHA * np.expm1(np.minimum(u, 0.0))),
-        "mish": lambda u: u * np.tanh(np.logaddexp(0.0, u)),
-        "softsign": lambda u: u / (1.0 + np.abs(u)),
-        "add": np.add, "sub": np.subtract,
-        "mul": np.multiply, "div": np.divide, "pow": np.power, "max": np.maximum, "min": np.minimum,
-    }  # fmt: skip
-
-
-_NP: dict[str, Any] = {}
+_NP: dict[str, Any] = {name: f.numpy for name, f in FUNCTIONS.items()}
 
 
 def evaluate(node: Node, x: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     """Values of the tree in float64 at ``x`` (params: name → number or array broadcasting with x)."""
-    if not _NP:
-        _NP.update(_np_funcs())
     # np.broadcast_shapes takes any number of shapes (np.broadcast stops at 64 arrays)
     shape = np.broadcast_shapes(np.shape(x), *(np.shape(v) for v in params.values()))
     with np.errstate(all="ignore"):

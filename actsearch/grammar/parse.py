@@ -17,12 +17,12 @@ from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from actsearch.errors import UserError, shorten
-from actsearch.grammar.nodes import BINARY_FUNCS, MAX_DEPTH, UNARY_FUNCS, Node, X
+from actsearch.grammar.functions import CALLS
+from actsearch.grammar.nodes import MAX_DEPTH, Node, X
 
 MAX_LENGTH = 10_000  # characters
 PARAM_RE = re.compile(r"(alpha|beta|gamma)(\d+|_\d+)?")
-FUNCTIONS = {**{f: 1 for f in UNARY_FUNCS}, **{f: 2 for f in BINARY_FUNCS}}
-_KNOWN = ", ".join(sorted(FUNCTIONS))
+_KNOWN = ", ".join(sorted(CALLS))
 
 
 class ExpressionError(UserError):
@@ -195,7 +195,7 @@ def _name(tok: Token, variables: dict[str, Node]) -> Node:
         return variables[name]
     if is_param_name(name):
         return ("param", name)
-    if name in FUNCTIONS:
+    if name in CALLS:
         raise ExpressionError(f"function '{shorten(name)}' needs its argument in parentheses at column {pos + 1}", pos)
     raise ExpressionError(
         f"unknown name '{shorten(name)}' at column {pos + 1}; use x, a number, or a parameter "
@@ -216,13 +216,13 @@ def _build(item: Tree, kids: list[tuple[Node, int]], variables: dict[str, Node])
         tok = item.children[0]
         name, pos = str(tok), tok.start_pos
         args = list(nodes[0][1:]) if nodes else []
-        if name not in FUNCTIONS:
+        if name not in CALLS:
             hint = " (parameters are not functions)" if is_param_name(name) or name in variables else ""
             raise ExpressionError(
                 f"unknown function '{shorten(name)}' at column {pos + 1}{hint}; known: {_KNOWN}", pos
             )
-        if len(args) != FUNCTIONS[name]:
-            want = FUNCTIONS[name]
+        if len(args) != CALLS[name]:
+            want = CALLS[name]
             raise ExpressionError(
                 f"'{name}' takes {want} argument{'s' * (want > 1)}, got {len(args)} at column {pos + 1}", pos
             )

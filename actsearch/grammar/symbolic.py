@@ -1,8 +1,9 @@
 """Node tree ⇄ sympy, built by walking trees (never ``sympify`` of text).
 
 ``to_sympy`` gives the genuine sympy expression (``sigmoid(u)`` is ``1/(1 + exp(-u))``,
-``relu(u)`` is ``Max(u, 0)``, ``gelu(u)`` is ``u·(1 + erf(u/√2))/2``); with ``opaque=True``
-sigmoid, softplus, relu and the library functions (gelu, silu, elu, selu, mish, softsign) stay undefined
+``relu(u)`` is ``Max(u, 0)``, ``gelu(u)`` is ``u·(1 + erf(u/√2))/2``: the forms of
+:mod:`actsearch.grammar.functions`); with ``opaque=True`` the table's opaque functions (sigmoid,
+softplus, relu and the library functions gelu, silu, elu, selu, mish, softsign) stay undefined
 sympy functions, so that :mod:`actsearch.grammar.canonical` can expand around them and print
 them back. ``from_sympy`` turns such an expression back into a node tree, or raises
 ``ValueError`` for anything outside the language (``zoo``, ``nan`` …).
@@ -21,32 +22,26 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 import sympy as sp
 
-from actsearch.grammar.nodes import LIBRARY_FUNCS, SELU_ALPHA, SELU_SCALE, Node
+from actsearch.grammar.functions import FUNCTIONS
+from actsearch.grammar.nodes import Node
 
 X_SYMBOL = sp.Symbol("x", real=True)
 MAX_EXACT_EXPONENT = 64  # |n| of a constant exponent sympy may apply exactly (a larger one: float)
 MAX_EXACT_BITS = 4096  # bits of an exact number (numerator or denominator; larger: float)
-OPAQUE = ("sigmoid", "softplus", "relu", *LIBRARY_FUNCS)
-
-
-@lru_cache(maxsize=1)
-def _functions() -> dict[str, Any]:
-    return {
-        "abs": sp.Abs, "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "sin": sp.sin, "cos": sp.cos,
-        "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh, "asinh": sp.asinh, "atan": sp.atan,
-        "sinc": sp.sinc, "erf": sp.erf, "max": sp.Max, "min": sp.Min,
-        "sigmoid": lambda u: 1 / (1 + sp.exp(-u)), "softplus": lambda u: sp.log(1 + sp.exp(u)),
-        "relu": lambda u: sp.Max(u, 0),
-        "gelu": lambda u: u * (1 + sp.erf(u / sp.sqrt(2))) / 2, "silu": lambda u: u / (1 + sp.exp(-u)),
-        "elu": lambda u: sp.Max(u, 0) + sp.exp(sp.Min(u, 0)) - 1,
-        "selu": lambda u: sp.Float(SELU_SCALE, 17) * (sp.Max(u, 0) + sp.Float(SELU_ALPHA, 17) * (sp.exp(sp.Min(u, 0)) - 1)),
-        "mish": lambda u: u * sp.tanh(sp.log(1 + sp.exp(u))), "softsign": lambda u: u / (1 + sp.Abs(u)),
-    }  # fmt: skip
+OPAQUE = tuple(f.name for f in FUNCTIONS.values() if f.opaque)
+BOUNDED = ("add", "sub", "mul", "div")  # exact results past MAX_EXACT_BITS become Floats (pow: see power)
+# each operation's sympy builder: the sympy function the table names, or the table's own builder
+_BUILDERS: dict[str, Any] = {
+    name: getattr(sp, f.sympy) if isinstance(f.sympy, str) else f.sympy for name, f in FUNCTIONS.items()
+}
+# sympy function -> the unary function it prints back as (sqrt comes back from a power instead)
+_NAMES: dict[Any, str] = {
+    getattr(sp, f.sympy): name for name, f in FUNCTIONS.items() if f.arity == 1 and isinstance(f.sympy, str)
+}
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -69,7 +64,6 @@ def to_sympy(
     tree: Node, *, args: tuple = (), params: dict[str, Any] | None = None, opaque: bool = False
 ) -> Any:
     """The sympy expression of a tree (``args`` replace ``("arg", i)`` leaves)."""
-    funcs = _functions()
     params = params or {}
 
     def go(node: Node) -> Any:
@@ -83,21 +77,13 @@ def to_sympy(
         if op == "arg":
             return args[node[1]]
         kids = [go(c) for c in node[1:]]
-        if op == "neg":
-            return -kids[0]
-        if op == "add":
-            return _bounded(kids[0] + kids[1])
-        if op == "sub":
-            return _bounded(kids[0] - kids[1])
-        if op == "mul":
-            return _bounded(kids[0] * kids[1])
-        if op == "div":
-            return _bounded(kids[0] / kids[1])
+        if op in BOUNDED:
+            return _bounded(_BUILDERS[op](*kids))
         if op == "pow":
             return power(kids[0], kids[1])
         if opaque and op in OPAQUE:
             return sp.Function(op)(*kids)
-        return funcs[op](*kids)
+        return _BUILDERS[op](*kids)
 
     return go(tree)
 
@@ -152,12 +138,6 @@ def _float_power(base: Any, exp: Any) -> Any:
     if math.isinf(value):
         return sp.oo if value > 0 else -sp.oo
     return number(value)
-
-
-_NAMES = {
-    sp.Abs: "abs", sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.sinh: "sinh",
-    sp.cosh: "cosh", sp.tanh: "tanh", sp.asinh: "asinh", sp.atan: "atan", sp.sinc: "sinc", sp.erf: "erf",
-}  # fmt: skip
 
 
 def from_sympy(expr: Any) -> Node:

@@ -3,10 +3,11 @@
 The tree (nested tuples from :func:`actsearch.grammar.parse.parse_tree`, see
 :mod:`actsearch.grammar.nodes`) is first prepared exactly as the grammar's compiler prepares it
 (:func:`actsearch.grammar.compile.prepare`: constants folded, overflow-prone patterns rewritten to
-softplus/sigmoid/relu, silu/mish fused), then printed node by node from a fixed table of torch
-forms that mirrors the compiler's, so the exported module computes the same values and gradients. Nothing of the input text is copied: identifiers are the table's function names and the
-parameter names the grammar accepted (checked again against a strict pattern), numbers are
-printed with ``repr(float)``. The result is TorchScript-compatible.
+softplus/sigmoid/relu, silu fused), then printed node by node from the export forms of the
+function table (:mod:`actsearch.grammar.functions`, the records the compiler reads too), so the
+exported module computes the same values and gradients. Nothing of the input text is copied:
+identifiers are the table's torch names and the parameter names the grammar accepted (checked
+again against a strict pattern), numbers are printed with ``repr(float)``. The result is TorchScript-compatible.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import math
 import re
 
 from actsearch.errors import UserError, shorten
+from actsearch.grammar.functions import FUNCTIONS, PRECEDENCE, Function
 
 Node = tuple
 IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -24,45 +26,9 @@ PARAM = re.compile(r"(alpha|beta|gamma)(\d+|_\d+)?")
 INLINE_DEPTH = 24  # deeper trees are printed as a sequence of assignments
 # names the generated module itself uses (imports, module constants, forward's locals): a class
 # of one of these names would shadow it
+WORDLESS = ("neg", "add", "sub", "mul", "div")  # operations that give the class name no word
 RESERVED = ("torch", "nn", "F", "math", "Tensor", "EXPRESSION", "INITIAL_PARAMS", "x", "self", "p", "shape",
             "per_channel")
-
-# torch forms; "{0}"/"{1}" are the printed arguments
-UNARY = {
-    "neg": "-{0}",  # as torch.neg
-    "abs": "torch.abs({0})",
-    "exp": "torch.exp({0})",
-    "log": "torch.log({0})",
-    "sqrt": "torch.sqrt({0})",
-    "sin": "torch.sin({0})",
-    "cos": "torch.cos({0})",
-    "sinh": "torch.sinh({0})",
-    "cosh": "torch.cosh({0})",
-    "tanh": "torch.tanh({0})",
-    "asinh": "torch.asinh({0})",
-    "atan": "torch.atan({0})",
-    "sinc": "torch.sinc({0} / math.pi)",  # torch.sinc is normalised: sin(pi u) / (pi u)
-    "erf": "torch.erf({0})",
-    "sigmoid": "torch.sigmoid({0})",
-    "softplus": "F.softplus({0})",
-    "relu": "torch.relu({0})",
-    "silu": "F.silu({0})",
-    "mish": "F.mish({0})",
-    "gelu": "F.gelu({0})",
-    "elu": "F.elu({0})",
-    "selu": "torch.selu({0})",
-    "softsign": "F.softsign({0})",
-}
-BINARY = {
-    "add": "{0} + {1}",
-    "sub": "{0} - {1}",
-    "mul": "{0} * {1}",
-    "div": "{0} / {1}",
-    "pow": "{0} ** {1}",
-    "max": "torch.maximum({0}, {1})",
-    "min": "torch.minimum({0}, {1})",
-}
-
 
 def _number(value: float) -> str:
     value = float(value)
@@ -94,9 +60,6 @@ def _depth(node: Node) -> int:
     return depth
 
 
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}  # as Python binds them
-
-
 class _Printer:
     """Prints a prepared tree as one expression or, with ``flat``, as ``tN = ...`` lines.
 
@@ -113,7 +76,7 @@ class _Printer:
             return 3 if math.copysign(1.0, node[1]) < 0 else 5
         if self.flat and node in self.names:
             return 5
-        return _PREC.get(node[0], 5)
+        return PRECEDENCE.get(node[0], 5)  # the language's operators bind as Python's do
 
     def wrap(self, node: Node, below: int) -> str:
         text = self.expr(node)
@@ -133,28 +96,29 @@ class _Printer:
             value, other = (node[2][1], node[1]) if node[2][0] == "num" else (node[1][1], node[2])
             bound = "min" if op == "max" else "max"  # compiled as a clamp, like the grammar does
             text = f"torch.clamp({self.tensor(other)}, {bound}={_number(value)})"
-        elif op == "neg" and len(node) == 2:
-            text = "-" + self.wrap(node[1], 4) if _is_tensor(node[1]) else f"-{self.tensor(node[1])}"
-        elif op == "sinc" and len(node) == 2:  # the argument is an operand of "/", not a call argument
-            text = UNARY[op].format(self.wrap(node[1], 2) if _is_tensor(node[1]) else self.tensor(node[1]))
-        elif op in UNARY and len(node) == 2:
-            text = UNARY[op].format(self.tensor(node[1]))
-        elif op in ("max", "min") and len(node) == 3:
-            text = BINARY[op].format(self.tensor(node[1]), self.tensor(node[2]))
-        elif op in BINARY and len(node) == 3:
-            p = _PREC[op]
-            left = self.wrap(node[1], p + 1 if op == "pow" else p)
-            right = self.wrap(node[2], p + 1)
-            if not _is_tensor(node[1]) and not _is_tensor(node[2]):
-                left = f"torch.full_like(x, {self.expr(node[1])})"
-            text = BINARY[op].format(left, right)
-        else:
+        elif op not in FUNCTIONS or len(node) != FUNCTIONS[op].arity + 1:
             raise UserError(f"cannot export the operation {op!r}")
+        else:
+            text = self.apply(FUNCTIONS[op], node)
         if self.flat:
             self.names[node] = f"t{len(self.names)}"
             self.lines.append(f"{self.names[node]} = {text}")
             return self.names[node]
         return text
+
+    def apply(self, fn: Function, node: Node) -> str:
+        """The export form of ``fn`` applied to the printed children of ``node``."""
+        if fn.operand is not None:  # the argument is an operand in the source, not a call argument
+            arg = node[1]
+            return fn.export.format(self.wrap(arg, fn.operand) if _is_tensor(arg) else self.tensor(arg))
+        if fn.precedence is not None:  # a binary operator
+            p = fn.precedence
+            left = self.wrap(node[1], p + 1 if fn.name == "pow" else p)
+            right = self.wrap(node[2], p + 1)
+            if not _is_tensor(node[1]) and not _is_tensor(node[2]):
+                left = f"torch.full_like(x, {self.expr(node[1])})"
+            return fn.export.format(left, right)
+        return fn.export.format(*(self.tensor(c) for c in node[1:]))  # a torch function of tensors
 
     def tensor(self, node: Node) -> str:
         """The argument of a torch function: numbers become tensors shaped like x."""
@@ -206,7 +170,7 @@ def class_name(tree: Node, hint: str | None = None) -> str:
         return hint
     words: list[str] = []
     for node in _nodes(tree):
-        if node[0] in UNARY and node[0] != "neg" or node[0] in ("max", "min", "pow"):
+        if node[0] in FUNCTIONS and node[0] not in WORDLESS:
             word = node[0].capitalize()
             if word not in words:
                 words.append(word)

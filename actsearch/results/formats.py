@@ -191,7 +191,9 @@ def verdict_symbols(vs: dict[str, str], refs: list[str]) -> str:
 
 def _member_label(task: str) -> str:
     """A panel member's column header: the task name, or a table's file name."""
-    return shown(task.rsplit("/", 1)[-1] if task.startswith("table:") else task, NAME_CHARS)
+    from actsearch.evaluators.reference import is_table
+
+    return shown(task.rsplit("/", 1)[-1] if is_table(task) else task, NAME_CHARS)
 
 
 def _member_cell(e: Entry, task: str) -> str:

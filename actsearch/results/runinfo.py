@@ -61,7 +61,9 @@ def _prescreen(value: Any, task: Any) -> str:
         return f"on: {what}"
     if value is False:
         return "off: every candidate trains"
-    if isinstance(task, str) and task.startswith("table:"):
+    from actsearch.evaluators.reference import is_table
+
+    if is_table(task):
         return "off (the default for table: tasks, whose scores are looked up)"
     return f"on (the default): {what}"
 

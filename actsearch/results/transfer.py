@@ -43,9 +43,9 @@ RANK_BY = "held_out_score = min over the held-out architectures of (mean − ReL
 
 
 def _members(task: str) -> list[str]:
-    from actsearch.evaluators.panel import PREFIX, member_names
+    from actsearch.evaluators.reference import parse_reference
 
-    return list(member_names(task[len(PREFIX):]))
+    return list(parse_reference(task).member_names)
 
 
 def _per_architecture(rec: Any, members: list[str], min_sd: float) -> dict[str, dict[str, float]]:

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 TABLE = DATA / "x-gated-mnist1d.csv"
 

@@ -21,14 +21,14 @@ from actsearch.evaluators.result import PANEL_SCORE
 from actsearch.results.banner import SMOKE_BANNER
 from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.discover import TABLE, phase_names
-from actsearch.search.runner.phases import STATE, VERDICT
-from actsearch.search.runner.pipelines import PRESETS
+from actsearch.search.pipelines import get_pipeline
+from actsearch.search.pipelines.discover import TABLE, phase_names
+from actsearch.search.pipelines.phases import STATE, VERDICT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # a smoke discover run: 4 min idle, 10+ loaded
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
-PLAN = PRESETS["discover-smoke"]
+PLAN = get_pipeline("discover-smoke").plan
 ARGS = ["search", "--preset", "discover", "--smoke", "--run-dir"]
 
 

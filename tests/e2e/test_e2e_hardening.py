@@ -19,8 +19,11 @@ import actsearch
 from actsearch.errors import UserError
 from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.pipelines import PRESETS, confirm_wall_s, estimate_wall_s, rl_budget
+from actsearch.search.pipelines import get_pipeline
+from actsearch.search.pipelines.rediscover import confirm_wall_s, estimate_wall_s, rl_budget
 from actsearch.search.space.core import load_space
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
 TOKENS = ["x", "beta", "(", ")", ",", "+", "-", "*", "/", "^", "**", "1", "0.5", "1e9", "-3", "sigmoid",
@@ -86,10 +89,10 @@ def test_add_runs_merges_new_seeds_once_into_row_and_aliases(tmp_path):
 
 
 def test_rediscover_plan_budget_is_a_fixed_candidate_count():
-    plan = PRESETS["rediscover"]
-    assert 20 <= rl_budget(plan) <= 100 and rl_budget(plan) == rl_budget(PRESETS["rediscover"])
+    plan = get_pipeline("rediscover").plan
+    assert 20 <= rl_budget(plan) <= 100 and rl_budget(plan) == rl_budget(get_pipeline("rediscover").plan)
     assert 20 * 60 < estimate_wall_s(plan) < 40 * 60  # the ~30-minute plan on 2 workers
-    assert rl_budget(PRESETS["rediscover-smoke"]) == 4
+    assert rl_budget(get_pipeline("rediscover-smoke").plan) == 4
     # the rl phase gets what remains of 30 minutes; the verdict (~5 min) comes on top
     assert 28 * 60 < estimate_wall_s(plan) - confirm_wall_s(plan) <= 30 * 60 < estimate_wall_s(plan)
     assert 4 * 60 < confirm_wall_s(plan) < 8 * 60
@@ -98,19 +101,19 @@ def test_rediscover_plan_budget_is_a_fixed_candidate_count():
 def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
     """A run started under other measured rates resumes with its stored rl budget (all phases done
     here, so nothing trains and Ray never starts)."""
-    from actsearch.search.runner.pipelines import STATE, run_preset
+    from actsearch.search.pipelines import STATE, run_pipeline
     from actsearch.search.runner.spec import SearchSpec, prepare
 
     run_preset_dir = tmp_path / "run"
     with pytest.raises(UserError):  # nothing to resume yet
-        run_preset("rediscover", run_preset_dir, resume=True)
-    plan = PRESETS["rediscover"]
+        run_pipeline("rediscover", run_preset_dir, resume=True)
+    plan = get_pipeline("rediscover").plan
     base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
                       seeds=1, workers=2, references=plan.references, prescreen=False)
     with prepare(base, run_preset_dir) as store:
         store.init_run({"preset": "rediscover", "plan": {"rl_candidates": 7}})
         store.save_state(STATE, {"done": ["exhaustive", "rung1", "rung2", "rl", "top-up"], "wall_s": {}})
-    summary = run_preset("rediscover", run_preset_dir, resume=True, log=lambda line: None)
+    summary = run_pipeline("rediscover", run_preset_dir, resume=True, log=lambda line: None)
     assert summary["rl_candidates"] == 7 != rl_budget(plan) and not summary["interrupted"]
     with SqliteStore(run_preset_dir, readonly=True) as store:
         assert store.meta()["plan"]["rl_candidates"] == 7
@@ -122,11 +125,11 @@ def test_resuming_a_preset_honours_address_and_plain_and_refuses_a_budget(tmp_pa
     from typer.testing import CliRunner
 
     from actsearch.cli import app
-    from actsearch.search.runner.pipelines import STATE
+    from actsearch.search.pipelines import STATE
     from actsearch.search.runner.spec import SearchSpec, prepare
 
     run = tmp_path / "run"
-    plan = PRESETS["rediscover-smoke"]
+    plan = get_pipeline("rediscover-smoke").plan
     base = SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
                       seeds=1, workers=2, references=plan.references, task_overrides=dict(plan.task_overrides),
                       prescreen=False)

@@ -21,13 +21,13 @@ from killhelper import kill_at
 from actsearch.results.banner import SMOKE_BANNER
 from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.phases import VERDICT
-from actsearch.search.runner.pipelines import PRESETS, STATE
+from actsearch.search.pipelines import STATE, get_pipeline
+from actsearch.search.pipelines.phases import VERDICT
 
 pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "actsearch.cli"]
-PLAN = PRESETS["rediscover-smoke"]
+PLAN = get_pipeline("rediscover-smoke").plan
 FINAL = PLAN.rungs[-1][1]
 
 

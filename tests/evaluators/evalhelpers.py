@@ -9,25 +9,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from actsearch.evaluators import registry
+
 # Tiny budgets that still train for real (seconds on one thread).
 MNIST1D_TINY = dict(num_samples=2000, train_size=1200, val_size=400, steps=60, width=32, depth=3,
                     report_subset=200, dnr_samples=200)
-TINY = {
-    "mnist1d": MNIST1D_TINY,
-    "mnist1d-shallow": {**MNIST1D_TINY, "depth": 2},
-    "mnist1d-resnet": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width", "depth")},
-                       "steps": 8, "channels": 8, "blocks": 2},
-    "digits": {"steps": 60},
-    "xor": {"trials": 4, "epochs": 60},
-    "teacher": {"steps": 60, "train_size": 500, "test_size": 200},
-    "cifar10": {"steps": 3, "batch_size": 8, "width": 4, "blocks_per_stage": 1, "val_size": 10},
-    "mnist1d-cnn": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width", "depth")}, "channels": 8},
-    "mnist1d-resnet-ln": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width", "depth")},
-                          "steps": 8, "channels": 8, "blocks": 2},
-    "mnist1d-vit": {**{k: v for k, v in MNIST1D_TINY.items() if k not in ("width",)}, "steps": 8, "dim": 16,
-                    "depth": 1, "heads": 2},
-    "ood-regression": {"steps": 30, "train_size": 128, "test_size": 64, "width": 16, "depth": 2},
-}
+# Each registered task's own (``@register_task(..., tiny=...)``).
+TINY = {entry.name: dict(entry.tiny) for entry in registry.entries()}
 
 
 

@@ -24,6 +24,8 @@ from actsearch.grammar.activation import LayerFactory
 from actsearch.grammar.compile import ActivationModule
 from actsearch.results import export
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "timm_style_task.py"
 TEXT = "x * sigmoid(beta * x)"

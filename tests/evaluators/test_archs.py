@@ -10,6 +10,8 @@ from torch import nn
 from actsearch.evaluators import archs, evaluate, get_task
 from actsearch.evaluators.tasks import default_config
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TRANSFER = ("mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit")
 
 

@@ -19,9 +19,11 @@ from torch import nn
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.batched import train_pack
 from actsearch.evaluators.candidate import as_candidate
-from actsearch.evaluators.ensemble import StackedMLP, is_stackable, member_function
 from actsearch.evaluators.result import DIVERGED, INVALID, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
+from actsearch.evaluators.stacked_mlp import StackedMLP, is_stackable, member_function
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 DEEP = {**MNIST1D_TINY, "steps": 100, "width": 100, "depth": 7}
 SEEDS = (0, 1, 2, 3, 4)

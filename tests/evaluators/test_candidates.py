@@ -10,6 +10,8 @@ from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.result import DIVERGED, INVALID, OK
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def test_constant_expression_is_invalid_before_training():
     res = evaluate("1.5", "mnist1d", seeds=(0, 1), **TINY["mnist1d"])

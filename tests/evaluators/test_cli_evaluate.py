@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from actsearch.cli import app
 from actsearch.errors import UserError
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 runner = CliRunner()
 

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 import actsearch
 from actsearch.cli import app
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 ROOT = Path(__file__).resolve().parents[2]
 DIGITS = str(ROOT / "examples" / "digits_cnn.py") + ":task"
 MOONS = str(ROOT / "examples" / "own_loop.py") + ":task"

@@ -31,6 +31,8 @@ from actsearch.grammar.compile import ActivationModule
 from actsearch.results.learned import learned_constants
 from actsearch.results.store import SqliteStore
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 LEARNABLE = "x * sigmoid(beta * x)"
 BETA, BETA_SD = LEARNED + "beta", LEARNED + "beta" + LEARNED_SD
 MLP = {**MNIST1D_TINY, "steps": 40, "lr": 3e-2}

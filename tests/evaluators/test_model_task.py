@@ -14,6 +14,8 @@ from actsearch.evaluators import evaluate
 from actsearch.evaluators.result import DIVERGED, OK
 from actsearch.evaluators.task import TaskError
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def test_trains_with_pd_dnr_and_checkpoints():
     reports = []
@@ -70,11 +72,11 @@ def test_custom_loss_and_metric_regression():
 
 def test_init_option_reinitialises_hidden_layers():
     task = helpers.model_task(init="he-relu")
-    net = task.build_model(nn.ReLU)
+    net = task.probe().build(nn.ReLU)
     first, last = net[0], net[-1]
     assert float(first.bias.detach().abs().sum()) == 0.0  # He-normal with zero bias
     assert float(last.bias.detach().abs().sum()) > 0.0  # the output layer keeps its own init
-    default = helpers.model_task().build_model(nn.ReLU)
+    default = helpers.model_task().probe().build(nn.ReLU)
     assert float(default[0].bias.detach().abs().sum()) > 0.0
 
 

@@ -8,6 +8,8 @@ import torch
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.regression import TARGETS, data, ood_score
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def test_score_is_one_for_exact_and_one_half_for_the_mean():
     cfg = get_task("ood-regression").config

@@ -14,6 +14,8 @@ from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.panel import PanelTask
 from actsearch.evaluators.result import PANEL_SCORE, PANEL_Z
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def _table(path, rows) -> str:
     with path.open("w", newline="") as fh:

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import statistics
 
+import pytest
+
 from actsearch.evaluators import evaluate
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 SMOKE = {"steps": 400}  # benchmarks/bench_smoke_task.py --steps 400: swish 0.572, gelu 0.566, relu 0.514, x+x 0.309
 

@@ -19,6 +19,8 @@ from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
 from actsearch.evaluators.stacked import StackedNet, is_vmappable
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 NETS = ("mnist1d-cnn", "mnist1d-resnet-ln", "mnist1d-vit")
 SEEDS = (0, 1, 2)
 LEARNABLE = "x * sigmoid(beta * x)"

@@ -13,8 +13,11 @@ from evalhelpers import TINY
 from torch import nn
 
 from actsearch.evaluators import TASKS, evaluate, get_task
-from actsearch.evaluators.protocol import TaskProbe, TaskProtocol, is_task, probe_of
+from actsearch.evaluators.protocol import TaskProbe, TaskProtocol, is_task
 from actsearch.evaluators.result import INVALID, OK, STATUSES, CandidateResult, EvalResult
+from actsearch.evaluators.task import as_task_object, probe_of
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 
 @pytest.fixture(scope="module")
@@ -77,13 +80,13 @@ def test_task_conforms(kind, table_csv, monkeypatch, cifar_binary):
     probe = probe_of(task)
     if kind in ("xor", "teacher", "ood-regression", "table", "user-fn"):  # toy/regression tasks; user-fn: no probe=
         assert probe is None
-        assert getattr(task, "build_model", None) is None  # the pre-screen's hook says "no probe"
+        assert as_task_object(task).probe() is None  # the base's default: the Gaussian fallback
     else:
         assert isinstance(probe, TaskProbe) and len(probe.inputs) == len(probe.targets) > 0
         with torch.no_grad():
             out = probe.build(nn.ReLU)(probe.inputs[:4])
         assert out.shape[0] == 4 and torch.isfinite(out).all()
-        assert task.build_model is not None and len(task.sample_batch(4)[0]) == 4
+        assert probe.lr > 0 and probe.batch_size >= 1
 
 
 @pytest.mark.parametrize("kind", ["digits", "model-task", "user-fn"])

@@ -10,6 +10,8 @@ from torch import nn
 from actsearch.evaluators import TASKS, TaskError, evaluate, get_task
 from actsearch.evaluators.result import OK
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def test_registry_names_and_unknown_task_lists_them():
     assert {"mnist1d", "mnist1d-shallow", "mnist1d-resnet", "digits", "cifar10", "xor", "teacher"} <= set(TASKS)

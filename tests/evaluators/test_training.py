@@ -14,6 +14,8 @@ from actsearch.evaluators.metrics import dead_neuron_rate, prediction_difference
 from actsearch.evaluators.models import MLP
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def test_same_seed_same_score_on_cpu():
     task = get_task("mnist1d", **TINY["mnist1d"])

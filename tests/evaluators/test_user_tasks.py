@@ -119,7 +119,7 @@ def test_probe_from_a_user_task():
     task = actsearch.task("probed", probe=lambda: (helpers.mlp, x, y))(helpers.plain)
     probe = task.probe()
     assert isinstance(probe, TaskProbe) and probe.inputs.shape == (240, 6)
-    assert task.build_model(nn.ReLU)(probe.inputs[:3]).shape == (3, 3)
+    assert probe.build(nn.ReLU)(probe.inputs[:3]).shape == (3, 3)
     bad = actsearch.task("bad-probe", probe=lambda: "nope")(helpers.plain)
     with pytest.raises(TaskError, match="probe"):
         bad.probe()

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from actsearch.grammar import parse
-from actsearch.grammar.compile import build, prepare, torch_source
+from actsearch.grammar.compile import build, prepare
 from actsearch.grammar.library import expression
 
 TORCH_OWN = {
@@ -164,21 +164,6 @@ def test_jit_trace_pickle_and_deepcopy():
     clone = pickle.loads(pickle.dumps(module))
     torch.testing.assert_close(clone(x), module(x))
     torch.testing.assert_close(copy.deepcopy(module)(x), module(x))
-
-
-def test_torch_source_computes_the_same_values():
-    import math  # noqa: F401  (names the generated source refers to)
-
-    for text in GRADCHECK[:-1]:
-        act = parse(text, alpha=0.25, beta=0.75, gamma=1.25)
-        src = torch_source(act.tree)
-        assert "import" not in src and "__" not in src
-        module = act.module()
-        x = torch.randn(100, dtype=torch.float64)
-        code = compile(src, "<torch_source>", "eval")  # our own generated text, from the tree
-        values = {"torch": torch, "F": F, "math": __import__("math"), "x": x,
-                  "p": {n: torch.tensor(v, dtype=torch.float64) for n, v in act.params.items()}}  # fmt: skip
-        torch.testing.assert_close(eval(code, values), module.double()(x))  # noqa: S307
 
 
 def test_build_plain_closures_match_fast_path():

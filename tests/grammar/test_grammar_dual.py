@@ -4,6 +4,7 @@ one-unit space, on random trees, and on the library functions at their awkward p
 
 from __future__ import annotations
 
+import pytest
 import torch
 from grammar_strategies import trees
 from hypothesis import given, settings
@@ -12,6 +13,8 @@ from actsearch.grammar import parse
 from actsearch.grammar.dual import X, with_derivatives
 from actsearch.grammar.nodes import to_text
 from actsearch.search.space.core import load_space
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 # awkward points: 0 (abs, relu, sinc, ties of max/min), ±1, and values either side of them
 POINTS = torch.tensor([0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 1e-3, -1e-3, 3.7, -3.7, 21.0, -21.0],

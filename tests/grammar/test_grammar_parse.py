@@ -94,6 +94,7 @@ def test_bad_input_is_one_expression_error(text, message, pos):
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.train
 def test_deep_nesting_is_refused_without_recursion_error():
     for text in ("(" * 10_000 + "x" + ")" * 10_000, "(" * 4_000 + "x" + ")" * 4_000):
         with pytest.raises(ExpressionError, match="too long|nesting deeper"):

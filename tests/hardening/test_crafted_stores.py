@@ -20,6 +20,8 @@ from actsearch.results import records
 from actsearch.results.store import RunStoreError, SqliteStore
 from actsearch.search.runner.spec import SearchSpec, prepare
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
 from storefactory import fill  # noqa: E402
 

@@ -141,6 +141,7 @@ def test_c6_unsupported_plot_format_is_refused_before_work(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.train
 def test_c6_plot_prints_the_path_it_wrote(tmp_path):
     """Cosmetic: ``--plot DIR`` wrote ``DIR.png`` and printed ``DIR``."""
     code, out, err = run_cli("inspect", "x", "--plot", str(tmp_path / "plotdir"))

@@ -11,6 +11,8 @@ from actsearch.results.store import SqliteStore
 from actsearch.search.screening import prescreen
 from actsearch.search.screening.prescreen import AllRejected, PreScreen
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def test_a_network_too_large_to_probe_in_time_is_rejected_with_the_reason():
     screen = PreScreen(get_task("mnist1d", depth=64, width=2048), time_limit_s=0.2)  # fits the memory bound

@@ -17,6 +17,8 @@ from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.spec import SearchSpec, prepare
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 EVIL = '''
 from pathlib import Path
 

@@ -64,9 +64,9 @@ def test_space_dedup_refuses_a_space_too_large_to_count():
 def test_every_numeric_task_setting_has_a_range():
     import dataclasses
 
-    from actsearch.evaluators.tasks import _REGISTRY
+    from actsearch.evaluators.registry import entries
 
-    for name, (config_type, _) in _REGISTRY.items():
+    for name, config_type in ((e.name, e.config) for e in entries()):
         for f in dataclasses.fields(config_type):
             if f.type in ("int", "float", "int | None", "float | None"):
                 assert f.name in TASK_SETTINGS, f"{name}.{f.name} has no range in actsearch/limits.py"
@@ -81,6 +81,7 @@ def test_check_spec_covers_the_run_settings():
             check_spec(SearchSpec(space="quick", **{key: bad}))
 
 
+@pytest.mark.train
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(sorted(TASK_SETTINGS)), st.one_of(
     st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8)))
@@ -123,6 +124,7 @@ OPTION_VALUES = {
 }
 
 
+@pytest.mark.train
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(sorted(OPTION_VALUES)), max_size=4).flatmap(
     lambda keys: st.tuples(*[st.tuples(st.just(k), OPTION_VALUES[k]) for k in keys])),
@@ -153,6 +155,7 @@ SEARCH_VALUES = {
 }
 
 
+@pytest.mark.train
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.sampled_from(sorted(SEARCH_VALUES)), max_size=5, unique=True).flatmap(
     lambda keys: st.tuples(*[st.tuples(st.just(k), SEARCH_VALUES[k]) for k in keys])))
@@ -242,6 +245,7 @@ def test_search_refuses_bad_values_before_anything_is_written(tmp_path, monkeypa
     assert list(tmp_path.iterdir()) == []  # no store in the current directory, no run directory
 
 
+@pytest.mark.train
 def test_resume_refuses_a_budget_below_what_is_done(tmp_path):
     """W4: it would silently lower the stored budget of the run."""
     import actsearch

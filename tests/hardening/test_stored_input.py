@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 import actsearch
 from actsearch.results.formats import from_csv
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
 from storefactory import fill  # noqa: E402
 

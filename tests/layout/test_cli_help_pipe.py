@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 @pytest.mark.parametrize("command", [["search", "--help"], ["confirm", "--help"], ["--help"]])
 def test_help_in_a_pipe_is_plain_text_within_80_columns(command):

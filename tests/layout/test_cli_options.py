@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from typer.main import get_command
 
 from actsearch.cli import app
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 TASK_OPTIONS = {"--steps", "--init", "--head", "--data-dir", "--set", "--time-limit"}
 
@@ -45,7 +48,7 @@ def test_help_texts_list_the_registries_without_importing_torch():
     from typer.testing import CliRunner
 
     from actsearch.evaluators.catalog import PANELS, TASKS
-    from actsearch.search.runner.pipelines import PRESETS as PIPELINES
+    from actsearch.search.pipelines import pipeline_names
     from actsearch.search.searchers import SEARCHERS
     from actsearch.search.space import PRESETS
 
@@ -55,7 +58,7 @@ def test_help_texts_list_the_registries_without_importing_torch():
     search = params("search")
     assert all(name in search["--searcher"] for name in SEARCHERS)
     assert all(name in search["--space"] for name in PRESETS) and all(name in params("space")["space"] for name in PRESETS)
-    assert all(name in search["--preset"] for name in PIPELINES if not name.endswith("-smoke"))
+    assert all(name in search["--preset"] for name in pipeline_names() if not name.endswith("-smoke"))
     for command in ("evaluate", "baselines", "search", "validate"):
         text = params(command)["--task"]
         assert all(name in text for name in (*TASKS, *PANELS)), command

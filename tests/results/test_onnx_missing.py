@@ -5,7 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from actsearch.results import export
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 # The console script's entry point in a fresh interpreter where onnx and onnxscript cannot be imported.
 BLOCKED = r"""

@@ -19,6 +19,8 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.results import export
 from actsearch.results.store import SqliteStore
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TORCH_SITE = str(Path(torch.__file__).resolve().parent.parent)
 
 # Runs in a fresh interpreter without site (so no editable-install hook) and with only torch's

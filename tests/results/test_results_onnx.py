@@ -8,6 +8,8 @@ import torch
 from actsearch.errors import UserError
 from actsearch.results import export
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 ort = pytest.importorskip("onnxruntime")
 
 

@@ -14,6 +14,8 @@ import actsearch
 from actsearch.errors import UserError
 from actsearch.results import plots
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

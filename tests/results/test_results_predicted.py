@@ -13,6 +13,8 @@ from test_results_plots_report import png_size
 import actsearch
 from actsearch.results import formats, plots
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 @pytest.fixture(scope="module")
 def predicted_dir(tmp_path_factory):

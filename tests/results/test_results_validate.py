@@ -11,6 +11,8 @@ from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.validate import validate
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 @pytest.fixture
 def writable_run(run_dir, tmp_path):

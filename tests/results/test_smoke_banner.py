@@ -18,6 +18,8 @@ from actsearch.cli import app
 from actsearch.results.banner import DISCOVER_NOTE, SMOKE_BANNER, is_discover, is_smoke, run_notes
 from actsearch.results.store import SqliteStore
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def _run_of(base: Path, tmp: Path, preset: str | None) -> Path:
     run = tmp / (preset or "plain")
@@ -88,7 +90,7 @@ def test_a_run_that_is_no_smoke_run_has_no_banner(runs, run_dir, which, tmp_path
 
 
 def test_a_smoke_pipeline_opens_its_log_with_the_banner(tmp_path):
-    from actsearch.search.runner.pipelines import run_preset
+    from actsearch.search.pipelines import run_pipeline
 
     class Stop(Exception):
         pass
@@ -100,5 +102,5 @@ def test_a_smoke_pipeline_opens_its_log_with_the_banner(tmp_path):
     for preset, banner in (("rediscover-smoke", True), ("discover-smoke", True), ("rediscover", False)):
         lines: list[str] = []
         with pytest.raises(Stop):
-            run_preset(preset, tmp_path / preset, log=first_line)
+            run_pipeline(preset, tmp_path / preset, log=first_line)
         assert (lines == [SMOKE_BANNER]) is banner, lines

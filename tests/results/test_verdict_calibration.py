@@ -18,6 +18,8 @@ from scipy import stats
 from actsearch.errors import UserError
 from actsearch.results.verdict import Verdict, check_alpha, confirm_scores, holm, planned_looks, until_decided
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 K, REFS, N, ALPHA = 5, 3, 10, 0.05
 TAU, SIGMA = 1.0, 0.5  # sd of the shared per-seed effect and of each function's own noise
 CANDS = [f"c{i}" for i in range(K)]

@@ -15,6 +15,8 @@ import actsearch
 from actsearch.cli import app
 from actsearch.results.formats import from_csv
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TINY = {"steps": 20}
 runner = CliRunner()
 

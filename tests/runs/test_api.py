@@ -8,6 +8,8 @@ import actsearch
 from actsearch.errors import UserError
 from actsearch.results.run import Run
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TINY = {"steps": 5}
 
 

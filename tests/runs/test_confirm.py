@@ -15,6 +15,8 @@ from actsearch.cli import app
 from actsearch.errors import UserError
 from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
 runner = CliRunner()
 

@@ -14,6 +14,8 @@ from actsearch.cli import app
 from actsearch.errors import UserError
 from actsearch.results.records import CONFIRMATION
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TINY = {"steps": 20}
 runner = CliRunner()
 

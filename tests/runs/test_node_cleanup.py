@@ -21,6 +21,8 @@ import pytest
 
 from actsearch.search.runner.node import NODE_FILE, RUN_DIR_VAR, TOKEN_VAR, clean_stale_node
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def _session(root: Path, name: str = "session_2026-12-01_10-00-00_123456_4242") -> Path:
     sd = root / name

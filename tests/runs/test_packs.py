@@ -11,8 +11,10 @@ from actsearch.evaluators import get_task
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.run import open_study, run
 from actsearch.search.runner.spec import SearchSpec, check, pack_size, prepare
-from actsearch.search.runner.trials import TaskRef, TrialConfig, TrialEvent, evaluate_trial, evaluate_trials
+from actsearch.search.runner.trials import TaskSpec, TrialConfig, TrialEvent, evaluate_trial, evaluate_trials
 from actsearch.search.space import load_space
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 TINY = {"num_samples": 2000, "train_size": 1200, "val_size": 400, "steps": 60, "width": 32, "depth": 3,
         "report_subset": 200, "dnr_samples": 200}
@@ -20,7 +22,7 @@ N_VAL = TINY["val_size"]
 
 
 def _config(key: int, text: str, seeds=(0,)) -> TrialConfig:
-    return TrialConfig(key, text, f"fp{key}", TaskRef.of("mnist1d", TINY), tuple(seeds))
+    return TrialConfig(key, text, f"fp{key}", TaskSpec.of("mnist1d", TINY), tuple(seeds))
 
 
 def _spec(**kw) -> SearchSpec:

@@ -13,6 +13,8 @@ from actsearch.cli import app
 from actsearch.results import formats
 from actsearch.results.store import SqliteStore
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 DATA = Path(__file__).resolve().parents[2] / "benchmarks" / "data"
 DEEP, SHALLOW = f"table:{DATA / 'x-gated-mnist1d.csv'}", f"table:{DATA / 'x-gated-mnist1d-shallow.csv'}"
 RELU = {DEEP: 0.74, SHALLOW: 0.6265}  # the tables' relu rows (no score_std: min_sd is the unit)

@@ -16,6 +16,8 @@ from actsearch.search.runner.trials import TrialEvent, evaluate_trial
 from actsearch.search.searchers.base import FINISHED, WAIT
 from actsearch.search.space import load_space
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 def _spec(**kw) -> SearchSpec:
     base = {"space": "quick", "searcher": "surrogate", "task": "digits", "budget": 3, "workers": 2,

@@ -15,6 +15,8 @@ from actsearch.results.store import SqliteStore
 from actsearch.search.runner.run import run
 from actsearch.search.runner.spec import SearchSpec
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 CLI = [sys.executable, "-m", "actsearch.cli"]
 REPO = Path(__file__).resolve().parents[2]
 

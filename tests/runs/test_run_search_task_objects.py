@@ -12,6 +12,8 @@ import pytest
 import actsearch
 from actsearch.errors import UserError
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "timm_style_task.py")
 

@@ -13,6 +13,8 @@ from actsearch.results.store import RunStoreError, SqliteStore
 from actsearch.search.runner.run import run
 from actsearch.search.runner.spec import SearchSpec, prepare
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TINY = {"steps": 20}  # digits with a handful of steps: real training well under a second
 
 

@@ -6,6 +6,8 @@ training on digits, a few steps), and their events fed back as an executor would
 
 from __future__ import annotations
 
+import pytest
+
 from actsearch.evaluators import get_task
 from actsearch.evaluators.result import CandidateResult
 from actsearch.results.store import RunStoreError, SqliteStore
@@ -15,6 +17,8 @@ from actsearch.search.runner.study import stopped_result
 from actsearch.search.runner.trials import TrialEvent, evaluate_trial, lost
 from actsearch.search.searchers.base import FINISHED, WAIT
 from actsearch.search.space import load_space
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 
 def _spec(**kw) -> SearchSpec:

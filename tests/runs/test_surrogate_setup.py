@@ -4,6 +4,8 @@ finishes), the progress lines, and the set-up seconds stored in the run's metada
 
 from __future__ import annotations
 
+import pytest
+
 from actsearch.results.store import SqliteStore
 from actsearch.results.timings import timings
 from actsearch.search.runner.run import run
@@ -11,6 +13,8 @@ from actsearch.search.runner.spec import SearchSpec, searcher_options
 from actsearch.search.screening.setup import SETUP_SHARE, Cost, choose
 from actsearch.search.searchers.surrogate import SurrogateSearcher
 from actsearch.search.space import load_space
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 COST = Cost(passes=0.1, proxy=1.0, shape=0.001)  # seconds: one propagation pass, the proxy, the shape
 

@@ -16,6 +16,8 @@ from actsearch.search.runner.run import run
 from actsearch.search.runner.spec import SearchSpec
 from tests.hardening.clihelper import error_lines, run_cli
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 TASKS = '''
 import os
 import sys

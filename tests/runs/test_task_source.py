@@ -9,10 +9,14 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.run import run
 from actsearch.search.runner.spec import SearchSpec, spec_from_store
 from tests.hardening.clihelper import error_lines, run_cli
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TASK = '''

@@ -122,7 +122,7 @@ def run_search(searcher: Looped, task: Any, *, budget: int | None = None, seeds:
     trials in order; ``on_skipped`` gets the rows stored untrained (aliases, invalid, pre-screened)."""
     from actsearch.evaluators import get_task
     from actsearch.evaluators.table import TableTask
-    from actsearch.search.runner.trials import TaskRef, evaluate_trial
+    from actsearch.search.runner.trials import TaskSpec, evaluate_trial
     from actsearch.search.screening.prescreen import PreScreen
 
     task = get_task(task) if isinstance(task, str) else task
@@ -130,7 +130,7 @@ def run_search(searcher: Looped, task: Any, *, budget: int | None = None, seeds:
     study = searcher.study
     if prescreen if prescreen is not None else not table:
         study.screen = PreScreen("mnist1d" if table else task)
-    ref = TaskRef("replay")
+    ref = TaskSpec("replay")
     from actsearch.search.runner import trials as _trials
 
     _trials._TASKS[ref] = task

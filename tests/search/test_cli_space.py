@@ -47,6 +47,7 @@ def test_dedup_and_list(tmp_path):
     assert "distinct:" in cli(str(path), "--dedup").stdout
 
 
+@pytest.mark.train
 def test_bad_input_is_one_line_and_exit_2(tmp_path):
     out = cli_process("no-such-space")
     assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr

@@ -9,27 +9,27 @@ import pytest
 
 from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.discover import (
+from actsearch.search.pipelines import get_pipeline, run_pipeline
+from actsearch.search.pipelines.discover import (
     base_spec,
     confirm_wall_s,
     estimate_wall_s,
     phase_names,
     search_budget,
 )
-from actsearch.search.runner.phases import STATE
-from actsearch.search.runner.pipelines import PRESETS, run_preset
+from actsearch.search.pipelines.phases import STATE
 from actsearch.search.runner.spec import prepare
 
 
 def test_discover_plan_fills_an_hour_with_a_fixed_budget_and_holds_out_other_architectures():
-    plan = PRESETS["discover"]
+    plan = get_pipeline("discover").plan
     n = search_budget(plan)
-    assert 200 <= n < plan.distinct and n == search_budget(PRESETS["discover"])  # most of x-gated, fixed
+    assert 200 <= n < plan.distinct and n == search_budget(get_pipeline("discover").plan)  # most of x-gated, fixed
     assert 55 * 60 < estimate_wall_s(plan) - confirm_wall_s(plan) <= 60 * 60  # the verdict comes on top
     assert 5 * 60 < confirm_wall_s(plan) < 10 * 60
     assert not set(plan.search_panel) & set(plan.held_out)
     assert plan.top <= plan.rungs[-1][0] and plan.held_out_overrides["reference_seeds"] == plan.seeds == 5
-    smoke = PRESETS["discover-smoke"]
+    smoke = get_pipeline("discover-smoke").plan
     assert search_budget(smoke) == 6 and smoke.search_panel == plan.search_panel and smoke.held_out == plan.held_out
 
 
@@ -37,13 +37,13 @@ def test_resumed_discover_keeps_its_budget_and_skips_finished_phases(tmp_path):
     """All phases done: nothing trains, Ray never starts; the table is written from the store."""
     run_dir = tmp_path / "run"
     with pytest.raises(UserError):  # nothing to resume yet
-        run_preset("discover", run_dir, resume=True)
-    plan = PRESETS["discover"]
+        run_pipeline("discover", run_dir, resume=True)
+    plan = get_pipeline("discover").plan
     with prepare(base_spec(plan, 7), run_dir) as store:
         store.init_run({"preset": "discover", "plan": {"search_budget": 7}})
         store.save_state(STATE, {"done": list(phase_names(plan)), "wall_s": {}, "rungs": {}, "held_out": []})
     lines = []
-    summary = run_preset("discover", run_dir, resume=True, log=lines.append)
+    summary = run_pipeline("discover", run_dir, resume=True, log=lines.append)
     assert summary["search_budget"] == 7 != search_budget(plan) and not summary["interrupted"]
     assert not any(line.startswith("phase") for line in lines)  # every phase skipped
     with SqliteStore(run_dir, readonly=True) as store:
@@ -54,8 +54,8 @@ def test_resumed_discover_keeps_its_budget_and_skips_finished_phases(tmp_path):
 
 def test_a_rediscover_run_directory_is_not_resumed_as_discover(tmp_path):
     run_dir = tmp_path / "run"
-    plan = PRESETS["discover"]
+    plan = get_pipeline("discover").plan
     with prepare(base_spec(plan, 7), run_dir) as store:
         store.init_run({"preset": "rediscover", "plan": {}})
     with pytest.raises(UserError, match="holds preset 'rediscover'"):
-        run_preset("discover", run_dir, resume=True, log=lambda line: None)
+        run_pipeline("discover", run_dir, resume=True, log=lambda line: None)

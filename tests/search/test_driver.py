@@ -8,6 +8,8 @@ from loophelper import make_searcher, run_search
 from actsearch.evaluators import get_task
 from actsearch.search.space.core import load_space
 
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
+
 
 @pytest.mark.slow
 def test_driver_trains_real_candidates_and_feeds_the_searcher():

@@ -87,6 +87,7 @@ def test_propagation_separates_stable_from_exploding():
     assert tiny["log_std_last"] < relu["log_std_last"] - 5  # the signal shrinks ~10x per layer
 
 
+@pytest.mark.train
 def test_proxy_trains_a_few_steps_and_flags_what_cannot_train():
     probe = probe_for("digits")
     relu = proxy_features(actsearch.parse("relu(x)").module, probe)
@@ -138,6 +139,7 @@ def test_reason_follows_the_thresholds():
     assert "non-finite" in reason({"log_std_last": 1.0, "prop_nonfinite": 1.0})
 
 
+@pytest.mark.train
 def test_task_probe_uses_the_task_network_and_real_data():
     probe = probe_for("digits")
     assert probe.inputs.shape[1] == 64 and probe.targets.max() <= 9
@@ -145,6 +147,7 @@ def test_task_probe_uses_the_task_network_and_real_data():
     assert math.isfinite(feats["log_std_last@1"]) and feats["prop_nonfinite@1"] == 0.0
 
 
+@pytest.mark.train
 def test_features_command_json(monkeypatch, capsys):
     from actsearch import cli
 

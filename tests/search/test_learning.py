@@ -5,9 +5,12 @@ binary varies too much per seed for a short test.)"""
 
 from __future__ import annotations
 
+import pytest
 from loophelper import make_searcher
 
 from actsearch.search.space.core import load_space
+
+pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
 
 def share_of_rewarded(name, seed, n=64, **options):

@@ -3,6 +3,10 @@
 Determinism per seed, no repeated fingerprint, a correct finish that covers the deduplicated
 space, NaN/inf/error results handled, and ``state()`` → JSON → ``load_state()`` mid-run giving the
 same next suggestions. A new searcher added to the registry is checked automatically.
+
+A searcher of another package runs the same suite: register it (``register_searcher`` or an
+``actsearch.searchers`` entry point), import these tests into a module of its own and parametrise
+``name`` there with its name (``tests/search/test_plugins.py`` does so).
 """
 
 from __future__ import annotations
@@ -27,8 +31,13 @@ CASES["rl-prior"] = ("rl", {"model": "none", "pool": 0, "prior": 2})
 pytestmark = pytest.mark.parametrize("name", list(CASES))
 
 
+def case(name):
+    """The registered name and options of a case (a name not in ``CASES``: itself, no options)."""
+    return CASES.get(name, (name, {}))
+
+
 def mk(name, space, **kw):
-    base, options = CASES[name]
+    base, options = case(name)
     return make_searcher(base, space, **options, **kw)
 LIMIT = 200  # more than the tiny space's raw size: every searcher must finish before this
 
@@ -56,7 +65,7 @@ def test_deterministic_per_seed(name, tiny_space):
     a = expressions(drive(mk(name, tiny_space, seed=7), 20))
     b = expressions(drive(mk(name, tiny_space, seed=7), 20))
     assert a == b
-    if CASES[name][0] != "exhaustive":
+    if case(name)[0] != "exhaustive":
         assert a != expressions(drive(mk(name, tiny_space, seed=8), 20))
 
 
@@ -125,6 +134,6 @@ def test_waits_only_while_trials_run_and_resumes(name, tiny_space):
 
 def test_unknown_names_and_options_are_user_errors(name, tiny_space):
     with pytest.raises(UserError, match="valid: "):
-        make_searcher(CASES[name][0] + "-nope", tiny_space)
+        make_searcher(case(name)[0] + "-nope", tiny_space)
     with pytest.raises(UserError):
         mk(name, tiny_space, no_such_option=1)

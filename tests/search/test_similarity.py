@@ -58,6 +58,7 @@ def test_distance_is_a_symmetric_bounded_score_on_the_library():
             assert distance(a, b) == pytest.approx(distance(b, a), abs=1e-12)
 
 
+@pytest.mark.train
 def test_children_stay_close_to_their_parents_in_shape(tmp_path):
     """The default child is a small step in function space; uniform mutation (temperature 0) is not."""
     space = load_space("x-gated")

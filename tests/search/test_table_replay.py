@@ -59,6 +59,7 @@ def test_bad_tables_are_user_errors(tmp_path, text):
         TableTask(tmp_path / "absent.csv")
 
 
+@pytest.mark.train
 @pytest.mark.parametrize("name", SEARCHERS)
 def test_driver_replays_every_searcher_to_the_best(tmp_path, tiny_space, name):
     rows = write_table(tmp_path / "t.csv", tiny_space)

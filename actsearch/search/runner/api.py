@@ -9,6 +9,20 @@
 
 ``run_dir=None`` keeps everything in memory (the in-memory store; nothing is written); a run
 directory gets the SQLite store and can be opened, resumed and inspected with the CLI.
+
+Space, searcher and task are each a name or the object itself::
+
+    space = actsearch.Space(...)  or  space_from_dict({...})  or  load_space("quick")
+    run = actsearch.run_search(space=space, searcher=MySearcher, task="digits", budget=20)
+    run = actsearch.run_search(space="quick", searcher=MySearcher(space, seed=0), task="digits", budget=20)
+
+A run directory records each by a name another process can rebuild it from (``actsearch resume``
+does): a space loaded from a preset or file by that name (a file is copied into the run), any other
+space by its TOML text (saved as the run's ``space.toml``, :meth:`Space.to_toml`); a searcher by its
+registered or entry-point name, else as ``module:Class``, rebuilt as ``Class(space, seed=seed,
+**options)`` with its checkpointed state. What cannot be recorded so — a space made of primitives
+outside the grammar's tables, a searcher class defined in ``__main__`` — runs in memory only and is
+refused, in one line, with a run directory.
 """
 
 from __future__ import annotations
@@ -20,8 +34,10 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.run import Run
-from actsearch.search.runner.spec import REFERENCES, SearchSpec
+from actsearch.search.runner.spec import REFERENCES, SPACE_COPY, SearchSpec
 from actsearch.search.runner.study import StudyEvent
+from actsearch.search.searchers import Searcher, SearcherError, recorded_name, searcher_class
+from actsearch.search.space.core import Space, SpaceError, load_space
 
 
 def _check_arguments(**given: Any) -> None:
@@ -32,8 +48,8 @@ def _check_arguments(**given: Any) -> None:
         shown = repr(value) if len(repr(value)) <= 60 else f"a {type(value).__name__}"
         return UserError(f"run_search: {name} must be {want}, got {shown}")
 
-    if not isinstance(given["space"], (str, os.PathLike)):
-        raise bad("space", "a preset name or a TOML file")
+    if not isinstance(given["space"], (str, os.PathLike, Space)):
+        raise bad("space", "a preset name, a TOML file or a Space")
     run_dir = given["run_dir"]
     if run_dir is not None and (not isinstance(run_dir, (str, os.PathLike)) or not os.fspath(run_dir)):
         raise bad("run_dir", "a directory (or None for a run in memory)")
@@ -52,7 +68,63 @@ def _check_arguments(**given: Any) -> None:
         raise bad("on_event", "a function of one StudyEvent (or None)")
 
 
-def run_search(*, space: str, searcher: str = "evolution", task: Any = "mnist1d", budget: int = 100,
+def _space_argument(space: str | os.PathLike | Space, run_dir: Any) -> tuple[str, Space | None]:
+    """The text a run records for ``space`` and the Space object to search, when one was given
+    that a name does not stand for (see the module docstring)."""
+    if not isinstance(space, Space):
+        return str(space), None
+    if space.source is not None:
+        try:
+            if load_space(space.source) == space:
+                return space.source, None
+        except SpaceError:  # its file is gone or changed: saved as text below
+            pass
+    if run_dir is None:
+        return f"<Space {space.name}>", space
+    if space.to_toml() is None:
+        raise SpaceError(f"run_search: the Space {space.name!r} cannot be saved with a run directory (its primitives "
+                         "are not all the grammar's, or its [primitives] are not after them), so a resume could "
+                         "not rebuild it; build it with space_from_dict or a TOML file, or run in memory (run_dir=None)")
+    return str(Path(run_dir).resolve() / SPACE_COPY), space
+
+
+def _searcher_argument(searcher: Any, run_dir: Any, options: Any) -> tuple[str, Searcher | type[Searcher] | None]:
+    """The name a run records for ``searcher`` and the class or instance to use, when one was given
+    that the name cannot rebuild in this process (see the module docstring)."""
+    if isinstance(searcher, str):
+        if run_dir is None:
+            searcher_class(searcher)  # an unknown name: one line, before anything starts
+            return searcher, None
+        recorded = recorded_name(searcher)
+        if recorded is None:
+            raise SearcherError(f"run_search: the searcher {searcher!r} is registered from a class that another "
+                                "process cannot import (defined in __main__, a notebook or a function), so a resume "
+                                "could not rebuild it; define it in a module, or run in memory (run_dir=None)")
+        return recorded, None
+    is_class = isinstance(searcher, type) and issubclass(searcher, Searcher)
+    if not is_class and not isinstance(searcher, Searcher):
+        shown = repr(searcher) if len(repr(searcher)) <= 60 else f"a {type(searcher).__name__}"
+        raise UserError(f"run_search: searcher must be a name, a Searcher class or a Searcher, got {shown}")
+    if not is_class and options:
+        raise UserError("run_search: options are for a searcher given by name or class; this one is already "
+                        "built (pass its class with options=..., or build it with them)")
+    cls = searcher if is_class else type(searcher)
+    recorded = recorded_name(searcher)
+    if recorded is None and run_dir is not None:
+        raise SearcherError(f"run_search: the searcher class {cls.__qualname__} is defined in {cls.__module__} (a "
+                            "script run directly, a notebook or a function), which a resume could not import to "
+                            "rebuild it; define it in a module and pass it from there, or run in memory "
+                            "(run_dir=None)")
+    if is_class and recorded is not None:
+        return recorded, None  # built by that name, as the CLI and a resume build it
+    label = recorded or f"{cls.__module__}:{cls.__qualname__}"
+    if not is_class and cls.name == Searcher.name:
+        searcher.name = label  # its rows and checkpoints name it, as make_searcher names one it builds
+    return label, searcher
+
+
+def run_search(*, space: str | os.PathLike | Space, searcher: str | type[Searcher] | Searcher = "evolution",
+               task: Any = "mnist1d", budget: int = 100,
                seeds: int = 1, run_dir: str | os.PathLike | None = None, seed: int = 0,
                settings: dict[str, Any] | None = None, options: dict[str, Any] | None = None,
                references: tuple[str, ...] = REFERENCES, prescreen: bool | None = None, workers: int = 1,
@@ -74,9 +146,13 @@ def run_search(*, space: str, searcher: str = "evolution", task: Any = "mnist1d"
     object as :func:`actsearch.evaluate` takes it (a ``ModelTask``, an ``@actsearch.task`` function): a
     run records its task by reference and workers import it by that reference, so an object is named
     by the file or module that holds it (:func:`~actsearch.evaluators.resolve.reference_of`); one
-    defined in ``__main__`` (a script run directly, a notebook) is a one-line error saying how."""
+    defined in ``__main__`` (a script run directly, a notebook) is a one-line error saying how.
+    ``space`` and ``searcher`` may be objects as well: the module docstring says how a run directory
+    records them, and which it refuses."""
     _check_arguments(space=space, run_dir=run_dir, settings=settings, options=options, references=references,
                      executor=executor, resume=resume, force=force, on_event=on_event)  # before dict(...) below
+    space, space_object = _space_argument(space, run_dir)
+    searcher, searcher_object = _searcher_argument(searcher, run_dir, options)
     if not isinstance(task, str):
         from actsearch.evaluators.resolve import reference_of
 
@@ -89,7 +165,7 @@ def run_search(*, space: str, searcher: str = "evolution", task: Any = "mnist1d"
             stored = spec_from_store(run_dir)
             confirm(stored.task, task, stored.searcher_options, flag="task=")
             check_budget(run_dir, budget, flag="budget")
-    spec = SearchSpec(space=str(space), searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
+    spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
                       workers=workers, references=tuple(references), task_overrides=dict(settings or {}),
                       searcher_options=dict(options or {}), prescreen=prescreen,
                       ship=(ship,) if isinstance(ship, (str, os.PathLike)) else ship)
@@ -97,7 +173,7 @@ def run_search(*, space: str, searcher: str = "evolution", task: Any = "mnist1d"
 
     chosen = executor or ("inprocess" if workers == 1 else "ray")
     _, store = run(spec, run_dir, resume=resume, on_event=on_event, executor=chosen, keep_store=run_dir is None,
-                   force=force)
+                   force=force, space_object=space_object, searcher_object=searcher_object)
     if run_dir is None:
         return Run(store=store)
     return Run(run_dir)

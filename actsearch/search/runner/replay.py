@@ -14,7 +14,7 @@ from actsearch.results.memory import MemoryStore
 from actsearch.results.store import Store
 from actsearch.search.runner.study import Study
 from actsearch.search.runner.trials import (
-    TaskRef,
+    TaskSpec,
     TrialConfig,
     TrialEvent,
     bind_task,
@@ -36,7 +36,7 @@ def replay(searcher: Searcher, task: Any, *, budget: int | None = None, seeds: S
     """Run ``searcher`` on ``task`` (a Task, a score table, or a name) until it finishes, ``budget``
     trials ran, or ``stop(trial)``; ``screen``: a pre-screen (None: off); ``pack``: trials trained
     together as one stacked network where the task batches (:func:`evaluate_trials`)."""
-    ref = TaskRef.of(task) if isinstance(task, str) else bind_task(task)
+    ref = TaskSpec.of(task) if isinstance(task, str) else bind_task(task)
     study = Study(store if store is not None else MemoryStore(), task=ref.name, searcher=searcher,
                   budget=budget if budget is not None else 10**12, seeds=len(seeds), screen=screen)
     study.ref = ref

@@ -39,8 +39,8 @@ from actsearch.search.runner.spec import (
     prepare,
     probe_settings,
     probe_task,
+    run_space,
     searcher_options,
-    space_of,
 )
 from actsearch.search.runner.study import Study, StudyEvent
 
@@ -92,16 +92,19 @@ def check_run_memory(spec: SearchSpec, task: Any, pack: int, *, local: bool) -> 
     machine ``spec.workers`` trials run at once (a cluster's nodes are sized by Ray)."""
     from actsearch.evaluators.tasks import check_memory
 
-    batched = bool(getattr(getattr(task, "config", None), "batched", False))
-    members = pack * spec.seeds if batched else 1
+    members = pack * spec.seeds if task.batched else 1
     check_memory(task, members * (spec.workers if local else 1))
 
 
-def build_searcher(spec: SearchSpec, space: Any, task: Any = None) -> Any:
-    """The spec's searcher (a bad name or option is an error before anything is written)."""
-    from actsearch.search.searchers import make_searcher
+def build_searcher(spec: SearchSpec, space: Any, task: Any = None, given: Any = None) -> Any:
+    """The spec's searcher (a bad name or option is an error before anything is written): ``given``
+    when it is a Searcher, built from ``given`` when it is a Searcher class, else by its name."""
+    from actsearch.search.searchers import Searcher, make_searcher
 
-    return make_searcher(spec.searcher, space, seed=spec.seed, **searcher_options(spec, task))
+    if isinstance(given, Searcher):
+        return given
+    return make_searcher(spec.searcher if given is None else given, space, seed=spec.seed,
+                         **searcher_options(spec, task))
 
 
 def open_study(spec: SearchSpec, store: Store, *, task: Any, space: Any,
@@ -139,8 +142,11 @@ def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None,
 
 def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         on_event: Callable[[StudyEvent], None] | None = None, executor: str = "ray",
-        keep_store: bool = False, force: bool = False) -> tuple[RunSummary, Store | None]:
+        keep_store: bool = False, force: bool = False, space_object: Any = None,
+        searcher_object: Any = None) -> tuple[RunSummary, Store | None]:
     """Run (or resume) a search into ``run_dir``; the summary (and the open store if ``keep_store``).
+    ``space_object`` / ``searcher_object``: a Space, and a Searcher or its class, to use instead of
+    the ones ``spec`` names (``spec`` holds the names a run directory records; ``run_search``).
 
     ``force``: resume even when the task's source changed since the run started (recorded in its
     metadata; :mod:`actsearch.search.runner.source`)."""
@@ -153,8 +159,6 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         start_ray,
         stop_ray,
     )
-    from actsearch.search.space import load_space
-
     check(spec)
     if not isinstance(spec.ship, (tuple, list)) \
             or not all(isinstance(p, (str, os.PathLike)) and str(p) for p in spec.ship):
@@ -169,13 +173,13 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     if resume and run_path is not None and spec.prescreen is None and (run_path / "run.sqlite").is_file():
         with SqliteStore(run_path, readonly=True) as stored:  # not given: keep the run's setting
             spec = replace(spec, prescreen=stored.meta().get("spec", {}).get("prescreen"))
-    if resume and run_path is not None and (run_path / SPACE_COPY).is_file():
-        space = load_space(space_of(spec, run_path))
-    else:
-        space = load_space(spec.space)  # bad space, searcher or task: an error before anything is written
+    # a bad space, searcher or task: an error before anything is written
+    space = run_space(spec, run_path, resume=resume, given=space_object)
+    if space_object is not None and run_path is not None and space.to_toml() is None:
+        raise UserError(f"the space {space.name!r} cannot be saved as a TOML file, so a run directory cannot hold it")
     with import_time_limit(spec.time_limit_s):  # a task file that hangs at import is bounded too
         task = get_task(spec.task, **spec.task_overrides)
-    searcher = build_searcher(spec, space, task)
+    searcher = build_searcher(spec, space, task, searcher_object)
     check_run_memory(spec, task, pack_size(spec, task, searcher), local=executor == "inprocess" or not (
         spec.address or os.environ.get("RAY_ADDRESS")))
     if not spec.address and executor == "ray":
@@ -190,7 +194,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     if spec.address and spec.address != "auto" and executor == "ray":
         probe_address(spec.address)  # after the package is sized: both refuse before anything is written
     fresh = NewRunDir(run_path) if run_path is not None and not resume else None
-    store = prepare(spec, run_path, resume=resume, force=force)
+    store = prepare(spec, run_path, resume=resume, force=force,
+                    space_toml=space.to_toml() if space_object is not None and run_path is not None else None)
     handle = None
     began = failed = False
     try:

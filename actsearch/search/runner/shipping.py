@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actsearch.evaluators.resolve import FILE, MODULE, SHIPPED_VAR, parse_reference
+from actsearch.evaluators.resolve import FILE, MODULE, PANEL, SHIPPED_VAR, TABLE, TaskRef, parse_reference
 from actsearch.search.runner.package import (
     MAX_BYTES,
     Item,
@@ -52,17 +52,15 @@ from actsearch.search.runner.package import (
     stage,
 )
 
-PANEL = "panel:"
 NAMED = 5  # file names a warning lists before "and N more"
 
 
-def _members(task: str) -> list[str]:
-    if not task.startswith(PANEL):
-        return [task]
-    from actsearch.evaluators.panel import PANELS, member_names
-
-    spec = task[len(PANEL):]
-    return [] if spec.strip() in PANELS else list(member_names(spec))
+def _members(task: str) -> list[TaskRef]:
+    """The task, or a panel's members (a named panel's are built-in tasks: none ship code)."""
+    ref = parse_reference(task)
+    if ref.kind is not PANEL:
+        return [ref]
+    return [] if ref.named_panel else list(ref.members)
 
 
 def _installed(path: Path) -> bool:
@@ -163,10 +161,9 @@ def plan(task: str, ship: Sequence[Any] = (), run_dir: str | os.PathLike | None 
     ``ship`` (paths) narrows it; ``run_dir`` never travels. Raises ShipError in one line."""
     wanted = _ship_paths(ship)
     roots: dict[Path, dict[str, Any]] = {}  # root -> {"single", "files": task files, "whole": ship all}
-    for name in _members(task):
-        if name.startswith("table:"):
+    for ref in _members(task):
+        if ref.kind is TABLE:
             continue
-        ref = parse_reference(name)
         if ref.kind == FILE:
             file = Path(ref.target).parent.resolve() / Path(ref.target).name
             entry = roots.setdefault(file.parent, {"single": False, "files": {}, "whole": False})

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
+from actsearch.evaluators.reference import TaskKind, parse_reference
 from actsearch.results.store import RunStoreError
 
 META_KEY = "task_source"
 CHANGES_KEY = "task_source_changes"  # forced resumes over a changed source: [{at, from, to}, ...]
-PANEL, TABLE = "panel:", "table:"
 
 
 class TaskNotConfirmed(RunStoreError):
@@ -64,34 +63,22 @@ class TaskSource:
 
 def canonical(task: str) -> str:
     """``task`` as a run stores it: ``FILE.py:NAME`` and ``table:FILE`` with absolute paths, a panel's
-    members likewise; every other name unchanged."""
-    from actsearch.evaluators.resolve import FILE, parse_reference
-
-    if task.startswith(TABLE):
-        return TABLE + str(Path(task[len(TABLE):]).expanduser().resolve())
-    if task.startswith(PANEL):
-        from actsearch.evaluators.panel import PANELS, member_names
-
-        spec = task[len(PANEL):]
-        return task if spec.strip() in PANELS else PANEL + ",".join(canonical(m) for m in member_names(spec))
-    ref = parse_reference(task)
-    return ref.stable if ref.kind == FILE else task
+    members likewise; every other name unchanged (:attr:`TaskRef.canonical`)."""
+    return parse_reference(task).canonical
 
 
 def _hash(task: str) -> str | None:
     from actsearch.evaluators.resolve import source_hash
 
-    if not task.startswith(PANEL):
+    ref = parse_reference(task)
+    if ref.kind is not TaskKind.PANEL:
         return source_hash(task)
-    from actsearch.evaluators.panel import PANELS, member_names
-
-    spec = task[len(PANEL):]
-    if spec.strip() in PANELS:  # a named panel is built-in tasks only
+    if ref.named_panel:  # a named panel is built-in tasks only
         return None
-    members = [(m, source_hash(m)) for m in member_names(spec)]
+    members = [(m, source_hash(m.text)) for m in ref.members]
     if all(h is None for _, h in members):
         return None
-    return hashlib.sha256("\n".join(f"{canonical(m)}={h}" for m, h in members).encode()).hexdigest()
+    return hashlib.sha256("\n".join(f"{m.canonical}={h}" for m, h in members).encode()).hexdigest()
 
 
 def check_resume(stored: TaskSource | None, now: TaskSource, *, force: bool) -> bool:
@@ -109,15 +96,7 @@ def check_resume(stored: TaskSource | None, now: TaskSource, *, force: bool) -> 
 def user_code(task: str) -> list[str]:
     """The references in ``task`` that import code which is not actsearch's own: a file, module or
     entry-point task, or such members of a panel (nothing is read or imported to tell)."""
-    from actsearch.evaluators.resolve import BUILTIN, parse_reference
-    from actsearch.evaluators.resolve import TABLE as TABLE_KIND
-
-    if task.startswith(PANEL):
-        from actsearch.evaluators.panel import PANELS, member_names
-
-        spec = task[len(PANEL):]
-        return [] if spec.strip() in PANELS else [m for m in member_names(spec) if user_code(m)]
-    return [] if parse_reference(task).kind in (BUILTIN, TABLE_KIND) else [task]
+    return parse_reference(task).user_code()
 
 
 def confirm(stored: Any, given: str | None, options: Any = None, *, flag: str = "--task") -> None:

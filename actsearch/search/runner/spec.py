@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.evaluators.reference import is_table
 from actsearch.results.records import REFERENCES
-from actsearch.results.rundir import WRITER_FILES, copy_into, refuse_links
+from actsearch.results.rundir import WRITER_FILES, copy_into, refuse_links, write_atomic
 from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
 from actsearch.search.runner.source import CHANGES_KEY, META_KEY, TaskSource, check_resume
 
@@ -64,7 +65,7 @@ class SearchSpec:
 
     def screens(self) -> bool:
         """Whether this run pre-screens its proposals (see the module docstring)."""
-        return self.prescreen if self.prescreen is not None else not self.task.startswith("table:")
+        return self.prescreen if self.prescreen is not None else not is_table(self.task)
 
 
 @dataclass
@@ -101,10 +102,12 @@ def _version_info() -> dict[str, Any]:
                          "torch": torch.__version__, "ray": ray.__version__}, "git": git}
 
 
-def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False, force: bool = False) -> Store:
+def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False, force: bool = False,
+            space_toml: str | None = None) -> Store:
     """Open (or create) the run directory's store and check that it belongs to this search
     (``run_dir`` None: a fresh in-memory store). A resumed run's task source must be the one it
-    started with (:mod:`actsearch.search.runner.source`) unless ``force``."""
+    started with (:mod:`actsearch.search.runner.source`) unless ``force``. ``space_toml``: the text
+    of a space given as an object, saved as the new run's copy of its space."""
     if run_dir is not None:
         run_dir = Path(run_dir)
         if resume and not (run_dir / "run.sqlite").is_file():
@@ -130,7 +133,9 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
             store.init_run({"spec": {**old, **{k: mine[k] for k in mine if k not in IDENTITY}},
                             "budget": spec.budget, "resumed_at": now, **extra})
         else:
-            if run_dir is not None and Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
+            if run_dir is not None and space_toml is not None:  # a Space object: its text is the copy
+                write_atomic(run_dir / SPACE_COPY, space_toml.encode())  # never through a link
+            elif run_dir is not None and Path(spec.space).is_file():  # a TOML file: keep a copy, so the run resumes without it
                 copy_into(spec.space, run_dir / SPACE_COPY)  # never through a link
             spec_dict = asdict(spec)
             store.init_run({"spec": spec_dict, "command": sys.argv, "created_at": now,
@@ -157,6 +162,20 @@ def check_new(run_dir: Path | None) -> None:
         with SqliteStore(run_dir, readonly=True) as stored:
             if "spec" in stored.meta():
                 raise already_holds(run_dir)
+
+
+def run_space(spec: SearchSpec, run_dir: Path | None, *, resume: bool, given: Any = None) -> Any:
+    """The Space a run searches: ``given`` (a Space object), else on resume the run's copy of its
+    space, else ``spec.space`` loaded. A space given to a resumed run must be the one its copy holds."""
+    from actsearch.search.space import load_space
+
+    if resume and run_dir is not None and (run_dir / SPACE_COPY).is_file():
+        stored = load_space(space_of(spec, run_dir))
+        if given is not None and given.to_toml() != stored.to_toml():
+            raise RunDirError(f"{run_dir} belongs to a different search (space: the Space given is not the one "
+                              f"in its {SPACE_COPY})")
+        return given if given is not None else stored
+    return given if given is not None else load_space(spec.space)
 
 
 def space_of(spec: SearchSpec, run_dir: str | Path) -> str:
@@ -215,7 +234,7 @@ def check_budget(run_dir: str | Path | None, budget: Any, *, flag: str = "--budg
 def probe_task(spec: SearchSpec, task: Any = None) -> Any:
     """The task whose child network the pre-screen and the surrogate probe: the run's (``task``, the
     built Task, when it has overrides), or mnist1d for a ``table:`` replay, which has no network."""
-    if spec.task.startswith("table:"):
+    if is_table(spec.task):
         return "mnist1d"
     if spec.task_overrides:
         from actsearch.evaluators import get_task
@@ -231,7 +250,7 @@ def probe_settings(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
     from actsearch.search.screening.features import probe_kind
 
     used = [name for name, on in (("pre-screen", spec.screens()), ("surrogate", spec.searcher == "surrogate")) if on]
-    replay = spec.task.startswith("table:")  # no network of its own: mnist1d's (probe_task)
+    replay = is_table(spec.task)  # no network of its own: mnist1d's (probe_task)
     kind = probe_kind(probe_task(spec) if replay or task is None else task)
     out: dict[str, Any] = {"task": probe_task(spec) if replay else spec.task, "kind": kind, "used_by": used}
     if kind == "gaussian":
@@ -249,7 +268,7 @@ def searcher_options(spec: SearchSpec, task: Any = None) -> dict[str, Any]:
         options.setdefault("task", probe_task(spec, task))
     if spec.searcher == "surrogate":
         options.setdefault("prescreen", spec.screens())
-        if not spec.task.startswith("table:"):  # a replay's trainings cost nothing: its set-up is not priced
+        if not is_table(spec.task):  # a replay's trainings cost nothing: its set-up is not priced
             options.setdefault("budget", spec.budget * spec.seeds)  # trainings its set-up is priced against
     return options
 
@@ -262,9 +281,9 @@ def pack_size(spec: SearchSpec, task: Any = None, searcher: Any = None) -> int:
     more than a share of the searcher's batch that keeps every worker busy."""
     if spec.pack is not None:
         return spec.pack
-    if spec.scheduler == "asha" or not getattr(getattr(task, "config", None), "batched", False):
+    if spec.scheduler == "asha" or task is None or not task.batched:
         return 1
-    if spec.seeds < 2 and not getattr(task, "stacks_candidates", lambda: True)():
+    if spec.seeds < 2 and not task.stacks_candidates():
         return 1  # one seed per candidate, and candidates do not share a stack: nothing to stack
     pack = max(1, PACK_MEMBERS // max(1, spec.seeds))
     batch = searcher.batch_size if searcher is not None else None

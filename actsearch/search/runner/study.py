@@ -36,7 +36,7 @@ from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult
 from actsearch.results.records import DONE, REFERENCE, SEARCH, STOPPED, CandidateRecord
 from actsearch.results.store import RunStoreError, Store
-from actsearch.search.runner.trials import TaskRef, TrialConfig, TrialEvent
+from actsearch.search.runner.trials import TaskSpec, TrialConfig, TrialEvent
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, Searcher
 from actsearch.search.space.dedup import analyse
 
@@ -74,15 +74,28 @@ class _Row:
 class Study:
     """One search over one store, task and role (see the module docstring)."""
 
-    def __init__(self, store: Store, *, task: str, settings: dict[str, Any] | None = None,
-                 searcher: Searcher | None = None, searcher_name: str | None = None, budget: int = 0,
+    def __init__(self, store: Store, *, task: Any, settings: dict[str, Any] | None = None,
+                 searcher: Searcher | str | type[Searcher] | None = None, searcher_name: str | None = None,
+                 space: Any = None, seed: int = 0, budget: int = 0,
                  seeds: int | Sequence[int] = 1, role: str = SEARCH, references: tuple[str, ...] = (), screen: Any = None,
                  threads: int = 1, time_limit_s: float | None = None,
                  on_event: Callable[[StudyEvent], None] | None = None,
                  checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+        """``task``: a reference or a task object (named by its module or file); ``searcher``: a
+        Searcher, or a name or class built over ``space`` with ``seed``."""
+        if searcher is not None and not isinstance(searcher, Searcher):
+            from actsearch.search.searchers import make_searcher
+
+            if space is None:
+                raise UserError("Study: a searcher given by name or class needs space= (a Space, preset or TOML file)")
+            searcher = make_searcher(searcher, space, seed=seed)
+        if not isinstance(task, str):
+            from actsearch.evaluators.resolve import reference_of
+
+            task = reference_of(task, "Study")
         self.store, self.searcher, self.role = store, searcher, role
         self.task, self.settings = task, dict(settings or {})
-        self.ref = TaskRef.of(task, self.settings)
+        self.ref = TaskSpec.of(task, self.settings)
         self.name = searcher_name or (searcher.name if searcher is not None else None)
         self.budget, self.seeds = budget, seed_list(seeds)
         self.screen, self.threads, self.time_limit_s = screen, threads, time_limit_s

@@ -19,14 +19,14 @@ from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalRes
 
 
 @dataclass(frozen=True)
-class TaskRef:
-    """A task by name plus its settings (a worker builds it once and keeps it)."""
+class TaskSpec:
+    """A task by reference plus its settings, as a trial carries it (a worker builds it once and keeps it)."""
 
     name: str
     settings: tuple[tuple[str, Any], ...] = ()
 
     @classmethod
-    def of(cls, name: str, settings: dict[str, Any] | None = None) -> TaskRef:
+    def of(cls, name: str, settings: dict[str, Any] | None = None) -> TaskSpec:
         return cls(name, tuple(sorted((settings or {}).items())))
 
     def build(self) -> Any:
@@ -38,12 +38,12 @@ class TaskRef:
         return _TASKS[self]
 
 
-_TASKS: dict[TaskRef, Any] = {}
+_TASKS: dict[TaskSpec, Any] = {}
 
 
-def bind_task(task: Any) -> TaskRef:
+def bind_task(task: Any) -> TaskSpec:
     """A reference to a Task object already built in this process (in-process executors only)."""
-    ref = TaskRef(f"{getattr(task, 'name', 'task')}@{id(task):x}")
+    ref = TaskSpec(f"{task.name}@{id(task):x}")
     _TASKS[ref] = task
     return ref
 
@@ -55,7 +55,7 @@ class TrialConfig:
     key: int  # the store row the result belongs to
     expression: str
     fingerprint: str
-    task: TaskRef
+    task: TaskSpec
     seeds: tuple[int, ...]
     params: dict[str, float] = field(default_factory=dict)
     reference: str | None = None  # a library name: evaluate the library's activation

@@ -341,48 +341,30 @@ def shared_featurizer(task: Any = None) -> Featurizer:
 def probe_for(task: Any, batch: int = 256) -> Probe:
     """The probe of a task (a name or a ``Task``): its child network, its first ``batch`` training
     examples for propagation and its first ``PROXY_EXAMPLES`` (its learning rate and batch size)
-    for the trainability proxy.
-
-    Uses the task's public hooks ``build_model(act_factory)`` and ``sample_batch(n)`` when it has
-    them, else a classification task's network builder and data split; a task without a network
-    (toy or table tasks) gets the task-free Gaussian probe.
+    for the trainability proxy — what the task's ``probe()`` gives; a task without one (toy or
+    table tasks) gets the task-free Gaussian probe.
     """
     if isinstance(task, str):
         from actsearch.evaluators import get_task
 
         task = get_task(task)
-    build = _network(task)
-    if build is None:
+    probe = task.probe()
+    if probe is None:
         return default_probe(batch)
     n = max(batch, PROXY_EXAMPLES)
-    if hasattr(task, "sample_batch"):
-        inputs, targets = task.sample_batch(n)
-    else:
-        split = task._load(task.config)
-        inputs, targets = split.x_train[:n], split.y_train[:n]
-    inputs, targets = inputs.cpu(), targets.cpu()
-    config = getattr(task, "config", None)
-    return Probe(getattr(task, "name", "task"), build, inputs[:batch], targets[:batch], train_inputs=inputs,
-                 train_targets=targets, lr=float(getattr(config, "lr", 1e-3)),
-                 batch_size=int(getattr(config, "batch_size", 128)))
-
-
-def _network(task: Any) -> Callable[[Callable[[], nn.Module]], nn.Module] | None:
-    """The task's network builder for a probe, or None (then the Gaussian probe is used)."""
-    build = getattr(task, "build_model", None)
-    if build is None and hasattr(task, "_build") and hasattr(task, "config"):
-        build = lambda factory: task._build(task.config, factory, None)  # noqa: E731
-    return build
+    inputs, targets = probe.inputs[:n].cpu(), probe.targets[:n].cpu()
+    return Probe(task.name, probe.build, inputs[:batch], targets[:batch], train_inputs=inputs,
+                 train_targets=targets, lr=float(probe.lr), batch_size=int(probe.batch_size))
 
 
 def probe_kind(task: Any) -> str:
-    """Which probe :func:`probe_for` gives ``task`` (a name or a ``Task``), without loading its data:
-    ``"task"`` (its own network and data) or ``"gaussian"`` (the task-free fallback)."""
+    """Which probe :func:`probe_for` gives ``task`` (a name or a ``Task``): ``"task"`` (its own
+    network and data) or ``"gaussian"`` (the task-free fallback)."""
     if isinstance(task, str):
         from actsearch.evaluators import get_task
 
         task = get_task(task)
-    return "task" if _network(task) is not None else "gaussian"
+    return "task" if task.probe() is not None else "gaussian"
 
 
 def features(act: Any, task: Any = None) -> dict[str, float]:

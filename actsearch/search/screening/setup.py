@@ -101,8 +101,7 @@ def task_steps(task: Any) -> int | None:
             task = get_task(task)
         except Exception:  # noqa: BLE001 - a task that cannot be built here is simply not priced
             return None
-    steps = getattr(getattr(task, "config", None), "steps", None)
-    return int(steps) if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else None
+    return task.steps
 
 
 def measure(featurizer: Featurizer, act: Any) -> tuple[Cost, float]:

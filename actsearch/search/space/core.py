@@ -25,6 +25,7 @@ convert, ``enumerate()`` walks 0 … raw_size − 1 lazily, and ``sample`` draws
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -93,6 +94,7 @@ class Space:
     chain: bool = False
     description: str = ""
     user_primitives: dict[str, str] = field(default_factory=dict)
+    source: str | None = field(default=None, compare=False)  # the preset or TOML file it was loaded from
 
     def __post_init__(self) -> None:
         if not 1 <= self.units <= MAX_UNITS:
@@ -275,6 +277,41 @@ class Space:
             "raw": self.raw_size,
         }
 
+    def to_toml(self) -> str | None:
+        """The space as the text of a TOML space file that loads back to an equal space (its name
+        aside), or None where no file can say it: primitives made in code that are not in the
+        grammar's tables (or user primitives not after the built-in ones), or a file over the size
+        bound. A run directory keeps this copy of a space given as an object (``space.toml``)."""
+        from actsearch.limits import SPACE_FILE_MAX_BYTES
+
+        user = self.user_primitives
+        data: dict[str, Any] = {"description": self.description, "units": self.units,
+                                "unary": [p.name for p in self.unary if p.name not in user],
+                                "binary": [p.name for p in self.binary], "gated": self.gated, "chain": self.chain}
+        lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()]
+        if user:
+            lines += ["", "[primitives]", *(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in user.items())]
+        text = "\n".join(lines) + "\n"
+        try:
+            if len(text.encode()) > SPACE_FILE_MAX_BYTES:
+                return None
+            back = space_from_dict(tomllib.loads(text), name=self.name)
+        except (UserError, tomllib.TOMLDecodeError, UnicodeError):
+            return None
+        return text if back == self else None
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML value for a bool, an int, a string or a list of strings (JSON's escapes are TOML's, and
+    the one control character JSON leaves alone, DEL, is escaped too)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
 
 def space_from_dict(data: dict[str, Any], name: str = "space") -> Space:
     """Build a space from the parsed TOML table (see the module docstring)."""
@@ -342,7 +379,9 @@ def load_space(preset_or_path: str | Path) -> Space:
         raise SpaceError(f"{path}: a space file is at most {SPACE_FILE_MAX_BYTES:,} bytes")
     try:
         data = tomllib.loads(raw.decode())
-        return space_from_dict(data, name=key if key in PRESETS else path.stem)
+        space = space_from_dict(data, name=key if key in PRESETS else path.stem)
+        space.source = key
+        return space
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise SpaceError(f"{path}: bad TOML: {' '.join(str(err).split())[:200]}") from None
     except RecursionError:

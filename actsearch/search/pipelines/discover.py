@@ -1,6 +1,6 @@
 """The ``discover`` preset: search on a panel of architectures, validate on others, rank by those.
 
-``run_preset("discover", run_dir)`` runs these phases into ``RUN_DIR/run.sqlite`` on one Ray:
+``run_pipeline("discover", run_dir)`` runs these phases into ``RUN_DIR/run.sqlite`` on one Ray:
 
 0. ``references``: ReLU's reference on every member of both panels (5 seeds each, measured in the
    driver once and cached, so that the workers do not all measure it at their first trial);
@@ -19,7 +19,7 @@ c. ``held-out``: the best ``top`` (8) after halving and relu, swish and gelu, 5 
    and an out-of-distribution regression, none of them in the search panel — stored with role
    ``validation`` (the leaderboard's validation column);
 d. ``confirm``: the best 3 of the search (by the halving's 5-seed scores) and the references on the
-   search panel, on 10 fresh seeds (1000 ..), paired, Holm-corrected (:meth:`Phases.confirm`;
+   search panel, on 10 fresh seeds (1000 ..), paired, Holm-corrected (:meth:`~actsearch.search.pipelines.phases.Phases.confirm`;
    also ``RUN_DIR/verdict.json``);
 e. the final table, ``RUN_DIR/discover.json`` (:mod:`actsearch.results.transfer`), ordered by the
    held-out result: the minimum over the held-out architectures of (mean − ReLU's mean) / ReLU's
@@ -36,19 +36,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from actsearch.search.runner.phases import SECONDS_PER_SEED, Phases, check_preset, ranked
-from actsearch.search.runner.spec import SearchSpec, prepare
+from actsearch.evaluators import registry
+from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
+from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
+from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
+from actsearch.search.runner.spec import SearchSpec
 
 # A task's cost a seed relative to one mnist1d seed (ReLU, one thread; the upper ends of the
 # ranges measured by benchmarks/calibrate_tasks.py and a second alternating run, docs/guide.md
-# "Transfer tasks: calibration"), times SECONDS_PER_SEED (an x-gated candidate-seed on mnist1d in a
-# pipeline, Ray overhead and the quickly diverging ones included) = a pipeline candidate-seed.
-COST_A_SEED = {"mnist1d": 1.0, "mnist1d-cnn": 1.5, "mnist1d-resnet-ln": 0.93, "mnist1d-vit": 1.9,
-               "ood-regression": 0.12}
+# "Transfer tasks: calibration"; registered with each task, @register_task(cost_a_seed=...)), times
+# SECONDS_PER_SEED (an x-gated candidate-seed on mnist1d in a pipeline, Ray overhead and the quickly
+# diverging ones included) = a pipeline candidate-seed.
+COST_A_SEED = {entry.name: entry.cost_a_seed for entry in registry.entries()}
 RELU_SECONDS_PER_SEED = 4.1  # one mnist1d ReLU seed on an idle core (docs/results.md, the benchmark table)
 # The surrogate's first ask (in the driver): features of every pool member, 48 ms each, and the
 # 20-step proxy on the first search member (20 / 1,500 steps of an mnist1d-cnn seed each).
@@ -93,19 +95,6 @@ class DiscoverPlan:
         return {**self.held_out_settings, "reference_seeds": self.seeds}
 
 
-DISCOVER_PRESETS: dict[str, DiscoverPlan] = {
-    "discover": DiscoverPlan(),
-    # a pool of 30 sampled x-gated functions (not all 320: the proxy pass over them is most of
-    # a tiny run), few steps on every member, 2 seeds
-    "discover-smoke": DiscoverPlan(
-        searcher_options={"pool_limit": 0, "pool_size": 30},
-        search_settings={"reference_seeds": 2, "mnist1d-cnn.steps": 200, "mnist1d-resnet-ln.steps": 80},
-        search_budget=6, rungs=((2, 2),), top=2, seeds=2, wall_plan_s=120.0, distinct=30,
-        confirm_top=2, confirm_seeds=3,
-        held_out_settings={"mnist1d-vit.steps": 150, "mnist1d.steps": 300, "ood-regression.steps": 200}),
-}
-
-
 def phase_names(plan: DiscoverPlan) -> tuple[str, ...]:
     """The plan's phases in the order they run (as the pipeline's state records them)."""
     return ("references", "search", *(f"rung{k + 1}" for k in range(len(plan.rungs))), "held-out", "confirm")
@@ -136,36 +125,36 @@ def _surrogate_start_s(plan: DiscoverPlan) -> float:
 
 def _after_search_s(plan: DiscoverPlan) -> float:
     """Seconds of one worker for phases b and c."""
-    seeds_final, prev, evals = (plan.rungs[-1][1] if plan.rungs else 1), 1, 0
-    for survivors, seeds in plan.rungs:
-        evals += survivors * (seeds - prev)
-        prev = seeds
-    evals += len(plan.references) * (seeds_final - 1)
+    evals = halving_seed_evals(plan.rungs) + len(plan.references) * (final_seeds(plan.rungs) - 1)
     held_out = (plan.top + len(plan.references)) * plan.seeds * _cost(plan.held_out)
     return evals * _cost(plan.search_panel) + held_out
+
+
+def _clock(plan: DiscoverPlan, workers: int) -> WallClock:
+    """Phase 0 and the surrogate's set-up in the driver; phases b and c and the references' first
+    seed on the workers (what the search phase's candidates come on top of)."""
+    return (WallClock(workers).driver(_reference_wall_s(plan)).driver(_surrogate_start_s(plan))
+            .worker(_after_search_s(plan)).trainings(len(plan.references), _cost(plan.search_panel)))
 
 
 def search_budget(plan: DiscoverPlan) -> int:
     """Search candidates that fit the plan's wall clock after the other phases (clamped to 20..distinct)."""
     if plan.search_budget is not None:
         return plan.search_budget
-    left = (plan.wall_plan_s - _reference_wall_s(plan) - _surrogate_start_s(plan)) * plan.workers
-    left -= _after_search_s(plan)
-    left -= len(plan.references) * _cost(plan.search_panel)  # the references' first seed, in phase a
-    return max(20, min(plan.distinct, int(left / _cost(plan.search_panel))))
+    return _clock(plan, plan.workers).fit(plan.wall_plan_s, _cost(plan.search_panel), lo=20, hi=plan.distinct)
 
 
 def estimate_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
     confirmation comes on top of the plan's wall clock: it does not shrink the search budget)."""
-    search = (search_budget(plan) + len(plan.references)) * _cost(plan.search_panel)
-    return (_reference_wall_s(plan) + _surrogate_start_s(plan) + (search + _after_search_s(plan)) / workers
+    return (_clock(plan, workers).trainings(search_budget(plan), _cost(plan.search_panel)).wall_s
             + confirm_wall_s(plan, workers))
 
 
 def confirm_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
     """Expected wall time of the verdict on fresh seeds on the search panel (seconds)."""
-    return (plan.confirm_top + len(plan.references)) * plan.confirm_seeds * _cost(plan.search_panel) / workers
+    return WallClock(workers).trainings((plan.confirm_top + len(plan.references)) * plan.confirm_seeds,
+                                        _cost(plan.search_panel)).wall_s
 
 
 def base_spec(plan: DiscoverPlan, budget: int, *, workers: int = 2, address: str | None = None) -> SearchSpec:
@@ -175,30 +164,31 @@ def base_spec(plan: DiscoverPlan, budget: int, *, workers: int = 2, address: str
                       searcher_options=dict(plan.searcher_options), prescreen=False, address=address, seed=plan.seed)
 
 
-def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int = 2, resume: bool = False,
-                 log: Callable[[str], None] = print, address: str | None = None) -> dict[str, Any]:
-    """Run (or resume) the discover pipeline ``plan`` into ``run_dir`` (see the module docstring)."""
-    from actsearch.evaluators import get_task
-    from actsearch.results.records import VALIDATION
-    from actsearch.results.transfer import discover_table, write_table
-    from actsearch.search.runner.study import Study
-    from actsearch.search.runner.validate import FixedList
-    from actsearch.search.searchers.base import Proposal
+class Discover(Pipeline):
+    """Search on one panel, halve, validate on a held-out panel, confirm (the module docstring)."""
 
-    if plan.rungs and plan.top > plan.rungs[-1][0]:
-        raise ValueError(f"discover plan: top {plan.top} > the last rung's {plan.rungs[-1][0]} survivors")
-    held_task, held_settings = plan.held_out_task, plan.held_out_overrides
-    # A resumed run keeps the budget it started with, even if the measured rates changed since.
-    n_search = (_stored_budget(run_dir) if resume else None) or search_budget(plan)
-    base = base_spec(plan, n_search, workers=workers, address=address)
-    store = prepare(base, run_dir, resume=resume)
-    phases = None
-    try:
-        check_preset(store, name, run_dir)
-        store.init_run({"preset": name, "plan": {**asdict(plan), "search_budget": n_search}})
-        summary = {"preset": name, "run_dir": str(run_dir), "search_budget": n_search, "interrupted": False}
-        phases = Phases(store, run_dir, base, log=log)
-        state = phases.state
+    budget_key = "search_budget"
+
+    def budget(self) -> int:
+        return search_budget(self.plan)
+
+    def estimate_wall_s(self, workers: int = 2) -> float:
+        return estimate_wall_s(self.plan, workers)
+
+    def check(self) -> None:
+        plan = self.plan
+        if plan.rungs and plan.top > plan.rungs[-1][0]:
+            raise ValueError(f"discover plan: top {plan.top} > the last rung's {plan.rungs[-1][0]} survivors")
+
+    def spec(self, budget: int, *, workers: int, address: str | None) -> SearchSpec:
+        return base_spec(self.plan, budget, workers=workers, address=address)
+
+    def run_phases(self, run: PipelineRun) -> dict[str, Any] | None:
+        from actsearch.evaluators import get_task
+        from actsearch.results.transfer import discover_table, write_table
+
+        plan, phases, store, log = self.plan, run.phases, run.store, run.log
+        held_task, held_settings = plan.held_out_task, plan.held_out_overrides
         if not phases.done("references"):
             started = time.perf_counter()
             for task, settings in ((plan.search_task, plan.search_settings), (held_task, held_settings)):
@@ -208,56 +198,56 @@ def run_discover(name: str, plan: DiscoverPlan, run_dir: Path, *, workers: int =
                     f"{r.task} {r.mean:.4f} ± {r.sd:.4f} ({r.seeds} seeds, {r.source})" for r in refs.values()))
             phases.save("references", started)
         if not phases.done("search"):
-            log(f"phase a: {plan.space} {plan.searcher}, {n_search} candidates, 1 seed, on {plan.search_task}")
-            if not phases.search(base, "search"):
-                return {**summary, "interrupted": True}
+            log(f"phase a: {plan.space} {plan.searcher}, {run.budget} candidates, 1 seed, on {plan.search_task}")
+            if not phases.search(run.spec, "search"):
+                return None
         if not phases.halving(plan.rungs, plan.search_task, plan.search_settings):
-            return {**summary, "interrupted": True}
-        if not phases.done("held-out"):
-            started = time.perf_counter()
-            if "held_out" not in state:  # chosen once, then stored
-                keep = set(state["rungs"][f"rung{len(plan.rungs)}"]) if plan.rungs else None
-                rows = [r for r in ranked(store, plan.search_task, plan.search_settings)
-                        if keep is None or r.id in keep]
-                state["held_out"] = [r.id for r in rows[:plan.top]]
-                phases.keep()
-            by_id = {r.id: r for r in store.candidates(task=plan.search_task, settings=plan.search_settings,
-                                                       include_aliases=False)}
-            todo = [Proposal(by_id[i].expression, dict(by_id[i].params)) for i in state["held_out"]]
-            log(f"phase c: the top {len(todo)} and {', '.join(plan.references)} on {held_task}, {plan.seeds} seeds")
-            study = Study(store, task=held_task, settings=held_settings, searcher=FixedList(todo), budget=len(todo),
-                          seeds=plan.seeds, role=VALIDATION, references=plan.references, on_event=lambda e: log(
-                              f"[held-out] {e.status:<8} mean z {e.score:+.3f} ± {e.score_std:.3f}  {e.expression}"))
-            if not phases.run(study, "held-out"):
-                return {**summary, "interrupted": True}
-            phases.save("held-out", started)
+            return None
+        if not phases.done("held-out") and not self._held_out(run):
+            return None
         verdict = phases.confirm(top=plan.confirm_top, seeds=plan.confirm_seeds, references=plan.references)
         if verdict is None:
-            return {**summary, "interrupted": True}
+            return None
         table = discover_table(store, search=(plan.search_task, plan.search_settings),
-                               held_out=(held_task, held_settings), wall_s=state["wall_s"])
+                               held_out=(held_task, held_settings), wall_s=phases.state["wall_s"])
         held_out_words = table["summary"]
         table["confirmation"] = verdict
         table["summary"] = verdict["summary"] + held_out_words
-        path = write_table(table, run_dir / TABLE)
+        path = write_table(table, run.run_dir / TABLE)
         for line in _lines(table):
             log(line)
         log(f"wrote {path}")
-        return {**summary, "wall_s": state["wall_s"], "table": str(path), "found": table["summary"],
+        return {"wall_s": phases.state["wall_s"], "table": str(path), "found": table["summary"],
                 "evaluated": store.count(task=plan.search_task, settings=plan.search_settings, role="search")}
-    finally:
-        if phases is not None:
-            phases.close()
-        store.close()
 
+    def _held_out(self, run: PipelineRun) -> bool:
+        """Phase c: the best ``top`` after halving and the references on the held-out panel
+        (role ``validation``); False when interrupted."""
+        from actsearch.results.records import VALIDATION
+        from actsearch.search.runner.study import Study
+        from actsearch.search.runner.validate import FixedList
+        from actsearch.search.searchers.base import Proposal
 
-def _stored_budget(run_dir: Path) -> int | None:
-    from actsearch.results.store import SqliteStore
-
-    if not (run_dir / "run.sqlite").is_file():
-        return None
-    with SqliteStore(run_dir, readonly=True) as store:
-        return store.meta().get("plan", {}).get("search_budget")
+        plan, phases, store, log = self.plan, run.phases, run.store, run.log
+        state, started = phases.state, time.perf_counter()
+        if "held_out" not in state:  # chosen once, then stored
+            keep = set(state["rungs"][f"rung{len(plan.rungs)}"]) if plan.rungs else None
+            rows = [r for r in ranked(store, plan.search_task, plan.search_settings) if keep is None or r.id in keep]
+            state["held_out"] = [r.id for r in rows[:plan.top]]
+            phases.keep()
+        by_id = {r.id: r for r in store.candidates(task=plan.search_task, settings=plan.search_settings,
+                                                   include_aliases=False)}
+        todo = [Proposal(by_id[i].expression, dict(by_id[i].params)) for i in state["held_out"]]
+        log(f"phase c: the top {len(todo)} and {', '.join(plan.references)} on {plan.held_out_task}, "
+            f"{plan.seeds} seeds")
+        study = Study(store, task=plan.held_out_task, settings=plan.held_out_overrides, searcher=FixedList(todo),
+                      budget=len(todo), seeds=plan.seeds, role=VALIDATION, references=plan.references,
+                      on_event=lambda e: log(f"[held-out] {e.status:<8} mean z {e.score:+.3f} ± {e.score_std:.3f}  "
+                                             f"{e.expression}"))
+        if not phases.run(study, "held-out"):
+            return False
+        phases.save("held-out", started)
+        return True
 
 
 def _lines(table: dict[str, Any]) -> list[str]:
@@ -288,3 +278,14 @@ def _marks(c: dict[str, Any], task: str, table: dict[str, Any], symbols: Callabl
         return ""
     refs = _references(table)
     return symbols({ref: c["vs"].get(ref, {}).get(task, "") for ref in refs}, refs)
+
+
+register_pipeline("discover", Discover(DiscoverPlan()))
+# a pool of 30 sampled x-gated functions (not all 320: the proxy pass over them is most of a tiny
+# run), few steps on every member, 2 seeds
+register_pipeline("discover-smoke", Discover(DiscoverPlan(
+    searcher_options={"pool_limit": 0, "pool_size": 30},
+    search_settings={"reference_seeds": 2, "mnist1d-cnn.steps": 200, "mnist1d-resnet-ln.steps": 80},
+    search_budget=6, rungs=((2, 2),), top=2, seeds=2, wall_plan_s=120.0, distinct=30,
+    confirm_top=2, confirm_seeds=3,
+    held_out_settings={"mnist1d-vit.steps": 150, "mnist1d.steps": 300, "ood-regression.steps": 200})))

@@ -1,5 +1,5 @@
-"""A stacked ensemble: M child MLPs as one network with a leading member dimension, differentiated
-by hand.
+"""M child MLPs as one network with a leading member dimension, differentiated by hand: the
+:class:`~actsearch.evaluators.engine.Engine` that trains packs of MLP members.
 
 The members are built one by one by the task's own builder (so each has exactly the
 initialisation a separate run of its seed has) and their parameters are stacked into one flat
@@ -34,6 +34,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from actsearch.evaluators import learned
+from actsearch.evaluators.metrics import MemberScores, evaluate_members
 from actsearch.grammar.compile import ActivationModule
 from actsearch.grammar.dual import X, with_derivatives
 
@@ -188,6 +190,8 @@ class Segment:
 class StackedMLP:
     """M MLPs of one shape (one group of members per candidate) trained as one network."""
 
+    stacked = True
+
     def __init__(self, models: Sequence[nn.Module], groups: Sequence[tuple[MemberForm, int]]) -> None:
         """``models``: one per member, grouped as ``groups`` = (the candidate's form, member count)."""
         per_model = [layers_of(m) for m in models]
@@ -305,6 +309,15 @@ class StackedMLP:
                 grad = torch.bmm(grad, self.weights[i].transpose(1, 2))
         self.flat.grad = self.grad
         return losses
+
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> MemberScores:
+        """Per member: mean cross-entropy, accuracy and predicted classes on the shared (x, y)."""
+        return evaluate_members(self.forward, self.members, x, y)
+
+    def learned(self) -> list[dict[str, float]]:
+        """Per member: the learned-constant metrics of its own slice of each group's constants."""
+        return [learned.metrics({name: [layer[name][row] for layer in group.consts] for name in group.form.names})
+                for group in self.groups for row in range(group.stop - group.start)]
 
     @torch.no_grad()
     def dead_neuron_rates(self, x: torch.Tensor) -> list[float]:
