@@ -46,10 +46,10 @@ _LAZY = {
     "ModelTask": "actsearch.evaluators.model_task",
     "TaskProbe": "actsearch.evaluators.protocol",
     "swap_activations": "actsearch.evaluators.swap",
-    "run_search": "actsearch.search.runner.api",
-    "confirm": "actsearch.search.runner.confirm",
+    "run_search": "actsearch.search.api",
+    "confirm": "actsearch.search.pipelines.confirm",
     # the search loop and its extension points: your own searcher, space or store
-    "Study": "actsearch.search.runner.study",
+    "Study": "actsearch.search.loop.study",
     "Searcher": "actsearch.search.searchers",
     "Proposal": "actsearch.search.searchers",
     "Outcome": "actsearch.search.searchers",

@@ -4,7 +4,7 @@ A ``table:`` replay of ``--trials`` (2,000) trials: the table is generated here 
 function of the ``paper-1`` space (``--space``), each scored by a cheap deterministic function of
 its fingerprint (a hash) — and the ``random`` searcher (uniform draws: the same mix of new
 functions, aliases and trivial ones early and late, so that a trend is the loop's, not the
-workload's) runs through :class:`~actsearch.search.runner.study.Study` with the in-process
+workload's) runs through :class:`~actsearch.search.loop.study.Study` with the in-process
 executor, once on the in-memory store and once on the SQLite store of a run directory (aliases and
 trivial candidates are stored as they come, as in a real run). A short replay first warms the
 process's caches (torch, the grammar), so that neither measured run pays for them. Each trial's wall time is taken between two

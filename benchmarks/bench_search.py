@@ -32,9 +32,9 @@ import torch
 
 from actsearch.evaluators import evaluate, get_task
 from actsearch.grammar import parse
-from actsearch.search.runner.cluster import start_ray, stop_ray
-from actsearch.search.runner.run import run
-from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.infra.cluster import start_ray, stop_ray
+from actsearch.search.rundir.run import run
+from actsearch.search.rundir.spec import SearchSpec
 from actsearch.search.searchers import make_searcher
 from actsearch.search.searchers.base import FINISHED, WAIT
 
@@ -44,7 +44,7 @@ SPACE, SEARCHER, TASK = "x-gated", "random", "mnist1d"
 def candidates(n: int) -> list:
     """The first n trials the loop hands out for the searcher (the same the Ray run will train)."""
     from actsearch.results.memory import MemoryStore
-    from actsearch.search.runner.study import Study
+    from actsearch.search.loop.study import Study
 
     study = Study(MemoryStore(), task=TASK, searcher=make_searcher(SEARCHER, SPACE, seed=0), budget=n)
     out = []

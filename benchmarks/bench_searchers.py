@@ -37,7 +37,7 @@ import harness
 
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
-from actsearch.search.runner.replay import replay
+from actsearch.search.loop.replay import replay
 from actsearch.search.searchers import SEARCHERS, make_searcher
 from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct

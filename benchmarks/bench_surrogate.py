@@ -40,8 +40,8 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.evaluators.table import read_rows
 from actsearch.grammar import parse
 from actsearch.results.memory import MemoryStore
-from actsearch.search.runner.study import Study
-from actsearch.search.runner.trials import TrialEvent
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import TrialEvent
 from actsearch.search.screening import prescreen as ps
 from actsearch.search.screening.features import PROXY_STEPS, Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher

@@ -63,8 +63,8 @@ def register(app: typer.Typer) -> None:
         not clearly different from each reference (paired t test, Holm-corrected)."""
         from actsearch.results.findings import verdict_table
         from actsearch.results.text import shown
-        from actsearch.search.runner.confirm import check_options
-        from actsearch.search.runner.confirm import confirm as run_confirm
+        from actsearch.search.pipelines.confirm import check_options
+        from actsearch.search.pipelines.confirm import confirm as run_confirm
 
         if fmt not in FORMATS:
             raise UserError(f"--format must be one of {', '.join(FORMATS)}, got {shown(fmt)!r}")

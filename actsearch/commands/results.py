@@ -230,7 +230,7 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from actsearch.results.text import shown
-        from actsearch.search.runner.validate import validate as run_validate
+        from actsearch.search.pipelines.validate import validate as run_validate
 
         overrides: dict[str, Any] = task_overrides(task, steps, init, head, data_dir, settings)
         rows = run_validate(run_dir, task, top=top_limit(top), seeds=seeds, overrides=overrides, source_task=source_task,

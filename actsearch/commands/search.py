@@ -39,8 +39,8 @@ from actsearch.errors import UserError
 from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
 from actsearch.results.records import REFERENCES
 from actsearch.results.text import CELL_CHARS, shown
+from actsearch.search.loop.study import StudyEvent
 from actsearch.search.pipelines import pipeline_names
-from actsearch.search.runner.study import StudyEvent
 from actsearch.search.searchers import ENTRY_POINT_GROUP, SEARCHERS
 from actsearch.search.space import PRESETS
 
@@ -119,7 +119,7 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool, force: bool = Fals
     from rich.live import Live
 
     from actsearch.results.store import SqliteStore
-    from actsearch.search.runner.run import run
+    from actsearch.search.rundir.run import run
 
     try:
         records = []
@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
                  "instead of the default, see docs/guide.md, 'Run on a cluster'; resume ships the same)"),
     ) -> None:
         """Search a space for activation functions on Ray Tune; results go to RUN_DIR/run.sqlite."""
-        from actsearch.search.runner.spec import SearchSpec
+        from actsearch.search.rundir.spec import SearchSpec
 
         run_dir = _run_dir_option(run_dir)
         if preset is not None:
@@ -269,8 +269,8 @@ def register(app: typer.Typer) -> None:
         """Continue a stopped search or preset: nothing stored is lost or evaluated again (a task whose
         source changed since the run started is refused unless --force)."""
         from actsearch.results.store import SqliteStore
-        from actsearch.search.runner.source import confirm
-        from actsearch.search.runner.spec import check_budget, spec_from_store
+        from actsearch.search.rundir.source import confirm
+        from actsearch.search.rundir.spec import check_budget, spec_from_store
 
         run_dir = _run_dir_option(run_dir, "RUN_DIR")
         try:

@@ -16,7 +16,7 @@ starts. Importing a user's file or module is bounded: a module that does not fin
 within the run's time limit (:func:`import_time_limit`; ``IMPORT_TIME_LIMIT_S`` by default), or
 that calls ``sys.exit`` or raises ``KeyboardInterrupt`` while it is imported, is a one-line
 :class:`TaskError` too (a Ctrl-C of the user still interrupts). :func:`source_hash` and
-:func:`stable_reference` give what a run store records (:mod:`actsearch.search.runner.source`);
+:func:`stable_reference` give what a run store records (:mod:`actsearch.search.rundir.source`);
 :func:`known_tasks` lists every task for ``actsearch tasks``; :func:`reference_of` names a task
 object by the file or module that holds it (``run_search(task=obj)``).
 """
@@ -56,7 +56,7 @@ from actsearch.evaluators.reference import (  # noqa: F401 - the task reference,
 from actsearch.evaluators.task import Task, as_task_object
 
 # On a cluster's workers, JSON {driver's path: {dir, file, sha256}} of task files shipped with the
-# run (set by actsearch.search.runner.shipping through Ray's runtime environment): see shipped_copy.
+# run (set by actsearch.search.infra.shipping through Ray's runtime environment): see shipped_copy.
 SHIPPED_VAR = "ACTSEARCH_SHIPPED_FILES"
 _FILES: dict[str, tuple[bytes, Any]] = {}  # absolute path -> (its source, the module imported from it)
 

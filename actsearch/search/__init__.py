@@ -1,1 +1,2 @@
-"""actsearch.search: spaces, searchers, screening and the runner (see the package folders)."""
+"""actsearch.search: spaces, searchers, screening, the loop and its executors (``loop``), the run
+directory (``rundir``), Ray and shipping (``infra``), pipelines, and ``run_search`` (``api``)."""

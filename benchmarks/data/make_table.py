@@ -29,7 +29,7 @@ from pathlib import Path
 from actsearch.evaluators import get_task
 from actsearch.evaluators.result import CandidateResult
 from actsearch.results.memory import MemoryStore
-from actsearch.search.runner.replay import replay
+from actsearch.search.loop.replay import replay
 from actsearch.search.searchers import make_searcher
 from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct

@@ -102,7 +102,7 @@ def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
     """A run started under other measured rates resumes with its stored rl budget (all phases done
     here, so nothing trains and Ray never starts)."""
     from actsearch.search.pipelines import STATE, run_pipeline
-    from actsearch.search.runner.spec import SearchSpec, prepare
+    from actsearch.search.rundir.spec import SearchSpec, prepare
 
     run_preset_dir = tmp_path / "run"
     with pytest.raises(UserError):  # nothing to resume yet
@@ -126,7 +126,7 @@ def test_resuming_a_preset_honours_address_and_plain_and_refuses_a_budget(tmp_pa
 
     from actsearch.cli import app
     from actsearch.search.pipelines import STATE
-    from actsearch.search.runner.spec import SearchSpec, prepare
+    from actsearch.search.rundir.spec import SearchSpec, prepare
 
     run = tmp_path / "run"
     plan = get_pipeline("rediscover-smoke").plan

@@ -18,7 +18,7 @@ from clihelper import error_lines, run_cli
 
 from actsearch.results import records
 from actsearch.results.store import RunStoreError, SqliteStore
-from actsearch.search.runner.spec import SearchSpec, prepare
+from actsearch.search.rundir.spec import SearchSpec, prepare
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

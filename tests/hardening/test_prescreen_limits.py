@@ -23,7 +23,7 @@ def test_a_network_too_large_to_probe_in_time_is_rejected_with_the_reason():
 
 def test_the_in_process_loop_stops_when_every_proposal_is_rejected(monkeypatch):
     from actsearch.results.memory import MemoryStore
-    from actsearch.search.runner.replay import replay
+    from actsearch.search.loop.replay import replay
     from actsearch.search.searchers import make_searcher
     from actsearch.search.space import load_space
 
@@ -38,8 +38,8 @@ def test_the_in_process_loop_stops_when_every_proposal_is_rejected(monkeypatch):
 
 
 def test_a_ray_run_stops_in_one_line_when_every_proposal_is_rejected(monkeypatch, tmp_path):
-    from actsearch.search.runner.run import run
-    from actsearch.search.runner.spec import SearchSpec
+    from actsearch.search.rundir.run import run
+    from actsearch.search.rundir.spec import SearchSpec
 
     monkeypatch.setattr(prescreen, "TIME_LIMIT_S", 0.0)
     monkeypatch.setattr(prescreen, "MAX_REJECTED_IN_ROW", 6)

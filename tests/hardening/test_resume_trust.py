@@ -15,7 +15,7 @@ from clihelper import error_lines, run_cli
 import actsearch
 from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.spec import SearchSpec, prepare
+from actsearch.search.rundir.spec import SearchSpec, prepare
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from actsearch.errors import UserError
 from actsearch.evaluators import get_task
 from actsearch.limits import RUN_SETTINGS, TASK_SETTINGS, SettingError, check
-from actsearch.search.runner.spec import SearchSpec
-from actsearch.search.runner.spec import check as check_spec
+from actsearch.search.rundir.spec import SearchSpec
+from actsearch.search.rundir.spec import check as check_spec
 
 SEARCH = ["search", "--space", "quick", "--searcher", "random", "--task", "digits", "--budget", "2"]
 
@@ -42,7 +42,7 @@ def test_search_refuses_bad_settings_before_anything_starts(tmp_path, args, mess
 
 
 def test_resume_refuses_a_zero_budget(tmp_path):
-    from actsearch.search.runner.spec import prepare
+    from actsearch.search.rundir.spec import prepare
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits", budget=2), tmp_path).close()
     code, _, err = run_cli("resume", str(tmp_path), "--budget", "0")
@@ -186,7 +186,7 @@ def test_a_panel_reference_that_is_not_a_regular_file_is_refused_at_once(tmp_pat
         path = "/dev/zero"
     code, _, err = run_cli("evaluate", "relu", "--task", "panel:xor,teacher", "--set", f"reference={path}")
     assert code == 2 and len(error_lines(err)) == 1 and "is not a regular file" in err, err
-    from actsearch.search.runner.spec import prepare
+    from actsearch.search.rundir.spec import prepare
 
     run = tmp_path / "run"
     prepare(SearchSpec(space="quick", searcher="random", task="panel:xor,teacher", budget=2, references=(),

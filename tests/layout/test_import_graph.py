@@ -97,4 +97,4 @@ def test_no_import_cycles():
 
 def test_the_graph_sees_lazy_imports():
     graph = _graph()
-    assert "actsearch.search.runner.run" in graph["actsearch.commands.search"]  # imported inside a function
+    assert "actsearch.search.rundir.run" in graph["actsearch.commands.search"]  # imported inside a function

@@ -14,7 +14,7 @@ EXTENSION_POINTS = ("Study", "Searcher", "Proposal", "Outcome", "WAIT", "FINISHE
 
 def test_the_extension_points_are_exported_as_the_objects_of_their_modules():
     from actsearch.results.store import Store, open_store
-    from actsearch.search.runner.study import Study
+    from actsearch.search.loop.study import Study
     from actsearch.search.searchers import FINISHED, WAIT, Outcome, Proposal, Searcher, register_searcher
     from actsearch.search.space import Space
 

@@ -9,7 +9,7 @@ import pytest
 import actsearch
 from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.validate import validate
+from actsearch.search.pipelines.validate import validate
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -5,8 +5,8 @@ exist — and nothing else is touched."""
 
 from __future__ import annotations
 
-from actsearch.search.runner.run import NewRunDir
-from actsearch.search.runner.spec import SearchSpec, prepare
+from actsearch.search.rundir.run import NewRunDir
+from actsearch.search.rundir.spec import SearchSpec, prepare
 
 SPEC = SearchSpec(space="quick", searcher="random", task="digits", budget=1)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from actsearch.search.runner.node import NODE_FILE, RUN_DIR_VAR, TOKEN_VAR, clean_stale_node
+from actsearch.search.infra.node import NODE_FILE, RUN_DIR_VAR, TOKEN_VAR, clean_stale_node
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
@@ -214,7 +214,7 @@ def test_a_record_that_is_not_this_users_own_file_is_refused(tmp_path, procs, ki
 
 NODE_SCRIPT = """
 import sys, time
-from actsearch.search.runner.cluster import start_ray
+from actsearch.search.infra.cluster import start_ray
 start_ray(None, 1, run_dir=sys.argv[1])
 print("ready", flush=True)
 time.sleep(600)
@@ -225,7 +225,7 @@ def test_a_live_runs_copied_record_spares_its_node_and_its_own_stale_node_is_end
     """S1 end to end: a real embedded node of run A (driver alive); A's record copied to B with a
     dead driver: cleaning B kills nothing of A's node. Once A's driver is killed, cleaning A ends
     what it left behind. The record is written 0600."""
-    from actsearch.search.runner.node import _alive
+    from actsearch.search.infra.node import _alive
 
     run_a, run_b = tmp_path / "a", tmp_path / "b"
     run_a.mkdir()

@@ -9,9 +9,9 @@ import pytest
 from actsearch.errors import UserError
 from actsearch.evaluators import get_task
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.run import open_study, run
-from actsearch.search.runner.spec import SearchSpec, check, pack_size, prepare
-from actsearch.search.runner.trials import TaskSpec, TrialConfig, TrialEvent, evaluate_trial, evaluate_trials
+from actsearch.search.loop.trials import TaskSpec, TrialConfig, TrialEvent, evaluate_trial, evaluate_trials
+from actsearch.search.rundir.run import open_study, run
+from actsearch.search.rundir.spec import SearchSpec, check, pack_size, prepare
 from actsearch.search.space import load_space
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
@@ -140,7 +140,7 @@ def test_ray_packed_search_records_one_row_per_candidate(local_ray, tmp_path):
 def test_a_replay_in_packs_scores_every_candidate_once_as_alone():
     """``replay(..., pack=G)`` (``make_table.py --pack``): the exhaustive searcher's candidates
     trained G at a time, each once, each with what it gets alone."""
-    from actsearch.search.runner.replay import replay
+    from actsearch.search.loop.replay import replay
     from actsearch.search.searchers import make_searcher
 
     space = load_space("quick")

@@ -9,10 +9,10 @@ import pytest
 
 from actsearch.evaluators import get_task
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.run import open_study
-from actsearch.search.runner.spec import SearchSpec, prepare, searcher_options
-from actsearch.search.runner.study import StudyEvent
-from actsearch.search.runner.trials import TrialEvent, evaluate_trial
+from actsearch.search.loop.study import StudyEvent
+from actsearch.search.loop.trials import TrialEvent, evaluate_trial
+from actsearch.search.rundir.run import open_study
+from actsearch.search.rundir.spec import SearchSpec, prepare, searcher_options
 from actsearch.search.searchers.base import FINISHED, WAIT
 from actsearch.search.space import load_space
 
@@ -131,7 +131,7 @@ def test_search_no_prescreen_trains_the_exploding_candidate_and_resume_keeps_it(
         assert code == 2 and f"continue it with `actsearch resume {run}`" in err and err.count("\n") == 1
     assert SqliteStore(run, readonly=True).meta()["spec"]["prescreen"] is False
     # The Python API's resume=True with another setting is another search.
-    from actsearch.search.runner.spec import RunDirError
+    from actsearch.search.rundir.spec import RunDirError
 
     with pytest.raises(RunDirError, match=r"belongs to a different search \(prescreen"):
         prepare(_spec(space=str(_space_file(tmp_path)), searcher="exhaustive", task="digits", prescreen=True,

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.node import NODE_FILE, _holds_files_in
+from actsearch.search.infra.node import NODE_FILE, _holds_files_in
 
 pytestmark = pytest.mark.slow
 
@@ -101,8 +101,8 @@ def test_search_on_a_multi_node_cluster(tmp_path):
     import ray
     from ray.cluster_utils import Cluster
 
-    from actsearch.search.runner.run import run
-    from actsearch.search.runner.spec import SearchSpec
+    from actsearch.search.rundir.run import run
+    from actsearch.search.rundir.spec import SearchSpec
 
     assert not ray.is_initialized()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})

@@ -10,8 +10,8 @@ import time
 import pytest
 
 from actsearch.results.store import RunStoreError, SqliteStore
-from actsearch.search.runner.run import run
-from actsearch.search.runner.spec import SearchSpec, prepare
+from actsearch.search.rundir.run import run
+from actsearch.search.rundir.spec import SearchSpec, prepare
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from actsearch.evaluators.resolve import SHIPPED_VAR, shipped_copy
-from actsearch.search.runner.package import MAX_BYTES, MAX_FILES, Ignore, MiB, ShipError
-from actsearch.search.runner.shipping import imports_neighbours, plan, runtime_env
+from actsearch.search.infra.package import MAX_BYTES, MAX_FILES, Ignore, MiB, ShipError
+from actsearch.search.infra.shipping import imports_neighbours, plan, runtime_env
 from tests.hardening.clihelper import error_lines, run_cli
 
 TASK = "def fit(act, seed, report):\n    return 1.0\n"

@@ -11,10 +11,10 @@ import pytest
 from actsearch.evaluators import get_task
 from actsearch.evaluators.result import CandidateResult
 from actsearch.results.store import RunStoreError, SqliteStore
-from actsearch.search.runner.run import open_study
-from actsearch.search.runner.spec import SearchSpec, prepare
-from actsearch.search.runner.study import stopped_result
-from actsearch.search.runner.trials import TrialEvent, evaluate_trial, lost
+from actsearch.search.loop.study import stopped_result
+from actsearch.search.loop.trials import TrialEvent, evaluate_trial, lost
+from actsearch.search.rundir.run import open_study
+from actsearch.search.rundir.spec import SearchSpec, prepare
 from actsearch.search.searchers.base import FINISHED, WAIT
 from actsearch.search.space import load_space
 
@@ -125,8 +125,8 @@ def test_a_process_killed_between_checkpoints_loses_nothing_and_repeats_nothing(
     """The searcher's state is saved every few outcomes only: a study dropped without closing (a
     SIGKILL) and reopened on the same store continues; nothing is evaluated twice, the budget holds."""
     from actsearch.results.memory import MemoryStore
-    from actsearch.search.runner.inprocess import InProcessExecutor
-    from actsearch.search.runner.study import Study
+    from actsearch.search.loop.inprocess import InProcessExecutor
+    from actsearch.search.loop.study import Study
     from actsearch.search.searchers import make_searcher
 
     space = load_space("quick")

@@ -8,8 +8,8 @@ import pytest
 
 from actsearch.results.store import SqliteStore
 from actsearch.results.timings import timings
-from actsearch.search.runner.run import run
-from actsearch.search.runner.spec import SearchSpec, searcher_options
+from actsearch.search.rundir.run import run
+from actsearch.search.rundir.spec import SearchSpec, searcher_options
 from actsearch.search.screening.setup import SETUP_SHARE, Cost, choose
 from actsearch.search.searchers.surrogate import SurrogateSearcher
 from actsearch.search.space import load_space

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.run import run
-from actsearch.search.runner.spec import SearchSpec, spec_from_store
+from actsearch.search.rundir.run import run
+from actsearch.search.rundir.spec import SearchSpec, spec_from_store
 from tests.hardening.clihelper import error_lines, run_cli
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
@@ -112,7 +112,7 @@ def test_resume_refuses_a_changed_task_source_unless_forced(local_ray, tmp_path,
 
 
 def test_resume_checks_a_changed_table_too(tmp_path):
-    from actsearch.search.runner.source import TaskSource, TaskSourceChanged, check_resume
+    from actsearch.search.rundir.source import TaskSource, TaskSourceChanged, check_resume
 
     table = tmp_path / "scores.csv"
     table.write_text("expression,score\nrelu,0.5\n")
@@ -132,7 +132,7 @@ def test_resume_checks_a_changed_table_too(tmp_path):
 
 def test_the_probe_a_run_uses_is_in_its_settings(tmp_path):
     from actsearch.evaluators import get_task
-    from actsearch.search.runner.spec import probe_settings
+    from actsearch.search.rundir.spec import probe_settings
 
     (tmp_path / "plain.py").write_text(TASK)
     plain = f"{tmp_path / 'plain.py'}:fit"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from actsearch.search.runner.cluster import AddressError, probe_address
+from actsearch.search.infra.cluster import AddressError, probe_address
 
 
 def _free_port() -> int:
@@ -67,7 +67,7 @@ def test_bad_toml_and_foreign_run_dir(monkeypatch, capsys, tmp_path):
                      str(tmp_path / "r"))
     assert code == 2 and "bad TOML" in err and err.count("\n") == 1
     from actsearch.results.store import SqliteStore
-    from actsearch.search.runner.spec import SearchSpec, prepare
+    from actsearch.search.rundir.spec import SearchSpec, prepare
 
     prepare(SearchSpec(space="quick", searcher="random", task="digits"), tmp_path / "r").close()
     common = ["--searcher", "random", "--task", "digits", "--budget", "2", "--run-dir", str(tmp_path / "r")]

@@ -1,7 +1,7 @@
 """Drive a searcher through the real loop, one proposal at a time (for searcher-level tests).
 
 ``make_searcher(...)`` here returns a :class:`Looped`: the registered searcher behind a real
-:class:`~actsearch.search.runner.study.Study` over an in-memory store (no references, no
+:class:`~actsearch.search.loop.study.Study` over an in-memory store (no references, no
 pre-screen). ``suggest()`` hands out the next trial (the loop has already stored aliases and
 trivial candidates and told the searcher), ``on_trial_complete(trial_id, score, status)`` is the
 executor finishing it. ``save``/``restore`` checkpoint the study's store and searcher, as a resumed
@@ -18,8 +18,8 @@ from typing import Any
 from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.results.memory import MemoryStore
 from actsearch.search import searchers as _registry
-from actsearch.search.runner.study import Study
-from actsearch.search.runner.trials import TrialConfig, TrialEvent
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import TrialConfig, TrialEvent
 from actsearch.search.searchers import FINISHED, SEARCHERS, WAIT  # noqa: F401 - re-exported for tests
 
 BIG = 10**9
@@ -122,7 +122,7 @@ def run_search(searcher: Looped, task: Any, *, budget: int | None = None, seeds:
     trials in order; ``on_skipped`` gets the rows stored untrained (aliases, invalid, pre-screened)."""
     from actsearch.evaluators import get_task
     from actsearch.evaluators.table import TableTask
-    from actsearch.search.runner.trials import TaskSpec, evaluate_trial
+    from actsearch.search.loop.trials import TaskSpec, evaluate_trial
     from actsearch.search.screening.prescreen import PreScreen
 
     task = get_task(task) if isinstance(task, str) else task
@@ -131,7 +131,7 @@ def run_search(searcher: Looped, task: Any, *, budget: int | None = None, seeds:
     if prescreen if prescreen is not None else not table:
         study.screen = PreScreen("mnist1d" if table else task)
     ref = TaskSpec("replay")
-    from actsearch.search.runner import trials as _trials
+    from actsearch.search.loop import trials as _trials
 
     _trials._TASKS[ref] = task
     study.ref, study.seeds = ref, tuple(seeds)

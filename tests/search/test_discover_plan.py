@@ -18,7 +18,7 @@ from actsearch.search.pipelines.discover import (
     search_budget,
 )
 from actsearch.search.pipelines.phases import STATE
-from actsearch.search.runner.spec import prepare
+from actsearch.search.rundir.spec import prepare
 
 
 def test_discover_plan_fills_an_hour_with_a_fixed_budget_and_holds_out_other_architectures():

@@ -34,7 +34,7 @@ PLUGIN = '''
 from dataclasses import dataclass
 
 from actsearch.search.pipelines import Pipeline
-from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.rundir.spec import SearchSpec
 
 
 @dataclass(frozen=True)

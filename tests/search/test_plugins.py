@@ -19,7 +19,7 @@ import test_searcher_contract as contract
 
 import actsearch
 from actsearch.errors import UserError
-from actsearch.search.runner.spec import SPACE_COPY, RunDirError, spec_from_store
+from actsearch.search.rundir.spec import SPACE_COPY, RunDirError, spec_from_store
 from actsearch.search.searchers import (
     SearcherError,
     make_searcher,
@@ -240,7 +240,7 @@ def test_a_run_directory_refuses_what_a_resume_could_not_rebuild(tmp_path):
 
 
 def test_a_run_directory_records_a_space_object_and_an_installed_class_and_resumes(installed, tmp_path):
-    from actsearch.search.runner.run import run as run_spec
+    from actsearch.search.rundir.run import run as run_spec
 
     space = space_from_dict({**tiny_space_dict(), "primitives": {"gauss2": "exp(-2 * x^2)"}}, name="tiny")
     run_dir = tmp_path / "run"

@@ -32,7 +32,7 @@ from actsearch.errors import UserError
 from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
 from actsearch.results.store import Store
 from actsearch.search.pipelines.phases import Phases, check_preset
-from actsearch.search.runner.spec import SearchSpec, prepare
+from actsearch.search.rundir.spec import SearchSpec, prepare
 
 ENTRY_POINT_GROUP = "actsearch.pipelines"
 BUILT_IN = ("actsearch.search.pipelines.rediscover", "actsearch.search.pipelines.discover")

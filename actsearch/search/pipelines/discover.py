@@ -43,7 +43,7 @@ from actsearch.evaluators import registry
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
 from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
-from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.rundir.spec import SearchSpec
 
 # A task's cost a seed relative to one mnist1d seed (ReLU, one thread; the upper ends of the
 # ranges measured by benchmarks/calibrate_tasks.py and a second alternating run, docs/guide.md
@@ -224,8 +224,8 @@ class Discover(Pipeline):
         """Phase c: the best ``top`` after halving and the references on the held-out panel
         (role ``validation``); False when interrupted."""
         from actsearch.results.records import VALIDATION
-        from actsearch.search.runner.study import Study
-        from actsearch.search.runner.validate import FixedList
+        from actsearch.search.loop.study import Study
+        from actsearch.search.pipelines.validate import FixedList
         from actsearch.search.searchers.base import Proposal
 
         plan, phases, store, log = self.plan, run.phases, run.store, run.log

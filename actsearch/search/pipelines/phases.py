@@ -1,7 +1,7 @@
 """Phases of a pipeline (``rediscover``, ``discover``) over one run store: what they share.
 
 A pipeline is a list of named phases — a search, the re-scoring of stored rows with more seeds, a
-validation — each a :class:`~actsearch.search.runner.study.Study` over the same store, run by
+validation — each a :class:`~actsearch.search.loop.study.Study` over the same store, run by
 the same Ray Tune executor (the embedded local Ray, started on the first phase that trains
 something, or the cluster at ``address``). :class:`Phases` keeps the pipeline's state under
 one key of the store (``done``: the finished phases in order, ``wall_s``: each phase's wall
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.results.store import Store
-from actsearch.search.runner.spec import RunDirError, SearchSpec
+from actsearch.search.rundir.spec import RunDirError, SearchSpec
 
 STATE = "pipeline"
 VERDICT = "verdict.json"  # a pipeline's confirmation, with its summary in words
@@ -69,7 +69,7 @@ class Phases:
         self.store.save_state(STATE, self.state)
 
     def _ray_started(self) -> None:
-        from actsearch.search.runner.cluster import start_ray
+        from actsearch.search.infra.cluster import start_ray
 
         if self.handle is None:  # Ray starts only when there is something to evaluate
             self.handle = start_ray(self.base.address, self.base.workers, run_dir=self.run_dir)
@@ -80,7 +80,7 @@ class Phases:
         from dataclasses import replace
 
         from actsearch.evaluators import get_task
-        from actsearch.search.runner.spec import pack_size
+        from actsearch.search.rundir.spec import pack_size
 
         key = (study.task, tuple(sorted(study.settings.items())))
         if key not in self._tasks:
@@ -90,7 +90,7 @@ class Phases:
     def run(self, study: Any, phase: str, seeds: int = 1) -> bool:
         """Run one study to its end (trials of ``seeds`` seeds, trained in packs where the task
         batches); False when it was interrupted."""
-        from actsearch.search.runner.run import execute
+        from actsearch.search.rundir.run import execute
 
         try:
             interrupted = study.finished is False and execute(study, "ray", self.base, self.run_dir, phase,
@@ -103,7 +103,7 @@ class Phases:
 
     def search(self, spec: SearchSpec, phase: str) -> bool:
         """A search phase (``spec``'s searcher, space, budget and task); marks it done when it ends."""
-        from actsearch.search.runner.run import open_study
+        from actsearch.search.rundir.run import open_study
         from actsearch.search.space import load_space
 
         started = time.perf_counter()
@@ -117,7 +117,7 @@ class Phases:
 
     def rescore(self, rows: list[Any], seeds: int, phase: str, task: str, settings: dict[str, Any]) -> bool:
         """Bring stored rows to seeds 0 .. seeds − 1 (rows updated in place); not marked done."""
-        from actsearch.search.runner.study import Study
+        from actsearch.search.loop.study import Study
 
         study = Study(self.store, task=task, settings=settings, on_event=lambda e: self.log(
             f"[rescore {e.rescored} seeds] {e.status:<8} {e.score:.4f} ± {e.score_std:.4f}  {e.expression}"))
@@ -155,14 +155,14 @@ class Phases:
 
     def confirm(self, *, top: int, seeds: int, references: tuple[str, ...]) -> dict[str, Any] | None:
         """The last phase: the top ``top`` of the search and ``references`` on ``seeds`` fresh seeds,
-        on the pipeline's task, tested (:func:`~actsearch.search.runner.confirm.confirm_in`), on the
+        on the pipeline's task, tested (:func:`~actsearch.search.pipelines.confirm.confirm_in`), on the
         pipeline's Ray. Returns the verdict as JSON with its ``summary`` in words, also written to
         ``RUN_DIR/verdict.json``; None when interrupted (what finished is stored; a resume trains
         only the rest). A run that allows no test (no successful candidate, a reference that
         failed its seeds) ends with a summary that says why, not an error."""
         from actsearch.results.findings import in_words, scope_of, verdict_table
         from actsearch.results.rundir import write_atomic
-        from actsearch.search.runner.confirm import ConfirmError, ConfirmInterrupted, confirm_in
+        from actsearch.search.pipelines.confirm import ConfirmError, ConfirmInterrupted, confirm_in
 
         started = time.perf_counter()
         self.log(f"confirm: the top {top} and {', '.join(references)} on {seeds} fresh seeds")
@@ -186,7 +186,7 @@ class Phases:
         return doc
 
     def close(self) -> None:
-        from actsearch.search.runner.cluster import stop_ray
+        from actsearch.search.infra.cluster import stop_ray
 
         stop_ray(self.handle)
         self.handle = None

@@ -16,7 +16,7 @@ d. ``confirm``: the top 5 and the references on 10 fresh seeds (1000 ..), paired
    comparison Holm-corrected (:meth:`Phases.confirm`): the verdict, in words, in the log, the
    summary and ``RUN_DIR/verdict.json`` (the search scores overstate the winners; these do not).
 
-Each phase is a :class:`~actsearch.search.runner.study.Study` over the same store and executor and
+Each phase is a :class:`~actsearch.search.loop.study.Study` over the same store and executor and
 stores rows under its searcher's name (``exhaustive``, ``rl``); re-scoring is the study's
 ``rescore`` operation, which updates the rows in place (:meth:`Store.add_runs`). A killed pipeline resumes (``resume=True``): finished
 phases are skipped, a phase in progress continues from the store like any search.
@@ -34,7 +34,7 @@ from typing import Any
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
 from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
-from actsearch.search.runner.spec import SearchSpec
+from actsearch.search.rundir.spec import SearchSpec
 
 # An rl candidate on paper-1 took 12.2 s of one worker in the full preset on an idle 2-core machine;
 # × 0.88 for fused Adam, rounded up (SECONDS_PER_SEED: see phases.py).

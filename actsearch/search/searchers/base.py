@@ -8,7 +8,7 @@
     ...
     searcher.tell(7, Outcome(score=0.93, status="ok"))
 
-The loop (:class:`actsearch.search.runner.study.Study`) owns everything else: proposal ids, dedup
+The loop (:class:`actsearch.search.loop.study.Study`) owns everything else: proposal ids, dedup
 against the store, alias and trivial records, the pre-screen, the budget. A searcher never sees
 the store and keeps no dedup map of its own: it proposes candidates of its space, may consult
 ``self.known(fingerprint)`` to avoid proposing a fingerprint the run already holds, and is told

@@ -3,7 +3,7 @@
 ``analyse(expression, params)`` parses a candidate once (cached, so replays and repeated seeds
 cost nothing) and returns its fingerprint and, when it is trivial (constant, non-finite on the
 probe set, zero gradient everywhere), the reason. The search loop
-(:mod:`actsearch.search.runner.study`) classifies every proposal with it against the run's rows:
+(:mod:`actsearch.search.loop.study`) classifies every proposal with it against the run's rows:
 a later candidate with a stored fingerprint is an *alias*, a trivial one is *invalid* — neither is
 trained. ``count_distinct`` walks a whole space (``actsearch space --dedup``).
 """

@@ -19,7 +19,7 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.records import REFERENCES, VALIDATION, task_label
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.study import Study, StudyEvent
+from actsearch.search.loop.study import Study, StudyEvent
 from actsearch.search.searchers.base import FINISHED, Outcome, Proposal, Searcher, _Sentinel
 
 
@@ -74,7 +74,7 @@ def validate(run_dir: str | os.PathLike, task: str, *, top: int | None = 3, seed
     """Evaluate and store; one :class:`Validated` per candidate (the references last)."""
     from actsearch.evaluators import get_task
     from actsearch.results.run import Run
-    from actsearch.search.runner.inprocess import InProcessExecutor
+    from actsearch.search.loop.inprocess import InProcessExecutor
     from actsearch.search.space.dedup import analyse
 
     if (top is not None and top < 0) or seeds < 1:

@@ -5,7 +5,7 @@ run in memory (the Python API). The executor is Ray Tune (embedded local Ray, or
 ``spec.address``) unless ``executor="inprocess"``: then trials run one at a time in this process.
 
 Everything that can be refused is checked before the store is made: settings, space, searcher,
-task, the address, and for a cluster the code it ships (:mod:`actsearch.search.runner.shipping`,
+task, the address, and for a cluster the code it ships (:mod:`actsearch.search.infra.shipping`,
 sized before Ray starts). A new run that fails before its first trial (a cluster that cannot be
 joined, Ray that does not start) leaves behind nothing it created (:class:`NewRunDir`), so the
 same ``search`` can be tried again.
@@ -25,11 +25,12 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.records import DB_NAME, LOCK_NAME
 from actsearch.results.store import SqliteStore, Store
-from actsearch.search.runner.node import NODE_FILE
-from actsearch.search.runner.package import ShipError
-from actsearch.search.runner.shipping import plan, runtime_env
-from actsearch.search.runner.source import canonical
-from actsearch.search.runner.spec import (
+from actsearch.search.infra.node import NODE_FILE
+from actsearch.search.infra.package import ShipError
+from actsearch.search.infra.shipping import plan, runtime_env
+from actsearch.search.loop.study import Study, StudyEvent
+from actsearch.search.rundir.source import canonical
+from actsearch.search.rundir.spec import (
     SPACE_COPY,
     RunSummary,
     SearchSpec,
@@ -42,7 +43,6 @@ from actsearch.search.runner.spec import (
     run_space,
     searcher_options,
 )
-from actsearch.search.runner.study import Study, StudyEvent
 
 EXECUTORS = ("ray", "inprocess")
 # What a run creates in its directory before its first trial (the store, its lock, the space's copy,
@@ -124,7 +124,7 @@ def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None,
     """Run the study to its end with the chosen executor, ``pack`` trials trained together per
     worker; returns whether it was interrupted."""
     if executor == "inprocess":
-        from actsearch.search.runner.inprocess import InProcessExecutor
+        from actsearch.search.loop.inprocess import InProcessExecutor
 
         try:
             return InProcessExecutor(pack).run(study)
@@ -132,7 +132,7 @@ def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None,
             return True
     if ray_started is not None:  # before Ray Tune is imported: the node's agents inherit the environment
         ray_started()               # (its ownership token) as it is when Ray starts
-    from actsearch.search.runner.ray_tune import RayTuneExecutor
+    from actsearch.search.loop.ray_tune import RayTuneExecutor
 
     storage = (run_dir if run_dir is not None else Path.cwd() / ".actsearch-tune") / "tune"
     return RayTuneExecutor(storage=storage, name=f"{name}-{int(time.time())}", workers=spec.workers,
@@ -149,10 +149,10 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     the ones ``spec`` names (``spec`` holds the names a run directory records; ``run_search``).
 
     ``force``: resume even when the task's source changed since the run started (recorded in its
-    metadata; :mod:`actsearch.search.runner.source`)."""
+    metadata; :mod:`actsearch.search.rundir.source`)."""
     from actsearch.evaluators import get_task
     from actsearch.evaluators.guard import import_time_limit
-    from actsearch.search.runner.cluster import (
+    from actsearch.search.infra.cluster import (
         check_cluster_resources,
         check_local_resources,
         probe_address,

@@ -12,8 +12,8 @@ from typing import Any
 from actsearch.evaluators.result import CandidateResult
 from actsearch.results.memory import MemoryStore
 from actsearch.results.store import Store
-from actsearch.search.runner.study import Study
-from actsearch.search.runner.trials import (
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import (
     TaskSpec,
     TrialConfig,
     TrialEvent,

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.search.runner.join import join
-from actsearch.search.runner.node import RUN_DIR_VAR, TOKEN_VAR, clean_stale_node, record_node
+from actsearch.search.infra.join import join
+from actsearch.search.infra.node import RUN_DIR_VAR, TOKEN_VAR, clean_stale_node, record_node
 
 # Quiet, fast defaults, set before Ray is imported (a user's own settings in the environment win).
 QUIET_ENV = {
@@ -97,7 +97,7 @@ def start_ray(address: str | None, workers: int, *, cpus_per_trial: float = 1.0,
               run_dir: str | os.PathLike | None = None, runtime_env: dict[str, Any] | None = None) -> RayHandle:
     """Join ``address`` (or ``$RAY_ADDRESS``) or start an embedded local Ray for ``workers`` trials.
 
-    ``runtime_env`` (the task's code, :mod:`actsearch.search.runner.shipping`) goes with a joined
+    ``runtime_env`` (the task's code, :mod:`actsearch.search.infra.shipping`) goes with a joined
     cluster's job; an embedded Ray shares this filesystem and needs none."""
     quiet_environment()
     import ray

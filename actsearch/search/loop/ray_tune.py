@@ -4,12 +4,12 @@ One Tune trial evaluates one candidate on all its seeds — or a *pack* of ``pac
 trained together (``--pack G``; one stacked network where the task batches) — in
 ``candidate_trainable``: a single candidate's intermediate validation scores go to
 ``ray.tune.report`` (for ASHA, which therefore needs packs of one) and the last report carries the
-:class:`~actsearch.search.runner.trials.TrialOutcome` objects, one per candidate (pickled by Ray
+:class:`~actsearch.search.loop.trials.TrialOutcome` objects, one per candidate (pickled by Ray
 like any value; no JSON). The study is wrapped as a Tune ``Searcher`` behind a ``ConcurrencyLimiter``: Tune asks it
 for the next config and tells it each finished trial; the study owns the bookkeeping (store,
 budget, resume), so Tune's own experiment files are only a cache.
 
-Connecting to Ray (embedded or a cluster) is :mod:`actsearch.search.runner.cluster`.
+Connecting to Ray (embedded or a cluster) is :mod:`actsearch.search.infra.cluster`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actsearch.search.runner.cluster import quiet_environment
+from actsearch.search.infra.cluster import quiet_environment
 
 quiet_environment()  # before Ray is imported
 
@@ -29,8 +29,8 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter, Searcher  # noqa: E402
 
-from actsearch.search.runner.study import Study, stopped_result  # noqa: E402
-from actsearch.search.runner.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trials, lost  # noqa: E402
+from actsearch.search.loop.study import Study, stopped_result  # noqa: E402
+from actsearch.search.loop.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trials, lost  # noqa: E402
 from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
 
 SCHEDULERS = ("fifo", "asha")

@@ -4,7 +4,7 @@
 package) with their sizes; :func:`check_size` refuses a list over :data:`MAX_BYTES` or
 :data:`MAX_FILES` in one line naming its largest entries; :func:`stage` copies exactly the listed
 bytes into a fresh directory outside the user's tree, which is what Ray zips and uploads
-(:mod:`actsearch.search.runner.shipping` puts them together). Bounded by construction, because a
+(:mod:`actsearch.search.infra.shipping` puts them together). Bounded by construction, because a
 directory Ray writes into (its temp dir, started with ``--temp-dir`` beside the task) must never
 pack a zip that holds itself:
 

@@ -37,8 +37,8 @@ from actsearch.results.verdict import (
     until_decided,
 )
 from actsearch.results.verdicts import confirm_meta
-from actsearch.search.runner.study import Study, StudyEvent
-from actsearch.search.runner.validate import FixedList
+from actsearch.search.loop.study import Study, StudyEvent
+from actsearch.search.pipelines.validate import FixedList
 from actsearch.search.searchers.base import Proposal
 
 PAIRED = True  # every task trains seed-deterministically (data order, initialisation): see the docstring
@@ -101,10 +101,10 @@ def confirm(run_dir: str | os.PathLike, *, top: int = 5, against: Sequence[str] 
     search's do; one worker and no address: in this process."""
     from dataclasses import replace
 
-    from actsearch.search.runner.cluster import start_ray, stop_ray
-    from actsearch.search.runner.inprocess import InProcessExecutor
-    from actsearch.search.runner.run import execute
-    from actsearch.search.runner.spec import spec_from_store
+    from actsearch.search.infra.cluster import start_ray, stop_ray
+    from actsearch.search.loop.inprocess import InProcessExecutor
+    from actsearch.search.rundir.run import execute
+    from actsearch.search.rundir.spec import spec_from_store
 
     check_options(top, seeds, alpha, against)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:

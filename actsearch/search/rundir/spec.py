@@ -1,6 +1,6 @@
 """What defines a search (:class:`SearchSpec`) and its run directory: creating it, checking that a
 resumed run is the same search, reading the spec back. The loop itself is
-:mod:`actsearch.search.runner.study`; :mod:`actsearch.search.runner.run` puts them together.
+:mod:`actsearch.search.loop.study`; :mod:`actsearch.search.rundir.run` puts them together.
 
 (The notes below describe the guarantees of a run as a whole.)
 
@@ -29,7 +29,7 @@ from actsearch.evaluators.reference import is_table
 from actsearch.results.records import REFERENCES
 from actsearch.results.rundir import WRITER_FILES, copy_into, refuse_links, write_atomic
 from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
-from actsearch.search.runner.source import CHANGES_KEY, META_KEY, TaskSource, check_resume
+from actsearch.search.rundir.source import CHANGES_KEY, META_KEY, TaskSource, check_resume
 
 SCHEDULERS = ("fifo", "asha")
 # Settings that define a search: a resumed run must match them (budget, workers, address may change).
@@ -106,7 +106,7 @@ def prepare(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = Fals
             space_toml: str | None = None) -> Store:
     """Open (or create) the run directory's store and check that it belongs to this search
     (``run_dir`` None: a fresh in-memory store). A resumed run's task source must be the one it
-    started with (:mod:`actsearch.search.runner.source`) unless ``force``. ``space_toml``: the text
+    started with (:mod:`actsearch.search.rundir.source`) unless ``force``. ``space_toml``: the text
     of a space given as an object, saved as the new run's copy of its space."""
     if run_dir is not None:
         run_dir = Path(run_dir)

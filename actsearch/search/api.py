@@ -34,14 +34,14 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.run import Run
-from actsearch.search.runner.spec import REFERENCES, SPACE_COPY, SearchSpec
-from actsearch.search.runner.study import StudyEvent
+from actsearch.search.loop.study import StudyEvent
+from actsearch.search.rundir.spec import REFERENCES, SPACE_COPY, SearchSpec
 from actsearch.search.searchers import Searcher, SearcherError, recorded_name, searcher_class
 from actsearch.search.space.core import Space, SpaceError, load_space
 
 
 def _check_arguments(**given: Any) -> None:
-    """The arguments of :func:`run_search` that :func:`~actsearch.search.runner.spec.check` does not
+    """The arguments of :func:`run_search` that :func:`~actsearch.search.rundir.spec.check` does not
     see, each of its type (budget, seeds, workers, task ... are checked there, before any work)."""
     def bad(name: str, want: str) -> UserError:
         value = given[name]
@@ -158,8 +158,8 @@ def run_search(*, space: str | os.PathLike | Space, searcher: str | type[Searche
 
         task = reference_of(task)
     if resume and run_dir is not None:
-        from actsearch.search.runner.source import confirm
-        from actsearch.search.runner.spec import check_budget, spec_from_store
+        from actsearch.search.rundir.source import confirm
+        from actsearch.search.rundir.spec import check_budget, spec_from_store
 
         if (Path(run_dir) / "run.sqlite").is_file():
             stored = spec_from_store(run_dir)
@@ -169,7 +169,7 @@ def run_search(*, space: str | os.PathLike | Space, searcher: str | type[Searche
                       workers=workers, references=tuple(references), task_overrides=dict(settings or {}),
                       searcher_options=dict(options or {}), prescreen=prescreen,
                       ship=(ship,) if isinstance(ship, (str, os.PathLike)) else ship)
-    from actsearch.search.runner.run import run
+    from actsearch.search.rundir.run import run
 
     chosen = executor or ("inprocess" if workers == 1 else "ray")
     _, store = run(spec, run_dir, resume=resume, on_event=on_event, executor=chosen, keep_store=run_dir is None,

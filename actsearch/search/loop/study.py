@@ -2,8 +2,8 @@
 executor and records every outcome through the store.
 
 A proposal travels: ``searcher.ask(id)`` → :meth:`Study.next_trial` classifies it → a pending row
-(``store.add_trial``) and a :class:`~actsearch.search.runner.trials.TrialConfig` → the executor
-→ a :class:`~actsearch.search.runner.trials.TrialEvent` → :meth:`Study.complete` (``store.finish``
+(``store.add_trial``) and a :class:`~actsearch.search.loop.trials.TrialConfig` → the executor
+→ a :class:`~actsearch.search.loop.trials.TrialEvent` → :meth:`Study.complete` (``store.finish``
 and ``searcher.tell``). Classification of a proposal, against the run's rows (rebuilt from the
 store when the study opens, then kept in memory — never re-read per trial):
 
@@ -36,7 +36,7 @@ from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, CandidateResult
 from actsearch.results.records import DONE, REFERENCE, SEARCH, STOPPED, CandidateRecord
 from actsearch.results.store import RunStoreError, Store
-from actsearch.search.runner.trials import TaskSpec, TrialConfig, TrialEvent
+from actsearch.search.loop.trials import TaskSpec, TrialConfig, TrialEvent
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, Searcher
 from actsearch.search.space.dedup import analyse
 

@@ -19,7 +19,7 @@ returned or failed. What travels, by default:
 
 ``--ship FILE_OR_DIR ...`` (``SearchSpec.ship``, stored with the run so ``resume`` ships the same)
 names what travels from the task's directory (or package) instead; the task file always goes. The
-limits, the ignore file and what never travels: :mod:`actsearch.search.runner.package`. A panel
+limits, the ignore file and what never travels: :mod:`actsearch.search.infra.package`. A panel
 ships each member's code. The embedded local Ray ships nothing: its workers share the driver's
 filesystem. (Ray also puts the driver's current directory on every worker's ``sys.path``; where
 that directory exists on a node — a shared filesystem, a loopback cluster — a module found there
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.evaluators.resolve import FILE, MODULE, PANEL, SHIPPED_VAR, TABLE, TaskRef, parse_reference
-from actsearch.search.runner.package import (
+from actsearch.search.infra.package import (
     MAX_BYTES,
     Item,
     Package,

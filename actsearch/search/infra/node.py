@@ -1,6 +1,6 @@
 """The record of an embedded Ray node in its run directory, and the clean-up after a killed driver.
 
-``start_ray`` (:mod:`actsearch.search.runner.cluster`) writes ``RUN_DIR/ray-node.json`` (this user's
+``start_ray`` (:mod:`actsearch.search.infra.cluster`) writes ``RUN_DIR/ray-node.json`` (this user's
 only, never through a link) after the node started; before the run resumes, :func:`clean_stale_node`
 ends what a dead driver's node left behind (agents, workers). The record is data, not authority:
 a process is killed only when it proves that it belongs to the node this very run directory

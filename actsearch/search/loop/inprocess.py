@@ -3,8 +3,8 @@ API, ``--workers 1`` runs that need no Ray), one trial or one pack of ``pack`` t
 
 from __future__ import annotations
 
-from actsearch.search.runner.study import Study
-from actsearch.search.runner.trials import TrialEvent, evaluate_trials
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import TrialEvent, evaluate_trials
 from actsearch.search.searchers.base import FINISHED, WAIT
 
 
