@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from actsearch.evaluators import data, models
+from actsearch.evaluators import data, networks
 from actsearch.evaluators.builtin.common import TrainConfig
 from actsearch.evaluators.metrics import LossFn, MetricFn
 from actsearch.evaluators.settings import apply_overrides
@@ -81,7 +81,7 @@ def _split(train: Any, val: Any, test: Any) -> data.Split:
 class ModelTask(ClassificationTask):
     """A user's network builder and data splits, trained by actsearch's loop."""
 
-    def __init__(self, model: Callable[[models.ActFactory], nn.Module], train: Any, val: Any, test: Any = None, *,
+    def __init__(self, model: Callable[[networks.ActFactory], nn.Module], train: Any, val: Any, test: Any = None, *,
                  name: str = "model", loss: LossFn | None = None, metric: MetricFn | None = None,
                  **settings: Any) -> None:
         if not callable(model):
@@ -91,14 +91,14 @@ class ModelTask(ClassificationTask):
         self._user_model = model
         super().__init__(name, config, lambda cfg: split, self._make, device=config_device, loss=loss, metric=metric)
 
-    def _make(self, cfg: ModelConfig, act: models.ActFactory, gain: float | None) -> nn.Module:
+    def _make(self, cfg: ModelConfig, act: networks.ActFactory, gain: float | None) -> nn.Module:
         net = self._user_model(act)
         if not isinstance(net, nn.Module):
             raise TaskError(f"task {self.name}: model(act) returned a {type(net).__name__}, not an nn.Module")
         if cfg.init != "default":
             layers = [m for m in net.modules() if isinstance(m, _LAYERS)]
             for layer in layers[:-1]:  # the output layer keeps its own init, as in the built-in networks
-                models.init_hidden(layer, cfg.init, gain)
+                networks.init_hidden(layer, cfg.init, gain)
         return net
 
     def check(self) -> None:

@@ -24,7 +24,7 @@ from torch import nn
 
 from actsearch.evaluators.learned import of_network
 from actsearch.evaluators.metrics import dead_neuron_rate
-from actsearch.evaluators.models import MLP
+from actsearch.evaluators.networks import MLP
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.train import adam, checkpoint_steps, cosine_lr
 

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from actsearch.errors import UserError
-from actsearch.evaluators import data, models
+from actsearch.evaluators import data, networks
 from actsearch.evaluators.candidate import Candidate, as_candidate
 from actsearch.evaluators.errors import TaskError
 from actsearch.evaluators.protocol import TaskProbe, is_task
@@ -109,9 +109,9 @@ def check_device(name: str, text: str) -> None:
 
 
 def check_init(name: str, init: Any) -> None:
-    """A known hidden-layer init (:data:`models.INITS`)."""
-    if isinstance(init, str) and init not in models.INITS:
-        raise TaskError(f"task {name}: unknown init {init!r}; expected one of {', '.join(models.INITS)}")
+    """A known hidden-layer init (:data:`networks.INITS`)."""
+    if isinstance(init, str) and init not in networks.INITS:
+        raise TaskError(f"task {name}: unknown init {init!r}; expected one of {', '.join(networks.INITS)}")
 
 
 def _setting(config: Any, name: str, default: Any = None) -> Any:
@@ -330,7 +330,7 @@ class ClassificationTask(Task):
     """Data split + child network, trained by :func:`train_classifier`."""
 
     def __init__(self, name: str, config: Any, load: Callable[[Any], data.Split],
-                 build: Callable[[Any, models.ActFactory, float | None], nn.Module],
+                 build: Callable[[Any, networks.ActFactory, float | None], nn.Module],
                  device: Callable[[Any], torch.device] = lambda cfg: torch.device("cpu"),
                  augment: Callable[[Any], Callable | None] = lambda cfg: None,
                  loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
@@ -339,8 +339,8 @@ class ClassificationTask(Task):
         self._load, self._build, self._device, self._augment = load, build, device, augment
         self._loss, self._metric = loss, metric
         self._moved: tuple[data.Split, data.Split] | None = None
-        if config.init not in models.INITS:
-            raise TaskError(f"unknown init {config.init!r}; expected one of {', '.join(models.INITS)}")
+        if config.init not in networks.INITS:
+            raise TaskError(f"unknown init {config.init!r}; expected one of {', '.join(networks.INITS)}")
         if config.head not in HEADS:
             raise TaskError(f"unknown head {config.head!r}; expected one of {', '.join(HEADS)}")
 
@@ -352,7 +352,7 @@ class ClassificationTask(Task):
     def settings_changed(self) -> None:
         self._moved = None
 
-    def network(self, factory: models.ActFactory, gain: float | None = None) -> nn.Module:
+    def network(self, factory: networks.ActFactory, gain: float | None = None) -> nn.Module:
         """The task's child network built with ``factory`` (from torch's current seed), on the CPU."""
         return self._build(self.config, factory, gain)
 

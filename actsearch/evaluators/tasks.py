@@ -18,7 +18,7 @@ from typing import Any
 
 from torch import nn
 
-from actsearch.evaluators import budget, models, registry, regression
+from actsearch.evaluators import budget, networks, registry, regression
 from actsearch.evaluators.builtin.toys import OodRegressionConfig, TeacherConfig
 from actsearch.evaluators.registry import TaskEntry
 from actsearch.evaluators.settings import apply_overrides
@@ -72,7 +72,7 @@ def _estimate(task: Task) -> budget.Needs:
         return budget.Needs(params, acts, entry.data_examples(cfg) * math.prod(shape))
     if isinstance(cfg, OodRegressionConfig):
         params, acts = budget.network(
-            lambda: models.MLP(1, cfg.width, cfg.depth, len(regression.TARGETS), nn.ReLU, cfg.init), (cfg.batch_size, 1))
+            lambda: networks.MLP(1, cfg.width, cfg.depth, len(regression.TARGETS), nn.ReLU, cfg.init), (cfg.batch_size, 1))
         return budget.Needs(params, acts, cfg.train_size + cfg.test_size)
     if isinstance(cfg, TeacherConfig):  # one filter; each input is cut into patches
         return budget.Needs(cfg.patch, 2 * cfg.batch_size * cfg.input_dim, (cfg.train_size + cfg.test_size) * cfg.input_dim)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from actsearch.evaluators import archs, evaluate, get_task
+from actsearch.evaluators import evaluate, get_task, networks
 from actsearch.evaluators.tasks import default_config
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
@@ -40,13 +40,13 @@ def test_the_candidate_sits_where_each_architecture_says():
     class Marker(nn.Identity):
         pass
 
-    cnn = archs.ConvNet1d(Marker, channels=8, layers=3)
+    cnn = networks.ConvNet1d(Marker, channels=8, layers=3)
     assert _count(cnn, Marker) == 3 and _count(cnn, nn.BatchNorm1d) + _count(cnn, nn.GroupNorm) == 0
     assert cnn(torch.randn(5, 40)).shape == (5, 10)
-    res = archs.LNResNet1d(Marker, channels=8, blocks=3)
+    res = networks.LNResNet1d(Marker, channels=8, blocks=3)
     assert _count(res, Marker) == 7 and _count(res, nn.GroupNorm) == 7 and _count(res, nn.BatchNorm1d) == 0
-    assert _count(archs.LNResNet1d(Marker, 8, 2, norm="batch"), nn.BatchNorm1d) == 5
-    vit = archs.ViT1d(Marker, depth=2)
+    assert _count(networks.LNResNet1d(Marker, 8, 2, norm="batch"), nn.BatchNorm1d) == 5
+    vit = networks.ViT1d(Marker, depth=2)
     assert _count(vit, Marker) == 2 and _count(vit, nn.LayerNorm) == 5  # 2 per block + the final one
     assert vit(torch.randn(3, 40)).shape == (3, 10)
     # in the ViT the candidate acts on (tokens, hidden) rows: one unit per MLP hidden unit

@@ -47,7 +47,7 @@ def test_learnable_constant_is_one_scalar_per_layer():
         made.append(cand.factory())
         return made[-1]
 
-    from actsearch.evaluators.models import MLP
+    from actsearch.evaluators.networks import MLP
 
     model = MLP(40, 8, task.config.depth, 10, factory)
     betas = [p for m in made for p in m.parameters()]

@@ -11,7 +11,7 @@ from torch import nn
 
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.metrics import dead_neuron_rate, prediction_difference
-from actsearch.evaluators.models import MLP
+from actsearch.evaluators.networks import MLP
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier

@@ -33,9 +33,9 @@ def split(cfg: Cifar10Config) -> Any:
 
 
 def _resnet20(cfg: Any, act: Any, gain: float | None) -> Any:
-    from actsearch.evaluators import models
+    from actsearch.evaluators import networks
 
-    return models.ResNet20(act, 10, cfg.init, gain, cfg.width, cfg.blocks_per_stage)
+    return networks.ResNet20(act, 10, cfg.init, gain, cfg.width, cfg.blocks_per_stage)
 
 
 def check(name: str, cfg: Cifar10Config) -> None:

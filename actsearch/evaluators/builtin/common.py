@@ -26,8 +26,8 @@ def mlp(n_in: int) -> Any:
     """The builder of a plain MLP with ``n_in`` inputs and 10 classes (``width`` x ``depth`` of the config)."""
 
     def build(cfg: Any, act: Any, gain: float | None) -> Any:
-        from actsearch.evaluators import models
+        from actsearch.evaluators import networks
 
-        return models.MLP(n_in, cfg.width, cfg.depth, 10, act, cfg.init, gain)
+        return networks.MLP(n_in, cfg.width, cfg.depth, 10, act, cfg.init, gain)
 
     return build

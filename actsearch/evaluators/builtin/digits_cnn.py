@@ -31,7 +31,7 @@ def network(cfg: DigitsCnnConfig, act: Any, gain: float | None) -> Any:
     """The child network (see the module docstring); hidden layers initialised by ``cfg.init``."""
     from torch import nn
 
-    from actsearch.evaluators.models import init_hidden
+    from actsearch.evaluators.networks import init_hidden
 
     c = cfg.channels
     convs = [nn.Conv2d(1, c, 3, padding=1), nn.Conv2d(c, c, 3, stride=2, padding=1)]

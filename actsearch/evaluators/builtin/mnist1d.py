@@ -136,9 +136,9 @@ def mnist1d_shallow(name: str, config: Mnist1dShallowConfig) -> Any:
 
 
 def _resnet(cfg: Any, act: Any, gain: float | None) -> Any:
-    from actsearch.evaluators import models
+    from actsearch.evaluators import networks
 
-    return models.ResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.init, gain)
+    return networks.ResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.init, gain)
 
 
 @register_task("mnist1d-resnet",
@@ -149,9 +149,9 @@ def mnist1d_resnet(name: str, config: Mnist1dResnetConfig) -> Any:
 
 
 def _cnn(cfg: Any, act: Any, gain: float | None) -> Any:
-    from actsearch.evaluators import archs
+    from actsearch.evaluators import networks
 
-    return archs.ConvNet1d(act, cfg.channels, cfg.layers, cfg.kernel, LENGTH, 10, cfg.init, gain)
+    return networks.ConvNet1d(act, cfg.channels, cfg.layers, cfg.kernel, LENGTH, 10, cfg.init, gain)
 
 
 @register_task("mnist1d-cnn", description="MNIST-1D on a plain 1-D CNN without normalisation: a transfer task",
@@ -161,15 +161,15 @@ def mnist1d_cnn(name: str, config: Mnist1dCnnConfig) -> Any:
 
 
 def _resnet_ln(cfg: Any, act: Any, gain: float | None) -> Any:
-    from actsearch.evaluators import archs
+    from actsearch.evaluators import networks
 
-    return archs.LNResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.norm, cfg.init, gain)
+    return networks.LNResNet1d(act, cfg.channels, cfg.blocks, 10, cfg.norm, cfg.init, gain)
 
 
 def check_resnet_ln(name: str, cfg: Mnist1dResnetLnConfig) -> None:
     """A test set must remain; a known norm."""
-    from actsearch.evaluators.archs import NORMS
     from actsearch.evaluators.errors import TaskError
+    from actsearch.evaluators.networks import NORMS
 
     check(name, cfg)
     if cfg.norm not in NORMS:
@@ -185,9 +185,9 @@ def mnist1d_resnet_ln(name: str, config: Mnist1dResnetLnConfig) -> Any:
 
 
 def _vit(cfg: Any, act: Any, gain: float | None) -> Any:
-    from actsearch.evaluators import archs
+    from actsearch.evaluators import networks
 
-    return archs.ViT1d(act, LENGTH, cfg.patch, cfg.dim, cfg.depth, cfg.heads, cfg.mlp_ratio, 10, cfg.init, gain)
+    return networks.ViT1d(act, LENGTH, cfg.patch, cfg.dim, cfg.depth, cfg.heads, cfg.mlp_ratio, 10, cfg.init, gain)
 
 
 def check_vit(name: str, cfg: Mnist1dVitConfig) -> None:

@@ -1,49 +1,15 @@
-"""Child networks the evaluators train; every one takes an activation *factory*.
-
-``act`` is a zero-argument callable returning a fresh ``nn.Module``; each place an activation is
-applied gets its own instance, so a learnable constant (β) is one scalar per layer. Hidden layers
-are initialised by :func:`init_hidden` (He-normal with ReLU's gain, with the candidate's own gain,
-or torch's default); output layers keep torch's default initialisation.
+"""Residual networks: the 1-D pre-activation ResNet with batch norm (``mnist1d-resnet``), its
+layer-normalised variant (``GroupNorm(1, C)``: one mean/variance per example; ``norm="batch"``
+gives the batch-norm one at the same size; ``mnist1d-resnet-ln``), and ResNet-20, the Swish
+paper's CIFAR-10 child network.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
-ActFactory = Callable[[], nn.Module]
-INITS = ("he-relu", "he-gain", "default")
-
-
-def init_hidden(layer: nn.Module, init: str, gain: float | None) -> None:
-    """He-normal weights (std = gain / sqrt(fan_in)) and zero bias, unless ``init == "default"``."""
-    if init not in INITS:
-        raise ValueError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
-    if init == "default":
-        return
-    g = math.sqrt(2.0) if init == "he-relu" or gain is None or not math.isfinite(gain) else gain
-    fan_in = nn.init._calculate_fan_in_and_fan_out(layer.weight)[0]
-    with torch.no_grad():
-        layer.weight.normal_(0.0, g / math.sqrt(fan_in))
-        if layer.bias is not None:
-            layer.bias.zero_()
-
-
-class MLP(nn.Sequential):
-    """Plain MLP: ``depth`` hidden layers of ``width`` units, each followed by the activation."""
-
-    def __init__(self, n_in: int, width: int, depth: int, n_out: int, act: ActFactory,
-                 init: str = "he-relu", gain: float | None = None) -> None:
-        layers: list[nn.Module] = []
-        for i in range(depth):
-            lin = nn.Linear(n_in if i == 0 else width, width)
-            init_hidden(lin, init, gain)
-            layers += [lin, act()]
-        layers.append(nn.Linear(width if depth else n_in, n_out))
-        super().__init__(*layers)
+from actsearch.evaluators.networks.init import ActFactory, init_hidden
 
 
 class PreActBlock1d(nn.Module):
@@ -89,6 +55,58 @@ class ResNet1d(nn.Module):
         return self.fc(self.act(self.bn(out)).mean(-1))
 
 
+NORMS = ("layer", "batch")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    if kind not in NORMS:
+        raise ValueError(f"unknown norm {kind!r}; expected one of {', '.join(NORMS)}")
+    return nn.GroupNorm(1, channels) if kind == "layer" else nn.BatchNorm1d(channels)
+
+
+class NormBlock1d(nn.Module):
+    """Pre-activation residual block: N → f → conv → N → f → conv, plus a (projected) skip."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, act: ActFactory, norm: str, init: str,
+                 gain: float | None) -> None:
+        super().__init__()
+        self.n1, self.act1 = _norm(norm, c_in), act()
+        self.conv1 = nn.Conv1d(c_in, c_out, 3, stride, 1, bias=False)
+        self.n2, self.act2 = _norm(norm, c_out), act()
+        self.conv2 = nn.Conv1d(c_out, c_out, 3, 1, 1, bias=False)
+        self.skip = nn.Conv1d(c_in, c_out, 1, stride, bias=False) if stride != 1 or c_in != c_out else None
+        for conv in (self.conv1, self.conv2):
+            init_hidden(conv, init, gain)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.act1(self.n1(x))
+        skip = x if self.skip is None else self.skip(out)
+        return self.conv2(self.act2(self.n2(self.conv1(out)))) + skip
+
+
+class LNResNet1d(nn.Module):
+    """Stem conv, ``blocks`` residual blocks (channels doubling after the first, up to 4×, each
+    later block halving the length), N → f, global average pool, Linear."""
+
+    def __init__(self, act: ActFactory, channels: int = 16, blocks: int = 3, n_out: int = 10,
+                 norm: str = "layer", init: str = "he-relu", gain: float | None = None) -> None:
+        super().__init__()
+        self.stem = nn.Conv1d(1, channels, 5, 1, 2, bias=False)
+        init_hidden(self.stem, init, gain)
+        layers, c = [], channels
+        for i in range(blocks):
+            c_out = channels * 2 ** min(i, 2)
+            layers.append(NormBlock1d(c, c_out, 1 if i == 0 else 2, act, norm, init, gain))
+            c = c_out
+        self.blocks = nn.Sequential(*layers)
+        self.norm, self.act = _norm(norm, c), act()
+        self.fc = nn.Linear(c, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.blocks(self.stem(x.unsqueeze(1)))
+        return self.fc(self.act(self.norm(out)).mean(-1))
+
+
 class BasicBlock(nn.Module):
     """ResNet-20 basic block (He et al. 2016): conv-BN-f-conv-BN, add skip, f."""
 
@@ -131,4 +149,3 @@ class ResNet20(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.layers(self.act(self.bn(self.conv(x))))
         return self.fc(out.mean((2, 3)))
-
