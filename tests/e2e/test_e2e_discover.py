@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from killhelper import kill_at
 
 from actsearch.evaluators.result import PANEL_SCORE
 from actsearch.results.banner import SMOKE_BANNER
@@ -24,6 +23,7 @@ from actsearch.results.store import SqliteStore
 from actsearch.search.pipelines import get_pipeline
 from actsearch.search.pipelines.discover import TABLE, phase_names
 from actsearch.search.pipelines.phases import STATE, VERDICT
+from tests.helpers.kill import kill_at
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # a smoke discover run: 4 min idle, 10+ loaded
 

@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from killhelper import kill_at
 
 from actsearch.results.banner import SMOKE_BANNER
 from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
 from actsearch.results.store import SqliteStore
 from actsearch.search.pipelines import STATE, get_pipeline
 from actsearch.search.pipelines.phases import VERDICT
+from tests.helpers.kill import kill_at
 
 pytestmark = pytest.mark.slow
 

@@ -5,16 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from evalhelpers import write_cifar
 
+from tests.helpers.evaluators import write_cifar
+from tests.helpers.fixtures import private_cache
 
-@pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Generated data sets go to a temporary cache, never the user's."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ACTSEARCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
+__all__ = ["cifar_binary", "cifar_python", "private_cache"]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import statistics
 
 import pytest
 import torch
-from evalhelpers import MNIST1D_TINY
 from torch import nn
 
 from actsearch.evaluators import evaluate, get_task
@@ -22,6 +21,7 @@ from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.result import DIVERGED, INVALID, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
 from actsearch.evaluators.stacked_mlp import StackedMLP, is_stackable, member_function
+from tests.helpers.evaluators import MNIST1D_TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from evalhelpers import TINY
 
 import actsearch
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.result import DIVERGED, INVALID, OK
+from tests.helpers.evaluators import TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

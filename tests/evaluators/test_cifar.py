@@ -6,10 +6,10 @@ import pickle
 
 import numpy as np
 import pytest
-from evalhelpers import cifar_arrays, write_cifar
 
 from actsearch.evaluators import TaskError, get_task
 from actsearch.evaluators.cifar import CifarError, cifar10, find_dir, load_arrays
+from tests.helpers.evaluators import cifar_arrays, write_cifar
 
 
 def test_binary_and_python_fixtures_read_the_same_images(cifar_binary, cifar_python):

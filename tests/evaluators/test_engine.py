@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from evalhelpers import TINY, TripleExp
 
 from actsearch.evaluators import get_task
 from actsearch.evaluators.candidate import as_candidate
@@ -20,6 +19,7 @@ from actsearch.evaluators.single import SingleNetwork
 from actsearch.evaluators.stacked import StackedNet
 from actsearch.evaluators.stacked_mlp import StackedMLP
 from actsearch.evaluators.train import train
+from tests.helpers.evaluators import TINY, TripleExp
 
 LEARNABLE = "x * sigmoid(beta * x)"
 

@@ -14,8 +14,6 @@ import math
 
 import pytest
 import torch
-import usertaskhelpers as helpers
-from evalhelpers import MNIST1D_TINY, TINY
 from torch import nn
 from typer.testing import CliRunner
 
@@ -30,6 +28,8 @@ from actsearch.evaluators.train import train_classifier
 from actsearch.grammar.compile import ActivationModule
 from actsearch.results.learned import learned_constants
 from actsearch.results.store import SqliteStore
+from tests.helpers import usertasks as helpers
+from tests.helpers.evaluators import MNIST1D_TINY, TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import usertaskhelpers as helpers
-from evalhelpers import TripleExp
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -13,6 +11,8 @@ import actsearch
 from actsearch.evaluators import evaluate
 from actsearch.evaluators.result import DIVERGED, OK
 from actsearch.evaluators.task import TaskError
+from tests.helpers import usertasks as helpers
+from tests.helpers.evaluators import TripleExp
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -150,9 +150,8 @@ def test_a_member_that_batches_trains_the_seeds_at_once_with_the_same_results():
     """mnist1d (an MLP, batched) then mnist1d-cnn: the seeds train on mnist1d as one stacked
     network (its run_pack), with the per-seed results and reports of the seed-by-seed panel; a
     candidate whose seeds all diverge on mnist1d is not trained on the CNN."""
-    from evalhelpers import TINY
-
     from actsearch.evaluators.scoring import evaluate_pack
+    from tests.helpers.evaluators import TINY
 
     tiny = {f"{n}.{k}": v for n in ("mnist1d", "mnist1d-cnn") for k, v in {**TINY[n], "steps": 30}.items()}
     settings = {**tiny, "reference_seeds": 2}

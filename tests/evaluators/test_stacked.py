@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from evalhelpers import TINY
 
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.batched import train_pack
@@ -18,6 +17,7 @@ from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
 from actsearch.evaluators.stacked import StackedNet, is_vmappable
+from tests.helpers.evaluators import TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -8,14 +8,14 @@ import dataclasses
 
 import pytest
 import torch
-import usertaskhelpers as helpers
-from evalhelpers import TINY
 from torch import nn
 
 from actsearch.evaluators import TASKS, evaluate, get_task
 from actsearch.evaluators.protocol import TaskProbe, TaskProtocol, is_task
 from actsearch.evaluators.result import INVALID, OK, STATUSES, CandidateResult, EvalResult
 from actsearch.evaluators.task import as_task_object, probe_of
+from tests.helpers import usertasks as helpers
+from tests.helpers.evaluators import TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
@@ -48,7 +48,7 @@ KINDS = [*TASKS, "table", "model-task", "user-fn"]
 
 
 def test_every_registered_task_is_covered():
-    assert set(TASKS) <= set(TINY), "a new registered task needs a tiny budget in evalhelpers.TINY"
+    assert set(TASKS) <= set(TINY), "a new registered task needs a tiny budget in tests/helpers/evaluators.py TINY"
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import usertaskhelpers as helpers
 
 from actsearch.evaluators import evaluate, get_task, registry
 from actsearch.evaluators.errors import TaskError
@@ -18,6 +17,7 @@ from actsearch.evaluators.reference import TaskKind, parse_reference
 from actsearch.evaluators.resolve import known_tasks
 from actsearch.evaluators.result import OK
 from actsearch.evaluators.task import ProtocolTask, Task, as_task_object
+from tests.helpers import usertasks as helpers
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPERS = Path(helpers.__file__).resolve()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from evalhelpers import TINY
 from torch import nn
 
 from actsearch.evaluators import TASKS, TaskError, evaluate, get_task
 from actsearch.evaluators.result import OK
+from tests.helpers.evaluators import TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
-from evalhelpers import TINY, Broken, Constant, TripleExp
 from torch import nn
 
 from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.metrics import dead_neuron_rate, prediction_difference
 from actsearch.evaluators.networks import MLP
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT
+from tests.helpers.evaluators import TINY, Broken, Constant, TripleExp
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -8,7 +8,6 @@ import time
 
 import pytest
 import torch
-import usertaskhelpers as helpers
 from torch import nn
 
 import actsearch
@@ -17,6 +16,7 @@ from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT
 from actsearch.evaluators.task import TaskError
 from actsearch.evaluators.user import UserTask
+from tests.helpers import usertasks as helpers
 
 
 def test_score_dict_metrics_and_progress_across_seeds():
@@ -48,7 +48,7 @@ def test_plain_function_number_and_name():
 def test_exception_is_error_with_message_and_traceback():
     res = UserTask(helpers.raises).evaluate_seed("relu", 0)
     assert res.status == ERROR and res.error == "ValueError: my training broke"
-    assert "Traceback" in res.metrics["traceback"] and "usertaskhelpers.py" in res.metrics["traceback"]
+    assert "Traceback" in res.metrics["traceback"] and "usertasks.py" in res.metrics["traceback"]
 
 
 @pytest.mark.parametrize(("fn", "status", "words"), [

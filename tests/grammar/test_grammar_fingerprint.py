@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from grammar_strategies import trees
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actsearch.grammar import parse
 from actsearch.grammar.fingerprint import quantize
 from actsearch.grammar.nodes import to_text
+from tests.helpers.strategies import trees
 
 EQUIVALENT = [
     ["x * sigmoid(x)", "x / (1 + exp(-x))", "x * exp(x) / (1 + exp(x))", "sigmoid(x) * x"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from grammar_strategies import trees
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +11,7 @@ from actsearch.errors import UserError
 from actsearch.grammar import ExpressionError, parse
 from actsearch.grammar.nodes import MAX_DEPTH, to_text
 from actsearch.grammar.parse import MAX_LENGTH, parse_tree
+from tests.helpers.strategies import trees
 
 
 @pytest.mark.parametrize(

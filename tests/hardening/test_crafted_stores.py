@@ -9,21 +9,19 @@ import hashlib
 import json
 import shutil
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from clihelper import error_lines, run_cli
 
 from actsearch.results import records
 from actsearch.results.store import RunStoreError, SqliteStore
 from actsearch.search.rundir.spec import SearchSpec, prepare
+from tests.helpers.cli import error_lines, run_cli
+from tests.helpers.stores import fill
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
-from storefactory import fill  # noqa: E402
 
 CONTROL = ("\x1b", "\x07", "\x9b", "\x00", "\x7f")
 READERS = ("leaderboard", "show", "report", "export", "plot")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from clihelper import error_lines, run_cli
 
 import actsearch
 from actsearch.errors import UserError, shorten
@@ -19,6 +18,7 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.grammar.symbolic import to_sympy
 from actsearch.results import export
 from actsearch.results.store import SqliteStore
+from tests.helpers.cli import error_lines, run_cli
 
 HUGE_POWERS = ["9^9^9", "2^2^2^2^2^2", "x * 1^(9^9^9)"]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from clihelper import error_lines, run_cli
 
 from actsearch.evaluators import budget, get_task
 from actsearch.evaluators.tasks import TASKS, needs
+from tests.helpers.cli import error_lines, run_cli
 
 
 @pytest.mark.timeout(60)

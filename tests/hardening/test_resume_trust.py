@@ -10,12 +10,12 @@ import hashlib
 import sys
 
 import pytest
-from clihelper import error_lines, run_cli
 
 import actsearch
 from actsearch.errors import UserError
 from actsearch.results.store import SqliteStore
 from actsearch.search.rundir.spec import SearchSpec, prepare
+from tests.helpers.cli import error_lines, run_cli
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

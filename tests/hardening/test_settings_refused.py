@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from clihelper import error_lines, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +13,7 @@ from actsearch.evaluators import get_task
 from actsearch.limits import RUN_SETTINGS, TASK_SETTINGS, SettingError, check
 from actsearch.search.rundir.spec import SearchSpec
 from actsearch.search.rundir.spec import check as check_spec
+from tests.helpers.cli import error_lines, run_cli
 
 SEARCH = ["search", "--space", "quick", "--searcher", "random", "--task", "digits", "--budget", "2"]
 

@@ -6,21 +6,19 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
-from clihelper import error_lines, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import actsearch
 from actsearch.results.formats import from_csv
+from tests.helpers.cli import error_lines, run_cli
+from tests.helpers.stores import fill
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "results"))
-from storefactory import fill  # noqa: E402
 
 NOWHERE_FINITE = ["1/0", "sqrt(-1)", "0/0*x", "x*(1/0)", "2^10000 + x"]
 

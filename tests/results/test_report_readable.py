@@ -26,7 +26,7 @@ STARTED = 90.0  # seconds before the rows were stored
 @pytest.fixture(scope="module")
 def run(run_dir, tmp_path_factory):
     """The generated run with the metadata a real search stores and a gelu reference row."""
-    from storefactory import result
+    from tests.helpers.stores import result
 
     copy = tmp_path_factory.mktemp("readable") / "run"
     shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns(".writer.lock"))

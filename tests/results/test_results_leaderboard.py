@@ -6,11 +6,11 @@ import io
 import json
 
 import pytest
-from storefactory import TASK, VAL_TASK
 
 import actsearch
 from actsearch.errors import UserError
 from actsearch.results import formats
+from tests.helpers.stores import TASK, VAL_TASK
 
 
 @pytest.fixture(scope="module")

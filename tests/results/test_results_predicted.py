@@ -7,11 +7,11 @@ import json
 import math
 
 import pytest
-from storefactory import PREDICTED, SEARCH, fill
 from test_results_plots_report import png_size
 
 import actsearch
 from actsearch.results import formats, plots
+from tests.helpers.stores import PREDICTED, SEARCH, fill
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -10,13 +10,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from storefactory import fill
 from typer.testing import CliRunner
 
 import actsearch
 from actsearch.cli import app
 from actsearch.results.banner import DISCOVER_NOTE, SMOKE_BANNER, is_discover, is_smoke, run_notes
 from actsearch.results.store import SqliteStore
+from tests.helpers.stores import fill
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 
-from storefactory import fill
 from typer.testing import CliRunner
 
 from actsearch.cli import app
 from actsearch.results.store import SqliteStore
 from actsearch.results.timings import of_store, timings
+from tests.helpers.stores import fill
 
 SETUP = {"setup_s": 12.5, "prescreen_s": 0.75,
          "setup": {"searcher": "surrogate", "mode": "capped", "pool": 320, "probed": 40, "seconds": 12.5}}

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from actsearch.results.store import SqliteStore
-from tests.runs.clusterhelper import RAY, base_env, cluster, search
+from tests.helpers.cluster import RAY, base_env, cluster, search
 
 pytestmark = pytest.mark.slow
 

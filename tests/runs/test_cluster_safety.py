@@ -7,7 +7,7 @@
 - A cluster that refuses the driver (token authentication, no token): one line, exit 2, no run
   directory; the same command with the token then runs into the same ``--run-dir``.
 
-Clusters come from ``tests/runs/clusterhelper.py``; each test is one node and well under a minute
+Clusters come from ``tests/helpers/cluster.py``; each test is one node and well under a minute
 of cluster time on an idle machine.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from actsearch.results.store import SqliteStore
-from tests.runs.clusterhelper import cluster, search
+from tests.helpers.cluster import cluster, search
 
 TASK = '''
 import os

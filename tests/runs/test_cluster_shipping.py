@@ -3,7 +3,7 @@ exists only in the driver's directory: every trial is ok, trials ran on both nod
 the copy Ray shipped (never the driver's path), neighbour module included; then the same for a
 ``package.module:NAME`` task whose package only the driver's directory holds.
 
-The nodes (``tests/runs/clusterhelper.py``) can import actsearch but not the task: they start in an
+The nodes (``tests/helpers/cluster.py``) can import actsearch but not the task: they start in an
 empty directory.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from actsearch.results.store import SqliteStore
-from tests.runs.clusterhelper import cluster, search
+from tests.helpers.cluster import cluster, search
 
 TASK = '''
 import os

@@ -18,7 +18,7 @@ import pytest
 from actsearch.evaluators.resolve import SHIPPED_VAR, shipped_copy
 from actsearch.search.infra.package import MAX_BYTES, MAX_FILES, Ignore, MiB, ShipError
 from actsearch.search.infra.shipping import imports_neighbours, plan, runtime_env
-from tests.hardening.clihelper import error_lines, run_cli
+from tests.helpers.cli import error_lines, run_cli
 
 TASK = "def fit(act, seed, report):\n    return 1.0\n"
 NEIGHBOUR = "from helper import VALUE\n\n\ndef fit(act, seed, report):\n    return VALUE\n"

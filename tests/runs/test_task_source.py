@@ -14,7 +14,7 @@ import pytest
 from actsearch.results.store import SqliteStore
 from actsearch.search.rundir.run import run
 from actsearch.search.rundir.spec import SearchSpec, spec_from_store
-from tests.hardening.clihelper import error_lines, run_cli
+from tests.helpers.cli import error_lines, run_cli
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

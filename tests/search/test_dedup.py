@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from loophelper import FINISHED, make_searcher
-
 from actsearch.evaluators.result import INVALID
 from actsearch.search.space.dedup import analyse, count_distinct, distinct
+from tests.helpers.loop import FINISHED, make_searcher
 
 
 def test_analyse_collapses_equal_functions_and_flags_trivial_ones():

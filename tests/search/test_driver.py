@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from loophelper import make_searcher, run_search
 
 from actsearch.evaluators import get_task
 from actsearch.search.space.core import load_space
+from tests.helpers.loop import make_searcher, run_search
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

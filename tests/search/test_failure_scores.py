@@ -5,10 +5,10 @@ counted as 0 there would look ReLU-level to the forest)."""
 from __future__ import annotations
 
 import numpy as np
-from loophelper import make_searcher as looped
 
 from actsearch.search.searchers import make_searcher
 from actsearch.search.searchers.base import with_failures
+from tests.helpers.loop import make_searcher as looped
 
 
 def test_with_failures_scores_a_failure_as_the_worst_or_zero():

@@ -6,9 +6,9 @@ binary varies too much per seed for a short test.)"""
 from __future__ import annotations
 
 import pytest
-from loophelper import make_searcher
 
 from actsearch.search.space.core import load_space
+from tests.helpers.loop import make_searcher
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

@@ -4,10 +4,10 @@ batches through the forest, and a state saved by the controller's first form sti
 from __future__ import annotations
 
 import pytest
-from loophelper import make_searcher as looped
 
 from actsearch.search.searchers import SearcherError, make_searcher
 from actsearch.search.searchers.controller import centred_ranks
+from tests.helpers.loop import make_searcher as looped
 
 
 @pytest.mark.parametrize("options, message", [

@@ -15,11 +15,11 @@ import json
 import math
 
 import pytest
-from loophelper import FINISHED, SEARCHERS, WAIT, make_searcher
-from scoring import score_of
 
 from actsearch.errors import UserError
 from actsearch.search.space.dedup import distinct
+from tests.helpers.loop import FINISHED, SEARCHERS, WAIT, make_searcher
+from tests.helpers.scoring import score_of
 
 # every registered searcher, and the rl controller's other forms (benchmarks/bench_searchers.py)
 CASES = {n: (n, {}) for n in SEARCHERS}

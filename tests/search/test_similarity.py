@@ -7,8 +7,6 @@ import json
 import statistics
 
 import pytest
-from loophelper import make_searcher, run_search
-from scoring import score_of
 
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
@@ -16,6 +14,8 @@ from actsearch.grammar.library import NAMES, defaults, expression
 from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
 from actsearch.search.space.similarity import FAR, distance, signature, signature_of
+from tests.helpers.loop import make_searcher, run_search
+from tests.helpers.scoring import score_of
 
 
 def d(a: str, b: str) -> float:

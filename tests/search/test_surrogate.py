@@ -8,13 +8,13 @@ import statistics
 
 import pytest
 import torch
-from loophelper import FINISHED, Looped, make_searcher
 
 import actsearch
 from actsearch.search.screening.features import Featurizer
 from actsearch.search.searchers.surrogate import SurrogateSearcher as _Surrogate
 from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from tests.helpers.loop import FINISHED, Looped, make_searcher
 
 GRID = torch.linspace(-4, 4, 201)
 

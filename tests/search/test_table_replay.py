@@ -6,14 +6,14 @@ import csv
 import json
 
 import pytest
-from loophelper import SEARCHERS, make_searcher, run_search
-from scoring import score_of
 
 from actsearch.errors import UserError
 from actsearch.evaluators import get_task
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.search.space.dedup import distinct
+from tests.helpers.loop import SEARCHERS, make_searcher, run_search
+from tests.helpers.scoring import score_of
 
 
 def write_table(path, space):
