@@ -1,6 +1,6 @@
 """Sequential searches in this process, for benchmarks and replays: the real loop (:class:`Study`
-over an in-memory store) and the in-process executor's evaluation, one trial at a time, with a
-``stop`` test after each. ``replay(searcher, task)`` returns the trials in order.
+over an in-memory store) driven by the in-process executor, with a ``stop`` test after each trial.
+``replay(searcher, task)`` returns the trials in order.
 """
 
 from __future__ import annotations
@@ -12,16 +12,10 @@ from typing import Any
 from actsearch.evaluators.result import CandidateResult
 from actsearch.results.memory import MemoryStore
 from actsearch.results.store import Store
+from actsearch.search.loop.inprocess import InProcessExecutor
 from actsearch.search.loop.study import Study
-from actsearch.search.loop.trials import (
-    TaskSpec,
-    TrialConfig,
-    TrialEvent,
-    bind_task,
-    evaluate_trial,
-    evaluate_trials,
-)
-from actsearch.search.searchers.base import FINISHED, WAIT, Searcher
+from actsearch.search.loop.trials import TaskSpec, TrialConfig, bind_task
+from actsearch.search.searchers.base import Searcher
 
 
 @dataclass
@@ -41,20 +35,12 @@ def replay(searcher: Searcher, task: Any, *, budget: int | None = None, seeds: S
                   budget=budget if budget is not None else 10**12, seeds=len(seeds), screen=screen)
     study.ref = ref
     trials: list[Trial] = []
-    while True:
-        configs = study.next_trials(pack)
-        if configs is FINISHED:
-            break
-        if configs is WAIT:
-            raise RuntimeError(f"searcher {searcher.name!r} waits with no trial running")
-        outcomes = evaluate_trials(configs) if len(configs) > 1 else [evaluate_trial(configs[0])]
-        stopped = False
-        for config, outcome in zip(configs, outcomes, strict=True):
-            study.complete(TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical))
-            trials.append(Trial(config, outcome.result))
-            stopped = stopped or (stop is not None and stop(trials[-1]))
-        if stopped:
-            break
+
+    def seen(config: TrialConfig, result: CandidateResult) -> bool:
+        trials.append(Trial(config, result))
+        return stop is not None and bool(stop(trials[-1]))
+
+    InProcessExecutor(pack, on_trial=seen).run(study)
     if study.failure is not None:  # a failed write, or every proposal rejected (AllRejected)
         raise study.failure
     return trials
