@@ -77,7 +77,10 @@ def _plugin(tmp_path: Path) -> Path:
 
 
 def test_the_built_in_pipelines_are_registered_by_their_modules():
+    import actsearch.search.pipelines.discover  # noqa: F401  (imported first: the listed order must not change)
+
     names = pipeline_names()
+    assert names[:4] == ("rediscover", "rediscover-smoke", "discover", "discover-smoke")
     assert {"rediscover", "rediscover-smoke", "discover", "discover-smoke"} <= set(names)
     assert get_pipeline("discover").budget_key == "search_budget" and get_pipeline("rediscover").plan.top == 10
     with pytest.raises(PipelineError, match="unknown preset 'nope'; valid: rediscover, discover"):

@@ -122,17 +122,24 @@ def _load() -> None:
                                 f"load: {type(err).__name__}: {err}") from None
 
 
+def _order(name: str) -> tuple[int, int]:
+    """Built-ins in the order of :data:`BUILT_IN` (whichever module was imported first), then the others
+    in the order they were registered."""
+    module = type(_PIPELINES[name]).__module__
+    return (BUILT_IN.index(module) if module in BUILT_IN else len(BUILT_IN), list(_PIPELINES).index(name))
+
+
 def pipeline_names() -> tuple[str, ...]:
-    """Every registered pipeline, built-in first."""
+    """Every registered pipeline, built-in first (``rediscover``, ``discover``, then plugins)."""
     _load()
-    return tuple(_PIPELINES)
+    return tuple(sorted(_PIPELINES, key=_order))
 
 
 def get_pipeline(name: str) -> Pipeline:
     """The pipeline registered as ``name`` (a one-line error naming the valid ones otherwise)."""
     _load()
     if name not in _PIPELINES:
-        shown = ", ".join(p for p in _PIPELINES if not is_smoke_preset(p))
+        shown = ", ".join(p for p in pipeline_names() if not is_smoke_preset(p))
         raise PipelineError(f"unknown preset {name!r}; valid: {shown}")
     return _PIPELINES[name]
 
