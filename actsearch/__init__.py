@@ -60,6 +60,10 @@ _LAZY = {
     "Space": "actsearch.search.space",
     "Store": "actsearch.results.store",
     "open_store": "actsearch.results.store",
+    # what a result, a stored row and a trial are: str enums (Status.OK == "ok", printed as ok)
+    "Status": "actsearch.evaluators.result",
+    "Role": "actsearch.results.records",
+    "TrialState": "actsearch.results.records",
 }
 
 __all__ = ["UserError", "__version__", *_LAZY]

@@ -43,7 +43,7 @@ def _details(run: Any, entry: Any) -> dict[str, Any]:
     """Everything known about one candidate: its leaderboard row, stored rows, properties."""
     from actsearch.results.learned import learned_constants
     from actsearch.results.plots import entry_activation
-    from actsearch.results.records import CONFIRMATION
+    from actsearch.results.records import Role
 
     rows = [r for r in run.records() if r.fingerprint == entry.fingerprint]
     out: dict[str, Any] = entry.to_dict()
@@ -58,7 +58,7 @@ def _details(run: Any, entry: Any) -> dict[str, Any]:
     scored = next((r for r in rows if r.id == entry.id), None)  # the row whose seeds give the score
     if scored is not None:  # the values its learnable constants reached, over its seeds
         out["learned"] = {n: c.to_dict() for n, c in learned_constants(scored.runs).items()}
-    confirmed = run.verdicts() if any(r.role == CONFIRMATION for r in rows) else None
+    confirmed = run.verdicts() if any(r.role == Role.CONFIRMATION for r in rows) else None
     if confirmed is not None:  # its comparisons with the references on the confirmation's fresh seeds
         found = [c.to_json() for c in confirmed.comparisons if c.expression == entry.expression]
         if found:
@@ -230,6 +230,7 @@ def register(app: typer.Typer) -> None:
         from dataclasses import asdict
 
         from actsearch.results.text import shown
+        from actsearch.search.pipelines.validate import SKIPPED
         from actsearch.search.pipelines.validate import validate as run_validate
 
         overrides: dict[str, Any] = task_overrides(task, steps, init, head, data_dir, settings)
@@ -239,7 +240,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([asdict(r) for r in rows])
         else:
-            print(f"validated {sum(r.status != 'skipped' for r in rows)} candidates on {rows[0].task}"
+            print(f"validated {sum(r.status != SKIPPED for r in rows)} candidates on {rows[0].task}"
                   if rows else "nothing to validate")
 
     @app.command()

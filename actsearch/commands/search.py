@@ -36,8 +36,9 @@ from actsearch.commands.common import (
     task_overrides,
 )
 from actsearch.errors import UserError
+from actsearch.evaluators.result import Status
 from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
-from actsearch.results.records import REFERENCES
+from actsearch.results.records import REFERENCES, Role
 from actsearch.results.text import CELL_CHARS, shown
 from actsearch.search.loop.study import StudyEvent
 from actsearch.search.pipelines import pipeline_names
@@ -59,31 +60,31 @@ class Progress:
     def __init__(self, budget: int, records: list[Any]) -> None:
         self.budget, self.start = budget, time.monotonic()
         self.lock = threading.Lock()
-        self.done = sum(1 for r in records if r.role == "search" and r.trained)
-        self.failures = sum(1 for r in records if r.role == "search" and r.trained and r.status != "ok")
+        self.done = sum(1 for r in records if r.role == Role.SEARCH and r.trained)
+        self.failures = sum(1 for r in records if r.role == Role.SEARCH and r.trained and r.status != Status.OK)
         self.new = self.retries = 0
-        self.screened = sum(1 for r in records if r.role == "search" and not r.trained and r.alias_of is None
+        self.screened = sum(1 for r in records if r.role == Role.SEARCH and not r.trained and r.alias_of is None
                             and (r.error or "").startswith("pre-screen"))
         self.board = [(r.score, r.score_std, shown(r.expression, CELL_CHARS), r.role) for r in records
-                      if r.alias_of is None and r.status == "ok" and math.isfinite(r.score)]
+                      if r.alias_of is None and r.status == Status.OK and math.isfinite(r.score)]
 
     def add(self, event: StudyEvent) -> None:
         with self.lock:
             if event.prescreen:  # rejected before training: not a trial
                 self.screened += 1
                 return
-            if event.role == "search":
+            if event.role == Role.SEARCH:
                 self.done, self.new = event.evaluated, self.new + 1
-                self.failures += event.status != "ok"
+                self.failures += event.status != Status.OK
             self.retries += event.retries
-            if event.status == "ok" and math.isfinite(event.score):
+            if event.status == Status.OK and math.isfinite(event.score):
                 self.board.append((event.score, event.score_std, shown(event.expression, CELL_CHARS), event.role))
 
     def rate(self) -> float:
         minutes = (time.monotonic() - self.start) / 60
         return self.new / minutes if minutes > 0 else 0.0
 
-    def top(self, k: int = 5) -> list[tuple[float, float, str, str]]:
+    def top(self, k: int = 5) -> list[tuple[float, float, str, Role]]:
         with self.lock:
             return sorted(self.board, key=lambda t: -t[0])[:k]
 
@@ -91,7 +92,7 @@ class Progress:
         if event.prescreen:
             return (f"[pre-screen] {shown(event.expression, CELL_CHARS)}: "
                     f"{shown(event.prescreen.removeprefix('pre-screen: '), CELL_CHARS)}")
-        tag = "ref" if event.role == "reference" else f"{self.done}/{self.budget}"
+        tag = "ref" if event.role == Role.REFERENCE else f"{self.done}/{self.budget}"
         extra = f" (retried {event.retries}x)" if event.retries else ""
         return (f"[{tag}] {event.status:<8} {event.score:.4f} ± {event.score_std:.4f}  "
                 f"{shown(event.expression, CELL_CHARS)}{extra}  ({self.rate():.1f}/min)")
@@ -110,7 +111,7 @@ class Progress:
             table.add_column(col, justify="right" if col != "expression" else "left")
         for i, (score, std, expr, role) in enumerate(self.top(), 1):
             table.add_row(str(i), f"{score:.4f}", f"{std:.4f}",  # stored text is never rich markup
-                          Text(expr + ("  (reference)" if role == "reference" else "")))
+                          Text(expr + ("  (reference)" if role == Role.REFERENCE else "")))
         return Group(ProgressBar(total=max(1, self.budget), completed=self.done, width=50), head, table)
 
 
@@ -145,7 +146,7 @@ def _run(spec: Any, run_dir: Path, resume: bool, plain: bool, force: bool = Fals
     if not live_view:
         print("top 5:")
         for i, (score, std, expr, role) in enumerate(progress.top(), 1):
-            print(f"  {i}. {score:.4f} ± {std:.4f}  {expr}{'  (reference)' if role == 'reference' else ''}")
+            print(f"  {i}. {score:.4f} ± {std:.4f}  {expr}{'  (reference)' if role == Role.REFERENCE else ''}")
     screened = f", {progress.screened} rejected untrained by the pre-screen" if progress.screened else ""
     print(f"{summary.evaluated}/{summary.budget} candidates evaluated ({summary.new} now, "
           f"{summary.failures} failed{screened}) in {summary.wall_s:.0f} s; run directory: {run_dir}", flush=True)

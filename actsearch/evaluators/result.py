@@ -12,9 +12,25 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Status of a run or candidate. Only "ok" has a meaningful score; the others score 0.0.
-OK, DIVERGED, ERROR, TIMEOUT, INVALID = "ok", "diverged", "error", "timeout", "invalid"
-STATUSES = (OK, DIVERGED, ERROR, TIMEOUT, INVALID)
+from actsearch.textenum import TextEnum
+
+
+class Status(TextEnum):
+    """The status of a seed's run, a candidate, or a stored row. Only ``OK`` has a meaningful
+    score; the others score 0.0 (``STOPPED`` keeps the last score it reported)."""
+
+    OK = "ok"
+    DIVERGED = "diverged"  # loss, weights or score not finite
+    ERROR = "error"  # the training raised, or the trial was lost
+    TIMEOUT = "timeout"  # the time limit was reached
+    INVALID = "invalid"  # never trained: trivial, unparsable, pre-screened or not in a score table
+    STOPPED = "stopped"  # stopped early by a scheduler (ASHA); the score is the last one reported
+    PENDING = "pending"  # a stored trial that has no result yet
+
+
+# What one training run (one seed) ends with; short names for the members used everywhere
+STATUSES = (Status.OK, Status.DIVERGED, Status.ERROR, Status.TIMEOUT, Status.INVALID)
+OK, DIVERGED, ERROR, TIMEOUT, INVALID = STATUSES
 
 # Metric keys of a panel task (``panel:A,B``): each member task's own score and its normalised
 # score, ``PANEL_SCORE + "mnist1d-cnn"`` (see actsearch/evaluators/panel.py)
@@ -29,13 +45,16 @@ LEARNED, LEARNED_SD = "learned.", ".sd"
 class EvalResult:
     """One training run of one candidate on one task with one seed."""
 
-    status: str  # one of STATUSES
+    status: Status  # one of STATUSES (text is parsed: ``EvalResult("ok", ...)`` works)
     score: float  # the task's score (validation accuracy for classification); 0.0 unless ok
     seed: int
     wall_s: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)  # test_acc, losses, steps_per_s, dnr ...
     error: str | None = None  # message for error/invalid/timeout, "step N" detail for diverged
     step: int | None = None  # step at which training stopped (diverged/timeout)
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -49,13 +68,16 @@ class EvalResult:
 class CandidateResult:
     """All seeds of one candidate on one task, with the aggregate the searchers rank by."""
 
-    status: str  # ok if every seed is ok, else the first failing seed's status
+    status: Status  # ok if every seed is ok, else the first failing seed's status
     score: float  # mean over seeds (failed seeds count 0.0)
     score_std: float  # population std over seeds (0.0 for one seed)
     runs: list[EvalResult] = field(default_factory=list)
     wall_s: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)  # cross-seed metrics, e.g. "pd"
     error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
     @classmethod
     def from_runs(cls, runs: list[EvalResult], metrics: dict[str, Any] | None = None) -> CandidateResult:

@@ -29,7 +29,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.evaluators.resolve import TABLE_PREFIX
-from actsearch.evaluators.result import INVALID, OK, STATUSES, EvalResult
+from actsearch.evaluators.result import INVALID, OK, STATUSES, EvalResult, Status
 from actsearch.evaluators.task import Task
 
 
@@ -74,7 +74,7 @@ def read_rows(path: str | Path) -> list[dict[str, Any]]:
                 "expression": row["expression"],
                 "params": {str(k): float(v) for k, v in params.items()},
                 "fingerprint": row.get("fingerprint") or None,
-                "status": status,
+                "status": Status(status),
                 "score": score if math.isfinite(score) else 0.0,
                 "wall_s": float(row.get("wall_s") or 0.0),
                 "score_std": float(row.get("score_std") or 0.0),

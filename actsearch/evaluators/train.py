@@ -38,7 +38,7 @@ from torch import nn
 from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.metrics import LossFn, MetricFn
-from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
+from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult, Status
 from actsearch.evaluators.single import SingleNetwork
 
 if TYPE_CHECKING:
@@ -118,7 +118,7 @@ def train(engine: Engine, split: Split, cfg: Any, seeds: Sequence[int], *,
     extra = {"pack": total} if engine.stacked else {}
     train_start = time.perf_counter()
 
-    def stop(member: int, status: str, step: int, why: str) -> None:
+    def stop(member: int, status: Status, step: int, why: str) -> None:
         metrics = {"steps": step, "checkpoints": checkpoints[member], **extra}
         wall = (time.perf_counter() - start) / total
         results[member] = (EvalResult(status, 0.0, int(seeds[member]), wall, metrics, why, step), None)

@@ -19,9 +19,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.evaluators.result import INVALID, CandidateResult
+from actsearch.evaluators.result import INVALID, CandidateResult, Status
 from actsearch.results import records as R
-from actsearch.results.records import DONE, RUNNING, CandidateRecord
+from actsearch.results.records import CandidateRecord, Role, TrialState
 from actsearch.results.rows import merged_row, new_row, result_columns
 
 
@@ -129,9 +129,9 @@ class Store(ABC):
     def set_running(self, row_id: int) -> None:
         """The trial was handed to an executor."""
         with self.transaction():
-            self._update(row_id, {"state": RUNNING})
+            self._update(row_id, {"state": TrialState.RUNNING})
 
-    def finish(self, row_id: int, result: CandidateResult, *, status: str | None = None,
+    def finish(self, row_id: int, result: CandidateResult, *, status: Status | None = None,
                canonical: str | None = None, retries: int = 0) -> None:
         """Store a trial's result (its aliases copy it); the row becomes ``done``."""
         with self.transaction():
@@ -141,11 +141,11 @@ class Store(ABC):
             self._update(row_id, {k: v for k, v in cols.items() if k not in ("runs", "canonical")}, aliases=True)
 
     def record(self, expression: str, fingerprint: str, result: CandidateResult, *, task: str,
-               role: str = R.SEARCH, trial: int | None = None, status: str | None = None, retries: int = 0,
+               role: Role = Role.SEARCH, trial: int | None = None, status: Status | None = None, retries: int = 0,
                aliases: Sequence[str] = (), state: tuple[str, dict[str, Any]] | None = None, **kw: Any) -> int:
         """A finished row (+ alias rows, + optionally a checkpoint) in one transaction."""
         with self.transaction():
-            row = new_row(expression, fingerprint, task=task, role=role, trial=trial, state=DONE, **kw)
+            row = new_row(expression, fingerprint, task=task, role=role, trial=trial, state=TrialState.DONE, **kw)
             row.update(result_columns(result, status=status, canonical=kw.get("canonical"), retries=retries))
             row_id = self._insert(row)
             for alias in aliases:
@@ -156,7 +156,7 @@ class Store(ABC):
         return row_id
 
     def record_invalid(self, expression: str, fingerprint: str, reason: str, *, task: str,
-                       role: str = R.SEARCH, **kw: Any) -> int:
+                       role: Role = Role.SEARCH, **kw: Any) -> int:
         """A candidate rejected before training (trivial, unparsable, pre-screened) as ``invalid``."""
         result = CandidateResult(status=INVALID, score=0.0, score_std=0.0, error=reason)
         return self.record(expression, fingerprint, result, task=task, role=role, **kw)
@@ -188,27 +188,27 @@ class Store(ABC):
             raise RunStoreError(f"no stored candidate with id {row_id}")
         return rows[0]
 
-    def candidates(self, task: str | None = None, role: str | None = None, include_failed: bool = True,
+    def candidates(self, task: str | None = None, role: Role | None = None, include_failed: bool = True,
                    include_aliases: bool = True, settings: dict[str, Any] | None = None,
                    include_pending: bool = False) -> list[CandidateRecord]:
         """Stored rows in storage order (finished ones unless ``include_pending``), optionally filtered."""
         filters = {"task": task, "role": role,
                    "settings": None if settings is None else R.settings_key(settings)}
         rows = R.decode_all(self._rows(**filters), self._where())
-        return [r for r in rows if (include_pending or r.state == DONE) and (include_failed or r.ok)
+        return [r for r in rows if (include_pending or r.state == TrialState.DONE) and (include_failed or r.ok)
                 and (include_aliases or r.alias_of is None)]
 
-    def pending(self, task: str | None = None, role: str | None = None,
+    def pending(self, task: str | None = None, role: Role | None = None,
                 settings: dict[str, Any] | None = None) -> list[CandidateRecord]:
         """Trials accepted but not finished (pending or running), oldest first."""
         return [r for r in self.candidates(task, role, settings=settings, include_pending=True)
-                if r.state != DONE and r.alias_of is None]
+                if r.state != TrialState.DONE and r.alias_of is None]
 
-    def count(self, task: str | None = None, role: str | None = None, settings: dict[str, Any] | None = None) -> int:
+    def count(self, task: str | None = None, role: Role | None = None, settings: dict[str, Any] | None = None) -> int:
         """Finished trials (not aliases, not candidates stored untrained), failures included."""
         return sum(1 for r in self.candidates(task, role, settings=settings) if r.trained)
 
-    def fingerprints(self, task: str | None = None, role: str | None = None,
+    def fingerprints(self, task: str | None = None, role: Role | None = None,
                      settings: dict[str, Any] | None = None) -> dict[str, int]:
         """Fingerprint -> row id of every non-alias row (pending ones too)."""
         return {r.fingerprint: r.id for r in self.candidates(task, role, settings=settings, include_pending=True)

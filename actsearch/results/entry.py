@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from actsearch.evaluators.result import Status
+from actsearch.results.records import Role
+
 
 @dataclass
 class Entry:
@@ -19,9 +22,9 @@ class Entry:
     score: float | None
     score_std: float | None
     seeds: int
-    status: str
+    status: Status
     task: str | None = None
-    role: str = "search"  # "reference" for relu/swish baselines (unranked), else the row's role
+    role: Role = Role.SEARCH  # REFERENCE for relu/swish baselines (unranked), else the row's role
     searcher: str | None = None
     fingerprint: str | None = None
     reference: str | None = None  # "relu" / "swish" when this function is a reference

@@ -28,6 +28,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results import codegen
+from actsearch.results.records import Role
 from actsearch.results.text import visible
 
 FORMATS = ("py", "torchscript", "onnx")
@@ -290,4 +291,4 @@ def export_entry(run: Any, entry: Any, out: Path, *, fmt: str = "py", class_name
 
 
 def _reference_class(entry: Any) -> str | None:
-    return entry.reference.capitalize() if entry.reference and entry.role == "reference" else None
+    return entry.reference.capitalize() if entry.reference and entry.role == Role.REFERENCE else None

@@ -32,7 +32,9 @@ from dataclasses import fields
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.evaluators.result import Status
 from actsearch.results.entry import Entry
+from actsearch.results.records import Role
 from actsearch.results.text import CELL_CHARS, ERROR_CELL_CHARS, NAME_CHARS, shown, visible
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -138,7 +140,7 @@ def _flag(v: bool | None) -> str:
 def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells of the human-readable table (shared by table, Markdown and HTML)."""
     has_val = any(e.val_task for e in entries)
-    has_err = any(e.status != "ok" for e in entries)
+    has_err = any(e.status != Status.OK for e in entries)
     has_pred = any(e.predicted is not None for e in entries)
     has_lin = any(e.linear for e in entries)
     head = ["rank", "expression", "score", *(["pred"] if has_pred else []), "seeds", "status", "cx",
@@ -154,8 +156,8 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         head.append("error")
     rows = []
     for e in entries:
-        rank = str(e.rank) if e.rank is not None else ("ref" if e.role == "reference" else "-")
-        if e.role == "reference":
+        rank = str(e.rank) if e.rank is not None else ("ref" if e.role == Role.REFERENCE else "-")
+        if e.role == Role.REFERENCE:
             expr = e.reference or e.expression
         else:
             expr = e.expression + (f"  (= {e.reference})" if e.reference else "")
@@ -242,7 +244,7 @@ def to_table(entries: list[Entry], *, width: int = 160) -> str:
         table.add_column(h, justify="right" if h in ("rank", "pred", "seeds", "cx", "gain", "dnr", "pd") else "left",
                          overflow="fold", min_width=min(longest, EXPRESSION_MIN_WIDTH) if h == "expression" else None)
     for e, cells in zip(entries, rows, strict=True):
-        style = "red" if e.status != "ok" else ("cyan" if e.role == "reference" else "")
+        style = "red" if e.status != Status.OK else ("cyan" if e.role == Role.REFERENCE else "")
         table.add_row(*(Text(c) for c in cells), style=style)  # Text: no markup from stored strings
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(table)

@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from dataclasses import fields
 from typing import Any
 
-from actsearch.evaluators.result import OK, PANEL_SCORE, PANEL_Z
+from actsearch.evaluators.result import OK, PANEL_SCORE, PANEL_Z, Status
 from actsearch.results import formats
 from actsearch.results.entry import Entry
-from actsearch.results.records import CONFIRMATION, REFERENCES, VALIDATION, CandidateRecord
+from actsearch.results.records import REFERENCES, CandidateRecord, Role
 
 
 class Leaderboard(list):
@@ -176,9 +176,9 @@ def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
         score=_finite(best.score),
         score_std=_finite(best.score_std),
         seeds=_n_seeds(best),
-        status=str(best.status or "pending"),
+        status=Status(best.status or Status.PENDING),
         task=best.task_label,
-        role="reference" if not search else str(best.role or "search"),
+        role=Role.REFERENCE if not search else Role(best.role or Role.SEARCH),
         searcher=best.searcher,
         fingerprint=best.fingerprint,
         reference=ref,
@@ -208,9 +208,9 @@ def build(
     """
     records = list(records)
     task = task or main_task(records)
-    main = [r for r in records if r.task_label == task and r.role not in (VALIDATION, CONFIRMATION)]
+    main = [r for r in records if r.task_label == task and r.role not in (Role.VALIDATION, Role.CONFIRMATION)]
     if not main:  # a task that was only validated: rank its validation runs
-        main = [r for r in records if r.task_label == task and r.role != CONFIRMATION]
+        main = [r for r in records if r.task_label == task and r.role != Role.CONFIRMATION]
     main_ids = {id(r) for r in main}
     ref_prints = reference_fingerprints()
     ranked, refs, failed = [], [], []
@@ -248,7 +248,7 @@ def main_task(records: list[Any]) -> str | None:
     """The task most search records were evaluated on (the run's search task)."""
     counts: dict[str, int] = {}
     for r in records:
-        if r.role == "search" and r.task:
+        if r.role == Role.SEARCH and r.task:
             counts[r.task_label] = counts.get(r.task_label, 0) + 1
     if not counts:
         for r in records:
@@ -258,7 +258,7 @@ def main_task(records: list[Any]) -> str | None:
 
 
 def _attach_validation(board: Leaderboard, others: list[Any]) -> None:
-    vals = sorted((r for r in others if r.role == VALIDATION), key=_order)
+    vals = sorted((r for r in others if r.role == Role.VALIDATION), key=_order)
     if not vals:
         return
     vtask = vals[-1].task_label  # the most recent validation task
@@ -271,7 +271,7 @@ def _attach_validation(board: Leaderboard, others: list[Any]) -> None:
 
     latest = {key(r): r for r in vals if r.task_label == vtask}
     for e in board:
-        rec = latest.get(("ref", e.reference) if e.role == "reference" else ("cand", e.fingerprint))
+        rec = latest.get(("ref", e.reference) if e.role == Role.REFERENCE else ("cand", e.fingerprint))
         if rec is not None:
             e.val_task, e.val_seeds = vtask, _n_seeds(rec)
             e.val_score = _finite(rec.score)

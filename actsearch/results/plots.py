@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.records import REFERENCE, REFERENCES, warn_once
+from actsearch.evaluators.result import Status
+from actsearch.results.records import REFERENCES, Role, warn_once
 from actsearch.results.text import clip, quoted, visible
 
 X_RANGE = (-6.0, 6.0)
@@ -186,8 +187,8 @@ def reference_levels(records: list[Any], task: str | None = None) -> dict[str, f
     task = task or main_task(records)
     best: dict[str, Any] = {}
     for rec in sorted(records, key=lambda r: r.id):
-        if (rec.role != REFERENCE or rec.alias_of is not None or not isinstance(rec.reference, str)
-                or rec.task_label != task or rec.status != "ok" or not plottable(rec)):
+        if (rec.role != Role.REFERENCE or rec.alias_of is not None or not isinstance(rec.reference, str)
+                or rec.task_label != task or rec.status != Status.OK or not plottable(rec)):
             continue
         if rec.reference not in best or len(rec.seeds) >= len(best[rec.reference].seeds):
             best[rec.reference] = rec
@@ -196,7 +197,7 @@ def reference_levels(records: list[Any], task: str | None = None) -> dict[str, f
 
 def board_task(board: list[Any]) -> str | None:
     """The task a leaderboard ranks (None when it is empty)."""
-    return next((e.task for e in board if e.role != "validation"), None)
+    return next((e.task for e in board if e.role != Role.VALIDATION), None)
 
 
 def progress(records: list[Any]) -> dict[str, list[float]]:
@@ -207,10 +208,10 @@ def progress(records: list[Any]) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     best: dict[str, float] = {}
     for rec in sorted(records, key=lambda r: r.id):
-        if rec.role != "search" or rec.alias_of is not None:
+        if rec.role != Role.SEARCH or rec.alias_of is not None:
             continue
         name = rec.searcher or "search"
-        score = rec.score if rec.status == "ok" and plottable(rec) else -math.inf
+        score = rec.score if rec.status == Status.OK and plottable(rec) else -math.inf
         best[name] = max(best.get(name, -math.inf), score)
         out.setdefault(name, []).append(best[name] if math.isfinite(best[name]) else math.nan)
     return out
@@ -221,10 +222,10 @@ def predictions(records: list[Any]) -> list[tuple[float, float, bool]]:
     out = []
     for rec in records:
         pred = (rec.metrics or {}).get("predicted")
-        if rec.role != "search" or rec.alias_of is not None or not isinstance(pred, (int, float)):
+        if rec.role != Role.SEARCH or rec.alias_of is not None or not isinstance(pred, (int, float)):
             continue
-        ok = rec.status == "ok" and plottable(rec)
-        if math.isfinite(pred) and abs(pred) <= PLOT_MAX and (ok or rec.status != "ok"):
+        ok = rec.status == Status.OK and plottable(rec)
+        if math.isfinite(pred) and abs(pred) <= PLOT_MAX and (ok or rec.status != Status.OK):
             out.append((float(pred), rec.score if ok else 0.0, ok))
     return out
 

@@ -7,15 +7,15 @@ Schema (``SCHEMA_VERSION`` 2)::
         id INTEGER PRIMARY KEY,                   -- 1, 2, ... in order of storage
         trial INTEGER,                            -- the loop's trial number (1, 2 ...); NULL for
                                                   -- aliases and candidates stored untrained
-        state TEXT,                               -- "pending" | "running" | "done"
+        state TEXT,                               -- TrialState: pending | running | done
         expression TEXT, canonical TEXT,          -- input text; canonical text (NULL if unknown)
         fingerprint TEXT, params TEXT,            -- params: JSON name -> initial value
         alias_of INTEGER,                         -- id of the row with the same fingerprint
         reference TEXT,                           -- library name of a reference (relu ...), else NULL
         searcher TEXT, step INTEGER,              -- who proposed it and its position (0, 1, ...)
-        task TEXT, settings TEXT, role TEXT,      -- task name; JSON task settings; search |
+        task TEXT, settings TEXT, role TEXT,      -- task name; JSON task settings; Role: search |
                                                   -- reference | validation | confirmation
-        status TEXT, score REAL, score_std REAL,  -- CandidateResult fields ("pending" until done)
+        status TEXT, score REAL, score_std REAL,  -- CandidateResult fields (Status; pending until done)
         seeds TEXT, runs TEXT, metrics TEXT,      -- JSON: [seed...], [EvalResult dict...], {...}
         wall_s REAL, error TEXT, retries INTEGER, -- retries: worker failures the executor retried
         created_at TEXT)                          -- ISO 8601 UTC
@@ -36,19 +36,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from actsearch.evaluators.result import Status
+from actsearch.textenum import TextEnum
+
 SCHEMA_VERSION = 2
 DB_NAME = "run.sqlite"
 LOCK_NAME = ".writer.lock"
-STOPPED = "stopped"  # stopped early by a scheduler (ASHA); score is the last reported one
-PENDING_STATUS = "pending"  # the status of a trial row that has no result yet
-ROLES = ("search", "reference", "validation", "confirmation")
 REFERENCES = ("relu", "gelu", "swish")  # what a search evaluates alongside by default and a leaderboard marks
-SEARCH, REFERENCE, VALIDATION, CONFIRMATION = ROLES
 # A confirmation trains on seeds CONFIRM_SEED_BASE .. CONFIRM_SEED_BASE + N - 1: a range no search,
 # rescore or validation (seeds 0 .. N - 1) uses, so its verdict is free of the search's selection.
 CONFIRM_SEED_BASE = 1000
-TRIAL_STATES = ("pending", "running", "done")
-PENDING, RUNNING, DONE = TRIAL_STATES
+
+
+class Role(TextEnum):
+    """Why a row was trained: the search itself, or a check beside it."""
+
+    SEARCH = "search"  # proposed by a searcher (ranked)
+    REFERENCE = "reference"  # a library baseline (relu ...) trained alongside a search (unranked)
+    VALIDATION = "validation"  # more seeds for the best candidates (and references)
+    CONFIRMATION = "confirmation"  # fresh seeds (CONFIRM_SEED_BASE ...) for the verdict
+
+
+class TrialState(TextEnum):
+    """Where a stored trial is in the loop."""
+
+    PENDING = "pending"  # accepted, not yet handed to an executor
+    RUNNING = "running"  # handed to an executor
+    DONE = "done"  # finished (its status says how)
+
+
 COLUMNS = ("id", "trial", "state", "expression", "canonical", "fingerprint", "params", "alias_of", "reference",
            "searcher", "step", "task", "settings", "role", "status", "score", "score_std", "seeds", "runs",
            "metrics", "wall_s", "error", "retries", "created_at")
@@ -88,7 +104,7 @@ class CandidateRecord:
 
     id: int
     trial: int | None
-    state: str
+    state: TrialState
     expression: str
     canonical: str | None
     fingerprint: str
@@ -99,8 +115,8 @@ class CandidateRecord:
     step: int | None
     task: str
     settings: dict[str, Any]
-    role: str
-    status: str
+    role: Role
+    status: Status
     score: float
     score_std: float
     seeds: list[int]
@@ -114,7 +130,7 @@ class CandidateRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == Status.OK
 
     @property
     def trained(self) -> bool:
@@ -195,6 +211,7 @@ def meta_value(key: str, text: Any) -> Any:
 _TEXT = ("expression", "fingerprint", "task", "role", "status", "state", "created_at")  # TEXT NOT NULL
 _OPTIONAL_TEXT = ("canonical", "searcher", "error", "reference")
 _OPTIONAL_INT = ("alias_of", "step", "trial")
+_ENUMS: dict[str, type[TextEnum]] = {"role": Role, "status": Status, "state": TrialState}  # TEXT parsed
 
 
 def _loads(row_id: Any, key: str, text: Any, kind: type, empty: Any) -> Any:
@@ -236,6 +253,11 @@ def decode(row: dict[str, Any], where: str = "the run store") -> CandidateRecord
     for key in _OPTIONAL_TEXT:
         if row.get(key) is not None and not isinstance(row[key], str):
             raise RecordError(row_id, f"{key} is not text")
+    for key, kind in _ENUMS.items():
+        try:
+            row[key] = kind(row[key])
+        except ValueError:
+            raise RecordError(row_id, f"{key} is not one of {', '.join(kind.values())}") from None
     for key in _OPTIONAL_INT:
         if row.get(key) is not None and not _is_int(row[key]):
             raise RecordError(row_id, f"{key} is not an integer")
@@ -330,12 +352,12 @@ def upgrade_v1(row: dict[str, Any], trial: int | None) -> dict[str, Any]:
     out.pop("trial_id", None)
     fp = str(row.get("fingerprint") or "")
     reference = fp.split(":", 1)[1] if fp.startswith("library:") else None
-    if reference is None and row.get("role") == "validation" and row.get("expression") in _library_names():
+    if reference is None and row.get("role") == Role.VALIDATION and row.get("expression") in _library_names():
         reference = row["expression"]
     if reference is not None:
         out["fingerprint"] = _reference_fingerprint(reference)
     task, settings = split_label(str(row.get("task") or ""))
-    out.update(trial=trial, state=DONE, reference=reference, task=task, settings=settings_key(settings))
+    out.update(trial=trial, state=TrialState.DONE, reference=reference, task=task, settings=settings_key(settings))
     return out
 
 
@@ -351,10 +373,10 @@ def pending_v1(row: tuple[str, str, str, str], trial: int, step: int | None) -> 
     p = json_value(proposal)
     task, settings = split_label(label)
     metrics = {k: p[k] for k in ("predicted", "predicted_spread") if k in p}
-    return {"trial": trial, "state": PENDING, "expression": p["expression"], "canonical": None,
+    return {"trial": trial, "state": TrialState.PENDING, "expression": p["expression"], "canonical": None,
             "fingerprint": p["fingerprint"], "params": to_json(p.get("params") or {}), "alias_of": None,
             "reference": None, "searcher": None, "step": step, "task": task, "settings": settings_key(settings),
-            "role": role, "status": PENDING_STATUS, "score": None, "score_std": None, "seeds": "[]", "runs": "[]",
+            "role": role, "status": Status.PENDING, "score": None, "score_std": None, "seeds": "[]", "runs": "[]",
             "metrics": to_json(metrics), "wall_s": None, "error": None, "retries": 0, "created_at": now()}
 
 

@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.evaluators.result import Status
 from actsearch.results.banner import SMOKE_BANNER, is_smoke
 from actsearch.results.formats import columns
+from actsearch.results.records import Role
 from actsearch.results.runinfo import settings_rows
 from actsearch.results.text import CELL_CHARS, NAME_CHARS, shown
 
@@ -79,7 +81,7 @@ def settings_table(meta: dict[str, Any], records: list[Any] | None = None) -> st
 
 def validation_table(records: list[Any]) -> str:
     """Every validation row, grouped by task, best first."""
-    vals = [r for r in records if r.role == "validation" and r.alias_of is None]
+    vals = [r for r in records if r.role == Role.VALIDATION and r.alias_of is None]
     if not vals:
         return '<p class="muted">No validation runs yet (<code>actsearch validate RUN_DIR --task T</code>).</p>'
     vals.sort(key=lambda r: (r.task_label, -(r.score if math.isfinite(r.score) else -1.0)))
@@ -87,7 +89,7 @@ def validation_table(records: list[Any]) -> str:
     rows = [[shown(r.task_label, NAME_CHARS), shown(r.expression, CELL_CHARS),
              "" if not math.isfinite(r.score) else f"{r.score:.4f} ± {r.score_std:.4f}",
              str(len(r.seeds)), shown(r.status, NAME_CHARS), shown(r.error or "", 100)] for r in vals]
-    return _table(head, rows, ["failed" if r.status != "ok" else "" for r in vals], table_id="validation")
+    return _table(head, rows, ["failed" if r.status != Status.OK else "" for r in vals], table_id="validation")
 
 
 def learned_section(entries: list[Any], records: list[Any]) -> list[str]:
@@ -146,11 +148,11 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     records = run.records()
     board = run.leaderboard(top=top, task=task)
     head, rows = columns(board)
-    classes = ["failed" if e.status != "ok" else ("ref" if e.role == "reference" else "") for e in board]
+    classes = ["failed" if e.status != Status.OK else ("ref" if e.role == Role.REFERENCE else "") for e in board]
     ranked = [e for e in board if e.rank is not None][: min(top or 8, 8)]
     curves = entry_curves(ranked)
-    evaluated = [r for r in records if r.alias_of is None and r.role == "search"]
-    failed = sum(1 for r in evaluated if r.status != "ok")
+    evaluated = [r for r in records if r.alias_of is None and r.role == Role.SEARCH]
+    failed = sum(1 for r in evaluated if r.status != Status.OK)
     aliases = sum(1 for r in records if r.alias_of is not None)
     name = run.dir.name
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

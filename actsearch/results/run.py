@@ -17,7 +17,7 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.banner import run_notes
 from actsearch.results.leaderboard import Entry, Leaderboard, build
-from actsearch.results.records import CONFIRMATION, CandidateRecord
+from actsearch.results.records import CandidateRecord, Role
 from actsearch.results.store import SqliteStore, Store
 from actsearch.results.text import quoted
 from actsearch.results.verdict import Confirmed
@@ -67,7 +67,7 @@ class Run:
                             f"{', '.join(tasks[:20]) or 'none'}{' ...' if len(tasks) > 20 else ''}")
         board = build(records, task=task or _label(self.meta), top=top, include_failed=include_failed,
                       properties=properties)
-        if any(r.role == CONFIRMATION for r in records):
+        if any(r.role == Role.CONFIRMATION for r in records):
             attach(board, stored_verdict(records, self.meta))
         board.notes = run_notes(self.meta)  # a smoke run says so wherever its table is shown
         return board
@@ -111,7 +111,7 @@ class Run:
         elif text.isdigit():
             found = [e for e in board if e.rank == int(text)]
         elif text.isidentifier():  # a reference by its library name
-            found = [e for e in board if e.reference == text and e.role == "reference"] or \
+            found = [e for e in board if e.reference == text and e.role == Role.REFERENCE] or \
                     [e for e in board if e.reference == text]
         else:
             raise UserError(f"expected a rank (3), an id (id:17) or a reference name (relu), got {text!r}")

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
 
-from actsearch.results.records import SEARCH, task_label
+from actsearch.results.records import Role, task_label
 
 # Keys the rows below speak for (the spec's copies at the top level of the metadata included).
 _SPEC_KEYS = ("space", "searcher", "searcher_options", "budget", "task", "task_overrides", "references", "seeds",
@@ -149,7 +149,7 @@ def timing_rows(meta: Mapping[str, Any], records: list[Any]) -> list[tuple[str, 
         return []
     pause = " (the pause before a resume included)" if t.resumed else ""
     rows = [("wall time", f"{duration(t.wall_s)} from the start to the last stored row{pause}")]
-    trials = sum(1 for r in records if r.alias_of is None and r.role == SEARCH and r.trained)
+    trials = sum(1 for r in records if r.alias_of is None and r.role == Role.SEARCH and r.trained)
     if trials:
         per = f"{duration(t.wall_s / trials)} of wall time for each of {trials} search candidates"
         if t.train_mean_s is not None:

@@ -36,7 +36,7 @@ from typing import Any
 from actsearch.evaluators.panel import REF_MEAN, REF_SD
 from actsearch.evaluators.result import OK, PANEL_SCORE
 from actsearch.results.findings import in_words
-from actsearch.results.records import REFERENCE, SEARCH, VALIDATION
+from actsearch.results.records import Role
 from actsearch.results.verdict import DEFAULT_ALPHA, compare_pairs
 
 RANK_BY = "held_out_score = min over the held-out architectures of (mean − ReLU mean) / ReLU sd"
@@ -102,10 +102,10 @@ def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: 
     min_sd = float(h_settings.get("min_sd", min_sd))
     searched = {}
     for r in store.candidates(task=s_task, settings=s_settings, include_aliases=False):
-        if r.role in (SEARCH, REFERENCE):
+        if r.role in (Role.SEARCH, Role.REFERENCE):
             searched[r.reference or r.fingerprint] = r
     rows = []
-    validated = store.candidates(task=h_task, settings=h_settings, role=VALIDATION, include_aliases=False)
+    validated = store.candidates(task=h_task, settings=h_settings, role=Role.VALIDATION, include_aliases=False)
     for r in validated:
         s = searched.get(r.reference or r.fingerprint)
         per = _per_architecture(r, members, min_sd) if r.status == OK else {}

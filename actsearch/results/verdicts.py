@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION, task_label
+from actsearch.evaluators.result import Status
+from actsearch.results.records import CONFIRM_SEED_BASE, Role, task_label
 from actsearch.results.verdict import (
     DEFAULT_ALPHA,
     Confirmed,
@@ -42,7 +43,7 @@ def _ok(runs: list[Any], seeds: set[int] | None) -> dict[int, float]:
         if not isinstance(r, dict):
             continue
         seed, score = r.get("seed"), r.get("score")
-        if (r.get("status") == "ok" and isinstance(seed, int) and not isinstance(seed, bool)
+        if (r.get("status") == Status.OK and isinstance(seed, int) and not isinstance(seed, bool)
                 and seed >= CONFIRM_SEED_BASE and (seeds is None or seed in seeds)
                 and isinstance(score, (int, float)) and math.isfinite(score)):
             out[seed] = float(score)
@@ -54,7 +55,7 @@ def _search_scores(records: list[Any], search_task: str | None) -> dict[str, tup
     from actsearch.results.leaderboard import build
 
     board = build(records, task=search_task, properties=False)
-    return {e.fingerprint: (e.expression, e.score) for e in board if e.fingerprint and e.role != "reference"}
+    return {e.fingerprint: (e.expression, e.score) for e in board if e.fingerprint and e.role != Role.REFERENCE}
 
 
 def stored_verdict(records: list[Any], meta: dict[str, Any], *, alpha: float | None = None,
@@ -64,7 +65,7 @@ def stored_verdict(records: list[Any], meta: dict[str, Any], *, alpha: float | N
     ``alpha``: default the one the confirmation used; ``task``: the confirmation's task label
     (default the one stored, else the run's task when it has confirmation rows, else the first)."""
     conf = meta.get(META_KEY) if isinstance(meta.get(META_KEY), dict) else {}
-    rows = [r for r in records if r.role == CONFIRMATION and r.alias_of is None]
+    rows = [r for r in records if r.role == Role.CONFIRMATION and r.alias_of is None]
     if not rows:
         return None
     alpha = check_alpha(alpha if alpha is not None else conf.get("alpha", DEFAULT_ALPHA))
@@ -127,7 +128,7 @@ def attach(board: list[Any], result: Confirmed | None) -> None:
         return
     found = by_expression(result)
     for e in board:
-        if e.role != "reference" and e.expression in found:
+        if e.role != Role.REFERENCE and e.expression in found:
             e.vs = dict(found[e.expression])
 
 

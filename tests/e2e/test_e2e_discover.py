@@ -18,7 +18,7 @@ import pytest
 
 from actsearch.evaluators.result import PANEL_SCORE
 from actsearch.results.banner import SMOKE_BANNER
-from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
+from actsearch.results.records import CONFIRM_SEED_BASE, Role
 from actsearch.results.store import SqliteStore
 from actsearch.search.pipelines import get_pipeline
 from actsearch.search.pipelines.discover import TABLE, phase_names
@@ -39,9 +39,9 @@ def _check_store(run: Path) -> dict:
     assert len(search) == PLAN.search_budget and {r.searcher for r in search} == {PLAN.searcher}
     assert len({r.fingerprint for r in search}) == len(search)
     for r in store.candidates():  # each seed evaluated once; the confirmation's on fresh seeds
-        first = CONFIRM_SEED_BASE if r.role == CONFIRMATION else 0
+        first = CONFIRM_SEED_BASE if r.role == Role.CONFIRMATION else 0
         assert sorted(r.seeds) == list(range(first, first + len(r.seeds))) and len(r.runs) == len(r.seeds), r
-    confirmed = store.candidates(task=PLAN.search_task, role=CONFIRMATION, include_aliases=False)
+    confirmed = store.candidates(task=PLAN.search_task, role=Role.CONFIRMATION, include_aliases=False)
     assert len(confirmed) == PLAN.confirm_top + len(PLAN.references)
     assert all(len(r.seeds) == PLAN.confirm_seeds for r in confirmed)
     refs = store.candidates(task=PLAN.search_task, role="reference", include_aliases=False)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from actsearch.results.banner import SMOKE_BANNER
-from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
+from actsearch.results.records import CONFIRM_SEED_BASE, Role
 from actsearch.results.store import SqliteStore
 from actsearch.search.pipelines import STATE, get_pipeline
 from actsearch.search.pipelines.phases import VERDICT
@@ -44,9 +44,9 @@ def _check_store(run: Path) -> dict:
     assert len(search) == PLAN.exhaustive_budget + PLAN.rl_candidates
     assert len({r.fingerprint for r in search}) == len(search)  # each candidate once
     for r in _rows(run):  # each seed evaluated once; the confirmation's on fresh seeds
-        first = CONFIRM_SEED_BASE if r.role == CONFIRMATION else 0
+        first = CONFIRM_SEED_BASE if r.role == Role.CONFIRMATION else 0
         assert sorted(r.seeds) == list(range(first, first + len(r.seeds))) and len(r.runs) == len(r.seeds), r
-    confirmed = _rows(run, role=CONFIRMATION)
+    confirmed = _rows(run, role=Role.CONFIRMATION)
     assert len(confirmed) == PLAN.confirm_top + len(PLAN.references)
     assert all(len(r.seeds) == PLAN.confirm_seeds for r in confirmed)
     verdict = json.loads((run / VERDICT).read_text())
@@ -138,6 +138,6 @@ def test_sigkilled_preset_resumed_repeatedly_evaluates_each_candidate_once(smoke
     assert got["exhaustive"] == ref["exhaustive"]  # the same candidates as the uninterrupted run
     # deterministic training: the references' fresh-seed scores are those of the uninterrupted run
     for name in PLAN.references:
-        a = next(r for r in _rows(run, role=CONFIRMATION) if r.reference == name)
-        b = next(r for r in _rows(smoke_run[0], role=CONFIRMATION) if r.reference == name)
+        a = next(r for r in _rows(run, role=Role.CONFIRMATION) if r.reference == name)
+        b = next(r for r in _rows(smoke_run[0], role=Role.CONFIRMATION) if r.reference == name)
         assert [x["score"] for x in a.runs] == pytest.approx([x["score"] for x in b.runs])

@@ -12,7 +12,7 @@ import pytest
 import actsearch
 from actsearch.evaluators.panel import REF_MEAN, REF_SD
 from actsearch.evaluators.result import PANEL_SCORE, CandidateResult, EvalResult
-from actsearch.results.records import REFERENCE, SEARCH, VALIDATION
+from actsearch.results.records import Role
 from actsearch.results.store import SqliteStore
 from actsearch.results.transfer import discover_table, write_table
 
@@ -47,13 +47,13 @@ def store(tmp_path):
             act = actsearch.parse(text)
             params = {"beta": 1.0} if "beta" in text else {}
             store.record(text, act.fingerprint, _search(search_score), task=SEARCH_TASK, trial=None if ref else 1,
-                         role=REFERENCE if ref else SEARCH, reference=ref, params=params, seeds=[0, 1, 2])
+                         role=Role.REFERENCE if ref else Role.SEARCH, reference=ref, params=params, seeds=[0, 1, 2])
             store.record(text, act.fingerprint, _held_out(scores), task=HELD, settings=HELD_SETTINGS,
-                         role=VALIDATION, reference=ref, params=params, seeds=[0, 1])
+                         role=Role.VALIDATION, reference=ref, params=params, seeds=[0, 1])
         bad = actsearch.parse("x + x^3")
         store.record("x + x^3", bad.fingerprint, _search(3.0), task=SEARCH_TASK, trial=2, seeds=[0, 1, 2])
         store.record("x + x^3", bad.fingerprint, _held_out({n: [0.0, 0.0] for n in REFS}, status="diverged"),
-                     task=HELD, settings=HELD_SETTINGS, role=VALIDATION, seeds=[0, 1])
+                     task=HELD, settings=HELD_SETTINGS, role=Role.VALIDATION, seeds=[0, 1])
         yield store
 
 
@@ -100,7 +100,7 @@ def test_table_ranks_by_the_worst_held_out_z_with_hand_computed_values(store, tm
 def test_a_large_gap_on_two_seeds_ranks_first_but_is_no_verdict(store):
     act = actsearch.parse("x * tanh(x)")
     store.record("x * tanh(x)", act.fingerprint, _held_out({"mnist1d-vit": [0.90, 0.92], "mnist1d": [0.90, 0.93]}),
-                 task=HELD, settings=HELD_SETTINGS, role=VALIDATION, seeds=[0, 1])
+                 task=HELD, settings=HELD_SETTINGS, role=Role.VALIDATION, seeds=[0, 1])
     best = discover_table(store, search=(SEARCH_TASK, {}), held_out=(HELD, HELD_SETTINGS))["candidates"][0]
     assert best["expression"] == "x * tanh(x)" and best["held_out_score"] > 4
     # 0.12 and 0.10 above relu on mnist1d-vit: t = 11 on 1 df, p = 0.058 before any correction

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import actsearch
 from actsearch.cli import app
 from actsearch.errors import UserError
-from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION
+from actsearch.results.records import CONFIRM_SEED_BASE, Role
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
@@ -31,7 +31,7 @@ def tiny_run(tmp_path_factory):
 
 def _trained(run_dir) -> list:
     with actsearch.open_run(run_dir) as run:
-        return [r for r in run.records(role=CONFIRMATION) if r.trained]
+        return [r for r in run.records(role=Role.CONFIRMATION) if r.trained]
 
 
 def test_confirm_trains_fresh_seeds_stores_them_apart_and_resumes(tiny_run):
@@ -52,7 +52,7 @@ def test_confirm_trains_fresh_seeds_stores_them_apart_and_resumes(tiny_run):
         assert c["overstatement"] == pytest.approx(c["search_score"] - c["confirmed_mean"])
     rows = _trained(tiny_run)
     assert len(rows) == 3 and {r.reference for r in rows} == {None, "relu"}  # 2 candidates + relu
-    assert all(r.role == CONFIRMATION and min(r.seeds) >= CONFIRM_SEED_BASE and len(r.runs) == 3 for r in rows)
+    assert all(r.role == Role.CONFIRMATION and min(r.seeds) >= CONFIRM_SEED_BASE and len(r.runs) == 3 for r in rows)
     assert sorted(run["seed"] for run in rows[0].runs) == [1000, 1001, 1002]  # the task trained on them
     with actsearch.open_run(tiny_run) as run:  # the leaderboard still shows the search's rows only
         assert [(e.expression, e.score) for e in run.leaderboard(properties=False)] == board_before

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import actsearch
-from actsearch.results.records import CONFIRMATION
+from actsearch.results.records import Role
 from actsearch.results.store import SqliteStore
 
 SETTINGS = {"steps": 150}  # a few tenths of a second a seed: the kill lands mid-way
@@ -30,7 +30,7 @@ def _tiny_run(run_dir):
 def _seed_runs(run_dir) -> dict:
     """(function, seed) -> the stored run of that seed, for every confirmation seed stored."""
     try:
-        rows = SqliteStore(run_dir, readonly=True).candidates(role=CONFIRMATION, include_aliases=False)
+        rows = SqliteStore(run_dir, readonly=True).candidates(role=Role.CONFIRMATION, include_aliases=False)
     except Exception:  # noqa: BLE001 - the store may be being written
         return {}
     return {((r.reference or r.fingerprint), s["seed"]): s for r in rows for s in r.runs}

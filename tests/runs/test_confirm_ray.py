@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import actsearch
 from actsearch.cli import app
 from actsearch.errors import UserError
-from actsearch.results.records import CONFIRMATION
+from actsearch.results.records import Role
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
@@ -29,7 +29,7 @@ def _tiny_run(run_dir, task="digits", settings=TINY):
 def _scores(run_dir) -> dict:
     with actsearch.open_run(run_dir) as run:
         return {(r.reference or r.fingerprint): sorted((s["seed"], s["score"]) for s in r.runs)
-                for r in run.records(role=CONFIRMATION) if r.trained}
+                for r in run.records(role=Role.CONFIRMATION) if r.trained}
 
 
 @pytest.mark.slow
@@ -61,7 +61,7 @@ def test_confirm_a_panel_run(tmp_path):
     assert len(doc["comparisons"]) == len(doc["candidates"]) >= 1
     assert all(c["n"] == 3 and c["against"] == "relu" for c in doc["comparisons"])
     with actsearch.open_run(run_dir) as run:
-        rows = [r for r in run.records(role=CONFIRMATION) if r.trained]
+        rows = [r for r in run.records(role=Role.CONFIRMATION) if r.trained]
         assert len(rows) >= 2 and any(r.reference == "relu" for r in rows)
         for r in rows:  # each seed trained both members
             assert all({"panel.score/digits", f"panel.score/table:{table}"} <= set(s["metrics"]) for s in r.runs)

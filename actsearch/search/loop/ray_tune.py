@@ -29,6 +29,7 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter, Searcher  # noqa: E402
 
+from actsearch.evaluators.result import ERROR  # noqa: E402
 from actsearch.search.loop.study import Study, stopped_result  # noqa: E402
 from actsearch.search.loop.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trials, lost  # noqa: E402
 from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
@@ -118,7 +119,7 @@ def _event(config: TrialConfig, outcome: Any, result: dict[str, Any] | None, err
     if isinstance(outcome, TrialOutcome):
         return TrialEvent(config, outcome.result, outcome.result.status, outcome.canonical, retries, outcome.node)
     if error or not result:
-        return TrialEvent(config, lost(config, *([why] if why else [])), "error", retries=retries)
+        return TrialEvent(config, lost(config, *([why] if why else [])), ERROR, retries=retries)
     res = stopped_result(float(result.get("score", 0.0)), int(result.get("iteration", 0)))
     return TrialEvent(config, res, res.status, retries=retries)
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.evaluators.result import INVALID, CandidateResult
-from actsearch.results.records import DONE, REFERENCE, SEARCH, STOPPED, CandidateRecord
+from actsearch.evaluators.result import INVALID, CandidateResult, Status
+from actsearch.results.records import CandidateRecord, Role, TrialState
 from actsearch.results.store import RunStoreError, Store
 from actsearch.search.loop.trials import TaskSpec, TrialConfig, TrialEvent
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, Searcher
@@ -48,8 +48,8 @@ class StudyEvent:
     """What a study reports after each stored outcome (for progress views)."""
 
     expression: str
-    role: str
-    status: str
+    role: Role
+    status: Status
     score: float
     score_std: float
     evaluated: int  # finished search trials in the store
@@ -67,7 +67,7 @@ class _Row:
     expression: str
     done: bool
     score: float | None
-    status: str
+    status: Status
     trivial: bool = False
 
 
@@ -77,7 +77,8 @@ class Study:
     def __init__(self, store: Store, *, task: Any, settings: dict[str, Any] | None = None,
                  searcher: Searcher | str | type[Searcher] | None = None, searcher_name: str | None = None,
                  space: Any = None, seed: int = 0, budget: int = 0,
-                 seeds: int | Sequence[int] = 1, role: str = SEARCH, references: tuple[str, ...] = (), screen: Any = None,
+                 seeds: int | Sequence[int] = 1, role: Role | str = Role.SEARCH, references: tuple[str, ...] = (),
+                 screen: Any = None,
                  threads: int = 1, time_limit_s: float | None = None,
                  on_event: Callable[[StudyEvent], None] | None = None,
                  checkpoint_every: int = CHECKPOINT_EVERY) -> None:
@@ -93,7 +94,7 @@ class Study:
             from actsearch.evaluators.resolve import reference_of
 
             task = reference_of(task, "Study")
-        self.store, self.searcher, self.role = store, searcher, role
+        self.store, self.searcher, self.role = store, searcher, Role(role)
         self.task, self.settings = task, dict(settings or {})
         self.ref = TaskSpec.of(task, self.settings)
         self.name = searcher_name or (searcher.name if searcher is not None else None)
@@ -123,9 +124,9 @@ class Study:
         self.evaluated = 0
         self.next_number = self.store.last_trial() + 1
         for r in rows:
-            if r.role == REFERENCE and self.role == SEARCH:
+            if r.role == Role.REFERENCE and self.role == Role.SEARCH:
                 stored_refs.add(r.reference)
-                if r.state != DONE:
+                if r.state != TrialState.DONE:
                     self.rerun.append(r)
                 continue
             if r.role != self.role:
@@ -137,9 +138,10 @@ class Study:
             if r.reference is not None:
                 stored_refs.add(r.reference)
             else:
-                self.rows[r.fingerprint] = _Row(r.id, r.expression, r.state == DONE, r.score, r.status,
-                                                trivial=r.trial is None and r.status == INVALID and r.state == DONE)
-            if r.state != DONE:
+                self.rows[r.fingerprint] = _Row(r.id, r.expression, r.state == TrialState.DONE, r.score, r.status,
+                                                trivial=r.trial is None and r.status == INVALID
+                                                and r.state == TrialState.DONE)
+            if r.state != TrialState.DONE:
                 self.rerun.append(r)
             elif r.trained and r.reference is None:
                 self.evaluated += 1
@@ -169,7 +171,7 @@ class Study:
         for r in mine:  # what the restored searcher asked before its checkpoint and was not told yet
             if r.step >= checkpoint:
                 continue
-            if r.state != DONE:  # still to run: told when it finishes
+            if r.state != TrialState.DONE:  # still to run: told when it finishes
                 self.waiting.setdefault(r.id, []).append(r.step)
             elif r.trained:  # finished after the checkpoint (telling a told id again is a no-op)
                 self.searcher.tell(r.step, Outcome(r.score, r.status))
@@ -233,7 +235,7 @@ class Study:
         if self.references:
             name = self.references.pop(0)
             text, fp = reference_form(name)
-            role = REFERENCE if self.role == SEARCH else self.role
+            role = Role.REFERENCE if self.role == Role.SEARCH else self.role
             key = self.store.add_trial(text, fp, task=self.task, settings=self.settings, role=role,
                                        trial=self._number(), reference=name, searcher="reference", seeds=self.seeds)
             return self._config(key, text, fp, {}, reference=name)
@@ -307,7 +309,7 @@ class Study:
             metrics = {"predicted": p.prediction.mean, "predicted_spread": p.prediction.spread}
         row_id = self.store.add_trial(p.expression, fp, trial=self._number(), metrics=metrics, seeds=self.seeds,
                                       **common)
-        self._remember(fp, p.expression, _Row(row_id, p.expression, False, None, "pending"))
+        self._remember(fp, p.expression, _Row(row_id, p.expression, False, None, Status.PENDING))
         self.waiting[row_id] = [pid]
         return self._config(row_id, p.expression, fp, p.params)
 
@@ -355,7 +357,7 @@ class Study:
                 for pid in self.waiting.pop(key, []):
                     self._tell(pid, Outcome(result.score, event.status))
                 self._checkpoint(force=False)
-        role = REFERENCE if is_ref and self.role == SEARCH else self.role
+        role = Role.REFERENCE if is_ref and self.role == Role.SEARCH else self.role
         self._event(StudyEvent(config.expression, role, event.status, result.score, result.score_std,
                                self.evaluated, self.budget, event.retries))
 
@@ -416,4 +418,5 @@ def reference_form(name: str) -> tuple[str, str]:
 
 def stopped_result(score: float, iteration: int) -> CandidateResult:
     """The result of a trial an early-stopping scheduler stopped: its last reported score."""
-    return CandidateResult(status=STOPPED, score=score, score_std=0.0, error=f"stopped early at report {iteration}")
+    return CandidateResult(status=Status.STOPPED, score=score, score_std=0.0,
+                           error=f"stopped early at report {iteration}")

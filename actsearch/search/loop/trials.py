@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalResult
+from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalResult, Status
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class TrialEvent:
 
     config: TrialConfig
     result: CandidateResult
-    status: str  # the result's status, or "stopped" (early stop) / "error" (the trial was lost)
+    status: Status  # the result's status, or STOPPED (early stop) / ERROR (the trial was lost)
     canonical: str | None = None
     retries: int = 0  # worker failures the executor recovered from
     node: str | None = None
@@ -205,6 +205,6 @@ def table_result(task: Any, fingerprint: str, seeds: list[int]) -> CandidateResu
     """A score table's result for ``fingerprint`` on each seed (missing: invalid)."""
     row = task.lookup(fingerprint)
     runs = [EvalResult(INVALID, 0.0, s, 0.0, {}, "not in the score table") if row is None
-            else EvalResult(row["status"], row["score"] if row["status"] == "ok" else 0.0, s, row["wall_s"])
+            else EvalResult(row["status"], row["score"] if row["status"] == Status.OK else 0.0, s, row["wall_s"])
             for s in seeds]
     return CandidateResult.from_runs(runs)

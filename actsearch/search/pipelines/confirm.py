@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.records import CONFIRM_SEED_BASE, CONFIRMATION, REFERENCES, task_label
+from actsearch.evaluators.result import Status
+from actsearch.results.records import CONFIRM_SEED_BASE, REFERENCES, Role, TrialState, task_label
 from actsearch.results.store import SqliteStore
 from actsearch.results.verdict import (
     DEFAULT_ALPHA,
@@ -75,7 +76,7 @@ def _ok_scores(runs: list[dict[str, Any]], seeds: tuple[int, ...]) -> dict[int, 
     out = {}
     for r in runs:
         seed, score = r.get("seed"), r.get("score")
-        if r.get("status") == "ok" and seed in seeds and isinstance(score, (int, float)) and math.isfinite(score):
+        if r.get("status") == Status.OK and seed in seeds and isinstance(score, (int, float)) and math.isfinite(score):
             out[int(seed)] = float(score)
     return out
 
@@ -176,12 +177,12 @@ def confirm_in(store: Any, run_dir: str | os.PathLike, spec: Any, run_study: Run
     def train(n: int) -> dict[str, dict[int, float]]:
         """Train what is missing on seeds 1000 .. 1000+n−1; the ok scores by function."""
         wanted = confirm_seeds(n)
-        stored = store.candidates(task=task, settings=settings, role=CONFIRMATION, include_aliases=False)
+        stored = store.candidates(task=task, settings=settings, role=Role.CONFIRMATION, include_aliases=False)
         budget = len(todo) + sum(1 for r in stored if r.trained and r.reference is None)  # earlier ones
         study = Study(store, task=task, settings=settings, searcher=FixedList(todo), budget=budget,
-                      seeds=wanted, role=CONFIRMATION, references=refs, threads=threads,
+                      seeds=wanted, role=Role.CONFIRMATION, references=refs, threads=threads,
                       time_limit_s=time_limit_s, on_event=said)
-        study.rescore([r for r in stored if r.state == "done" and (r.reference in refs or r.fingerprint in keys)],
+        study.rescore([r for r in stored if r.state == TrialState.DONE and (r.reference in refs or r.fingerprint in keys)],
                       wanted)
         finished = run_study(study, n)
         if study.failure is not None:
@@ -189,7 +190,7 @@ def confirm_in(store: Any, run_dir: str | os.PathLike, spec: Any, run_study: Run
         if not finished:
             raise ConfirmInterrupted("the confirmation was interrupted; what finished is stored: "
                                      "run the same command again to continue")
-        rows = store.candidates(task=task, settings=settings, role=CONFIRMATION, include_aliases=False)
+        rows = store.candidates(task=task, settings=settings, role=Role.CONFIRMATION, include_aliases=False)
         by_fp = {r.fingerprint: r for r in rows if r.reference is None}
         by_ref = {r.reference: r for r in rows if r.reference is not None}
         out: dict[str, dict[int, float]] = {}

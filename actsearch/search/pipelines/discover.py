@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actsearch.evaluators import registry
+from actsearch.results.records import Role
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
 from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
@@ -218,12 +219,12 @@ class Discover(Pipeline):
             log(line)
         log(f"wrote {path}")
         return {"wall_s": phases.state["wall_s"], "table": str(path), "found": table["summary"],
-                "evaluated": store.count(task=plan.search_task, settings=plan.search_settings, role="search")}
+                "evaluated": store.count(task=plan.search_task, settings=plan.search_settings, role=Role.SEARCH)}
 
     def _held_out(self, run: PipelineRun) -> bool:
         """Phase c: the best ``top`` after halving and the references on the held-out panel
         (role ``validation``); False when interrupted."""
-        from actsearch.results.records import VALIDATION
+        from actsearch.results.records import Role
         from actsearch.search.loop.study import Study
         from actsearch.search.pipelines.validate import FixedList
         from actsearch.search.searchers.base import Proposal
@@ -241,7 +242,7 @@ class Discover(Pipeline):
         log(f"phase c: the top {len(todo)} and {', '.join(plan.references)} on {plan.held_out_task}, "
             f"{plan.seeds} seeds")
         study = Study(store, task=plan.held_out_task, settings=plan.held_out_overrides, searcher=FixedList(todo),
-                      budget=len(todo), seeds=plan.seeds, role=VALIDATION, references=plan.references,
+                      budget=len(todo), seeds=plan.seeds, role=Role.VALIDATION, references=plan.references,
                       on_event=lambda e: log(f"[held-out] {e.status:<8} mean z {e.score:+.3f} ± {e.score_std:.3f}  "
                                              f"{e.expression}"))
         if not phases.run(study, "held-out"):

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from actsearch.evaluators.result import Status
+from actsearch.results.records import Role
 from actsearch.results.store import Store
 from actsearch.search.rundir.spec import RunDirError, SearchSpec
 
@@ -33,8 +35,8 @@ SECONDS_PER_SEED = 6.9
 
 def ranked(store: Store, task: str, settings: dict[str, Any]) -> list[Any]:
     """The trained, ok search rows of ``task`` with ``settings``, best first (ties: store order)."""
-    rows = [r for r in store.candidates(task=task, settings=settings, role="search", include_aliases=False)
-            if r.status == "ok" and r.trained and math.isfinite(r.score)]
+    rows = [r for r in store.candidates(task=task, settings=settings, role=Role.SEARCH, include_aliases=False)
+            if r.status == Status.OK and r.trained and math.isfinite(r.score)]
     return sorted(rows, key=lambda r: (-r.score, r.id))
 
 
@@ -146,7 +148,7 @@ class Phases:
             rows = [r for r in self.store.candidates(task=task, settings=settings, include_aliases=False)
                     if r.id in ids]
             if k == len(rungs) - 1:
-                rows += self.store.candidates(task=task, settings=settings, role="reference", include_aliases=False)
+                rows += self.store.candidates(task=task, settings=settings, role=Role.REFERENCE, include_aliases=False)
             self.log(f"phase b, {phase}: {len(ids)} candidates to {seeds} seeds")
             if not self.rescore(rows, seeds, phase, task, settings):
                 return False

@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from actsearch.results.records import Role
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
 from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
@@ -117,7 +118,7 @@ class Rediscover(Pipeline):
             if not phases.search(run.spec, "exhaustive"):
                 return None
         if "count_a" not in state:  # the rl budget counts from here (stored before rl starts)
-            state["count_a"] = store.count(task=plan.task, settings=plan.task_overrides, role="search")
+            state["count_a"] = store.count(task=plan.task, settings=plan.task_overrides, role=Role.SEARCH)
             phases.keep()
         if not phases.halving(plan.rungs, plan.task, plan.task_overrides):
             return None
@@ -142,7 +143,7 @@ class Rediscover(Pipeline):
         if verdict is None:
             return None
         return {"wall_s": state["wall_s"], "verdict": verdict, "found": verdict["summary"],
-                "evaluated": store.count(task=plan.task, settings=plan.task_overrides, role="search")}
+                "evaluated": store.count(task=plan.task, settings=plan.task_overrides, role=Role.SEARCH)}
 
 
 register_pipeline("rediscover", Rediscover(Plan()))

@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.records import REFERENCES, VALIDATION, task_label
+from actsearch.evaluators.result import Status
+from actsearch.results.records import REFERENCES, Role, task_label
 from actsearch.results.store import SqliteStore
 from actsearch.search.loop.study import Study, StudyEvent
 from actsearch.search.searchers.base import FINISHED, Outcome, Proposal, Searcher, _Sentinel
+
+# A validated candidate's status when nothing was trained for it now
+SKIPPED = "skipped"  # validated on that task and settings before
+MISSING = "missing"  # no stored row (it could not be proposed)
 
 
 @dataclass
@@ -29,7 +34,7 @@ class Validated:
 
     expression: str
     task: str  # the label: name[k=v,...]
-    status: str
+    status: Status | str  # the stored row's status, SKIPPED (validated before) or MISSING (not stored)
     score: float | None
     score_std: float | None
     id: int | None
@@ -92,14 +97,14 @@ def validate(run_dir: str | os.PathLike, task: str, *, top: int | None = 3, seed
 
     with SqliteStore(Path(run_dir)) as store:
         before = {(r.reference or analyse(r.expression, r.params)[0]) for r in
-                  store.candidates(task=task, settings=settings, role=VALIDATION, include_aliases=False)}
+                  store.candidates(task=task, settings=settings, role=Role.VALIDATION, include_aliases=False)}
         study = Study(store, task=task, settings=settings, searcher=FixedList(todo), budget=len(todo), seeds=seeds,
-                      role=VALIDATION, references=refs, threads=threads, time_limit_s=time_limit_s, on_event=said)
+                      role=Role.VALIDATION, references=refs, threads=threads, time_limit_s=time_limit_s, on_event=said)
         InProcessExecutor().run(study)
         study.close()
         if study.failure is not None:
             raise study.failure
-        rows = store.candidates(task=task, settings=settings, role=VALIDATION, include_aliases=False)
+        rows = store.candidates(task=task, settings=settings, role=Role.VALIDATION, include_aliases=False)
     by_fp = {r.fingerprint: r for r in rows if r.reference is None}
     by_ref = {r.reference: r for r in rows if r.reference is not None}
     out = []
@@ -109,7 +114,7 @@ def validate(run_dir: str | os.PathLike, task: str, *, top: int | None = 3, seed
         skipped = key in before
         if skipped and progress:
             progress(f"{text}: already validated on {label}")
-        out.append(Validated(text, label, "skipped" if skipped else (rec.status if rec else "missing"),
+        out.append(Validated(text, label, SKIPPED if skipped else (rec.status if rec else MISSING),
                              None if skipped or rec is None else rec.score,
                              None if skipped or rec is None else rec.score_std, rec.id if rec else None, seeds))
     return out

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.results.records import DB_NAME, LOCK_NAME
+from actsearch.results.records import DB_NAME, LOCK_NAME, Role
 from actsearch.results.store import SqliteStore, Store
 from actsearch.search.infra.node import NODE_FILE
 from actsearch.search.infra.package import ShipError
@@ -221,7 +221,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
             study.close()
         if study.failure is not None:
             raise study.failure
-        failures = sum(1 for r in store.candidates(task=spec.task, settings=spec.task_overrides, role="search",
+        failures = sum(1 for r in store.candidates(task=spec.task, settings=spec.task_overrides, role=Role.SEARCH,
                                                    include_aliases=False) if r.trained and not r.ok)
         summary = RunSummary(run_path, study.evaluated, spec.budget, study.finished, interrupted, failures,
                              time.perf_counter() - start, study.new)

@@ -26,7 +26,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.evaluators.reference import is_table
-from actsearch.results.records import REFERENCES
+from actsearch.results.records import REFERENCES, Role
 from actsearch.results.rundir import WRITER_FILES, copy_into, refuse_links, write_atomic
 from actsearch.results.store import RunStoreError, SqliteStore, Store, open_store
 from actsearch.search.rundir.source import CHANGES_KEY, META_KEY, TaskSource, check_resume
@@ -224,7 +224,7 @@ def check_budget(run_dir: str | Path | None, budget: Any, *, flag: str = "--budg
     if run_dir is None or not isinstance(budget, int) or not (Path(run_dir) / "run.sqlite").is_file():
         return
     with SqliteStore(run_dir, readonly=True) as store:
-        done = sum(1 for r in store.candidates(role="search", include_aliases=False)
+        done = sum(1 for r in store.candidates(role=Role.SEARCH, include_aliases=False)
                    if r.trained and r.reference is None)
     if budget < done:
         raise RunDirError(f"{flag} {budget} is below the {done} candidates this run has already evaluated; "

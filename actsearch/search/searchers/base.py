@@ -6,7 +6,7 @@
     searcher.attach(known)            # the loop's view: is this fingerprint already taken?
     p = searcher.ask(7)               # Proposal | WAIT | FINISHED; 7 is the loop's proposal id
     ...
-    searcher.tell(7, Outcome(score=0.93, status="ok"))
+    searcher.tell(7, Outcome(score=0.93, status=Status.OK))
 
 The loop (:class:`actsearch.search.loop.study.Study`) owns everything else: proposal ids, dedup
 against the store, alias and trivial records, the pre-screen, the budget. A searcher never sees
@@ -19,7 +19,7 @@ proposes every raw candidate and lets the loop record the aliases.
 
 Contract (checked for every registered searcher by ``tests/search/test_searcher_contract.py``,
 through the real loop): deterministic for a seed; covers the deduplicated space and then returns
-``FINISHED`` (and keeps returning it); treats a NaN/inf score or a non-"ok" status as a failure;
+``FINISHED`` (and keeps returning it); treats a NaN/inf score or a status other than ``Status.OK`` as a failure;
 ``state()`` → JSON → ``load_state()`` mid-run gives the same next proposals; ``WAIT`` only while
 a proposal is untold.
 """
@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from actsearch.evaluators.result import OK
+from actsearch.evaluators.result import OK, Status
 
 
 class _Sentinel:
@@ -77,7 +77,7 @@ class Outcome:
     """What the loop tells a searcher about one of its proposals."""
 
     score: float | None
-    status: str = OK
+    status: Status = OK
     skipped: bool = False  # True: not a candidate of its own (an alias or a trivial one): forget it
 
     @property
