@@ -11,8 +11,7 @@ from actsearch.evaluators import get_task
 from actsearch.results.store import SqliteStore
 from actsearch.search.runner.run import open_study
 from actsearch.search.runner.spec import SearchSpec, prepare, searcher_options
-from actsearch.search.runner.study import StudyEvent
-from actsearch.search.runner.trials import TrialEvent, evaluate_trial
+from actsearch.search.runner.trials import StudyEvent, TrialEvent, evaluate_trial
 from actsearch.search.searchers.base import FINISHED, WAIT
 from actsearch.search.space import load_space
 

@@ -13,8 +13,7 @@ from actsearch.evaluators.result import CandidateResult
 from actsearch.results.store import RunStoreError, SqliteStore
 from actsearch.search.runner.run import open_study
 from actsearch.search.runner.spec import SearchSpec, prepare
-from actsearch.search.runner.study import stopped_result
-from actsearch.search.runner.trials import TrialEvent, evaluate_trial, lost
+from actsearch.search.runner.trials import TrialEvent, evaluate_trial, lost, stopped_result
 from actsearch.search.searchers.base import FINISHED, WAIT
 from actsearch.search.space import load_space
 

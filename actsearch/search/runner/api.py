@@ -35,7 +35,7 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.run import Run
 from actsearch.search.runner.spec import REFERENCES, SPACE_COPY, SearchSpec
-from actsearch.search.runner.study import StudyEvent
+from actsearch.search.runner.trials import StudyEvent
 from actsearch.search.searchers import Searcher, SearcherError, recorded_name, searcher_class
 from actsearch.search.space.core import Space, SpaceError, load_space
 

@@ -37,7 +37,8 @@ from actsearch.results.verdict import (
     until_decided,
 )
 from actsearch.results.verdicts import confirm_meta
-from actsearch.search.runner.study import Study, StudyEvent
+from actsearch.search.runner.study import Study
+from actsearch.search.runner.trials import StudyEvent
 from actsearch.search.runner.validate import FixedList
 from actsearch.search.searchers.base import Proposal
 

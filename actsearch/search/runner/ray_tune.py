@@ -29,8 +29,15 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter, Searcher  # noqa: E402
 
-from actsearch.search.runner.study import Study, stopped_result  # noqa: E402
-from actsearch.search.runner.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trials, lost  # noqa: E402
+from actsearch.search.runner.study import Study  # noqa: E402
+from actsearch.search.runner.trials import (  # noqa: E402
+    TrialConfig,
+    TrialEvent,
+    TrialOutcome,
+    evaluate_trials,
+    lost,
+    stopped_result,  # noqa: E402
+)
 from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
 
 SCHEDULERS = ("fifo", "asha")

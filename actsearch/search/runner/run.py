@@ -42,7 +42,8 @@ from actsearch.search.runner.spec import (
     run_space,
     searcher_options,
 )
-from actsearch.search.runner.study import Study, StudyEvent
+from actsearch.search.runner.study import Study
+from actsearch.search.runner.trials import StudyEvent
 
 EXECUTORS = ("ray", "inprocess")
 # What a run creates in its directory before its first trial (the store, its lock, the space's copy,

@@ -19,7 +19,8 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.results.records import REFERENCES, VALIDATION, task_label
 from actsearch.results.store import SqliteStore
-from actsearch.search.runner.study import Study, StudyEvent
+from actsearch.search.runner.study import Study
+from actsearch.search.runner.trials import StudyEvent
 from actsearch.search.searchers.base import FINISHED, Outcome, Proposal, Searcher, _Sentinel
 
 
