@@ -40,7 +40,7 @@ from actsearch.evaluators.result import Status
 from actsearch.results.banner import SMOKE_BANNER, is_smoke_preset
 from actsearch.results.records import REFERENCES, Role
 from actsearch.results.text import CELL_CHARS, shown
-from actsearch.search.loop.study import StudyEvent
+from actsearch.search.loop.trials import StudyEvent
 from actsearch.search.pipelines import pipeline_names
 from actsearch.search.searchers import ENTRY_POINT_GROUP, SEARCHERS
 from actsearch.search.space import PRESETS

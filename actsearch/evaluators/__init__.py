@@ -8,7 +8,7 @@ Public API (imported lazily, so ``actsearch.evaluators.result`` stays light)::
     evaluate_pack(["swish", "relu"], "mnist1d", seeds=range(5))  # one CandidateResult each
 
 Modules: ``task`` (the :class:`Task` base: everything the engine asks of a task, with its
-defaults; ``ClassificationTask``, ``ToyTask``), ``protocol`` (the public protocol and
+defaults; ``ToyTask``; ``classification``: ``ClassificationTask``), ``protocol`` (the public protocol and
 ``TaskProbe``), ``reference`` (a task reference parsed once: ``TaskRef`` of a ``TaskKind``, its
 canonical form), ``registry`` (``@register_task``; light) and ``builtin/`` (one module per family
 of built-in tasks, each registering itself), ``catalog`` (names and one-liners for help texts,

@@ -29,9 +29,10 @@ from torch import nn
 
 from actsearch.evaluators import data, networks
 from actsearch.evaluators.builtin.common import TrainConfig
+from actsearch.evaluators.classification import ClassificationTask
 from actsearch.evaluators.metrics import LossFn, MetricFn
 from actsearch.evaluators.settings import apply_overrides
-from actsearch.evaluators.task import ClassificationTask, TaskError, config_device
+from actsearch.evaluators.task import TaskError, config_device
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 

@@ -6,7 +6,7 @@ dataclass and registers its builder::
     @register_task("digits", description="scikit-learn's 8x8 digits on a small MLP: a smoke test",
                    config=DigitsConfig, tiny={"steps": 60}, input_shape=(64,), examples=1797)
     def digits(name: str, config: DigitsConfig) -> Task:
-        from actsearch.evaluators.task import ClassificationTask   # torch: only when built
+        from actsearch.evaluators.classification import ClassificationTask   # torch: only when built
         ...
 
 Name, one-line description, settings dataclass (each field's range is in

@@ -20,9 +20,10 @@ from torch import nn
 
 from actsearch.evaluators import budget, networks, registry, regression
 from actsearch.evaluators.builtin.toys import OodRegressionConfig, TeacherConfig
+from actsearch.evaluators.classification import ClassificationTask
 from actsearch.evaluators.registry import TaskEntry
 from actsearch.evaluators.settings import apply_overrides
-from actsearch.evaluators.task import ClassificationTask, Task, check_init
+from actsearch.evaluators.task import Task, check_init
 
 TASKS: tuple[str, ...] = registry.names()  # the registered names, in order
 _NEEDS: dict[str, budget.Needs] = {}  # estimates by task name and settings (a task is built in every trial)

@@ -34,7 +34,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.results.run import Run
-from actsearch.search.loop.study import StudyEvent
+from actsearch.search.loop.trials import StudyEvent
 from actsearch.search.rundir.spec import REFERENCES, SPACE_COPY, SearchSpec
 from actsearch.search.searchers import Searcher, SearcherError, recorded_name, searcher_class
 from actsearch.search.space.core import Space, SpaceError, load_space

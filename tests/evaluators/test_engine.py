@@ -24,14 +24,6 @@ from tests.helpers.evaluators import TINY, TripleExp
 LEARNABLE = "x * sigmoid(beta * x)"
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _built(task, cand, seeds):
     out = []
     for seed in seeds:

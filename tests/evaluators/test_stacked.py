@@ -52,15 +52,6 @@ def test_batched_equals_sequential_per_seed(task, cand):
     assert b.metrics["pd"] == pytest.approx(s.metrics["pd"], abs=0.01)
 
 
-@pytest.fixture
-def one_thread():
-    """train_pack called directly runs on torch's threads: one, as a task's run_pack sets."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _net(task, cand, seeds) -> StackedNet:
     models, acts = [], []
     for seed in seeds:

@@ -9,8 +9,7 @@ import pytest
 
 from actsearch.evaluators import get_task
 from actsearch.results.store import SqliteStore
-from actsearch.search.loop.study import StudyEvent
-from actsearch.search.loop.trials import TrialEvent, evaluate_trial
+from actsearch.search.loop.trials import StudyEvent, TrialEvent, evaluate_trial
 from actsearch.search.rundir.run import open_study
 from actsearch.search.rundir.spec import SearchSpec, prepare, searcher_options
 from actsearch.search.searchers.base import FINISHED, WAIT

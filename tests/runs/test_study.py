@@ -11,8 +11,7 @@ import pytest
 from actsearch.evaluators import get_task
 from actsearch.evaluators.result import CandidateResult
 from actsearch.results.store import RunStoreError, SqliteStore
-from actsearch.search.loop.study import stopped_result
-from actsearch.search.loop.trials import TrialEvent, evaluate_trial, lost
+from actsearch.search.loop.trials import TrialEvent, evaluate_trial, lost, stopped_result
 from actsearch.search.rundir.run import open_study
 from actsearch.search.rundir.spec import SearchSpec, prepare
 from actsearch.search.searchers.base import FINISHED, WAIT

@@ -51,7 +51,8 @@ def check(name: str, cfg: Cifar10Config) -> None:
                check=check, input_shape=(3, 32, 32), examples=IMAGES)
 def cifar10(name: str, config: Cifar10Config) -> Any:
     from actsearch.evaluators.cifar import crop_flip
-    from actsearch.evaluators.task import ClassificationTask, config_device
+    from actsearch.evaluators.classification import ClassificationTask
+    from actsearch.evaluators.task import config_device
 
     return ClassificationTask(name, config, split, _resnet20, device=config_device,
                               augment=lambda cfg: crop_flip if cfg.augment else None)

@@ -41,6 +41,6 @@ def check(name: str, cfg: Any) -> None:
 @register_task("digits", description="scikit-learn's 8x8 digits on a small MLP: a smoke test", config=DigitsConfig,
                tiny={"steps": 60}, check=check, input_shape=(64,), examples=SIZE)
 def digits(name: str, config: DigitsConfig) -> Any:
-    from actsearch.evaluators.task import ClassificationTask
+    from actsearch.evaluators.classification import ClassificationTask
 
     return ClassificationTask(name, config, split, mlp(64))

@@ -45,6 +45,6 @@ def network(cfg: DigitsCnnConfig, act: Any, gain: float | None) -> Any:
                config=DigitsCnnConfig, tiny={"steps": 30, "channels": 4}, check=digits.check,
                input_shape=(SIDE * SIDE,), examples=digits.SIZE)
 def digits_cnn(name: str, config: DigitsCnnConfig) -> Any:
-    from actsearch.evaluators.task import ClassificationTask
+    from actsearch.evaluators.classification import ClassificationTask
 
     return ClassificationTask(name, config, digits.split, network)

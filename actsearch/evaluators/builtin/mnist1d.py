@@ -111,7 +111,7 @@ def check(name: str, cfg: Mnist1dConfig) -> None:
 
 
 def _classifier(name: str, config: Any, build: Any) -> Any:
-    from actsearch.evaluators.task import ClassificationTask
+    from actsearch.evaluators.classification import ClassificationTask
 
     return ClassificationTask(name, config, split, build)
 

@@ -30,8 +30,15 @@ from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter, Searcher  # noqa: E402
 
 from actsearch.evaluators.result import ERROR  # noqa: E402
-from actsearch.search.loop.study import Study, stopped_result  # noqa: E402
-from actsearch.search.loop.trials import TrialConfig, TrialEvent, TrialOutcome, evaluate_trials, lost  # noqa: E402
+from actsearch.search.loop.study import Study  # noqa: E402
+from actsearch.search.loop.trials import (  # noqa: E402
+    TrialConfig,
+    TrialEvent,
+    TrialOutcome,
+    evaluate_trials,
+    lost,
+    stopped_result,
+)
 from actsearch.search.searchers.base import FINISHED, WAIT  # noqa: E402
 
 SCHEDULERS = ("fifo", "asha")

@@ -33,30 +33,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.evaluators.result import INVALID, CandidateResult, Status
+from actsearch.evaluators.result import INVALID, Status
 from actsearch.results.records import CandidateRecord, Role, TrialState
 from actsearch.results.store import RunStoreError, Store
-from actsearch.search.loop.trials import TaskSpec, TrialConfig, TrialEvent
+from actsearch.search.loop.trials import StudyEvent, TaskSpec, TrialConfig, TrialEvent, seed_list
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, Searcher
 from actsearch.search.space.dedup import analyse
 
 CHECKPOINT_EVERY = 25  # searcher outcomes between two checkpoints of its state
-
-
-@dataclass
-class StudyEvent:
-    """What a study reports after each stored outcome (for progress views)."""
-
-    expression: str
-    role: Role
-    status: Status
-    score: float
-    score_std: float
-    evaluated: int  # finished search trials in the store
-    budget: int
-    retries: int = 0
-    prescreen: str | None = None  # the reason, when the pre-screen rejected it untrained
-    rescored: int | None = None  # seeds in all, when the event re-scored a stored row
 
 
 @dataclass
@@ -399,11 +383,6 @@ class Study:
             self._guard(self._checkpoint, True)
 
 
-def seed_list(seeds: int | Sequence[int]) -> tuple[int, ...]:
-    """The seeds of a study: ``n`` means 0 .. n-1; a list (a confirmation's fresh range) is kept."""
-    return tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
-
-
 def reference_form(name: str) -> tuple[str, str]:
     """The stored text and fingerprint of the library function ``name`` as a reference (a
     module-only one, with no expression, keeps its name and ``library:NAME``)."""
@@ -414,9 +393,3 @@ def reference_form(name: str) -> tuple[str, str]:
     except LibraryError:
         return name, f"library:{name}"
     return act.text, act.fingerprint
-
-
-def stopped_result(score: float, iteration: int) -> CandidateResult:
-    """The result of a trial an early-stopping scheduler stopped: its last reported score."""
-    return CandidateResult(status=Status.STOPPED, score=score, score_std=0.0,
-                           error=f"stopped early at report {iteration}")

@@ -16,6 +16,7 @@ from typing import Any
 
 from actsearch.errors import UserError
 from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalResult, Status
+from actsearch.results.records import Role
 
 
 @dataclass(frozen=True)
@@ -208,3 +209,29 @@ def table_result(task: Any, fingerprint: str, seeds: list[int]) -> CandidateResu
             else EvalResult(row["status"], row["score"] if row["status"] == Status.OK else 0.0, s, row["wall_s"])
             for s in seeds]
     return CandidateResult.from_runs(runs)
+
+
+@dataclass
+class StudyEvent:
+    """What a study reports after each stored outcome (for progress views)."""
+
+    expression: str
+    role: Role
+    status: Status
+    score: float
+    score_std: float
+    evaluated: int  # finished search trials in the store
+    budget: int
+    retries: int = 0
+    prescreen: str | None = None  # the reason, when the pre-screen rejected it untrained
+    rescored: int | None = None  # seeds in all, when the event re-scored a stored row
+
+
+def seed_list(seeds: int | Sequence[int]) -> tuple[int, ...]:
+    """The seeds of a study: ``n`` means 0 .. n-1; a list (a confirmation's fresh range) is kept."""
+    return tuple(range(seeds)) if isinstance(seeds, int) else tuple(int(s) for s in seeds)
+
+
+def stopped_result(score: float, iteration: int) -> CandidateResult:
+    """The result of a trial an early-stopping scheduler stopped: its last reported score."""
+    return CandidateResult(status=Status.STOPPED, score=score, score_std=0.0, error=f"stopped early at report {iteration}")

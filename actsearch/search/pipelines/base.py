@@ -2,14 +2,15 @@
 
 A pipeline is a named, resumable list of phases over one run store (``rediscover``, ``discover``):
 a :class:`Pipeline` holds its plan (a frozen dataclass, stored in the run's meta) and says three
-things — the spec of its first search (whose identity is the run directory's), how long it takes
-(:class:`~actsearch.search.pipelines.wallclock.WallClock`), and its phases, run through
-:class:`~actsearch.search.pipelines.phases.Phases`. :func:`run_pipeline` does the rest for every
+things — the spec of its first search (whose identity is the run directory's), its budget (what
+fits its planned wall clock: :class:`~actsearch.search.pipelines.wallclock.WallClock`), and its
+phases, run through :class:`~actsearch.search.pipelines.phases.Phases`. :func:`run_pipeline` does the rest for every
 pipeline alike: the store, the check that a run directory holds this pipeline, the stored plan
 (a resumed run keeps the budget it started with), Ray started on the first training and stopped
 at the end, the summary. Adding a pipeline is one module::
 
     class Tiny(Pipeline):
+        def budget(self): return self.plan.candidates
         def spec(self, budget, *, workers, address): return SearchSpec(space="quick", ...)
         def run_phases(self, run): return {} if run.phases.search(run.spec, "search") else None
     register_pipeline("tiny", Tiny(TinyPlan()))
@@ -74,10 +75,6 @@ class Pipeline(ABC):
     @abstractmethod
     def run_phases(self, run: PipelineRun) -> dict[str, Any] | None:
         """Run (or resume) the phases; what to add to the summary, or None when interrupted."""
-
-    def estimate_wall_s(self, workers: int = 2) -> float:
-        """Expected wall time of the whole pipeline (seconds); 0 when the pipeline does not say."""
-        return 0.0
 
     def check(self) -> None:
         """Refuse an inconsistent plan before anything is written (a ``ValueError``); a plan

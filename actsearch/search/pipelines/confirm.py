@@ -38,7 +38,8 @@ from actsearch.results.verdict import (
     until_decided,
 )
 from actsearch.results.verdicts import confirm_meta
-from actsearch.search.loop.study import Study, StudyEvent
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import StudyEvent
 from actsearch.search.pipelines.validate import FixedList
 from actsearch.search.searchers.base import Proposal
 

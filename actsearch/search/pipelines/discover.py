@@ -173,9 +173,6 @@ class Discover(Pipeline):
     def budget(self) -> int:
         return search_budget(self.plan)
 
-    def estimate_wall_s(self, workers: int = 2) -> float:
-        return estimate_wall_s(self.plan, workers)
-
     def check(self) -> None:
         plan = self.plan
         if plan.rungs and plan.top > plan.rungs[-1][0]:

@@ -100,9 +100,6 @@ class Rediscover(Pipeline):
     def budget(self) -> int:
         return rl_budget(self.plan)
 
-    def estimate_wall_s(self, workers: int = 2) -> float:
-        return estimate_wall_s(self.plan, workers)
-
     def spec(self, budget: int, *, workers: int, address: str | None) -> SearchSpec:
         plan = self.plan
         return SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,

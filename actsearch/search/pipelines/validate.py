@@ -20,7 +20,8 @@ from actsearch.errors import UserError
 from actsearch.evaluators.result import Status
 from actsearch.results.records import REFERENCES, Role, task_label
 from actsearch.results.store import SqliteStore
-from actsearch.search.loop.study import Study, StudyEvent
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import StudyEvent
 from actsearch.search.searchers.base import FINISHED, Outcome, Proposal, Searcher, _Sentinel
 
 # A validated candidate's status when nothing was trained for it now

@@ -28,7 +28,8 @@ from actsearch.results.store import SqliteStore, Store
 from actsearch.search.infra.node import NODE_FILE
 from actsearch.search.infra.package import ShipError
 from actsearch.search.infra.shipping import plan, runtime_env
-from actsearch.search.loop.study import Study, StudyEvent
+from actsearch.search.loop.study import Study
+from actsearch.search.loop.trials import StudyEvent
 from actsearch.search.rundir.source import canonical
 from actsearch.search.rundir.spec import (
     SPACE_COPY,
