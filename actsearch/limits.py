@@ -1,16 +1,20 @@
-"""Bounds of every setting: task settings (by field name) and run settings (CLI values).
+"""Bounds of settings: the training protocol's task settings, run settings (CLI values), file sizes.
 
-The one place that says which values are allowed. A setting outside its range is refused before
-anything starts, with one line naming the setting, the value and the range: a negative learning
-rate, a width of 0, a depth of 100,000, a NaN weight decay or a time limit of 0 would otherwise
-waste (or hang) a whole run. Fields with the same name mean the same thing in every task, so one
-table serves them all; a task with a setting not listed here gets the generic check (finite
-numbers). Cross-field rules of a task (a training split larger than the data) live with the task.
+A setting outside its range is refused before anything starts, with one line naming the setting,
+the value and the range: a negative learning rate, a width of 0, a depth of 100,000, a NaN weight
+decay or a time limit of 0 would otherwise waste (or hang) a whole run. :data:`TRAINING_SETTINGS`
+holds the ranges of the settings every trained task shares (the training protocol's: steps, batch
+size, learning rate, ...; a field of that name means the same in every task). The ranges of a task's
+own fields live with its config: a built-in task declares them in ``@register_task(...,
+limits={...})`` (:mod:`actsearch.evaluators.registry`), a panel in :mod:`actsearch.evaluators.panel`.
+A number without a range only has to be finite. Cross-field rules of a task (a training split larger
+than the data) live with the task.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +48,9 @@ class Range:
 
 POSITIVE = Range(0, None, open_lo=True)
 
-# Task settings, by dataclass field name (see actsearch/evaluators/tasks.py for what each means).
-TASK_SETTINGS: dict[str, Range] = {
+# The training protocol's settings (TrainConfig in actsearch/evaluators/builtin/common.py says what
+# each means), shared by every trained task; a task's other fields have their ranges with the task.
+TRAINING_SETTINGS: dict[str, Range] = {
     "steps": Range(1, 10_000_000),  # optimizer steps
     "batch_size": Range(1, 65_536),
     "lr": Range(0, 10, open_lo=True),  # a learning rate above 10 only diverges
@@ -54,30 +59,6 @@ TASK_SETTINGS: dict[str, Range] = {
     "report_subset": Range(1, 10_000_000),
     "max_weight": Range(0, 1e30, open_lo=True),
     "dnr_samples": Range(1, 10_000_000),
-    # generated MNIST-1D examples: generation takes about 0.8 ms an example on one core (80 s for the
-    # bound; 1,000,000 would run for a quarter of an hour before the first step)
-    "num_samples": Range(3, 100_000),
-    "train_size": Range(1, 10_000_000),
-    "val_size": Range(1, 10_000_000),
-    "test_size": Range(1, 10_000_000),
-    "width": Range(1, 4_096),  # hidden units
-    "depth": Range(1, 64),  # hidden layers
-    "channels": Range(1, 1_024),
-    "blocks": Range(1, 16),
-    "blocks_per_stage": Range(1, 64),
-    "trials": Range(1, 10_000),
-    "epochs": Range(1, 1_000_000),
-    "input_dim": Range(1, 100_000),
-    "patch": Range(1, 100_000),
-    "layers": Range(1, 16),  # convolutions of mnist1d-cnn (each halves the length)
-    "kernel": Range(1, 39),  # convolution width
-    "dim": Range(1, 4_096),  # transformer token width
-    "heads": Range(1, 64),  # attention heads
-    "mlp_ratio": Range(1, 64),  # transformer MLP hidden units per token width
-    "train_range": POSITIVE,  # ood-regression: training interval half-width
-    "test_range": POSITIVE,  # ood-regression: scored interval half-width (beyond train_range)
-    "reference_seeds": Range(1, 1_000),  # a panel's measured ReLU reference
-    "min_sd": Range(0, 1e6, open_lo=True),  # a panel's floor of ReLU's seed spread
 }
 
 # Run settings: the values of ``search``, ``resume``, ``evaluate`` and ``validate`` options.
@@ -105,7 +86,7 @@ REFERENCE_FILE_MAX_BYTES = 10_000_000  # a panel's calibration JSON: benchmarks/
 MEMORY_FRACTION = 0.5
 
 
-def check(name: str, value: Any, table: dict[str, Range] = RUN_SETTINGS, *, label: str | None = None) -> Any:
+def check(name: str, value: Any, table: Mapping[str, Range] = RUN_SETTINGS, *, label: str | None = None) -> Any:
     """``value`` if it is allowed for setting ``name``, else :class:`SettingError` (one line).
 
     Booleans and text are not range-checked; a number must be finite and, where ``table`` has a
@@ -127,9 +108,10 @@ def check(name: str, value: Any, table: dict[str, Range] = RUN_SETTINGS, *, labe
     return value
 
 
-def check_task_settings(task: str, config: Any) -> None:
-    """Every numeric field of a task's config dataclass inside its range (:data:`TASK_SETTINGS`)."""
+def check_task_settings(task: str, config: Any, limits: Mapping[str, Range]) -> None:
+    """Every numeric field of a task's config dataclass inside its range in ``limits`` (a field
+    without one: finite); else :class:`SettingError` naming the task, the field, the range and the value."""
     import dataclasses
 
     for f in dataclasses.fields(config):
-        check(f.name, getattr(config, f.name), TASK_SETTINGS, label=f"task {task}: {f.name}")
+        check(f.name, getattr(config, f.name), limits, label=f"task {task}: {f.name}")

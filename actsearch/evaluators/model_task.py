@@ -33,6 +33,7 @@ from actsearch.evaluators.classification import ClassificationTask
 from actsearch.evaluators.metrics import LossFn, MetricFn
 from actsearch.evaluators.settings import apply_overrides
 from actsearch.evaluators.task import TaskError, config_device
+from actsearch.limits import TRAINING_SETTINGS
 
 _LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
@@ -87,10 +88,11 @@ class ModelTask(ClassificationTask):
                  **settings: Any) -> None:
         if not callable(model):
             raise TaskError(f"ModelTask: model must be a callable model(act) -> nn.Module, got {type(model).__name__}")
-        config = apply_overrides(name, ModelConfig, settings)
+        config = apply_overrides(name, ModelConfig, settings, limits=TRAINING_SETTINGS)
         split = _split(train, val, test)
         self._user_model = model
         super().__init__(name, config, lambda cfg: split, self._make, device=config_device, loss=loss, metric=metric)
+        self.limits = TRAINING_SETTINGS  # its settings are the training loop's (and device)
 
     def _make(self, cfg: ModelConfig, act: networks.ActFactory, gain: float | None) -> nn.Module:
         net = self._user_model(act)

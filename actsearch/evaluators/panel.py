@@ -59,6 +59,7 @@ from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.resolve import PANEL_PREFIX, TaskRef
 from actsearch.evaluators.result import ERROR, LEARNED, OK, PANEL_SCORE, PANEL_Z, EvalResult
 from actsearch.evaluators.task import Task, TaskError
+from actsearch.limits import TRAINING_SETTINGS, Range
 
 PREFIX = PANEL_PREFIX
 AGGREGATES = ("mean", "min")
@@ -75,6 +76,14 @@ class PanelConfig:
     reference_seeds: int = 5  # seeds of a measured ReLU reference (0 .. N-1)
     min_sd: float = 0.005  # floor of ReLU's seed spread (a table has one score per function: sd 0)
     checkpoints: int = field(default=1, init=False)  # derived: the members' checkpoints in all
+
+
+# The ranges of a panel's own numeric settings (its members' are their own).
+PANEL_LIMITS: dict[str, Range] = {
+    "reference_seeds": Range(1, 1_000),  # seeds of a measured ReLU reference
+    "min_sd": Range(0, 1e6, open_lo=True),  # floor of ReLU's seed spread
+    "checkpoints": TRAINING_SETTINGS["checkpoints"],
+}
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,8 @@ class PanelTask(Task):
         fields = {n: set() if m.kind is TABLE else {f.name for f in dataclasses.fields(t.config)}
                   for (n, t), m in zip(defaults.items(), ref.members, strict=True)}
         panel, member_overrides = _split_overrides(names, fields, overrides)
-        config = apply_overrides("panel", PanelConfig, panel, base=PanelConfig(tasks=",".join(names)))
+        config = apply_overrides("panel", PanelConfig, panel, base=PanelConfig(tasks=",".join(names)),
+                                 limits=PANEL_LIMITS)
         super().__init__(PREFIX + ref.target, config)
         if self.config.aggregate not in AGGREGATES:
             raise TaskError(f"panel: aggregate must be one of {', '.join(AGGREGATES)}, got {self.config.aggregate!r}")

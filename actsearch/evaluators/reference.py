@@ -100,6 +100,7 @@ def entry_points() -> list[importlib.metadata.EntryPoint]:
 def parse_reference(text: str) -> TaskRef:
     """What kind of reference ``text`` is (no file is read and nothing is imported); a panel's
     members are parsed too (at least one, no duplicates, no panel inside a panel)."""
+    from actsearch.evaluators import registry
     from actsearch.evaluators.catalog import PANELS, TASKS
 
     if not isinstance(text, str) or not text.strip():
@@ -118,7 +119,7 @@ def parse_reference(text: str) -> TaskRef:
         return TaskRef(PANEL, spec, None, given, tuple(parse_reference(n) for n in names))
     if text.startswith(TABLE_PREFIX):
         return TaskRef(TABLE, str(Path(text[len(TABLE_PREFIX):]).expanduser().resolve()), None, text)
-    if text in TASKS:
+    if text in TASKS or registry.find(text) is not None:  # also one a package registered after import
         return TaskRef(BUILTIN, text, None, text)
     if ":" in text:
         target, _, attr = text.rpartition(":")

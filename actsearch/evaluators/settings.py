@@ -9,7 +9,8 @@ Types: every task (built-in, ``ModelTask``, a user's ``@actsearch.task`` functio
 settings as a dataclass; ``--set NAME=VALUE`` and ``get_task(name, **overrides)`` go through
 :func:`apply_overrides`, which converts a value to the field's type (:func:`coerce`: int, float,
 bool, str, optional; text a task got from the parser included), refuses unknown names and checks
-each value against :mod:`actsearch.limits`. :func:`settings_type` builds the dataclass of a user
+each value against the ranges its caller passes (:data:`actsearch.limits.TRAINING_SETTINGS` and a
+built-in task's own ``limits``, a panel's, ...). :func:`settings_type` builds the dataclass of a user
 task from its declared defaults.
 
 It sits on the lowest floor that needs it (evaluators and results, floor 2; the CLI above) and
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from collections.abc import Mapping
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.limits import SettingError, check_task_settings
+from actsearch.limits import Range, SettingError, check_task_settings
 
 
 # -- text: NAME=VALUE --------------------------------------------------------------------------------
@@ -102,9 +104,11 @@ def coerce(task: str, field: dataclasses.Field, value: Any, hints: dict[str, Any
         raise _error(f"task {task}: {field.name} expects {base.__name__}, got {value!r}") from None
 
 
-def apply_overrides(task: str, config_type: type, overrides: dict[str, Any], base: Any = None) -> Any:
+def apply_overrides(task: str, config_type: type, overrides: dict[str, Any], base: Any = None, *,
+                    limits: Mapping[str, Range]) -> Any:
     """A ``config_type`` instance (``base``'s values, else the defaults) with ``overrides`` applied,
-    each converted to its field's type and checked against :data:`actsearch.limits.TASK_SETTINGS`."""
+    each converted to its field's type; every numeric field is then checked against its range in
+    ``limits`` (the task's: a built-in's :meth:`~actsearch.evaluators.registry.TaskEntry.ranges`)."""
     fields = {f.name: f for f in dataclasses.fields(config_type)}
     hints = typing.get_type_hints(config_type)
     bad = [k for k in overrides if k not in fields]
@@ -114,7 +118,7 @@ def apply_overrides(task: str, config_type: type, overrides: dict[str, Any], bas
     values = {k: coerce(task, fields[k], v, hints) for k, v in overrides.items()}
     config = dataclasses.replace(base, **values) if base is not None else config_type(**values)
     try:
-        check_task_settings(task, config)
+        check_task_settings(task, config, limits)
     except SettingError as err:
         raise _error(str(err)) from None
     return config

@@ -28,7 +28,7 @@ import dataclasses
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -40,6 +40,7 @@ from actsearch.evaluators.errors import TaskError
 from actsearch.evaluators.protocol import TaskProbe, is_task
 from actsearch.evaluators.result import ERROR, INVALID, EvalResult
 from actsearch.evaluators.train import Report
+from actsearch.limits import Range
 
 
 class ReportRaised(Exception):
@@ -122,6 +123,8 @@ class Task:
     def __init__(self, name: str, config: Any) -> None:
         self.name, self.config = name, config
         self.rules: Callable[[Task], None] | None = None  # a built-in's checks of its settings (see check)
+        # the ranges of its settings (with_settings); None: by name, as any built-in task has them
+        self.limits: Mapping[str, Range] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -172,12 +175,14 @@ class Task:
         """A copy with settings replaced (``--set NAME=VALUE``), typed and range-checked (then :meth:`check` it)."""
         if not overrides:
             return self
+        from actsearch.evaluators.registry import known_limits
         from actsearch.evaluators.settings import apply_overrides
 
         if not dataclasses.is_dataclass(self.config):
             raise TaskError(f"task {self.name} takes no settings; got {', '.join(overrides)}")
         other = copy.copy(self)
-        other.config = apply_overrides(self.name, type(self.config), overrides, base=self.config)
+        limits = self.limits if self.limits is not None else known_limits()
+        other.config = apply_overrides(self.name, type(self.config), overrides, base=self.config, limits=limits)
         other.settings_changed()
         return other
 

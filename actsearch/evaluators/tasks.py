@@ -33,10 +33,10 @@ def built_in(name: str, **overrides: Any) -> Task:
     """The registered task ``name`` with its settings replaced by ``overrides`` (typed and checked).
     Any name, built-in or not, goes through :func:`actsearch.evaluators.lookup.get_task`."""
     entry = registry.entry(name)
-    config = apply_overrides(name, entry.config, overrides)
+    config = apply_overrides(name, entry.config, overrides, limits=entry.ranges())
     _consistent(entry, name, config)
     task = entry.build(name, config)
-    task.rules = _rules
+    task.rules, task.limits = _rules, entry.ranges()
     check_memory(task)
     return task
 
@@ -48,7 +48,7 @@ def _rules(task: Task) -> None:
 
 
 def _consistent(entry: TaskEntry, name: str, cfg: Any) -> None:
-    """Rules between a task's settings (each setting's own range is in :mod:`actsearch.limits`)."""
+    """Rules between a task's settings (each setting's own range is in ``entry.ranges()``)."""
     if entry.check is not None:
         entry.check(name, cfg)
     if "init" in {f.name for f in dataclasses.fields(cfg)}:

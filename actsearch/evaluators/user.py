@@ -11,7 +11,8 @@
 
 ``settings`` (optional fourth parameter) is the task's settings dataclass, made from the
 decorator's keywords and overridable with ``--set NAME=VALUE`` (typed from the defaults and
-range-checked by :mod:`actsearch.limits`). Declare ``checkpoints=K`` when one seed calls
+range-checked by name, as a built-in task's setting of that name is:
+:func:`actsearch.evaluators.registry.known_limits`). Declare ``checkpoints=K`` when one seed calls
 ``report`` K times with steps 1..K: progress over several seeds (and ASHA) counts seed ``i``'s
 step ``k`` as iteration ``i * K + k``, as for the built-in tasks. A plain function with that signature is a task too
 (its name is the function's). Outcomes, as for every task: an exception → ``error`` with the
@@ -49,6 +50,7 @@ import torch
 from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.learned import Recorder
 from actsearch.evaluators.protocol import TaskProbe
+from actsearch.evaluators.registry import known_limits
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.settings import apply_overrides, settings_type
 from actsearch.evaluators.task import ReportRaised, Task, TaskError, exit_message
@@ -155,7 +157,8 @@ class UserTask(Task):
         if not overrides:
             return self
         other = copy.copy(self)
-        other.config = apply_overrides(self.name, self.settings_type, overrides, base=self.config)
+        other.config = apply_overrides(self.name, self.settings_type, overrides, base=self.config,
+                                       limits=known_limits())
         return other
 
     def probe(self) -> TaskProbe | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,71 @@ def test_a_search_on_a_panel_with_a_user_member_through_the_cli_on_ray(tmp_path)
                           capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (run / "run.sqlite").is_file()
+
+
+# -- a task's own settings limits (@register_task(..., limits=...)) ----------------------------------
+@dataclasses.dataclass
+class KnotsConfig:
+    """A toy task's settings: one of its own, one shared with the training loop."""
+
+    knots: int = 3  # its own setting
+    lr: float = 0.1  # a shared one (actsearch.limits.TRAINING_SETTINGS)
+    note: str = "x"
+
+
+def _knots(name, config):
+    from actsearch.evaluators.result import EvalResult
+    from actsearch.evaluators.task import ToyTask
+
+    return ToyTask(name, config, lambda factory, cfg, seed, report, limit: EvalResult(OK, 1.0, seed, 0.0, {}))
+
+
+@pytest.fixture
+def knots(monkeypatch):
+    """The task ``knots`` (knots in 1..9) registered for one test, the registry restored after it."""
+    from actsearch.limits import Range
+
+    monkeypatch.setattr(registry, "_ENTRIES", dict(registry._loaded()))
+    registry.register_task("knots", description="a toy with a setting of its own", config=KnotsConfig,
+                           limits={"knots": Range(1, 9)})(_knots)
+    return "knots"
+
+
+def test_a_task_s_own_limits_refuse_a_value_outside_them(knots):
+    from tests.helpers.cli import error_lines, run_cli
+
+    assert get_task(knots, knots=9).config.knots == 9 and registry.entry(knots).ranges()["lr"].ok(0.1)
+    for bad in (0, 10, -3):
+        with pytest.raises(TaskError, match=rf"^task knots: knots must be >= 1 and <= 9, got {bad}$"):
+            get_task(knots, knots=bad)
+    with pytest.raises(TaskError, match=r"^task knots: lr must be > 0 and <= 10, got -1.0$"):  # the shared range
+        get_task(knots, lr=-1)
+    with pytest.raises(TaskError, match="knots must be >= 1 and <= 9, got 12"):  # a built task's --set too
+        get_task(knots).with_settings(knots=12)
+    code, out, err = run_cli("evaluate", "relu", "--task", knots, "--set", "knots=40")
+    assert code == 2 and not out and error_lines(err) == ["error: task knots: knots must be >= 1 and <= 9, got 40"], err
+
+
+def test_register_task_refuses_bad_limits_in_one_line(knots):
+    from actsearch.limits import Range
+
+    for limits, message in (({"nope": Range(1, 2)}, "limits gives a range for 'nope', which KnotsConfig does not have"),
+                            ({"lr": Range(0, 1)}, "limits declares lr >= 0 and <= 1, but lr is a shared training setting"),
+                            ({"knots": (1, 9)}, "limits['knots'] must be an actsearch.limits.Range")):
+        with pytest.raises(TaskError, match=re.escape(f"task bad-knots: {message}")) as err:
+            registry.register_task("bad-knots", description="refused", config=KnotsConfig, limits=limits)(_knots)
+        assert "\n" not in str(err.value)
+    assert registry.find("bad-knots") is None
+    registry.register_task("same-lr", description="the shared range, declared again alike", config=KnotsConfig,
+                           limits={"lr": Range(0, 10, open_lo=True)})(_knots)
+
+
+def test_a_user_task_s_settings_have_the_range_of_a_built_in_setting_of_that_name():
+    from actsearch.evaluators.user import UserTask
+
+    task = UserTask(lambda act, seed, report: 1.0, "fit", {"kernel": 5, "lr": 0.1, "hidden": 8})
+    assert task.with_settings(kernel=39, hidden=10**6).config.kernel == 39  # hidden: no built-in range
+    with pytest.raises(TaskError, match="task fit: kernel must be >= 1 and <= 39, got 40"):
+        task.with_settings(kernel=40)
+    with pytest.raises(TaskError, match="task fit: lr must be > 0"):
+        task.with_settings(lr=0)

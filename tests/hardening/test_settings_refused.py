@@ -9,8 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actsearch.errors import UserError
-from actsearch.evaluators import get_task
-from actsearch.limits import RUN_SETTINGS, TASK_SETTINGS, SettingError, check
+from actsearch.evaluators import get_task, registry
+from actsearch.evaluators.panel import PANEL_LIMITS
+from actsearch.limits import RUN_SETTINGS, Range, SettingError, check
 from actsearch.search.rundir.spec import SearchSpec
 from actsearch.search.rundir.spec import check as check_spec
 from tests.helpers.cli import error_lines, run_cli
@@ -61,15 +62,35 @@ def test_space_dedup_refuses_a_space_too_large_to_count():
     assert code == 2 and "refused above" in err and len(error_lines(err)) == 1
 
 
+NUMERIC = ("int", "float", "int | None", "float | None")
+
+
 def test_every_numeric_task_setting_has_a_range():
+    """Every numeric field of every registered task's config: from the shared training settings or
+    the task's own ``limits=``; and a panel's own."""
     import dataclasses
 
-    from actsearch.evaluators.registry import entries
+    from actsearch.evaluators.panel import PanelConfig
 
-    for name, config_type in ((e.name, e.config) for e in entries()):
-        for f in dataclasses.fields(config_type):
-            if f.type in ("int", "float", "int | None", "float | None"):
-                assert f.name in TASK_SETTINGS, f"{name}.{f.name} has no range in actsearch/limits.py"
+    for entry in registry.entries():
+        for f in dataclasses.fields(entry.config):
+            if f.type in NUMERIC:
+                assert f.name in entry.ranges(), (f"{entry.name}.{f.name} has no range: declare it in "
+                                                  f"@register_task(..., limits=...)")
+    assert {f.name for f in dataclasses.fields(PanelConfig) if f.type in NUMERIC} == set(PANEL_LIMITS)
+
+
+# (task, setting, range) of every range a task's settings have: each registered task's (shared and
+# its own) and a panel's; the hypothesis test below draws from them all.
+def _ranges() -> list[tuple[str, str, Range]]:
+    import dataclasses
+
+    own = [(e.name, f.name, e.ranges()[f.name]) for e in registry.entries() for f in dataclasses.fields(e.config)
+           if f.name in e.ranges()]
+    return own + [("panel:xor", name, rule) for name, rule in PANEL_LIMITS.items() if name != "checkpoints"]
+
+
+RANGES = _ranges()
 
 
 def test_check_spec_covers_the_run_settings():
@@ -83,13 +104,10 @@ def test_check_spec_covers_the_run_settings():
 
 @pytest.mark.train
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(st.sampled_from(sorted(TASK_SETTINGS)), st.one_of(
+@given(st.sampled_from(RANGES), st.one_of(
     st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8)))
-def test_task_settings_are_accepted_only_inside_their_range(name, value):
-    task = "teacher" if name in ("input_dim", "patch", "test_size") else "xor" if name in ("trials", "epochs") \
-        else "mnist1d-resnet" if name in ("channels", "blocks") else "cifar10" if name == "blocks_per_stage" else "mnist1d"
-    from actsearch.errors import UserError
-
+def test_task_settings_are_accepted_only_inside_their_range(where, value):
+    task, name, rule = where
     try:
         cfg = get_task(task, **{name: value}).config
     except UserError as err:
@@ -98,7 +116,7 @@ def test_task_settings_are_accepted_only_inside_their_range(name, value):
     except TypeError:  # a setting the task lacks is a UserError too: this must not happen
         raise
     stored = getattr(cfg, name)
-    assert TASK_SETTINGS[name].ok(float(stored)), (name, value, stored)
+    assert rule.ok(float(stored)), (task, name, value, stored)
 
 
 @settings(max_examples=200, deadline=None)

@@ -6,8 +6,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from actsearch.evaluators.builtin.common import TrainConfig
+from actsearch.evaluators.builtin.common import EXAMPLES, WIDTH, TrainConfig
 from actsearch.evaluators.registry import register_task
+from actsearch.limits import Range
 
 IMAGES = 60_000  # training and test images
 
@@ -47,6 +48,8 @@ def check(name: str, cfg: Cifar10Config) -> None:
 
 @register_task("cifar10", description="CIFAR-10 on ResNet-20 (the Swish paper's child network), from a local directory",
                config=Cifar10Config,
+               limits={"val_size": EXAMPLES, "train_size": EXAMPLES, "width": WIDTH,
+                       "blocks_per_stage": Range(1, 64)},
                tiny={"steps": 3, "batch_size": 8, "width": 4, "blocks_per_stage": 1, "val_size": 10},
                check=check, input_shape=(3, 32, 32), examples=IMAGES)
 def cifar10(name: str, config: Cifar10Config) -> Any:

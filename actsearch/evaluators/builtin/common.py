@@ -1,9 +1,22 @@
-"""What the built-in classification tasks share: the training loop's settings and small builders."""
+"""What the built-in tasks share: the training loop's settings, the ranges of settings several
+tasks have, and small builders.
+
+The training loop's settings (:class:`TrainConfig`) have their ranges in
+:data:`actsearch.limits.TRAINING_SETTINGS`; every other range is declared by the task that has the
+setting (``@register_task(..., limits=...)``), with the ranges below for the sizes many tasks share.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from actsearch.limits import Range
+
+EXAMPLES = Range(1, 10_000_000)  # examples of a data split (train_size, val_size, test_size)
+WIDTH = Range(1, 4_096)  # hidden units (channels of a first stage)
+DEPTH = Range(1, 64)  # hidden layers (a transformer's blocks)
+CHANNELS = Range(1, 1_024)  # channels of a convolution
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actsearch.evaluators.builtin.common import TrainConfig, mlp
+from actsearch.evaluators.builtin.common import DEPTH, EXAMPLES, WIDTH, TrainConfig, mlp
 from actsearch.evaluators.registry import register_task
 
 SIZE, TEST = 1797, 300  # scikit-learn's digits: examples, and those held out as the test set
@@ -39,6 +39,7 @@ def check(name: str, cfg: Any) -> None:
 
 
 @register_task("digits", description="scikit-learn's 8x8 digits on a small MLP: a smoke test", config=DigitsConfig,
+               limits={"val_size": EXAMPLES, "width": WIDTH, "depth": DEPTH},
                tiny={"steps": 60}, check=check, input_shape=(64,), examples=SIZE)
 def digits(name: str, config: DigitsConfig) -> Any:
     from actsearch.evaluators.classification import ClassificationTask

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actsearch.evaluators.builtin import digits
-from actsearch.evaluators.builtin.common import TrainConfig
+from actsearch.evaluators.builtin.common import CHANNELS, EXAMPLES, TrainConfig
 from actsearch.evaluators.registry import register_task
 
 SIDE = 8  # pixels of an image side
@@ -42,7 +42,8 @@ def network(cfg: DigitsCnnConfig, act: Any, gain: float | None) -> Any:
 
 
 @register_task("digits-cnn", description="scikit-learn's 8x8 digits on a small 2-D CNN: a cheap convolutional task",
-               config=DigitsCnnConfig, tiny={"steps": 30, "channels": 4}, check=digits.check,
+               config=DigitsCnnConfig, limits={"val_size": EXAMPLES, "channels": CHANNELS},
+               tiny={"steps": 30, "channels": 4}, check=digits.check,
                input_shape=(SIDE * SIDE,), examples=digits.SIZE)
 def digits_cnn(name: str, config: DigitsCnnConfig) -> Any:
     from actsearch.evaluators.classification import ClassificationTask

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actsearch.evaluators.builtin.common import TrainConfig, mlp
+from actsearch.evaluators.builtin.common import CHANNELS, DEPTH, EXAMPLES, WIDTH, TrainConfig, mlp
 from actsearch.evaluators.registry import register_task
+from actsearch.limits import Range
 
 LENGTH = 40  # samples of one MNIST-1D example
 # A smoke-sized training for the tests (seconds on one thread).
@@ -122,15 +123,40 @@ def _examples(cfg: Mnist1dConfig) -> int:
 
 _COMMON = dict(check=check, input_shape=(LENGTH,), examples=_examples)
 
+# The ranges of the tasks' own settings (the training loop's are shared: actsearch.limits).
+LIMITS = {
+    # generated MNIST-1D examples: generation takes about 0.8 ms an example on one core (80 s for the
+    # bound; 1,000,000 would run for a quarter of an hour before the first step)
+    "num_samples": Range(3, 100_000),
+    "train_size": EXAMPLES,
+    "val_size": EXAMPLES,
+    "width": WIDTH,
+    "depth": DEPTH,
+}
+RESNET_LIMITS = {**LIMITS, "channels": CHANNELS, "blocks": Range(1, 16)}  # residual blocks
+CNN_LIMITS = {
+    **LIMITS,
+    "channels": CHANNELS,
+    "layers": Range(1, 16),  # convolutions (each halves the length)
+    "kernel": Range(1, 39),  # convolution width
+}
+VIT_LIMITS = {
+    **LIMITS,
+    "patch": Range(1, 100_000),  # samples per token
+    "dim": Range(1, 4_096),  # token width
+    "heads": Range(1, 64),  # attention heads
+    "mlp_ratio": Range(1, 64),  # MLP hidden units per token width
+}
+
 
 @register_task("mnist1d", description="MNIST-1D on a deep plain MLP: the default search task",
-               config=Mnist1dConfig, tiny=TINY, cost_a_seed=1.0, **_COMMON)
+               config=Mnist1dConfig, limits=LIMITS, tiny=TINY, cost_a_seed=1.0, **_COMMON)
 def mnist1d(name: str, config: Mnist1dConfig) -> Any:
     return _classifier(name, config, mlp(LENGTH))
 
 
 @register_task("mnist1d-shallow", description="MNIST-1D on a 2-hidden-layer MLP: fast, but it rewards polynomials",
-               config=Mnist1dShallowConfig, tiny={**TINY, "depth": 2}, **_COMMON)
+               config=Mnist1dShallowConfig, limits=LIMITS, tiny={**TINY, "depth": 2}, **_COMMON)
 def mnist1d_shallow(name: str, config: Mnist1dShallowConfig) -> Any:
     return _classifier(name, config, mlp(LENGTH))
 
@@ -143,7 +169,8 @@ def _resnet(cfg: Any, act: Any, gain: float | None) -> Any:
 
 @register_task("mnist1d-resnet",
                description="MNIST-1D on a 1-D pre-activation ResNet with batch norm: a validation task (~99 %)",
-               config=Mnist1dResnetConfig, tiny={**TINY_CONV, "steps": 8, "channels": 8, "blocks": 2}, **_COMMON)
+               config=Mnist1dResnetConfig, limits=RESNET_LIMITS,
+               tiny={**TINY_CONV, "steps": 8, "channels": 8, "blocks": 2}, **_COMMON)
 def mnist1d_resnet(name: str, config: Mnist1dResnetConfig) -> Any:
     return _classifier(name, config, _resnet)
 
@@ -155,7 +182,8 @@ def _cnn(cfg: Any, act: Any, gain: float | None) -> Any:
 
 
 @register_task("mnist1d-cnn", description="MNIST-1D on a plain 1-D CNN without normalisation: a transfer task",
-               config=Mnist1dCnnConfig, tiny={**TINY_CONV, "channels": 8}, cost_a_seed=1.5, **_COMMON)
+               config=Mnist1dCnnConfig, limits=CNN_LIMITS, tiny={**TINY_CONV, "channels": 8}, cost_a_seed=1.5,
+               **_COMMON)
 def mnist1d_cnn(name: str, config: Mnist1dCnnConfig) -> Any:
     return _classifier(name, config, _cnn)
 
@@ -178,7 +206,8 @@ def check_resnet_ln(name: str, cfg: Mnist1dResnetLnConfig) -> None:
 
 @register_task("mnist1d-resnet-ln",
                description="MNIST-1D on a small layer-normalised 1-D ResNet: a transfer task that ranks",
-               config=Mnist1dResnetLnConfig, tiny={**TINY_CONV, "steps": 8, "channels": 8, "blocks": 2},
+               config=Mnist1dResnetLnConfig, limits=RESNET_LIMITS,
+               tiny={**TINY_CONV, "steps": 8, "channels": 8, "blocks": 2},
                cost_a_seed=0.93, **{**_COMMON, "check": check_resnet_ln})
 def mnist1d_resnet_ln(name: str, config: Mnist1dResnetLnConfig) -> Any:
     return _classifier(name, config, _resnet_ln)
@@ -202,7 +231,7 @@ def check_vit(name: str, cfg: Mnist1dVitConfig) -> None:
 
 @register_task("mnist1d-vit",
                description="MNIST-1D on a small transformer whose MLP blocks use the candidate: a transfer task",
-               config=Mnist1dVitConfig,
+               config=Mnist1dVitConfig, limits=VIT_LIMITS,
                tiny={**{k: v for k, v in TINY.items() if k != "width"}, "steps": 8, "dim": 16, "depth": 1, "heads": 2},
                cost_a_seed=1.9, **{**_COMMON, "check": check_vit})
 def mnist1d_vit(name: str, config: Mnist1dVitConfig) -> Any:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from actsearch.evaluators.builtin.common import DEPTH, EXAMPLES, WIDTH
 from actsearch.evaluators.registry import register_task
+from actsearch.limits import POSITIVE, Range
 
 
 @dataclass
@@ -61,7 +63,8 @@ def _toy(name: str, config: Any, run: str) -> Any:
 
 
 @register_task("xor", description="one neuron on XOR (Pinto & Tavares 2024); score = success rate",
-               config=XorConfig, tiny={"trials": 4, "epochs": 60})
+               config=XorConfig, limits={"trials": Range(1, 10_000), "epochs": Range(1, 1_000_000)},
+               tiny={"trials": 4, "epochs": 60})
 def xor(name: str, config: XorConfig) -> Any:
     return _toy(name, config, "xor")
 
@@ -79,7 +82,11 @@ def check_ood(name: str, cfg: OodRegressionConfig) -> None:
 
 @register_task("ood-regression",
                description="a small MLP fits 1-D functions, scored outside the training range (Vitvitskyi et al. 2026)",
-               config=OodRegressionConfig, tiny={"steps": 30, "train_size": 128, "test_size": 64, "width": 16, "depth": 2},
+               config=OodRegressionConfig,
+               limits={"train_range": POSITIVE,  # training interval half-width
+                       "test_range": POSITIVE,  # scored interval half-width (beyond train_range)
+                       "train_size": EXAMPLES, "test_size": EXAMPLES, "width": WIDTH, "depth": DEPTH},
+               tiny={"steps": 30, "train_size": 128, "test_size": 64, "width": 16, "depth": 2},
                check=check_ood, cost_a_seed=0.12)
 def ood_regression(name: str, config: OodRegressionConfig) -> Any:
     return _toy(name, config, "regression")
@@ -94,6 +101,9 @@ def check_teacher(name: str, cfg: TeacherConfig) -> None:
 
 
 @register_task("teacher", description="teacher-student filter recovery (Du, Lee & Tian 2017); score = |cos(w, w*)|",
-               config=TeacherConfig, tiny={"steps": 60, "train_size": 500, "test_size": 200}, check=check_teacher)
+               config=TeacherConfig,
+               limits={"input_dim": Range(1, 100_000), "patch": Range(1, 100_000), "train_size": EXAMPLES,
+                       "test_size": EXAMPLES},
+               tiny={"steps": 60, "train_size": 500, "test_size": 200}, check=check_teacher)
 def teacher(name: str, config: TeacherConfig) -> Any:
     return _toy(name, config, "teacher")
