@@ -85,6 +85,7 @@ def test_restricted_unpickler_refuses_code(tmp_path, monkeypatch):
     assert isinstance(CifarError("x"), TaskError)
 
 
+@pytest.mark.train
 def test_cifar10_task_needs_a_directory(monkeypatch):
     monkeypatch.delenv("ACTSEARCH_DATA", raising=False)
     task = get_task("cifar10", steps=1)

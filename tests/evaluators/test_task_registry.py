@@ -43,6 +43,7 @@ def test_register_task_refuses_a_second_task_of_the_same_name():
         registry.entry("nope")
 
 
+@pytest.mark.train
 def test_digits_cnn_trains_on_the_digits():
     result = evaluate("relu", "digits-cnn", seeds=(0,), steps=150)
     assert result.status == OK and result.score > 0.7, result.error

@@ -9,6 +9,7 @@ from its own floor and the floors below it only.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import actsearch
@@ -23,6 +24,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
     graph: dict[str, set[str]] = {m: set() for m in modules}

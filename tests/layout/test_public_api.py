@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import actsearch
 
 EXTENSION_POINTS = ("Study", "Searcher", "Proposal", "Outcome", "WAIT", "FINISHED", "Space", "Store", "open_store",
@@ -26,6 +28,7 @@ def test_the_extension_points_are_exported_as_the_objects_of_their_modules():
         assert getattr(actsearch, name) is value, name
 
 
+@pytest.mark.train
 def test_import_actsearch_is_light_and_every_export_resolves():
     probe = ("import sys, actsearch\n"
              "light = not any(m in sys.modules for m in ('torch', 'ray', 'sympy'))\n"

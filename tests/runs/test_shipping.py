@@ -187,6 +187,7 @@ def test_modules_ship_their_top_package_unless_installed(tmp_path, monkeypatch):
         assert plan(nothing) is None, nothing
 
 
+@pytest.mark.train
 def test_the_size_limit_refuses_in_one_line_naming_the_largest_entries(tmp_path):
     folder = tmp_path / "proj"
     (folder / "data").mkdir(parents=True)
@@ -257,6 +258,7 @@ def listener():
         yield f"127.0.0.1:{sock.getsockname()[1]}"
 
 
+@pytest.mark.train
 def test_the_cli_refuses_an_oversized_package_before_ray_or_the_store(tmp_path, monkeypatch, listener):
     """S-finding (size limit): one line, exit 2, before Ray starts and before the run directory exists."""
     import ray

@@ -27,6 +27,7 @@ def test_probe_fails_fast_where_nothing_listens():
             probe_address(bad)
 
 
+@pytest.mark.train
 def test_probe_refuses_a_listener_that_is_not_ray():
     """A port that accepts but does not answer gRPC: one line at once, not ray.init's minutes of retries
     (a real head node is accepted in the cluster tests, tests/runs/test_cluster_*.py)."""

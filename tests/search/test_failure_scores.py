@@ -5,6 +5,7 @@ counted as 0 there would look ReLU-level to the forest)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from actsearch.search.searchers import make_searcher
 from actsearch.search.searchers.base import with_failures
@@ -30,6 +31,7 @@ def _train(name: str, space, **options):
     return searcher.searcher, failed
 
 
+@pytest.mark.train
 def test_the_surrogate_fits_failures_below_every_negative_score(tiny_space):
     surrogate, failed = _train("surrogate", tiny_space, n_initial=3)
     assert failed and any(s is None for _, s in surrogate._results)
@@ -43,6 +45,7 @@ def test_the_surrogate_fits_failures_below_every_negative_score(tiny_space):
     assert again._results == surrogate._results
 
 
+@pytest.mark.train
 def test_rl_fits_its_forest_on_failures_as_the_worst_score(tiny_space):
     rl, failed = _train("rl", tiny_space, batch_size=2, n_initial=2, pool=8)
     assert failed and any(f is None for _, f in rl.results)

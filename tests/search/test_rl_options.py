@@ -9,6 +9,8 @@ from actsearch.search.searchers import SearcherError, make_searcher
 from actsearch.search.searchers.controller import centred_ranks
 from tests.helpers.loop import make_searcher as looped
 
+pytestmark = pytest.mark.train  # each fits a forest or a controller: seconds
+
 
 @pytest.mark.parametrize("options, message", [
     ({"reward": "accuracy"}, "reward must be one of rank, raw"),

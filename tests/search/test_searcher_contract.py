@@ -28,7 +28,10 @@ CASES["rl-controller"] = ("rl", {"model": "none", "pool": 0})
 CASES["rl-dyna"] = ("rl", {"pool": 12, "dyna": 2, "n_initial": 3})
 CASES["rl-explore"] = ("rl", {"pool": 12, "explore": 0.25, "n_initial": 3})
 CASES["rl-prior"] = ("rl", {"model": "none", "pool": 0, "prior": 2})
-pytestmark = pytest.mark.parametrize("name", list(CASES))
+# the model-based searchers fit a forest or a controller per batch: seconds a case, so not unit tests
+HEAVY = {n for n, (base, _) in CASES.items() if base in ("rl", "surrogate")}
+pytestmark = pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.train) if n in HEAVY else n for n in CASES])
 
 
 def case(name):

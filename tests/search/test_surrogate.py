@@ -16,6 +16,8 @@ from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
 from tests.helpers.loop import FINISHED, Looped, make_searcher
 
+pytestmark = pytest.mark.train  # each fits a forest or a controller: seconds
+
 GRID = torch.linspace(-4, 4, 201)
 
 
