@@ -97,8 +97,8 @@ class Looped:
             fresh.live[key] = config
         self.__dict__.update(fresh.__dict__)
         for row in store.pending():
-            self.live[row.id] = self.study._config(row.id, row.expression, row.fingerprint, row.params)
-        self.study.rerun = []
+            self.live[row.id] = self.study.trial_config(row.id, row.expression, row.fingerprint, row.params)
+        self.study.reruns.clear()
         for key, config in self.live.items():
             self.study.inflight[key] = config
 

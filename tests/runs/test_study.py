@@ -144,7 +144,7 @@ def test_a_process_killed_between_checkpoints_loses_nothing_and_repeats_nothing(
         first.next_trial(), first.next_trial()
         assert store.load_state(f"searcher:{name}") is not None  # a checkpoint older than the last results
         second = study()
-        assert len(second.rerun) == 2  # the two lost trials are pending, to be re-run first
+        assert len(second.reruns.rows) == 2  # the two lost trials are pending, to be re-run first
         InProcessExecutor().run(second)
         trained = [r for r in store.candidates(role="search") if r.trained]
         assert len(trained) == 30 and len({r.fingerprint for r in trained}) == 30, name

@@ -16,14 +16,18 @@ store when the study opens, then kept in memory — never re-read per trial):
   budget), told as a failure;
 - else a new trial.
 
-What a study hands out, in order: rescore jobs (:meth:`rescore`), references not stored yet,
-trials a previous process left pending or running, then the searcher's proposals until the
-budget (finished trials + trials in flight) is reached; :meth:`next_trials` hands out several at
-once, for an executor that trains a pack of trials together. Writes are O(1) per trial; the searcher's
-state is checkpointed every ``checkpoint_every`` outcomes and when the study closes, together
-with the number of proposals asked. A process killed between checkpoints loses nothing: its
-finished trials are in the store, its pending ones are re-run, and the restored searcher's
-repeated proposals are answered from the store — nothing is evaluated twice.
+What a study hands out, in order: the work of its job sources (:mod:`~actsearch.search.loop.jobs`),
+asked in their order — rescore jobs (:meth:`rescore`), references not stored yet, trials a
+previous process left pending or running, then any source a pipeline adds (:meth:`add_source`) —
+and only then the searcher's proposals, until the budget (finished search trials + the search
+trials in flight; a source says which of its trials count) is reached. A trial finishes through
+the source that handed it out (a rescore merges its runs into the row; the others take the normal
+path, :meth:`finish`). :meth:`next_trials` hands out several at once, for an executor that trains
+a pack of trials together. Writes are O(1) per trial; the searcher's state is checkpointed every
+``checkpoint_every`` outcomes and when the study closes, together with the number of proposals
+asked. A process killed between checkpoints loses nothing: its finished trials are in the store,
+its pending ones are re-run, and the restored searcher's repeated proposals are answered from the
+store — nothing is evaluated twice.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, Status
 from actsearch.results.records import CandidateRecord, Role, TrialState
 from actsearch.results.store import RunStoreError, Store
+from actsearch.search.loop.jobs import JobSource, ReferenceSource, RerunSource, RescoreSource
 from actsearch.search.loop.trials import StudyEvent, TaskSpec, TrialConfig, TrialEvent, seed_list
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, Searcher
 from actsearch.search.space.dedup import analyse
@@ -62,8 +67,7 @@ class Study:
                  searcher: Searcher | str | type[Searcher] | None = None, searcher_name: str | None = None,
                  space: Any = None, seed: int = 0, budget: int = 0,
                  seeds: int | Sequence[int] = 1, role: Role | str = Role.SEARCH, references: tuple[str, ...] = (),
-                 screen: Any = None,
-                 threads: int = 1, time_limit_s: float | None = None,
+                 screen: Any = None, threads: int = 1, time_limit_s: float | None = None,
                  on_event: Callable[[StudyEvent], None] | None = None,
                  checkpoint_every: int = CHECKPOINT_EVERY) -> None:
         """``task``: a reference or a task object (named by its module or file); ``searcher``: a
@@ -90,8 +94,6 @@ class Study:
         self.new = 0  # trials finished by this process
         self.inflight: dict[int, TrialConfig] = {}  # row id -> config handed out, not finished
         self.waiting: dict[int, list[int]] = {}  # row id -> proposal ids told when it finishes
-        self.rescoring: dict[int, tuple[int, ...]] = {}  # row id -> seeds being added
-        self.rescore_todo: list[tuple[CandidateRecord, tuple[int, ...]]] = []
         self.searcher_done = searcher is None
         self._since_checkpoint = 0
         self.max_rejected: int | None = None  # pre-screen rejections in a row before it stops (AllRejected)
@@ -104,32 +106,24 @@ class Study:
         rows = self.store.candidates(task=self.task, settings=self.settings, include_pending=True)
         self.rows: dict[str, _Row] = {}  # fingerprint -> row (this role)
         self.texts: dict[tuple[str, str], int] = {}  # (fingerprint, text) -> row id it belongs to
-        stored_refs, self.rerun = set(), []
         self.evaluated = 0
         self.next_number = self.store.last_trial() + 1
-        for r in rows:
-            if r.role == Role.REFERENCE and self.role == Role.SEARCH:
-                stored_refs.add(r.reference)
-                if r.state != TrialState.DONE:
-                    self.rerun.append(r)
-                continue
+        for r in rows:  # this role's rows (a search's references are rows of their own role)
             if r.role != self.role:
                 continue
             target = r.alias_of if r.alias_of is not None else r.id
             self.texts[(r.fingerprint, r.expression)] = target
-            if r.alias_of is not None:
+            if r.alias_of is not None or r.reference is not None:
                 continue
-            if r.reference is not None:
-                stored_refs.add(r.reference)
-            else:
-                self.rows[r.fingerprint] = _Row(r.id, r.expression, r.state == TrialState.DONE, r.score, r.status,
-                                                trivial=r.trial is None and r.status == INVALID
-                                                and r.state == TrialState.DONE)
-            if r.state != TrialState.DONE:
-                self.rerun.append(r)
-            elif r.trained and r.reference is None:
+            done = r.state == TrialState.DONE
+            self.rows[r.fingerprint] = _Row(r.id, r.expression, done, r.score, r.status,
+                                            trivial=r.trial is None and r.status == INVALID and done)
+            if done and r.trained:
                 self.evaluated += 1
-        self.references = [name for name in references if name not in stored_refs]
+        self.rescoring = RescoreSource()
+        self.references = ReferenceSource.of(references, rows, self.role)
+        self.reruns = RerunSource.of(rows, self.role)
+        self.sources: list[JobSource] = [self.rescoring, self.references, self.reruns]  # in priority order
         self.asked = 0
         if self.searcher is not None:
             self.searcher.attach(self.known)
@@ -169,16 +163,18 @@ class Study:
     def finished(self) -> bool:
         if self.failure is not None:
             return True
-        busy = self.rescore_todo or self.references or self.rerun or self.inflight
+        busy = self.inflight or any(source.has_work for source in self.sources)
         return not busy and (self.searcher_done or self.evaluated >= self.budget)
 
+    def add_source(self, source: JobSource, first: bool = False) -> None:
+        """Bring a pipeline's own work: ``source`` is asked after the study's own sources (before
+        them with ``first``), and always before the searcher."""
+        self.sources.insert(0 if first else len(self.sources), source)
+
     def rescore(self, rows: list[CandidateRecord], seeds: int | Sequence[int]) -> None:
-        """Queue the missing seeds (``seeds``: 0 .. seeds-1, or the given list) of stored rows; results
-        merge into the rows in place."""
-        for r in rows:
-            missing = tuple(s for s in seed_list(seeds) if s not in r.seeds)
-            if missing:
-                self.rescore_todo.append((r, missing))
+        """Queue the missing seeds (``seeds``: 0 .. seeds-1, or the given list) of stored rows on the
+        rescoring source; results merge into the rows in place."""
+        self.rescoring.add(rows, seeds)
 
     # -- handing out trials ------------------------------------------------------------------------
     def next_trial(self) -> TrialConfig | object:
@@ -205,28 +201,18 @@ class Study:
             pack.append(config)
         return pack
 
-    def _config(self, key: int, expression: str, fingerprint: str, params: dict[str, float], *,
-                seeds: tuple[int, ...] | None = None, reference: str | None = None) -> TrialConfig:
+    def trial_config(self, key: int, expression: str, fingerprint: str, params: dict[str, float], *,
+                     seeds: tuple[int, ...] | None = None, reference: str | None = None) -> TrialConfig:
+        """The config of a trial of this study's task (its seeds unless ``seeds``) for the stored row ``key``."""
         return TrialConfig(key, expression, fingerprint, self.ref, seeds or self.seeds, dict(params), reference,
                            self.threads, self.time_limit_s)
 
     def _next(self) -> TrialConfig | object:
-        if self.rescore_todo:
-            rec, seeds = self.rescore_todo.pop(0)
-            self.rescoring[rec.id] = seeds
-            return self._config(rec.id, rec.expression, rec.fingerprint, rec.params, seeds=seeds,
-                                reference=rec.reference)
-        if self.references:
-            name = self.references.pop(0)
-            text, fp = reference_form(name)
-            role = Role.REFERENCE if self.role == Role.SEARCH else self.role
-            key = self.store.add_trial(text, fp, task=self.task, settings=self.settings, role=role,
-                                       trial=self._number(), reference=name, searcher="reference", seeds=self.seeds)
-            return self._config(key, text, fp, {}, reference=name)
-        if self.rerun:
-            r = self.rerun.pop(0)
-            return self._config(r.id, r.expression, r.fingerprint, r.params, reference=r.reference)
-        while not self.searcher_done and self.evaluated + len(self._trials_inflight()) < self.budget:
+        for source in self.sources:
+            config = source.next(self)
+            if config is not None:
+                return config
+        while not self.searcher_done and self.evaluated + self._trials_inflight() < self.budget:
             proposal = self.searcher.ask(self.asked)
             if proposal is WAIT:
                 break
@@ -239,10 +225,21 @@ class Study:
                 return config
         return WAIT if self.inflight else FINISHED
 
-    def _trials_inflight(self) -> list[int]:
-        return [k for k, c in self.inflight.items() if k not in self.rescoring and c.reference is None]
+    def _owner(self, key: int) -> JobSource | None:
+        return next((source for source in self.sources if source.owns(key)), None)
 
-    def _number(self) -> int:
+    def _trials_inflight(self) -> int:
+        """The trials in flight that count against the search budget (a source's where it says so)."""
+        return sum(source.counts(c) if (source := self._owner(k)) is not None else c.reference is None
+                   for k, c in self.inflight.items())
+
+    @property
+    def reference_role(self) -> Role:
+        """The role of the references' rows (``reference`` in a search)."""
+        return Role.REFERENCE if self.role == Role.SEARCH else self.role
+
+    def trial_number(self) -> int:
+        """A new trial number (the run's next)."""
         self.next_number += 1
         return self.next_number - 1
 
@@ -285,17 +282,17 @@ class Study:
             row_id = self.store.record_invalid(p.expression, fp, why, **common)
             self._remember(fp, p.expression, _Row(row_id, p.expression, True, 0.0, INVALID))
             self._tell(pid, Outcome(None, INVALID))
-            self._event(StudyEvent(p.expression, self.role, INVALID, 0.0, 0.0, self.evaluated, self.budget,
+            self.event(StudyEvent(p.expression, self.role, INVALID, 0.0, 0.0, self.evaluated, self.budget,
                                    prescreen=why))
             return None
         metrics = {}
         if p.prediction is not None:
             metrics = {"predicted": p.prediction.mean, "predicted_spread": p.prediction.spread}
-        row_id = self.store.add_trial(p.expression, fp, trial=self._number(), metrics=metrics, seeds=self.seeds,
+        row_id = self.store.add_trial(p.expression, fp, trial=self.trial_number(), metrics=metrics, seeds=self.seeds,
                                       **common)
         self._remember(fp, p.expression, _Row(row_id, p.expression, False, None, Status.PENDING))
         self.waiting[row_id] = [pid]
-        return self._config(row_id, p.expression, fp, p.params)
+        return self.trial_config(row_id, p.expression, fp, p.params)
 
     def _remember(self, fp: str, text: str, row: _Row) -> None:
         self.rows[fp] = row
@@ -304,8 +301,10 @@ class Study:
     # -- outcomes ----------------------------------------------------------------------------------
     def started(self, config: TrialConfig) -> None:
         """An executor took the trial."""
-        if config.key not in self.rescoring:
-            self._guard(self.store.set_running, config.key)
+        source = self._owner(config.key)
+        if source is None:
+            return self._guard(self.store.set_running, config.key)
+        self._guard(source.started, self, config)
 
     def complete(self, event: TrialEvent) -> None:
         """Store a finished trial and tell the searcher."""
@@ -321,13 +320,15 @@ class Study:
 
     def _complete(self, event: TrialEvent) -> None:
         config = self.inflight.pop(event.config.key, event.config)
+        source = self._owner(config.key)
+        if source is None:
+            return self.finish(event, config)
+        source.complete(self, event, config)
+
+    def finish(self, event: TrialEvent, config: TrialConfig) -> None:
+        """The normal path of a finished trial: ``store.finish``, the searcher told where the row is one
+        of its proposals, a :class:`StudyEvent`."""
         key, result = config.key, event.result
-        if key in self.rescoring:
-            seeds = self.rescoring.pop(key)
-            rec = self.store.add_runs(key, result, seeds)
-            self._event(StudyEvent(rec.expression, rec.role, rec.status, rec.score, rec.score_std, self.evaluated,
-                                   self.budget, event.retries, rescored=len(rec.seeds)))
-            return
         if event.node:
             result.metrics["node"] = event.node
         with self.store.transaction():
@@ -341,8 +342,8 @@ class Study:
                 for pid in self.waiting.pop(key, []):
                     self._tell(pid, Outcome(result.score, event.status))
                 self._checkpoint(force=False)
-        role = Role.REFERENCE if is_ref and self.role == Role.SEARCH else self.role
-        self._event(StudyEvent(config.expression, role, event.status, result.score, result.score_std,
+        role = self.reference_role if is_ref else self.role
+        self.event(StudyEvent(config.expression, role, event.status, result.score, result.score_std,
                                self.evaluated, self.budget, event.retries))
 
     def _tell(self, pid: int, outcome: Outcome) -> None:
@@ -373,7 +374,8 @@ class Study:
             out["setup"] = {"searcher": self.name, **self.searcher.setup}
         self.store.init_run({"timings": out})
 
-    def _event(self, event: StudyEvent) -> None:
+    def event(self, event: StudyEvent) -> None:
+        """Hand ``event`` to ``on_event``."""
         if self.on_event is not None:
             self.on_event(event)
 
@@ -382,14 +384,3 @@ class Study:
         if self.failure is None:
             self._guard(self._checkpoint, True)
 
-
-def reference_form(name: str) -> tuple[str, str]:
-    """The stored text and fingerprint of the library function ``name`` as a reference (a
-    module-only one, with no expression, keeps its name and ``library:NAME``)."""
-    from actsearch.grammar.library import LibraryError, resolve
-
-    try:
-        act = resolve(name)
-    except LibraryError:
-        return name, f"library:{name}"
-    return act.text, act.fingerprint

@@ -124,7 +124,7 @@ class Phases:
         study = Study(self.store, task=task, settings=settings, on_event=lambda e: self.log(
             f"[rescore {e.rescored} seeds] {e.status:<8} {e.score:.4f} ± {e.score_std:.4f}  {e.expression}"))
         study.rescore(rows, seeds)
-        added = max((len(missing) for _, missing in study.rescore_todo), default=1)
+        added = max((len(job.seeds) for job in study.rescoring.queued), default=1)
         return self.run(study, phase, added)
 
     def halving(self, rungs: tuple[tuple[int, int], ...], task: str, settings: dict[str, Any]) -> bool:
