@@ -39,8 +39,9 @@ from pathlib import Path
 import harness
 import torch
 
-from actsearch.evaluators import engine, evaluate, get_task
+from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.scoring import evaluate_pack
+from actsearch.evaluators.training import engine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_step  # noqa: E402  (per-step engine, allocator and conv timings)

@@ -3,7 +3,7 @@
     nice -n 10 python benchmarks/bench_batched_archs.py [--steps 500] [--quick] [--net NAME]
 
 The networks that train as a ``torch.func`` stack
-(:class:`~actsearch.evaluators.stacked.StackedNet`): ``mnist1d-cnn``, ``mnist1d-resnet-ln``,
+(:class:`~actsearch.evaluators.training.stacked.StackedNet`): ``mnist1d-cnn``, ``mnist1d-resnet-ln``,
 ``mnist1d-vit``, with S = 1 and 5 seeds of swish and packs of G = 2 and 4 candidates × 5 seeds
 (``batched=true`` forced, whatever the task's default), batched vs sequential candidate-seeds
 per second (whole ``evaluate`` / ``evaluate_pack`` calls, timed alternately), and the ms of CPU
@@ -25,8 +25,9 @@ import torch
 from bench_batched import PACK
 from harness import clock
 
-from actsearch.evaluators import engine, evaluate, get_task
+from actsearch.evaluators import evaluate, get_task
 from actsearch.evaluators.scoring import evaluate_pack
+from actsearch.evaluators.training import engine
 
 ROOT = Path(__file__).resolve().parent
 REPEATS = 2  # each timing is the fastest of this many runs (the machine is shared)
@@ -84,7 +85,7 @@ def arch_step(task_name: str, members: int, reps: int) -> dict:
     from torch.nn import functional as F
 
     from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.stacked import StackedNet
+    from actsearch.evaluators.training.stacked import StackedNet
 
     task = get_task(task_name)
     cand, split = as_candidate("swish"), task.split()

@@ -40,8 +40,8 @@ def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
     from torch.nn import functional as F
 
     from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.engine import member_form
-    from actsearch.evaluators.stacked_mlp import StackedMLP
+    from actsearch.evaluators.training.engine import member_form
+    from actsearch.evaluators.training.stacked_mlp import StackedMLP
 
     task = get_task("mnist1d", steps=steps)
     cand, members = as_candidate("swish"), 5
@@ -134,8 +134,8 @@ def engines(steps: int, reps: int, compile_too: bool, repeats: int = 2) -> dict:
 def stack_step_ms(members: int, reps: int, repeats: int = 2) -> float:
     """ms of CPU per training step (hand-differentiated stack, Adam) of ``members`` swish members."""
     from actsearch.evaluators.candidate import as_candidate
-    from actsearch.evaluators.engine import member_form
-    from actsearch.evaluators.stacked_mlp import StackedMLP
+    from actsearch.evaluators.training.engine import member_form
+    from actsearch.evaluators.training.stacked_mlp import StackedMLP
 
     task = get_task("mnist1d")
     cand, split = as_candidate("swish"), task.split()
@@ -164,7 +164,8 @@ def allocator(reps: int, counts: tuple[int, ...], repeats: int = 2) -> list[dict
     def child(members: int, keep: bool) -> float:
         code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); import torch, bench_step as b; "
                 f"torch.set_num_threads(1); "
-                f"from actsearch.evaluators import allocator; {'allocator.keep_freed_memory(); ' if keep else ''}"
+                f"from actsearch.evaluators.training import allocator; "
+                f"{'allocator.keep_freed_memory(); ' if keep else ''}"
                 f"print(b.stack_step_ms({members}, {reps}, {repeats}))")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              cwd=ROOT.parent)

@@ -19,7 +19,7 @@ actsearch's loop), ``user`` (full-control ``fn(act, seed, report)`` tasks and ``
 ``resolve`` (FILE.py:NAME, module:NAME, entry points; source hashes), ``table`` (``table:FILE``
 replays), ``panel`` (``panel:A,B``: ReLU-normalised scores on several tasks, any tasks as
 members), ``swap`` (``swap_activations``) and ``swapcheck``, ``data`` / ``cifar`` (data sets),
-``models`` and ``archs`` (child networks), the training loop and its stacked engines, ``toy`` and
+``networks/`` (child networks), ``training/`` (the one training loop and its engines), ``toy`` and
 ``regression`` (toy tasks), ``metrics``, ``candidate``, ``scoring`` (``evaluate``,
 ``evaluate_pack``).
 """

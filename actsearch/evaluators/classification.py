@@ -1,5 +1,6 @@
 """The built-in task that trains a child network on a data split: one seed at a time, or
-(``run_pack``) the seeds of one or more candidates as one stacked network (:mod:`batched`)."""
+(``run_pack``) the seeds of one or more candidates as one stacked network
+(:mod:`~actsearch.evaluators.training.packs`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from actsearch.evaluators.errors import TaskError
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.result import EvalResult
 from actsearch.evaluators.task import ReportRaised, Task, check_init, guarded
-from actsearch.evaluators.train import Report, train_classifier
+from actsearch.evaluators.training.loop import Report, train_classifier
 from actsearch.grammar.activation import LayerFactory
 
 HEADS = ("softmax", "activation")
@@ -95,14 +96,14 @@ class ClassificationTask(Task):
     def batchable(self, cand: Candidate) -> bool:
         """Whether ``cand``'s seeds can train as one stacked network on this task (its ``batched``
         setting is on, and the candidate is a compiled or library function)."""
-        from actsearch.evaluators.engine import member_form
+        from actsearch.evaluators.training.engine import member_form
 
         return self.batched and self._augment(self.config) is None and member_form(cand) is not None
 
     def stacks_candidates(self) -> bool:
         """Whether different candidates share one stacked network here (an MLP: one seed each is
         worth packing); elsewhere a stack holds the seeds of one candidate."""
-        from actsearch.evaluators import engine
+        from actsearch.evaluators.training import engine
 
         with torch.random.fork_rng():
             network = self._build(self.config, nn.ReLU, None)
@@ -112,7 +113,8 @@ class ClassificationTask(Task):
     def run_pack(self, cands: Sequence[Candidate], seeds: Sequence[int], *,
                  reports: Sequence[Sequence[Report | None]] | None = None, threads: int = 1,
                  time_limit_s: float | None = None) -> list[list[tuple[EvalResult, torch.Tensor | None]]] | None:
-        """Every seed of every candidate trained as one stacked network (see :mod:`batched`).
+        """Every seed of every candidate trained as one stacked network (see
+        :mod:`~actsearch.evaluators.training.packs`).
 
         Per candidate, per seed: (result, test predictions); ``reports[c][i]`` receives candidate
         c's seed i's checkpoints. None when there is no batched form (a candidate that is not
@@ -120,7 +122,7 @@ class ClassificationTask(Task):
         an MLP, a single seed per candidate) or the batched run raised: the caller then trains
         the seeds one by one, which records each failure as it does today.
         """
-        from actsearch.evaluators import batched
+        from actsearch.evaluators.training import packs
 
         if not cands or not all(self.batchable(c) for c in cands):
             return None
@@ -128,7 +130,7 @@ class ClassificationTask(Task):
         try:
             torch.set_num_threads(max(1, int(threads)))
             hooks = [guarded(r) for rs in (reports or [[None] * len(seeds)] * len(cands)) for r in rs]
-            return batched.run_pack(self, cands, seeds, hooks, time_limit_s)
+            return packs.run_pack(self, cands, seeds, hooks, time_limit_s)
         except ReportRaised as err:  # the caller's own exception (e.g. a stop) passes through
             raise err.original from None
         except UserError:

@@ -15,8 +15,8 @@ too). Their constants: a compiled candidate's named constants; any other module'
 (``nn.PReLU``'s ``weight``). A candidate without constants stores none.
 
 The stacked engines hold every member's constants in stacked tensors; each reads its members' own
-slices into :func:`metrics` (``learned()`` of :class:`~actsearch.evaluators.stacked_mlp.StackedMLP`
-and :class:`~actsearch.evaluators.stacked.StackedNet`).
+slices into :func:`metrics` (``learned()`` of :class:`~actsearch.evaluators.training.stacked_mlp.StackedMLP`
+and :class:`~actsearch.evaluators.training.stacked.StackedNet`).
 """
 
 from __future__ import annotations

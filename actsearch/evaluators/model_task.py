@@ -8,7 +8,7 @@
 ``model(act)`` builds the network, calling ``act()`` wherever an activation goes (a fresh module
 each call, so learnable constants are per layer). Each split is an ``(inputs, labels)`` pair of
 tensors (or arrays) or a torch ``Dataset`` of such pairs; ``test`` is optional (the validation
-split then stands in for it). Training is :func:`~actsearch.evaluators.train.train_classifier`
+split then stands in for it). Training is :func:`~actsearch.evaluators.training.loop.train_classifier`
 (cross-entropy and accuracy unless ``loss=`` / ``metric=`` are given), so a ``ModelTask`` has
 everything the built-in tasks have: failure statuses, dead-neuron rate, PD across seeds, the values
 the candidate's constants learned (its modules found in the network by type after training),

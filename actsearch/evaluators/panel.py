@@ -319,7 +319,7 @@ def reference_for(name: str, task: Any, config: PanelConfig, threads: int = 1) -
         ref = _from_file(config.reference, name, settings)
         if ref is not None:
             return ref
-    from actsearch.evaluators.train import NUMERICS
+    from actsearch.evaluators.training.loop import NUMERICS
 
     key = hashlib.sha1(json.dumps([name, settings, config.reference_seeds, NUMERICS],
                                   sort_keys=True).encode()).hexdigest()[:16]

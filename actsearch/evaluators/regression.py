@@ -26,7 +26,7 @@ from actsearch.evaluators.learned import of_network
 from actsearch.evaluators.metrics import dead_neuron_rate
 from actsearch.evaluators.networks import MLP
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult
-from actsearch.evaluators.train import adam, checkpoint_steps, cosine_lr
+from actsearch.evaluators.training.loop import adam, checkpoint_steps, cosine_lr
 
 # the synthetic targets: a polynomial, a harmonic and a trend plus an oscillation
 TARGETS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

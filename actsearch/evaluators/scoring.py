@@ -1,11 +1,11 @@
 """Score one candidate on one task over several seeds: the evaluators' public entry point.
 
 ``evaluate(candidate, task, seeds)`` runs :meth:`Task.run_seed` per seed — or, where the task
-batches, all seeds as one stacked network (:mod:`batched`) — and forwards progress to
-``report(iteration, score)`` with iterations increasing across seeds (seed ``i``'s checkpoint
-``k`` is iteration ``i * checkpoints + k``), and folds the seeds into a :class:`CandidateResult`
-with the reproducibility metric ``pd`` (prediction difference between seed models) when two or
-more seeds finish. A trivial candidate is rejected once, before any training.
+batches, all seeds as one stacked network (:mod:`~actsearch.evaluators.training.packs`) — and
+forwards progress to ``report(iteration, score)`` with iterations increasing across seeds (seed
+``i``'s checkpoint ``k`` is iteration ``i * checkpoints + k``), and folds the seeds into a
+:class:`CandidateResult` with the reproducibility metric ``pd`` (prediction difference between
+seed models) when two or more seeds finish. A trivial candidate is rejected once, before any training.
 ``evaluate_pack(candidates, task, seeds)`` does the same for several candidates at once (one
 stacked network for all their seeds where the task batches), one result per candidate.
 """
@@ -20,7 +20,7 @@ from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.metrics import prediction_difference
 from actsearch.evaluators.result import INVALID, OK, CandidateResult, EvalResult
 from actsearch.evaluators.task import Task, as_task_object
-from actsearch.evaluators.train import Report
+from actsearch.evaluators.training.loop import Report
 
 SUMMARY_KEYS = ("val_acc", "test_acc", "val_loss", "test_loss", "train_loss", "dnr", "steps_per_s")
 

@@ -39,7 +39,7 @@ from actsearch.evaluators.candidate import Candidate, as_candidate
 from actsearch.evaluators.errors import TaskError
 from actsearch.evaluators.protocol import TaskProbe, is_task
 from actsearch.evaluators.result import ERROR, INVALID, EvalResult
-from actsearch.evaluators.train import Report
+from actsearch.evaluators.training.loop import Report
 from actsearch.limits import Range
 
 

@@ -54,7 +54,7 @@ from actsearch.evaluators.registry import known_limits
 from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
 from actsearch.evaluators.settings import apply_overrides, settings_type
 from actsearch.evaluators.task import ReportRaised, Task, TaskError, exit_message
-from actsearch.evaluators.train import Report
+from actsearch.evaluators.training.loop import Report
 from actsearch.grammar.activation import LayerFactory
 
 TRACEBACK_CHARS = 4000  # the end of a user's traceback kept in the result's metrics

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not i
 
 CHILD = """
 import resource, sys, torch
-from actsearch.evaluators import allocator
+from actsearch.evaluators.training import allocator
 ok = True
 if sys.argv[1] == "keep":
     ok = allocator.keep_freed_memory()

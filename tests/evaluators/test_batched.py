@@ -16,11 +16,11 @@ import torch
 from torch import nn
 
 from actsearch.evaluators import evaluate, get_task
-from actsearch.evaluators.batched import train_pack
 from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.result import DIVERGED, INVALID, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
-from actsearch.evaluators.stacked_mlp import StackedMLP, is_stackable, member_function
+from actsearch.evaluators.training.packs import train_pack
+from actsearch.evaluators.training.stacked_mlp import StackedMLP, is_stackable, member_function
 from tests.helpers.evaluators import MNIST1D_TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier

@@ -13,12 +13,12 @@ import torch
 
 from actsearch.evaluators import get_task
 from actsearch.evaluators.candidate import as_candidate
-from actsearch.evaluators.engine import Engine, EngineKind, choose_engine, member_form
 from actsearch.evaluators.result import DIVERGED, OK
-from actsearch.evaluators.single import SingleNetwork
-from actsearch.evaluators.stacked import StackedNet
-from actsearch.evaluators.stacked_mlp import StackedMLP
-from actsearch.evaluators.train import train
+from actsearch.evaluators.training.engine import Engine, EngineKind, choose_engine, member_form
+from actsearch.evaluators.training.loop import train
+from actsearch.evaluators.training.single import SingleNetwork
+from actsearch.evaluators.training.stacked import StackedNet
+from actsearch.evaluators.training.stacked_mlp import StackedMLP
 from tests.helpers.evaluators import TINY, TripleExp
 
 LEARNABLE = "x * sigmoid(beta * x)"

@@ -24,7 +24,7 @@ from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.learned import pooled
 from actsearch.evaluators.result import LEARNED, LEARNED_SD, OK
 from actsearch.evaluators.scoring import evaluate_pack
-from actsearch.evaluators.train import train_classifier
+from actsearch.evaluators.training.loop import train_classifier
 from actsearch.grammar.compile import ActivationModule
 from actsearch.results.learned import learned_constants
 from actsearch.results.store import SqliteStore

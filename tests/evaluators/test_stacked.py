@@ -12,11 +12,11 @@ import pytest
 import torch
 
 from actsearch.evaluators import evaluate, get_task
-from actsearch.evaluators.batched import train_pack
 from actsearch.evaluators.candidate import as_candidate
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT
 from actsearch.evaluators.scoring import evaluate_pack
-from actsearch.evaluators.stacked import StackedNet, is_vmappable
+from actsearch.evaluators.training.packs import train_pack
+from actsearch.evaluators.training.stacked import StackedNet, is_vmappable
 from tests.helpers.evaluators import TINY
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier

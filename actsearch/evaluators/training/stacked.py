@@ -1,7 +1,7 @@
 """M child networks of any shape without batch norm trained as one, by ``torch.func``.
 
-:class:`StackedNet` is the :class:`~actsearch.evaluators.engine.Engine` for the networks that
-:class:`~actsearch.evaluators.stacked_mlp.StackedMLP` cannot run (convolutions, normalised
+:class:`StackedNet` is the :class:`~actsearch.evaluators.training.engine.Engine` for the networks that
+:class:`~actsearch.evaluators.training.stacked_mlp.StackedMLP` cannot run (convolutions, normalised
 residual blocks, attention): each candidate's members — built one by one by the task's own
 builder, so each has the initialisation of its separate run — have their parameters and buffers stacked (``stack_module_state``: a leading
 member dimension), and one ``vmap`` of ``functional_call`` over that candidate's network applies

@@ -1,6 +1,6 @@
 """The one training loop: the members of an engine trained on a budget, failures recorded as results.
 
-:func:`train` trains the M members of an :class:`~actsearch.evaluators.engine.Engine` — one
+:func:`train` trains the M members of an :class:`~actsearch.evaluators.training.engine.Engine` — one
 network, or a stack of them — for ``cfg.steps`` and gives each member what a separate run of its
 seed has: Adam (one fused Adam over the engine's tensors; Adam is elementwise, so each member's
 update is its own) with cosine learning-rate decay to 0, batches drawn with a generator seeded by
@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from actsearch.evaluators.allocator import keep_freed_memory
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.metrics import LossFn, MetricFn
 from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult, Status
-from actsearch.evaluators.single import SingleNetwork
+from actsearch.evaluators.training.allocator import keep_freed_memory
+from actsearch.evaluators.training.single import SingleNetwork
 
 if TYPE_CHECKING:
-    from actsearch.evaluators.engine import Engine
+    from actsearch.evaluators.training.engine import Engine
 
 Report = Callable[[int, float], None]
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -82,7 +82,7 @@ def train_classifier(model: nn.Module, acts: Sequence[nn.Module], split: Split, 
                      augment: Augment | None = None, loss: LossFn | None = None, metric: MetricFn | None = None,
                      ) -> Outcome:
     """Train one network (``acts``: its hidden activation instances) with one seed: :func:`train`
-    of a :class:`~actsearch.evaluators.single.SingleNetwork`. ``loss`` / ``metric`` replace
+    of a :class:`~actsearch.evaluators.training.single.SingleNetwork`. ``loss`` / ``metric`` replace
     cross-entropy / accuracy (a user's ``ModelTask``); the score is then the metric on the
     validation split (``val_acc`` holds it)."""
     engine = SingleNetwork(model, acts, loss=loss, metric=metric)

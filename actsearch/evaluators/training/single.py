@@ -1,4 +1,4 @@
-"""One child network as an :class:`~actsearch.evaluators.engine.Engine` of one member.
+"""One child network as an :class:`~actsearch.evaluators.training.engine.Engine` of one member.
 
 :class:`SingleNetwork` is how every network that is not stacked is trained: the task's own module,
 differentiated by autograd, in bfloat16 autocast on a GPU. A user's ``ModelTask`` may give its own

@@ -1,15 +1,15 @@
 """What the training loop trains, and the one place that chooses which engine trains a pack.
 
 An :class:`Engine` holds M member networks (one seed each) that
-:func:`~actsearch.evaluators.train.train` trains as one: per step it gives each member's loss on
+:func:`~actsearch.evaluators.training.loop.train` trains as one: per step it gives each member's loss on
 that member's own batch and leaves the gradients of their sum on :meth:`Engine.parameters` (one
 Adam updates them; Adam is elementwise, so each member's update is its own); it checks each
 member's weights, scores each member, and drops members that failed. Three engines implement it:
 
-- :class:`~actsearch.evaluators.single.SingleNetwork`: one network (M = 1), autograd;
-- :class:`~actsearch.evaluators.stacked_mlp.StackedMLP`: MLP members stacked into batched matmuls
+- :class:`~actsearch.evaluators.training.single.SingleNetwork`: one network (M = 1), autograd;
+- :class:`~actsearch.evaluators.training.stacked_mlp.StackedMLP`: MLP members stacked into batched matmuls
   and differentiated by hand (the fastest on a CPU);
-- :class:`~actsearch.evaluators.stacked.StackedNet`: members of any network without batch norm,
+- :class:`~actsearch.evaluators.training.stacked.StackedNet`: members of any network without batch norm,
   one ``torch.func.vmap`` per candidate, autograd.
 
 :func:`choose_engine` decides, from the members' networks and the pack's shape (candidates ×
@@ -28,8 +28,8 @@ from torch import nn
 
 from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.metrics import MemberScores
-from actsearch.evaluators.stacked import is_vmappable
-from actsearch.evaluators.stacked_mlp import MemberForm, is_stackable, member_function
+from actsearch.evaluators.training.stacked import is_vmappable
+from actsearch.evaluators.training.stacked_mlp import MemberForm, is_stackable, member_function
 
 MIN_MEMBERS = 2  # fewer members train seed by seed: one alone gains little (1.03-1.31x, bench_batched)
 

@@ -1,5 +1,5 @@
 """M child MLPs as one network with a leading member dimension, differentiated by hand: the
-:class:`~actsearch.evaluators.engine.Engine` that trains packs of MLP members.
+:class:`~actsearch.evaluators.training.engine.Engine` that trains packs of MLP members.
 
 The members are built one by one by the task's own builder (so each has exactly the
 initialisation a separate run of its seed has) and their parameters are stacked into one flat

@@ -2,11 +2,11 @@
 
 :func:`run_pack` builds every (candidate, seed) member with the task's own builder (from torch's
 seed, as a separate run does, so each member starts as its separate run starts), asks
-:func:`~actsearch.evaluators.engine.choose_engine` which engine trains them — a
-:class:`~actsearch.evaluators.stacked_mlp.StackedMLP` for MLPs, a
-:class:`~actsearch.evaluators.stacked.StackedNet` for another network without batch norm, or none
+:func:`~actsearch.evaluators.training.engine.choose_engine` which engine trains them — a
+:class:`~actsearch.evaluators.training.stacked_mlp.StackedMLP` for MLPs, a
+:class:`~actsearch.evaluators.training.stacked.StackedNet` for another network without batch norm, or none
 (the seeds then train one by one) — and trains the stacks with
-:func:`~actsearch.evaluators.train.train`, which gives each member what its separate run has
+:func:`~actsearch.evaluators.training.loop.train`, which gives each member what its separate run has
 (see there). :func:`train_pack` trains one stack already built.
 """
 
@@ -17,13 +17,13 @@ from typing import Any
 
 import torch
 
-from actsearch.evaluators import engine
 from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.data import Split
-from actsearch.evaluators.engine import Engine, EngineKind, choose_engine, member_form
-from actsearch.evaluators.stacked import StackedNet
-from actsearch.evaluators.stacked_mlp import StackedMLP
-from actsearch.evaluators.train import Outcome, Report, train
+from actsearch.evaluators.training import engine
+from actsearch.evaluators.training.engine import Engine, EngineKind, choose_engine, member_form
+from actsearch.evaluators.training.loop import Outcome, Report, train
+from actsearch.evaluators.training.stacked import StackedNet
+from actsearch.evaluators.training.stacked_mlp import StackedMLP
 
 CPU_PACK = 10  # most members stacked at once on a CPU (more train one stack after another): per
 # member, 10 were never slower than 5 and 40 were 0.87x of 20 (bench_batched, shared machine)
@@ -34,8 +34,8 @@ def run_pack(task: Any, cands: Sequence[Candidate], seeds: Sequence[int], report
     """Every (candidate, seed) member of ``task`` (its ``config``, ``build`` and ``split``) trained
     in stacks (at most :data:`CPU_PACK` members at a time on a CPU); per candidate, per seed.
     ``reports`` has one entry per member, candidate by candidate. None where
-    :func:`~actsearch.evaluators.engine.choose_engine` says seed by seed, or a candidate has no
-    stacked form (:func:`~actsearch.evaluators.engine.member_form`)."""
+    :func:`~actsearch.evaluators.training.engine.choose_engine` says seed by seed, or a candidate has no
+    stacked form (:func:`~actsearch.evaluators.training.engine.member_form`)."""
     cfg = task.config
     if len(cands) * len(seeds) < engine.MIN_MEMBERS:  # seed by seed whatever the network: build none
         return None
