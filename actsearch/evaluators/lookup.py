@@ -16,7 +16,6 @@ from actsearch.evaluators.resolve import (
     BUILTIN,
     PANEL,
     TABLE,
-    TABLE_PREFIX,
     TaskRef,
     parse_reference,
     user_task,
@@ -38,7 +37,7 @@ def get_task(name: str | TaskRef, **overrides: Any) -> Task:
     if ref.kind is TABLE:
         if overrides:
             raise TaskError(f"task {ref.text} takes no settings; got {', '.join(overrides)}")
-        return TableTask(ref.text.strip()[len(TABLE_PREFIX):])
+        return TableTask(ref.table_as_given)
     if ref.kind is PANEL:
         return PanelTask(ref, build=get_task, **overrides)
     if ref.kind is BUILTIN:

@@ -81,6 +81,13 @@ class TaskRef:
         return self.text
 
     @property
+    def table_as_given(self) -> str:
+        """A ``table:`` reference's file as the user wrote it (relative paths stay relative)."""
+        if self.kind is not TABLE:
+            raise TaskError(f"{self.text!r} is not a table: reference")
+        return self.text.strip()[len(TABLE_PREFIX):]
+
+    @property
     def member_names(self) -> tuple[str, ...]:
         """A panel's member references as given (a named panel's: its built-in tasks)."""
         return tuple(m.text for m in self.members)
