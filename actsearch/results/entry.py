@@ -14,7 +14,7 @@ from actsearch.results.records import Role
 class Entry:
     """One leaderboard row: a distinct function with its score, properties and validation."""
 
-    rank: int | None  # 1-based among successful search candidates; None for references/failed
+    rank: int | None  # 1-based: finished search candidates, then those stopped early; None for references/failed
     id: Any  # the store id of the record that carries the score
     expression: str
     canonical: str | None
@@ -23,6 +23,7 @@ class Entry:
     score_std: float | None
     seeds: int
     status: Status
+    steps: int | None = None  # the training step it reached (less than the task's steps when stopped early)
     task: str | None = None
     role: Role = Role.SEARCH  # REFERENCE for relu/swish baselines (unranked), else the row's role
     searcher: str | None = None

@@ -10,7 +10,8 @@ escape sequence in an error message is printed, never obeyed; JSON escapes them 
 table, Markdown and HTML cells are clipped (:data:`~actsearch.results.text.CELL_CHARS`); CSV and
 JSON keep the full text.
 The table and Markdown forms show the human columns: rank, expression, score mean ± std, seeds,
-status, complexity, key properties (a ``linear`` column, LINEAR for affine functions, when any entry
+status (``stopped@333``: stopped early at step 333, its score the one at that step; such rows rank
+after every candidate that finished, :func:`~actsearch.results.leaderboard.rank_key`), complexity, key properties (a ``linear`` column, LINEAR for affine functions, when any entry
 is one), dead-neuron rate, reproducibility, aliases, validation, and
 ``pred`` (the surrogate's predicted score) when any entry has one, and for a ``panel:`` task one
 column per member task: its own score and, in brackets, the score normalised by ReLU's. Once the run
@@ -39,7 +40,7 @@ from actsearch.results.text import CELL_CHARS, ERROR_CELL_CHARS, NAME_CHARS, sho
 
 FORMATS = ("table", "csv", "json", "markdown")
 _JSON_FIELDS = ("params", "aliases", "panel", "panel_z", "vs")
-_INT_FIELDS = ("rank", "seeds", "complexity", "val_seeds")
+_INT_FIELDS = ("rank", "seeds", "steps", "complexity", "val_seeds")
 _FLOAT_FIELDS = ("score", "score_std", "gain", "dnr", "pd", "val_score", "val_std", "predicted", "predicted_spread")
 _BOOL_FIELDS = ("monotonic", "bounded_below", "linear")
 
@@ -137,6 +138,12 @@ def _flag(v: bool | None) -> str:
     return "" if v is None else ("yes" if v else "no")
 
 
+def status_cell(e: Entry) -> str:
+    """The status as a table shows it: ``stopped@333`` for a candidate stopped early at step 333."""
+    stopped = e.status == Status.STOPPED and e.steps is not None
+    return shown(f"{e.status}@{e.steps}" if stopped else e.status, NAME_CHARS)
+
+
 def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     """Header and text cells of the human-readable table (shared by table, Markdown and HTML)."""
     has_val = any(e.val_task for e in entries)
@@ -164,7 +171,7 @@ def columns(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
         score = "" if e.score is None else f"{e.score:.4f} ± {e.score_std or 0.0:.4f}"
         pred = [_num(e.predicted)] if has_pred else []
         lin = [("LINEAR" if e.linear else "") if e.linear is not None else ""] if has_lin else []
-        expr, status = shown(expr, CELL_CHARS), shown(e.status, NAME_CHARS)
+        expr, status = shown(expr, CELL_CHARS), status_cell(e)
         cells = [rank, expr, score, *pred, str(e.seeds), status, "" if e.complexity is None else str(e.complexity),
                  *lin, _flag(e.monotonic), _flag(e.bounded_below), _num(e.gain, 3), _num(e.dnr, 3), _num(e.pd, 3),
                  str(len(e.aliases)) if e.aliases else ""]
@@ -219,7 +226,7 @@ def to_markdown(entries: list[Entry]) -> str:
 
 
 def to_table(entries: list[Entry], *, width: int = 160) -> str:
-    """A rich table rendered to plain text (references dimmed, failures red)."""
+    """A rich table rendered to plain text (references cyan, candidates stopped early dimmed, failures red)."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -244,7 +251,8 @@ def to_table(entries: list[Entry], *, width: int = 160) -> str:
         table.add_column(h, justify="right" if h in ("rank", "pred", "seeds", "cx", "gain", "dnr", "pd") else "left",
                          overflow="fold", min_width=min(longest, EXPRESSION_MIN_WIDTH) if h == "expression" else None)
     for e, cells in zip(entries, rows, strict=True):
-        style = "red" if e.status != Status.OK else ("cyan" if e.role == Role.REFERENCE else "")
+        style = "dim" if e.status == Status.STOPPED else "red" if e.status != Status.OK else (
+            "cyan" if e.role == Role.REFERENCE else "")
         table.add_row(*(Text(c) for c in cells), style=style)  # Text: no markup from stored strings
     console = Console(file=io.StringIO(), width=width, color_system=None, highlight=False)
     console.print(table)

@@ -3,10 +3,14 @@
 Candidate records from the run store are grouped by fingerprint (a record marked ``alias_of``
 joins the group of the record it aliases); each group becomes one :class:`Entry` whose score is
 that of its best evaluated record and whose ``aliases`` lists the other texts found for the same
-function. Successful entries are ranked by score (higher first; ties: smaller std, then earlier
-id). Reference functions (relu, gelu, swish) evaluated on the same task are shown in
-place, unranked. Failed candidates (and those an early-stopping scheduler stopped, status ``stopped``,
-whose partial scores do not compare) are listed after the ranked ones only when asked for.
+function. One rule ranks them (:func:`rank_key`, also what a pipeline's re-scoring phases rank
+by): the candidates that finished (status ``ok``) by score (higher first; ties: smaller std, then
+earlier id), then the candidates stopped early (status ``stopped``: successive halving or an
+early-stopping scheduler stopped them at a rung; their score is the one at that rung), by score among
+themselves, so a partial score never outranks a full one. ``steps`` is the step a candidate reached
+(``metrics["steps"]``, the mean over its seeds; None where the task does not say). Reference
+functions (relu, gelu, swish) evaluated on the same task are shown in place, unranked. Failed
+candidates are listed after the ranked ones only when asked for.
 Validation runs (role ``validation``) of the same function fill the ``val_*`` columns. A candidate
 proposed by the ``surrogate`` searcher carries the score it was predicted before training
 (``metrics["predicted"]``, ``metrics["predicted_spread"]``) in ``predicted`` / ``predicted_spread``.
@@ -26,6 +30,8 @@ from actsearch.evaluators.result import OK, PANEL_SCORE, PANEL_Z, Status
 from actsearch.results import formats
 from actsearch.results.entry import Entry
 from actsearch.results.records import REFERENCES, CandidateRecord, Role
+
+RANKED = (OK, Status.STOPPED)  # the statuses that get a rank (stopped rows after every finished one)
 
 
 class Leaderboard(list):
@@ -90,6 +96,20 @@ def _n_seeds(rec: Any) -> int:
     if isinstance(seeds, int):
         return seeds
     return len(rec.runs or [])
+
+
+def rank_key(row: Any) -> tuple:
+    """The one ranking rule, for leaderboard entries and stored records alike (anything with
+    ``status``, ``score``, ``score_std`` and ``id``): finished rows before rows stopped early, each by
+    score, higher first; ties: smaller std, then earlier id."""
+    return (row.status == Status.STOPPED, -(_finite(row.score) or 0.0), _finite(row.score_std) or 0.0,
+            _sortable_id(row.id))
+
+
+def _steps(rec: Any) -> int | None:
+    """The training step the record's seeds reached (their mean, rounded), None where not stored."""
+    steps = _mean_metric(rec, "steps")
+    return None if steps is None else int(round(steps))
 
 
 def _order(rec: Any) -> tuple:
@@ -177,6 +197,7 @@ def _entry(recs: list[Any], ref_prints: dict[str, str]) -> tuple[Entry, bool]:
         score_std=_finite(best.score_std),
         seeds=_n_seeds(best),
         status=Status(best.status or Status.PENDING),
+        steps=_steps(best),
         task=best.task_label,
         role=Role.REFERENCE if not search else Role(best.role or Role.SEARCH),
         searcher=best.searcher,
@@ -216,23 +237,24 @@ def build(
     ranked, refs, failed = [], [], []
     for group in _group(main):
         entry, is_search = _entry(group, ref_prints)
-        if entry.status != OK or entry.score is None:
+        if entry.status not in RANKED or entry.score is None:
             if is_search:
                 failed.append(entry)
         elif is_search:
             ranked.append(entry)
-        else:
+        elif entry.status == OK:
             refs.append(entry)
-    key = lambda e: (-(e.score or 0.0), e.score_std or 0.0, _sortable_id(e.id))  # noqa: E731
-    ranked.sort(key=key)
-    refs.sort(key=key)
+    ranked.sort(key=rank_key)
+    refs.sort(key=rank_key)
     for i, e in enumerate(ranked, 1):
         e.rank = i
     shown = ranked[:top] if top is not None else ranked
-    cutoff = shown[-1].score if shown and top is not None and len(ranked) > top else -math.inf
-    in_place = [r for r in refs if (r.score or 0.0) >= cutoff]
-    below = [r for r in refs if (r.score or 0.0) < cutoff]
-    rows = sorted(shown + in_place, key=key) + below
+    last = shown[-1] if shown and top is not None and len(ranked) > top else None
+    # a reference stays in place when it ranks above the last row shown (every one does above a stopped row)
+    above = [last is None or rank_key(r)[:2] <= rank_key(last)[:2] for r in refs]
+    in_place = [r for r, up in zip(refs, above, strict=True) if up]
+    below = [r for r, up in zip(refs, above, strict=True) if not up]
+    rows = sorted(shown + in_place, key=rank_key) + below
     if include_failed:
         failed.sort(key=lambda e: _sortable_id(e.id))
         rows += failed

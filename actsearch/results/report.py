@@ -45,7 +45,7 @@ th, td { padding: 3px 9px; border-bottom: 1px solid #eee; text-align: left; vert
 th { background: #f5f5f7; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.expr { font-family: ui-monospace, Menlo, Consolas, monospace; }
-tr.ref td { color: #0b6e99; background: #f3f9fc; } tr.failed td { color: #a1260d; }
+tr.ref td { color: #0b6e99; background: #f3f9fc; } tr.failed td { color: #a1260d; } tr.stopped td { color: #777; }
 img { max-width: 100%; border: 1px solid #eee; }
 .muted { color: #777; }
 p.banner { border: 2px solid #c77700; background: #fff6e5; padding: .6em 1em; font-weight: 600; }
@@ -148,11 +148,13 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
     records = run.records()
     board = run.leaderboard(top=top, task=task)
     head, rows = columns(board)
-    classes = ["failed" if e.status != Status.OK else ("ref" if e.role == Role.REFERENCE else "") for e in board]
+    classes = ["stopped" if e.status == Status.STOPPED else "failed" if e.status != Status.OK else
+               ("ref" if e.role == Role.REFERENCE else "") for e in board]
     ranked = [e for e in board if e.rank is not None][: min(top or 8, 8)]
     curves = entry_curves(ranked)
     evaluated = [r for r in records if r.alias_of is None and r.role == Role.SEARCH]
-    failed = sum(1 for r in evaluated if r.status != Status.OK)
+    stopped = sum(1 for r in evaluated if r.status == Status.STOPPED)
+    failed = sum(1 for r in evaluated if r.status != Status.OK) - stopped
     aliases = sum(1 for r in records if r.alias_of is not None)
     name = run.dir.name
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -163,7 +165,8 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
         f"<title>actsearch report: {escape(name)}</title><style>{_CSS}</style></head><body>",
         f"<h1>actsearch report: {escape(name)}</h1>",
         f'<p class="muted">Generated {stamp}. {len(evaluated)} candidates evaluated '
-        f"({failed} failed), {aliases} alias row(s) folded into their functions.</p>",
+        f"({failed} failed{f', {stopped} stopped early' if stopped else ''}), {aliases} alias row(s) folded "
+        "into their functions.</p>",
         *([f'<p class="banner" id="smoke">{escape(SMOKE_BANNER)}</p>'] if is_smoke(meta) else []),
         "<h2>Settings</h2>",
         settings_table(meta, records),
@@ -173,7 +176,8 @@ def render(run: Any, *, top: int | None = 20, task: str | None = None) -> str:
         _table(head, rows, classes, table_id="leaderboard") if rows else '<p class="muted">No results yet.</p>',
         '<p class="muted">score: mean ± std over seeds; cx: primitive operations; mono: monotonic; '
         "bnd↓: bounded below; linear: LINEAR marks affine functions (a network of them is one linear map); gain: variance-preserving init gain; dnr: dead-neuron rate; "
-        "pd: prediction disagreement across seeds; ref: reference functions, unranked; a panel task's "
+        "pd: prediction disagreement across seeds; ref: reference functions, unranked; stopped@N: stopped "
+        "early at step N, its score the one at that step, ranked after every candidate that finished; a panel task's "
         "member columns: the member's score (in brackets: normalised by ReLU's, in its seed spreads).</p>",
         "<h2>Top functions and derivatives</h2>",
         _img(functions_figure(curves, title=f"top {len(curves)}", references=run_references(meta, records)),

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.evaluators.result import OK
 from actsearch.results.banner import run_notes
 from actsearch.results.leaderboard import Entry, Leaderboard, build
 from actsearch.results.records import CandidateRecord, Role
@@ -89,8 +90,8 @@ class Run:
         return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
     def best(self, task: str | None = None) -> Entry:
-        """The top-ranked candidate."""
-        board = [e for e in self.leaderboard(top=1, task=task, properties=False) if e.rank == 1]
+        """The top-ranked candidate (one that finished: a candidate stopped early never is the best)."""
+        board = [e for e in self.leaderboard(top=1, task=task, properties=False) if e.rank == 1 and e.status == OK]
         if not board:
             raise UserError(f"no successful candidate in {self.dir} yet")
         return board[0]

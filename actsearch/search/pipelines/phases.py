@@ -7,7 +7,9 @@ something, or the cluster at ``address``). :class:`Phases` keeps the pipeline's 
 one key of the store (``done``: the finished phases in order, ``wall_s``: each phase's wall
 time, and whatever a pipeline adds, e.g. the survivors of each halving rung), so a killed pipeline
 resumes by skipping finished phases; a phase in progress continues from the store like any
-search (nothing stored is evaluated again).
+search (nothing stored is evaluated again). The re-scoring phases rank stored rows by the
+leaderboard's own rule (:func:`~actsearch.results.leaderboard.rank_key`), so the rows they bring to
+more seeds are the ones the leaderboard shows on top.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.evaluators.result import Status
+from actsearch.results.leaderboard import rank_key
 from actsearch.results.records import Role
 from actsearch.results.store import Store
 from actsearch.search.rundir.spec import RunDirError, SearchSpec
@@ -34,10 +37,11 @@ SECONDS_PER_SEED = 6.9
 
 
 def ranked(store: Store, task: str, settings: dict[str, Any]) -> list[Any]:
-    """The trained, ok search rows of ``task`` with ``settings``, best first (ties: store order)."""
+    """The trained search rows of ``task`` with ``settings`` that finished (ok), best first, in the
+    leaderboard's order (ties: smaller std, then store order); rows stopped early are left out."""
     rows = [r for r in store.candidates(task=task, settings=settings, role=Role.SEARCH, include_aliases=False)
             if r.status == Status.OK and r.trained and math.isfinite(r.score)]
-    return sorted(rows, key=lambda r: (-r.score, r.id))
+    return sorted(rows, key=rank_key)
 
 
 def check_preset(store: Store, name: str, run_dir: Path) -> None:
@@ -51,8 +55,10 @@ def check_preset(store: Store, name: str, run_dir: Path) -> None:
 class Phases:
     """Runs a pipeline's phases into one store; the pipeline's state lives in the store."""
 
-    def __init__(self, store: Store, run_dir: Path, base: SearchSpec, *, log: Callable[[str], None]) -> None:
+    def __init__(self, store: Store, run_dir: Path, base: SearchSpec, *, log: Callable[[str], None],
+                 executor: str = "ray") -> None:
         self.store, self.run_dir, self.base, self.log = store, run_dir, base, log
+        self.executor = executor  # "ray" (the pipelines), or "inprocess" (no Ray: a table task, a test)
         self.state: dict[str, Any] = store.load_state(STATE) or {"done": [], "wall_s": {}}
         self.handle: Any = None
         self._tasks: dict[tuple, Any] = {}  # (task, settings) -> Task, for the pack size
@@ -95,7 +101,7 @@ class Phases:
         from actsearch.search.rundir.run import execute
 
         try:
-            interrupted = study.finished is False and execute(study, "ray", self.base, self.run_dir, phase,
+            interrupted = study.finished is False and execute(study, self.executor, self.base, self.run_dir, phase,
                                                               self._ray_started, pack=self._pack(study, seeds))
         finally:
             study.close()
@@ -126,6 +132,24 @@ class Phases:
         study.rescore(rows, seeds)
         added = max((len(job.seeds) for job in study.rescoring.queued), default=1)
         return self.run(study, phase, added)
+
+    def top_up(self, top: int, seeds: int, phase: str, task: str, settings: dict[str, Any]) -> bool:
+        """Bring the top ``top`` of the final ranking to ``seeds`` seeds: re-score the ones that lack
+        them, rank again (a lucky 1-seed score falls, a row below rises into the top) and repeat until
+        the top ``top`` all have ``seeds``, one line per round. Every round completes at least one
+        row (it has the seeds, or it failed and left the ranking), so the rounds are bounded by the
+        rows. Resumes like :meth:`rescore` (a stored seed is not trained again); not marked done.
+        False when interrupted."""
+        bound = max(1, len(ranked(self.store, task, settings)))
+        for round_no in range(1, bound + 1):
+            short = [r for r in ranked(self.store, task, settings)[:top] if len(r.seeds) < seeds]
+            if not short:
+                return True
+            self.log(f"{phase} round {round_no}: {len(short)} of the top {top} to {seeds} seeds")
+            if not self.rescore(short, seeds, phase, task, settings):
+                return False
+        self.log(f"{phase}: stopped after {bound} rounds")
+        return True
 
     def halving(self, rungs: tuple[tuple[int, int], ...], task: str, settings: dict[str, Any]) -> bool:
         """Successive halving: rung k keeps the best ``n`` of rung k − 1 (of all, for the first) and

@@ -11,7 +11,9 @@ b. successive halving: the best 20 by that score get 2 more seeds (3), the best 
    by multi-seed scores; a rung's survivors are stored before it starts (resume repeats nothing);
 c. ``rl`` on ``paper-1`` for a fixed number of candidates (:func:`rl_budget`, computed from the
    plan: a ~30-minute wall clock on 2 workers, not a timer, so a run is reproducible); then the
-   top 10 all get the final rung's seeds (a 1-seed lucky score does not outrank a 5-seed one);
+   top-up: the top 10 of the leaderboard's ranking all get the final rung's seeds, in rounds (re-score
+   those that lack them, rank again, repeat: :meth:`Phases.top_up`), so a 1-seed lucky score does
+   not outrank a 5-seed one;
 d. ``confirm``: the top 5 and the references on 10 fresh seeds (1000 ..), paired by seed, every
    comparison Holm-corrected (:meth:`Phases.confirm`): the verdict, in words, in the log, the
    summary and ``RUN_DIR/verdict.json`` (the search scores overstate the winners; these do not).
@@ -33,7 +35,7 @@ from typing import Any
 
 from actsearch.results.records import Role
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
-from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
+from actsearch.search.pipelines.phases import SECONDS_PER_SEED
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
 from actsearch.search.rundir.spec import SearchSpec
 
@@ -126,15 +128,10 @@ class Rediscover(Pipeline):
             if not phases.search(spec, "rl"):
                 return None
         final = final_seeds(plan.rungs)
-        if not phases.done("top-up"):
+        if not phases.done("top-up"):  # re-scoring reorders the top: rounds until the final top holds
             started = time.perf_counter()
-            for _ in range(plan.top):  # re-scoring may reorder the top: repeat until it holds
-                rows = [r for r in ranked(store, plan.task, plan.task_overrides)[:plan.top] if len(r.seeds) < final]
-                if not rows:
-                    break
-                log(f"top-up: {len(rows)} of the top {plan.top} to {final} seeds")
-                if not phases.rescore(rows, final, "top-up", plan.task, plan.task_overrides):
-                    return None
+            if not phases.top_up(plan.top, final, "top-up", plan.task, plan.task_overrides):
+                return None
             phases.save("top-up", started)
         verdict = phases.confirm(top=plan.confirm_top, seeds=plan.confirm_seeds, references=plan.references)
         if verdict is None:
