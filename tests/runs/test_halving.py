@@ -164,6 +164,9 @@ def test_halving_is_the_default_on_packs_of_one_seed_and_refuses_what_it_cannot_
     spec, task = resolve_scheduler(_spec(), mlp)
     assert spec.scheduler == "halving" and spec.task_overrides["checkpoints"] == 9 and task.checkpoints == 9
     assert resolve_scheduler(_spec(seeds=2), mlp)[0].scheduler == "fifo"
+    assert resolve_scheduler(_spec(), get_task("mnist1d", steps=5))[0].scheduler == "fifo"  # too few steps
+    with pytest.raises(UserError, match="5 steps are fewer than the 9 checkpoints"):
+        resolve_scheduler(_spec(scheduler="halving"), get_task("mnist1d", steps=5))
     assert resolve_scheduler(_spec(task="digits"), get_task("digits"))[0].scheduler == "fifo"
     assert resolve_scheduler(_spec(), mlp, resume=True)[0].scheduler == "fifo"  # a run stored before halving
     kept = resolve_scheduler(_spec(task_overrides={**TINY, "checkpoints": 18}), mlp)[0]

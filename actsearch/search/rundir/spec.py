@@ -297,9 +297,13 @@ def pack_size(spec: SearchSpec, task: Any = None, searcher: Any = None) -> int:
 
 def default_scheduler(spec: SearchSpec, task: Any) -> str:
     """The scheduler of a run that names none: ``halving`` where the task trains packs of one-seed
-    candidates (a built-in batched task whose stacks hold several candidates) and ``seeds`` is 1,
-    else ``fifo`` (every trial trains in full)."""
-    return "halving" if spec.seeds == 1 and task.batched and task.stacks_candidates() else "fifo"
+    candidates (a built-in batched task whose stacks hold several candidates), ``seeds`` is 1 and
+    there are steps enough for its checkpoints, else ``fifo`` (every trial trains in full)."""
+    from actsearch.search.loop.halving import default_checkpoints
+
+    steps = task.steps
+    enough = steps is None or steps >= default_checkpoints()
+    return "halving" if spec.seeds == 1 and enough and task.batched and task.stacks_candidates() else "fifo"
 
 
 def resolve_scheduler(spec: SearchSpec, task: Any, stored: str | None = None, *, resume: bool = False,
