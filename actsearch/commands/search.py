@@ -1,7 +1,7 @@
 """``actsearch search`` and ``actsearch resume``: run a search on Ray Tune into a run directory.
 
 ``search --space PRESET|FILE --searcher S --task T --budget N [--workers K] [--seeds S]
-[--address HOST:PORT] [--run-dir D] [--seed N] [--scheduler asha] [--no-prescreen]``
+[--address HOST:PORT] [--run-dir D] [--seed N] [--scheduler halving|fifo|asha] [--no-prescreen]``
 evaluates the references and then N candidates, storing each in ``D/run.sqlite`` as it finishes;
 candidates the pre-screen rejects are stored ``invalid`` untrained (not counted in N). On a terminal
 a live view shows progress, candidates per minute, failures and the current top 5; otherwise one
@@ -61,7 +61,8 @@ class Progress:
         self.budget, self.start = budget, time.monotonic()
         self.lock = threading.Lock()
         self.done = sum(1 for r in records if r.role == Role.SEARCH and r.trained)
-        self.failures = sum(1 for r in records if r.role == Role.SEARCH and r.trained and r.status != Status.OK)
+        self.failures = sum(1 for r in records if r.role == Role.SEARCH and r.trained  # a stopped one scored
+                            and r.status not in (Status.OK, Status.STOPPED))
         self.new = self.retries = 0
         self.screened = sum(1 for r in records if r.role == Role.SEARCH and not r.trained and r.alias_of is None
                             and (r.error or "").startswith("pre-screen"))
@@ -75,7 +76,7 @@ class Progress:
                 return
             if event.role == Role.SEARCH:
                 self.done, self.new = event.evaluated, self.new + 1
-                self.failures += event.status != Status.OK
+                self.failures += event.status not in (Status.OK, Status.STOPPED)
             self.retries += event.retries
             if event.status == Status.OK and math.isfinite(event.score):
                 self.board.append((event.score, event.score_std, shown(event.expression, CELL_CHARS), event.role))
@@ -186,7 +187,11 @@ def register(app: typer.Typer) -> None:
         address: str | None = typer.Option(None, "--address", envvar="RAY_ADDRESS",
                                            help="HOST:PORT of a Ray head node (default: embedded local Ray)"),
         run_dir: str | None = typer.Option(None, "--run-dir", help="default runs/SPACE-SEARCHER-TASK-sSEED"),
-        scheduler: str | None = typer.Option(None, "--scheduler", help="asha: stop weak candidates early"),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler",
+            help="halving: every candidate trains briefly and the weak ones stop at a rung (1/9, 1/3 of the "
+                 "steps; the default where the task trains packs and --seeds is 1); fifo: every candidate "
+                 "trains in full; asha: Ray Tune's ASHA (--pack 1)"),
         cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", min=0.01, help="CPUs (torch threads) per trial"),
         gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", min=0.0, help="GPUs per trial"),
         pack: int | None = PACK_OPTION,

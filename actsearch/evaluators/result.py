@@ -24,7 +24,7 @@ class Status(TextEnum):
     ERROR = "error"  # the training raised, or the trial was lost
     TIMEOUT = "timeout"  # the time limit was reached
     INVALID = "invalid"  # never trained: trivial, unparsable, pre-screened or not in a score table
-    STOPPED = "stopped"  # stopped early by a scheduler (ASHA); the score is the last one reported
+    STOPPED = "stopped"  # stopped early by a scheduler (halving, ASHA); the score is the last one reported
     PENDING = "pending"  # a stored trial that has no result yet
 
 
@@ -41,6 +41,22 @@ PANEL_SCORE, PANEL_Z = "panel.score/", "panel.z/"
 LEARNED, LEARNED_SD = "learned.", ".sd"
 
 
+class MemberStop(Exception):
+    """Raised by a member's ``report`` hook when a scheduler cuts it at a rung (successive halving):
+    the training loop records that member ``stopped`` with this score at the step it reached, and the
+    other members of its pack go on. It carries the rung (1, 2 ...), the member's score there and the
+    cut it fell below."""
+
+    def __init__(self, rung: int, score: float, cut: float) -> None:
+        super().__init__(f"stopped at rung {rung}: {score:.4g} < cut {cut:.4g}")
+        self.rung, self.score, self.cut = int(rung), float(score), float(cut)
+
+    def describe(self, step: int | None, steps: int | None) -> str:
+        """The stopped result's error text: ``stopped at rung 1 (step 333 of 3000): 0.612 < cut 0.640``."""
+        where = "" if step is None else f" (step {step}{'' if steps is None else f' of {steps}'})"
+        return f"stopped at rung {self.rung}{where}: {self.score:.3f} < cut {self.cut:.3f}"
+
+
 @dataclass
 class EvalResult:
     """One training run of one candidate on one task with one seed."""
@@ -50,8 +66,8 @@ class EvalResult:
     seed: int
     wall_s: float = 0.0
     metrics: dict[str, Any] = field(default_factory=dict)  # test_acc, losses, steps_per_s, dnr ...
-    error: str | None = None  # message for error/invalid/timeout, "step N" detail for diverged
-    step: int | None = None  # step at which training stopped (diverged/timeout)
+    error: str | None = None  # message for error/invalid/timeout/stopped, "step N" detail for diverged
+    step: int | None = None  # step at which training stopped (diverged/timeout/stopped)
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
@@ -69,7 +85,7 @@ class CandidateResult:
     """All seeds of one candidate on one task, with the aggregate the searchers rank by."""
 
     status: Status  # ok if every seed is ok, else the first failing seed's status
-    score: float  # mean over seeds (failed seeds count 0.0)
+    score: float  # mean over seeds (failed seeds count 0.0; a stopped seed its rung score)
     score_std: float  # population std over seeds (0.0 for one seed)
     runs: list[EvalResult] = field(default_factory=list)
     wall_s: float = 0.0
@@ -81,11 +97,12 @@ class CandidateResult:
 
     @classmethod
     def from_runs(cls, runs: list[EvalResult], metrics: dict[str, Any] | None = None) -> CandidateResult:
-        """Aggregate seed runs: mean/std of scores, first failure decides the status."""
+        """Aggregate seed runs: mean/std of scores, first failure decides the status (a stopped seed
+        keeps the score it was stopped with)."""
         if not runs:
             return cls(status=INVALID, score=0.0, score_std=0.0, error="no runs")
         failed = [r for r in runs if r.status != OK]
-        scores = [r.score if r.status == OK and math.isfinite(r.score) else 0.0 for r in runs]
+        scores = [r.score if r.status in (OK, Status.STOPPED) and math.isfinite(r.score) else 0.0 for r in runs]
         return cls(
             status=failed[0].status if failed else OK,
             score=statistics.fmean(scores),

@@ -38,7 +38,7 @@ from actsearch.evaluators import networks
 from actsearch.evaluators.candidate import Candidate, as_candidate
 from actsearch.evaluators.errors import TaskError
 from actsearch.evaluators.protocol import TaskProbe, is_task
-from actsearch.evaluators.result import ERROR, INVALID, EvalResult
+from actsearch.evaluators.result import ERROR, INVALID, EvalResult, MemberStop, Status
 from actsearch.evaluators.training.loop import Report
 from actsearch.limits import Range
 
@@ -52,17 +52,27 @@ class ReportRaised(Exception):
 
 
 def guarded(report: Report | None) -> Report | None:
-    """``report`` whose exceptions pass through a seed's failure handling untouched (:class:`ReportRaised`)."""
+    """``report`` whose exceptions pass through a seed's failure handling untouched (:class:`ReportRaised`),
+    except a scheduler's :class:`MemberStop`, which the training loop (or :meth:`Task.run_seed`)
+    turns into the member's ``stopped`` result."""
     if report is None:
         return None
 
     def call(iteration: int, score: float) -> None:
         try:
             report(iteration, score)
+        except MemberStop:
+            raise
         except Exception as err:
             raise ReportRaised(err) from err
 
     return call
+
+
+def stopped(cut: MemberStop, seed: int, wall: float, step: int | None = None) -> EvalResult:
+    """The ``stopped`` result of a seed a scheduler cut at a rung (its last reported score)."""
+    metrics: dict[str, Any] = {"rung": cut.rung} if step is None else {"steps": step, "rung": cut.rung}
+    return EvalResult(Status.STOPPED, cut.score, seed, wall, metrics, cut.describe(step, None), step)
 
 
 def exit_call(err: SystemExit) -> str:
@@ -226,6 +236,8 @@ class Task:
             return self._run(cand, seed, guarded(report), time_limit_s)
         except ReportRaised as err:  # the caller's own exception is not the candidate's failure
             raise err.original from None
+        except MemberStop as cut:  # a scheduler stopped the seed at a rung: its score there, a result
+            return stopped(cut, seed, time.perf_counter() - start), None
         except UserError:
             raise
         except SystemExit as err:  # task code that calls sys.exit: this seed failed, the run goes on

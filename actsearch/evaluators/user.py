@@ -18,7 +18,10 @@ step ``k`` as iteration ``i * K + k``, as for the built-in tasks. A plain functi
 (its name is the function's). Outcomes, as for every task: an exception → ``error`` with the
 message (the traceback is kept in the result's ``metrics["traceback"]`` for ``actsearch show``);
 a NaN or infinite score → ``diverged``; a return value that is neither a number nor a dict with
-a numeric ``"score"`` → ``error``; ``time_limit_s`` → ``timeout``. A seed that calls ``sys.exit``
+a numeric ``"score"`` → ``error``; ``time_limit_s`` → ``timeout``; a ``report`` call at which a
+scheduler cuts the seed (successive halving: a rung's checkpoint ``k``, so report steps 1..K) raises
+inside the function and the seed is ``stopped`` with that score (let it propagate: do not catch
+every exception around ``report``). A seed that calls ``sys.exit``
 (or raises ``KeyboardInterrupt`` off the main thread) is an ``error`` saying so, not the end of
 the run.
 
@@ -51,9 +54,9 @@ from actsearch.evaluators.candidate import Candidate
 from actsearch.evaluators.learned import Recorder
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.registry import known_limits
-from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult
+from actsearch.evaluators.result import DIVERGED, ERROR, OK, TIMEOUT, EvalResult, MemberStop
 from actsearch.evaluators.settings import apply_overrides, settings_type
-from actsearch.evaluators.task import ReportRaised, Task, TaskError, exit_message
+from actsearch.evaluators.task import ReportRaised, Task, TaskError, exit_message, stopped
 from actsearch.evaluators.training.loop import Report
 from actsearch.grammar.activation import LayerFactory
 
@@ -211,6 +214,8 @@ class UserTask(Task):
         err = box.get("error")
         if isinstance(err, _Deadline):
             return timeout(err.step, f"at step {err.step}")
+        if isinstance(err, MemberStop):  # a scheduler's cut at a rung: the last reported score
+            return stopped(err, seed, wall, last[0]), None
         if err is not None:
             # The caller's own report failing passes through, and so does a KeyboardInterrupt on the
             # main thread (it may be the user's Ctrl-C). One in another thread (the deadline's, a

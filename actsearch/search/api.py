@@ -130,13 +130,17 @@ def run_search(*, space: str | os.PathLike | Space, searcher: str | type[Searche
                references: tuple[str, ...] = REFERENCES, prescreen: bool | None = None, workers: int = 1,
                executor: str | None = None, resume: bool = False, force: bool = False,
                on_event: Callable[[StudyEvent], None] | None = None,
-               ship: str | os.PathLike | tuple[str | os.PathLike, ...] = ()) -> Run:
+               ship: str | os.PathLike | tuple[str | os.PathLike, ...] = (), scheduler: str | None = None) -> Run:
     """Run (or with ``resume`` continue) a search and return its :class:`~actsearch.results.run.Run`.
 
     ``executor``: ``"inprocess"`` (one trial at a time in this process; the default for one
     worker) or ``"ray"`` (Ray Tune, embedded local Ray; the default for more workers). ``force``
     with ``resume``: go on even though the task's source changed since the run started. ``ship``: the
     files and directories of the task's code a cluster gets (``$RAY_ADDRESS``), as ``--ship``.
+    ``scheduler``: ``"halving"`` (successive halving over packs: weak one-seed candidates stop at a
+    rung), ``"fifo"`` (every candidate trains in full) or ``"asha"`` (Ray Tune's, packs of one), as
+    ``--scheduler``; None: halving where the task trains packs and ``seeds`` is 1, else fifo (a
+    resumed run keeps its own).
 
     Every argument's type (and every setting's range) is checked before anything starts: a wrong
     one is a one-line :class:`~actsearch.errors.UserError` naming it. Resuming a run whose task is
@@ -167,7 +171,7 @@ def run_search(*, space: str | os.PathLike | Space, searcher: str | type[Searche
             check_budget(run_dir, budget, flag="budget")
     spec = SearchSpec(space=space, searcher=searcher, task=task, budget=budget, seeds=seeds, seed=seed,
                       workers=workers, references=tuple(references), task_overrides=dict(settings or {}),
-                      searcher_options=dict(options or {}), prescreen=prescreen,
+                      searcher_options=dict(options or {}), prescreen=prescreen, scheduler=scheduler,
                       ship=(ship,) if isinstance(ship, (str, os.PathLike)) else ship)
     from actsearch.search.rundir.run import run
 

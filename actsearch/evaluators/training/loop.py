@@ -18,7 +18,11 @@ most :data:`LAZY_CHECK` steps apart and whenever the weights are checked (every
 device — a member's ``diverged`` step is that of its first non-finite loss either way.
 
 A few times per run each member scores a validation subset and its ``report(checkpoint, score)``
-is called. A finished member's metrics: validation / test / train score and loss, dead-neuron
+is called (these evaluations draw no random numbers: how many there are changes no member's
+training). A report that raises :class:`~actsearch.evaluators.result.MemberStop` (a scheduler's cut
+at a rung, successive halving) stops that member: it is recorded ``stopped`` with that score, the
+step it reached and the cut in its error text, and dropped as a diverged one is; the others go on
+unchanged. A finished member's metrics: validation / test / train score and loss, dead-neuron
 rate, steps, steps per second (member-steps, ``M × steps / training time``: comparable between
 engines), its checkpoints, the values its learnable constants reached
 (:mod:`actsearch.evaluators.learned`), and for a stack ``pack`` (M); its ``wall_s`` is its share
@@ -37,7 +41,7 @@ from torch import nn
 
 from actsearch.evaluators.data import Split
 from actsearch.evaluators.metrics import LossFn, MetricFn
-from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult, Status
+from actsearch.evaluators.result import DIVERGED, OK, TIMEOUT, EvalResult, MemberStop, Status
 from actsearch.evaluators.training.allocator import keep_freed_memory
 from actsearch.evaluators.training.single import SingleNetwork
 
@@ -118,10 +122,10 @@ def train(engine: Engine, split: Split, cfg: Any, seeds: Sequence[int], *,
     extra = {"pack": total} if engine.stacked else {}
     train_start = time.perf_counter()
 
-    def stop(member: int, status: Status, step: int, why: str) -> None:
-        metrics = {"steps": step, "checkpoints": checkpoints[member], **extra}
+    def stop(member: int, status: Status, step: int, why: str, score: float = 0.0, **more: Any) -> None:
+        metrics = {"steps": step, "checkpoints": checkpoints[member], **extra, **more}
         wall = (time.perf_counter() - start) / total
-        results[member] = (EvalResult(status, 0.0, int(seeds[member]), wall, metrics, why, step), None)
+        results[member] = (EvalResult(status, score, int(seeds[member]), wall, metrics, why, step), None)
 
     for step in range(1, cfg.steps + 1):
         if deadline is not None and time.perf_counter() > deadline:
@@ -147,25 +151,44 @@ def train(engine: Engine, split: Split, cfg: Any, seeds: Sequence[int], *,
         if failed:
             for row, (at, why) in failed.items():
                 stop(live[row], DIVERGED, at, why)
-            alive = [row not in failed for row in range(len(live))]
-            live = [m for row, m in enumerate(live) if alive[row]]
+            live, opt = _drop(engine, opt, cfg, live, set(failed))
             if not live:
                 break
-            opt = _carry_over(opt, engine, engine.keep(alive), cfg)
         if step in marks:
             scores = engine.evaluate(split.x_val[:sub], split.y_val[:sub]).scores
             for row, score in enumerate(scores):
                 checkpoints[live[row]].append(score)
+            cut: dict[int, MemberStop] = {}  # row -> the scheduler's stop
             for row, score in enumerate(scores):
                 report = reports[live[row]]
                 if report is not None:
-                    report(marks[step], score)
+                    try:
+                        report(marks[step], score)
+                    except MemberStop as why:
+                        cut[row] = why
+            if cut:
+                for row, why in cut.items():
+                    stop(live[row], Status.STOPPED, step, why.describe(step, cfg.steps), why.score, rung=why.rung)
+                live, opt = _drop(engine, opt, cfg, live, set(cut))
+                if not live:
+                    break
     train_s = time.perf_counter() - train_start
 
     if live:
         _final(engine, split, cfg, live, seeds, checkpoints, results, extra, start, train_s)
     assert all(r is not None for r in results)  # every member ended: diverged, timed out or finished
     return results  # type: ignore[return-value]
+
+
+def _drop(engine: Engine, opt: torch.optim.Optimizer, cfg: Any, live: list[int], rows: set[int],
+          ) -> tuple[list[int], torch.optim.Optimizer]:
+    """Drop the engine rows ``rows`` (members that diverged or were stopped): the members still
+    training, and the optimizer over what is left (the old one when none is left)."""
+    alive = [row not in rows for row in range(len(live))]
+    kept = [m for row, m in enumerate(live) if alive[row]]
+    if not kept:
+        return kept, opt
+    return kept, _carry_over(opt, engine, engine.keep(alive), cfg)
 
 
 def _batch(split: Split, size: int, gens: Sequence[torch.Generator], augment: Augment | None,

@@ -150,7 +150,8 @@ class ReferenceSource(JobSource):
 
 
 class RerunSource(JobSource):
-    """Rows a previous process left pending or running, run again (as the searcher's trials count)."""
+    """Rows a previous process left pending or running, run again (as the searcher's trials count;
+    under halving a search row is cut as a new trial is)."""
 
     def __init__(self, rows: Iterable[CandidateRecord] = ()) -> None:
         super().__init__()
@@ -173,7 +174,8 @@ class RerunSource(JobSource):
         if not self.rows:
             return None
         r = self.rows.pop(0)
-        return self.hand(study.trial_config(r.id, r.expression, r.fingerprint, r.params, reference=r.reference))
+        return self.hand(study.trial_config(r.id, r.expression, r.fingerprint, r.params, reference=r.reference,
+                                            cut=r.role == study.role))
 
     def counts(self, config: TrialConfig) -> bool:
         return config.reference is None

@@ -28,6 +28,13 @@ a pack of trials together. Writes are O(1) per trial; the searcher's state is ch
 asked. A process killed between checkpoints loses nothing: its finished trials are in the store,
 its pending ones are re-run, and the restored searcher's repeated proposals are answered from the
 store — nothing is evaluated twice.
+
+With successive halving (``halving``: a :class:`~actsearch.search.loop.halving.Ladder`) the study
+keeps the rung scores recorded so far in this run — rebuilt from the stored rows when it opens,
+updated as its search trials complete — and hands each new one-seed search trial (a rerun of one
+too) a :class:`~actsearch.search.loop.halving.Cut`: the thresholds at that moment. References and
+rescores are never cut. A trial stopped at a rung is stored once, status ``stopped``, with its
+rung score, and the searcher is told ``Outcome(rung score, STOPPED)``.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from actsearch.errors import UserError
 from actsearch.evaluators.result import INVALID, Status
 from actsearch.results.records import CandidateRecord, Role, TrialState
 from actsearch.results.store import RunStoreError, Store
+from actsearch.search.loop.halving import Ladder
 from actsearch.search.loop.jobs import JobSource, ReferenceSource, RerunSource, RescoreSource
 from actsearch.search.loop.trials import StudyEvent, TaskSpec, TrialConfig, TrialEvent, seed_list
 from actsearch.search.searchers.base import FINISHED, WAIT, Outcome, Proposal, Searcher
@@ -69,9 +77,10 @@ class Study:
                  seeds: int | Sequence[int] = 1, role: Role | str = Role.SEARCH, references: tuple[str, ...] = (),
                  screen: Any = None, threads: int = 1, time_limit_s: float | None = None,
                  on_event: Callable[[StudyEvent], None] | None = None,
-                 checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+                 checkpoint_every: int = CHECKPOINT_EVERY, halving: Ladder | None = None) -> None:
         """``task``: a reference or a task object (named by its module or file); ``searcher``: a
-        Searcher, or a name or class built over ``space`` with ``seed``."""
+        Searcher, or a name or class built over ``space`` with ``seed``; ``halving``: successive
+        halving's ladder over the task's checkpoints (None: every trial trains in full)."""
         if searcher is not None and not isinstance(searcher, Searcher):
             from actsearch.search.searchers import make_searcher
 
@@ -88,6 +97,7 @@ class Study:
         self.name = searcher_name or (searcher.name if searcher is not None else None)
         self.budget, self.seeds = budget, seed_list(seeds)
         self.screen, self.threads, self.time_limit_s = screen, threads, time_limit_s
+        self.halving = halving
         self.on_event, self.checkpoint_every = on_event, checkpoint_every
         self.state_key = f"searcher:{self.name}"
         self.failure: UserError | None = None  # a failed write or AllRejected ends the study with this error
@@ -120,6 +130,8 @@ class Study:
                                             trivial=r.trial is None and r.status == INVALID and done)
             if done and r.trained:
                 self.evaluated += 1
+                if self.halving is not None:
+                    self.halving.record_runs(r.runs)
         self.rescoring = RescoreSource()
         self.references = ReferenceSource.of(references, rows, self.role)
         self.reruns = RerunSource.of(rows, self.role)
@@ -202,10 +214,16 @@ class Study:
         return pack
 
     def trial_config(self, key: int, expression: str, fingerprint: str, params: dict[str, float], *,
-                     seeds: tuple[int, ...] | None = None, reference: str | None = None) -> TrialConfig:
-        """The config of a trial of this study's task (its seeds unless ``seeds``) for the stored row ``key``."""
-        return TrialConfig(key, expression, fingerprint, self.ref, seeds or self.seeds, dict(params), reference,
-                           self.threads, self.time_limit_s)
+                     seeds: tuple[int, ...] | None = None, reference: str | None = None,
+                     cut: bool = False) -> TrialConfig:
+        """The config of a trial of this study's task (its seeds unless ``seeds``) for the stored row
+        ``key``; with ``cut``, under halving, a one-seed trial gets the rung thresholds of now."""
+        seeds = seeds or self.seeds
+        held = None
+        if cut and self.halving is not None and len(seeds) == 1 and reference is None:
+            held = self.halving.cut()
+        return TrialConfig(key, expression, fingerprint, self.ref, seeds, dict(params), reference,
+                           self.threads, self.time_limit_s, held)
 
     def _next(self) -> TrialConfig | object:
         for source in self.sources:
@@ -292,7 +310,7 @@ class Study:
                                       **common)
         self._remember(fp, p.expression, _Row(row_id, p.expression, False, None, Status.PENDING))
         self.waiting[row_id] = [pid]
-        return self.trial_config(row_id, p.expression, fp, p.params)
+        return self.trial_config(row_id, p.expression, fp, p.params, cut=True)
 
     def _remember(self, fp: str, text: str, row: _Row) -> None:
         self.rows[fp] = row
@@ -338,6 +356,8 @@ class Study:
             if not is_ref and row is not None and row.id == key:
                 row.done, row.score, row.status = True, result.score, event.status
                 self.evaluated += 1
+                if self.halving is not None:
+                    self.halving.record_runs(r.to_dict() for r in result.runs)
                 self.new += 1
                 for pid in self.waiting.pop(key, []):
                     self._tell(pid, Outcome(result.score, event.status))

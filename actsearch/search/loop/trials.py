@@ -4,6 +4,12 @@ back (typed dataclasses, pickled by Ray as they are — no dicts, no JSON inside
 :func:`evaluate_trials` for a *pack* of trials that one worker trains together (one stacked
 network for all their seeds where the task batches; one outcome per trial, exactly as if each had
 run alone).
+
+A trial that carries a :class:`~actsearch.search.loop.halving.Cut` (successive halving; one-seed
+trials only) gets report hooks that stop it at a rung where its score is below the rung's
+threshold (:func:`~actsearch.search.loop.halving.cut_hook`): in a pack only that member stops, and
+the scores it reached at the rungs are stored with its seed (``metrics["rungs"]``), whether it
+stopped or went on.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actsearch.errors import UserError
-from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalResult, Status
+from actsearch.evaluators.result import ERROR, INVALID, CandidateResult, EvalResult, MemberStop, Status
 from actsearch.results.records import Role
+from actsearch.search.loop.halving import RUNGS_KEY, Cut, cut_hook, reached
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,7 @@ class TrialConfig:
     reference: str | None = None  # a library name: evaluate the library's activation
     threads: int = 1
     time_limit_s: float | None = None
+    cut: Cut | None = None  # successive halving: the rung thresholds it is held to (one seed only)
 
 
 @dataclass
@@ -98,6 +106,8 @@ def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
     start = time.perf_counter()
     seeds = list(config.seeds)
     canonical = None
+    seen: dict[int, float] = {}
+    hook = _hook(config, report, seen)
     try:
         task = config.task.build()
         if isinstance(task, TableTask):  # a replay: looked up by fingerprint, nothing parsed
@@ -108,8 +118,12 @@ def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
             candidate: Any = config.reference or parse(config.expression, **config.params)
             if config.reference is None:
                 canonical = _canonical(candidate)
-            result = evaluate(candidate, task, seeds, report=report, threads=config.threads,
+            result = evaluate(candidate, task, seeds, report=hook, threads=config.threads,
                               time_limit_s=config.time_limit_s)
+    except MemberStop as cut:  # a task whose own run_seed let the stop through: its rung score
+        from actsearch.evaluators.task import stopped
+
+        result = CandidateResult.from_runs([stopped(cut, seeds[0], time.perf_counter() - start)])
     except UserError as err:
         result = CandidateResult.from_runs([EvalResult(INVALID, 0.0, s, 0.0, {}, str(err)) for s in seeds])
     except BaseException as err:  # a failing candidate is a result, not a crash
@@ -121,7 +135,29 @@ def evaluate_trial(config: TrialConfig, report: Any = None) -> TrialOutcome:
         result = CandidateResult.from_runs([EvalResult(ERROR, 0.0, s, 0.0, {}, why) for s in seeds])
     if not result.wall_s:
         result.wall_s = time.perf_counter() - start
+    _rungs(result, seen)
     return TrialOutcome(result, canonical)
+
+
+def _hook(config: TrialConfig, report: Any, seen: dict[int, float]) -> Any:
+    """The trial's report hook: ``report`` as given, or composed with its cut (one seed only)."""
+    if config.cut is None or len(config.seeds) != 1:
+        return report
+    return cut_hook(config.cut, report, seen)
+
+
+def _rungs(result: CandidateResult, seen: dict[int, float]) -> None:
+    """Store the rung scores a one-seed trial reached with its seed, and for one stopped at a rung
+    the step it reached and the rung with the candidate (the row's metrics)."""
+    if not result.runs:
+        return
+    run = result.runs[0]
+    if seen:
+        run.metrics[RUNGS_KEY] = reached(seen)
+    if result.status == Status.STOPPED:
+        for key in ("steps", "rung"):
+            if key in run.metrics:
+                result.metrics[key] = run.metrics[key]
 
 
 def task_failure(err: BaseException) -> bool:
@@ -141,7 +177,8 @@ def evaluate_trials(configs: Sequence[TrialConfig], report: Any = None) -> list[
     :func:`~actsearch.evaluators.scoring.evaluate_pack` (a stacked network where the task batches;
     seed by seed otherwise). A config whose text does not parse is ``invalid`` and the others go on;
     a pack that fails as a whole falls back to evaluating its trials one by one, so each failure is
-    recorded as it would be alone. ``report`` (progress for a scheduler) is only for a pack of one.
+    recorded as it would be alone. ``report`` (progress for a scheduler) is only for a pack of one;
+    a config's ``cut`` stops that member alone at a rung (see the module docstring).
     """
     if len(configs) == 1:
         return [evaluate_trial(configs[0], report)]
@@ -181,16 +218,19 @@ def _evaluate_group(configs: list[TrialConfig]) -> list[TrialOutcome]:
             continue
         packed.append((i, cand, None if c.reference else _canonical(cand)))
     if packed:
+        seen: list[dict[int, float]] = [{} for _ in packed]
+        hooks = [_hook(configs[i], None, seen[n]) for n, (i, _, _) in enumerate(packed)]
         try:
-            results = evaluate_pack([cand for _, cand, _ in packed], task, list(first.seeds),
+            results = evaluate_pack([cand for _, cand, _ in packed], task, list(first.seeds), reports=hooks,
                                     threads=first.threads, time_limit_s=first.time_limit_s)
         except BaseException as err:  # the pack failed as a whole: each trial alone records why
             if not task_failure(err):
                 raise
             return [evaluate_trial(c) for c in configs]
         share = (time.perf_counter() - start) / len(packed)
-        for (i, _, canonical), result in zip(packed, results, strict=True):
+        for n, ((i, _, canonical), result) in enumerate(zip(packed, results, strict=True)):
             result.wall_s = result.wall_s or share
+            _rungs(result, seen[n])
             out[i] = TrialOutcome(result, canonical)
     return [o for o in out if o is not None]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from actsearch.errors import UserError
+from actsearch.evaluators.result import Status
 from actsearch.results.records import DB_NAME, LOCK_NAME, Role
 from actsearch.results.store import SqliteStore, Store
 from actsearch.search.infra.node import NODE_FILE
@@ -37,10 +38,12 @@ from actsearch.search.rundir.spec import (
     SearchSpec,
     check,
     check_new,
+    halving_ladder,
     pack_size,
     prepare,
     probe_settings,
     probe_task,
+    resolve_scheduler,
     run_space,
     searcher_options,
 )
@@ -117,7 +120,8 @@ def open_study(spec: SearchSpec, store: Store, *, task: Any, space: Any,
     screen = PreScreen(probe_task(spec, task)) if spec.screens() else None
     return Study(store, task=spec.task, settings=spec.task_overrides, searcher=searcher, budget=spec.budget,
                  seeds=spec.seeds, references=tuple(spec.references), screen=screen,
-                 threads=max(1, int(spec.cpus_per_trial)), time_limit_s=spec.time_limit_s, on_event=on_event)
+                 threads=max(1, int(spec.cpus_per_trial)), time_limit_s=spec.time_limit_s, on_event=on_event,
+                 halving=halving_ladder(spec))
 
 
 def execute(study: Study, executor: str, spec: SearchSpec, run_dir: Path | None, name: str,
@@ -171,15 +175,21 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
     run_path = None if run_dir is None else Path(run_dir)
     if not resume:
         check_new(run_path)
-    if resume and run_path is not None and spec.prescreen is None and (run_path / "run.sqlite").is_file():
-        with SqliteStore(run_path, readonly=True) as stored:  # not given: keep the run's setting
-            spec = replace(spec, prescreen=stored.meta().get("spec", {}).get("prescreen"))
+    kept: dict[str, Any] = {}  # a resumed run's own settings, where the spec does not give them
+    if resume and run_path is not None and (run_path / "run.sqlite").is_file():
+        with SqliteStore(run_path, readonly=True) as stored:
+            kept = stored.meta().get("spec", {})
+    if spec.prescreen is None:  # not given: keep the run's setting
+        spec = replace(spec, prescreen=kept.get("prescreen"))
     # a bad space, searcher or task: an error before anything is written
     space = run_space(spec, run_path, resume=resume, given=space_object)
     if space_object is not None and run_path is not None and space.to_toml() is None:
         raise UserError(f"the space {space.name!r} cannot be saved as a TOML file, so a run directory cannot hold it")
     with import_time_limit(spec.time_limit_s):  # a task file that hangs at import is bounded too
         task = get_task(spec.task, **spec.task_overrides)
+    stored_scheduler = kept.get("scheduler")
+    spec, task = resolve_scheduler(spec, task, stored_scheduler if isinstance(stored_scheduler, str) else None,
+                                   resume=resume)
     searcher = build_searcher(spec, space, task, searcher_object)
     check_run_memory(spec, task, pack_size(spec, task, searcher), local=executor == "inprocess" or not (
         spec.address or os.environ.get("RAY_ADDRESS")))
@@ -223,7 +233,8 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         if study.failure is not None:
             raise study.failure
         failures = sum(1 for r in store.candidates(task=spec.task, settings=spec.task_overrides, role=Role.SEARCH,
-                                                   include_aliases=False) if r.trained and not r.ok)
+                                                   include_aliases=False)
+                       if r.trained and not r.ok and r.status != Status.STOPPED)  # a stopped one scored
         summary = RunSummary(run_path, study.evaluated, spec.budget, study.finished, interrupted, failures,
                              time.perf_counter() - start, study.new)
         return summary, (store if keep_store else None)

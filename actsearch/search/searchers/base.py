@@ -19,7 +19,9 @@ proposes every raw candidate and lets the loop record the aliases.
 
 Contract (checked for every registered searcher by ``tests/search/test_searcher_contract.py``,
 through the real loop): deterministic for a seed; covers the deduplicated space and then returns
-``FINISHED`` (and keeps returning it); treats a NaN/inf score or a status other than ``Status.OK`` as a failure;
+``FINISHED`` (and keeps returning it); treats a NaN/inf score or a status other than ``Status.OK`` as a failure,
+except ``Status.STOPPED`` (cut at a rung by successive halving: its score is a low-fidelity score,
+below the cut, which :attr:`Outcome.fitness` gives as a score);
 ``state()`` → JSON → ``load_state()`` mid-run gives the same next proposals; ``WAIT`` only while
 a proposal is untold.
 """
@@ -82,8 +84,10 @@ class Outcome:
 
     @property
     def fitness(self) -> float | None:
-        """The score of a successful trial, None for a failure (non-ok status, None, NaN or inf)."""
-        if self.status != OK or self.score is None or not math.isfinite(self.score):
+        """The score of a successful trial — or of one a scheduler stopped at a rung (``stopped``: its
+        rung score, a low-fidelity score below the cut) — None for a failure (another status, None,
+        NaN or inf)."""
+        if self.status not in (OK, Status.STOPPED) or self.score is None or not math.isfinite(self.score):
             return None
         return float(self.score)
 

@@ -4,7 +4,7 @@ The first ``population_size`` proposals are uniform samples. After that each pro
 ``sample_size`` members of the population are drawn at random, the fittest is the parent, and the
 child differs from it in one component of one unit. Every completed trial joins the population
 and the oldest member leaves. A failed trial (non-ok status, NaN/inf score) joins with the lowest
-fitness.
+fitness. A trial stopped at a rung (status ``stopped``, successive halving) joins with its rung score.
 
 Which one-component change? Token space is rough — swapping ``asinh`` for ``exp`` changes the
 function completely, swapping it for ``x`` hardly at all — so the child is drawn from up to

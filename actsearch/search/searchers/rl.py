@@ -14,6 +14,9 @@ clipped policy-gradient step (PPO, ``epochs`` passes) with advantages from ``rew
 - ``"raw"`` (the paper's, and this searcher's first form): the score (a failure: the worst so far, 0 for accuracies) minus an
   exponential moving average of batch means (``baseline_decay``), over the batch's std.
 
+A candidate stopped at a rung (status ``stopped``, successive halving) is rewarded, and fits the
+forest, with its rung score, as a scored result (ranked below the cut it missed).
+
 Model-based options (``model="forest"``, the default; ``model="none", pool=0`` is the controller
 alone) use the surrogate's features (:mod:`actsearch.search.screening.features`, the same shared
 featuriser) and a random forest fitted on the results so far, once ``n_initial`` have arrived:

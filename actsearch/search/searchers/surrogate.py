@@ -12,7 +12,8 @@ a 20-step trainability proxy) predict what it scores after training. The searche
    ``proxy_loss`` (20 Adam steps, feature group (d)); with ``init="random"`` from the whole pool;
 3. then fits a scikit-learn ``RandomForestRegressor`` on the trained candidates' features →
    score (a failure counts as the worst score so far: 0 for accuracies, the lowest z on a
-   panel; ``base.with_failures``) and proposes the untrained candidate with the highest upper bound
+   panel; ``base.with_failures``; a candidate stopped at a rung by successive halving counts with
+   its rung score) and proposes the untrained candidate with the highest upper bound
    ``mean + kappa * spread`` over the forest's trees; with probability ``epsilon`` a random one.
    (Default kappa = 0, pure exploitation after the starts: on the x-gated replay table
    it beat kappa = 0.5 and 1; see ``benchmarks/results/bench_surrogate.json``.)
