@@ -35,6 +35,7 @@ sys.path.insert(0, str(harness.REPO))
 
 from actsearch.results.records import Role  # noqa: E402
 from actsearch.results.store import open_store  # noqa: E402
+from actsearch.search.loop.halving import threshold  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,7 @@ def correlations(cs: Sequence[Curve], n: int, eta: int, k: int) -> list[dict]:
 
 
 def _cut(scores: list[float], eta: int, min_seen: int) -> float | None:
-    if len(scores) < min_seen:
-        return None
-    keep = max(1, math.ceil(len(scores) / eta))
-    return sorted(scores, reverse=True)[keep - 1]
+    return threshold(scores, eta, min_seen)  # the product's rule (actsearch.search.loop.halving)
 
 
 def simulate(cs: Sequence[Curve], n: int, rungs: Sequence[int], eta: int, min_seen: int, pack: int,

@@ -122,3 +122,20 @@ def timings(meta: dict[str, Any], records: list[CandidateRecord]) -> Timings:
 def of_store(store: Any) -> Timings:
     """:func:`timings` of an open store (a run directory's or one in memory)."""
     return timings(store.meta(), store.candidates())
+
+
+def store_setup(store: Any, base: dict[str, Any] | None, setup_s: float, prescreen_s: float,
+                searcher: str | None = None, detail: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """Write a run's ``timings`` metadata: what earlier processes stored (``base``, read from the
+    store the first time) plus this process's searcher set-up and pre-screen seconds, and the
+    searcher's set-up ``detail``. Returns the base to pass next time; nothing is written while both
+    times are 0."""
+    if not setup_s and not prescreen_s:
+        return base
+    if base is None:
+        base = store.meta().get("timings") or {}
+    out = with_setup(base, setup_s, prescreen_s)
+    if detail:
+        out["setup"] = {"searcher": searcher, **detail}
+    store.init_run({"timings": out})
+    return base

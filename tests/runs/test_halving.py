@@ -26,7 +26,8 @@ from actsearch.search.loop.halving import (
 from actsearch.search.loop.study import Study
 from actsearch.search.loop.trials import TaskSpec, TrialConfig, TrialEvent, evaluate_trial, evaluate_trials
 from actsearch.search.rundir.run import run
-from actsearch.search.rundir.spec import SearchSpec, resolve_scheduler
+from actsearch.search.rundir.scheduler import resolve_scheduler
+from actsearch.search.rundir.spec import SearchSpec
 from actsearch.search.searchers.base import Outcome
 from tests.helpers.kill import kill_at
 

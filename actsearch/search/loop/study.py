@@ -379,20 +379,13 @@ class Study:
         self._save_timings()
 
     def _save_timings(self) -> None:
-        """The run's set-up seconds in its metadata (``timings``): what earlier processes stored, plus
-        this one's searcher set-up and pre-screen."""
-        setup = float(getattr(self.searcher, "setup_s", 0.0) or 0.0)
-        screen = float(getattr(self.screen, "seconds", 0.0) or 0.0)
-        if not setup and not screen:
-            return
-        from actsearch.results.timings import with_setup
+        """The run's set-up seconds in its metadata (:func:`~actsearch.results.timings.store_setup`)."""
+        from actsearch.results.timings import store_setup
 
-        if self._timings_base is None:
-            self._timings_base = self.store.meta().get("timings") or {}
-        out = with_setup(self._timings_base, setup, screen)
-        if getattr(self.searcher, "setup", None):
-            out["setup"] = {"searcher": self.name, **self.searcher.setup}
-        self.store.init_run({"timings": out})
+        self._timings_base = store_setup(self.store, self._timings_base,
+                                         float(getattr(self.searcher, "setup_s", 0.0) or 0.0),
+                                         float(getattr(self.screen, "seconds", 0.0) or 0.0),
+                                         self.name, getattr(self.searcher, "setup", None))
 
     def event(self, event: StudyEvent) -> None:
         """Hand ``event`` to ``on_event``."""

@@ -31,6 +31,7 @@ from actsearch.search.infra.package import ShipError
 from actsearch.search.infra.shipping import plan, runtime_env
 from actsearch.search.loop.study import Study
 from actsearch.search.loop.trials import StudyEvent
+from actsearch.search.rundir.scheduler import halving_ladder, resolve_scheduler
 from actsearch.search.rundir.source import canonical
 from actsearch.search.rundir.spec import (
     SPACE_COPY,
@@ -38,12 +39,10 @@ from actsearch.search.rundir.spec import (
     SearchSpec,
     check,
     check_new,
-    halving_ladder,
     pack_size,
     prepare,
     probe_settings,
     probe_task,
-    resolve_scheduler,
     run_space,
     searcher_options,
 )
