@@ -13,6 +13,10 @@
 3. The new leaderboard against the README's top 10 (the table of the 27.4-minute run): the
    Spearman correlation of their README ranks with their new scores, how many of them are still in
    the new top 10, and the functions the new run ranks among its top 10 that the README's lacks.
+4. With ``--against RUN_DIR`` (another finished rediscover run, e.g. one under ``--scheduler
+   fifo``-equivalent full fidelity): the two top 10s (how many in common, the Spearman correlation
+   of the common ones' scores) and the two verdicts (per reference, the candidates each run found
+   better, worse or not clearly different, and whether the common candidates got the same word).
 
 Saves ``benchmarks/results/rediscover.json``.
 """
@@ -98,11 +102,47 @@ def compare(rows: list[dict]) -> dict:
             "new_in_top10": [r["expression"] for r in search[:10] if r["fingerprint"] not in readme_fps]}
 
 
+def against(rows: list[dict], other_dir: Path, run_dir: Path) -> dict:
+    """This run's top 10 and verdict against another finished run's."""
+    import json
+
+    from scipy.stats import spearmanr
+
+    other, _ = finished_run(other_dir)
+    tops = [[r for r in rs if r["role"] == "search" and r["status"] == "ok"][:10] for rs in (rows, other)]
+    mine, theirs = ({r["fingerprint"]: r for r in top} for top in tops)
+    common = [fp for fp in theirs if fp in mine]
+    rho = spearmanr([theirs[fp]["score"] for fp in common], [mine[fp]["score"] for fp in common])[0] \
+        if len(common) > 2 else None
+
+    def verdicts(path: Path) -> dict:
+        doc = json.loads((path / "verdict.json").read_text()) if (path / "verdict.json").is_file() else {}
+        return {(c["expression"], c["against"]): c["verdict"] for c in doc.get("comparisons", [])}
+
+    a, b = verdicts(run_dir), verdicts(other_dir)
+    shared = sorted(set(a) & set(b))
+    by_reference = {}
+    for ref in sorted({k[1] for k in (*a, *b)}):
+        by_reference[ref] = {name: {word: sorted(e for (e, r), v in vs.items() if r == ref and v == word)
+                                    for word in ("better", "worse", "no clear difference")}
+                             for name, vs in (("this", a), ("against", b))}
+    return {"against_run": str(other_dir), "top10_common": len(common),
+            "top10_common_expressions": [theirs[fp]["expression"] for fp in common],
+            "spearman_common": rho, "against_top10": [r["expression"] for r in tops[1]],
+            "verdicts_by_reference": by_reference,
+            "verdicts_shared_candidates": len(shared),
+            "verdicts_same_on_shared": sum(1 for k in shared if a[k] == b[k]),
+            "better_than_same": all(bool(v["this"]["better"]) == bool(v["against"]["better"])
+                                    for v in by_reference.values())}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = harness.parser(__doc__, "rediscover")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/bench-rediscover"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--smoke", action="store_true", help="the preset's smoke form, no reference timings (a check)")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another finished rediscover run: compare the top 10s and the verdicts")
     args = ap.parse_args(argv)
 
     before = {"sequential_seed_s": float("nan")} if args.smoke else reference()
@@ -124,11 +164,17 @@ def main(argv: list[str] | None = None) -> int:
         "reference_before": before, "reference_after": after,
         "wall_in_sequential_seeds": wall / ref_s,
         **compare(rows),
+        **(against(rows, args.against, args.run_dir) if args.against is not None else {}),
     }
     harness.save(args.out, out, args, indent=1, quiet=True)
     print(f"wall {wall:.0f} s ({wall / 60:.1f} min) = {out['wall_in_sequential_seeds']:.0f} sequential seeds of "
           f"{ref_s:.1f} s; phases {meta.get('wall_s')}; README top 10: {out['readme_top10_in_new_top10']}/10 in the "
           f"new top 10, Spearman {out['spearman_readme_rank_vs_new_score']}; saved {args.out}", flush=True)
+    if args.against is not None:
+        print(f"against {args.against}: {out['top10_common']}/10 of its top 10 in common, Spearman "
+              f"{out['spearman_common']}; verdicts the same on {out['verdicts_same_on_shared']} of "
+              f"{out['verdicts_shared_candidates']} shared comparisons; 'better than' per reference the same: "
+              f"{out['better_than_same']}", flush=True)
     return 0
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -90,12 +91,31 @@ def test_add_runs_merges_new_seeds_once_into_row_and_aliases(tmp_path):
 
 def test_rediscover_plan_budget_is_a_fixed_candidate_count():
     plan = get_pipeline("rediscover").plan
+    full = replace(plan, scheduler="fifo")
     assert 20 <= rl_budget(plan) <= 100 and rl_budget(plan) == rl_budget(get_pipeline("rediscover").plan)
-    assert 20 * 60 < estimate_wall_s(plan) < 40 * 60  # the ~30-minute plan on 2 workers
+    assert rl_budget(plan) == rl_budget(full)  # halving trains the same candidates, in less time
+    assert 20 * 60 < estimate_wall_s(full) < 40 * 60  # the ~30-minute plan on 2 workers
+    assert estimate_wall_s(plan) < 0.7 * estimate_wall_s(full)
     assert rl_budget(get_pipeline("rediscover-smoke").plan) == 4
     # the rl phase gets what remains of 30 minutes; the verdict (~5 min) comes on top
-    assert 28 * 60 < estimate_wall_s(plan) - confirm_wall_s(plan) <= 30 * 60 < estimate_wall_s(plan)
+    assert 28 * 60 < estimate_wall_s(full) - confirm_wall_s(full) <= 30 * 60 < estimate_wall_s(full)
     assert 4 * 60 < confirm_wall_s(plan) < 8 * 60
+
+
+def test_rediscover_searches_under_halving_with_the_checkpoints_its_rungs_fall_on():
+    """The search phases' spec names the scheduler, and every phase's rows share its settings; a run
+    stored before the plan named one resumes as it started (fifo, its own settings), a newer one keeps
+    its own."""
+    pipeline = get_pipeline("rediscover")
+    spec = pipeline.spec(66, workers=2, address=None)
+    assert spec.scheduler == "halving" and spec.task_overrides == {"checkpoints": 9}
+    smoke = get_pipeline("rediscover-smoke").spec(4, workers=2, address=None)
+    assert smoke.scheduler == "halving" and smoke.task_overrides == {"steps": 400, "checkpoints": 9}
+    legacy = pipeline.resumed({"rl_candidates": 66, "task_overrides": {}})
+    assert legacy.plan.scheduler == "fifo"
+    assert legacy.spec(66, workers=2, address=None).task_overrides == {} and legacy.spec(
+        66, workers=2, address=None).scheduler == "fifo"
+    assert pipeline.resumed({"rl_candidates": 66, "scheduler": "halving"}) is pipeline
 
 
 def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
@@ -113,6 +133,7 @@ def test_resumed_preset_keeps_the_rl_budget_it_started_with(tmp_path):
     with prepare(base, run_preset_dir) as store:
         store.init_run({"preset": "rediscover", "plan": {"rl_candidates": 7}})
         store.save_state(STATE, {"done": ["exhaustive", "rung1", "rung2", "rl", "top-up"], "wall_s": {}})
+    # (a plan stored before the preset named a scheduler: it resumes as it started, fifo, no checkpoints)
     summary = run_pipeline("rediscover", run_preset_dir, resume=True, log=lambda line: None)
     assert summary["rl_candidates"] == 7 != rl_budget(plan) and not summary["interrupted"]
     with SqliteStore(run_preset_dir, readonly=True) as store:

@@ -81,6 +81,12 @@ class Pipeline(ABC):
         that cannot be inconsistent has nothing to check."""
         return None
 
+    def resumed(self, stored: dict[str, Any]) -> Pipeline:
+        """The pipeline that resumes a run whose meta holds the plan ``stored`` (the plan as
+        :meth:`stored_plan` wrote it, perhaps by an older version): itself, unless a plan's new
+        default would make the resumed run a different search."""
+        return self
+
     def stored_plan(self, budget: int) -> dict[str, Any]:
         """The plan as the run's meta keeps it."""
         return {**asdict(self.plan), self.budget_key: budget}
@@ -141,13 +147,14 @@ def get_pipeline(name: str) -> Pipeline:
     return _PIPELINES[name]
 
 
-def _stored_budget(run_dir: Path, key: str) -> int | None:
+def _stored_plan(run_dir: Path) -> dict[str, Any]:
     from actsearch.results.store import SqliteStore
 
     if not (run_dir / "run.sqlite").is_file():
-        return None
+        return {}
     with SqliteStore(run_dir, readonly=True) as store:
-        return store.meta().get("plan", {}).get(key)
+        plan = store.meta().get("plan", {})
+    return plan if isinstance(plan, dict) else {}
 
 
 def run_pipeline(name: str, run_dir: str | Path, *, workers: int = 2, resume: bool = False,
@@ -160,7 +167,9 @@ def run_pipeline(name: str, run_dir: str | Path, *, workers: int = 2, resume: bo
         log(SMOKE_BANNER)
     pipeline.check()
     # A resumed run keeps the budget it started with, even if the measured rates changed since.
-    budget = (_stored_budget(run_dir, pipeline.budget_key) if resume else None) or pipeline.budget()
+    stored = _stored_plan(run_dir) if resume else {}
+    pipeline = pipeline.resumed(stored) if stored else pipeline
+    budget = stored.get(pipeline.budget_key) or pipeline.budget()
     spec = pipeline.spec(budget, workers=workers, address=address)
     store = prepare(spec, run_dir, resume=resume)
     phases = None

@@ -87,13 +87,17 @@ class Phases:
         :func:`pack_size` gives on the study's task, its searcher's batch split over the workers."""
         from dataclasses import replace
 
-        from actsearch.evaluators import get_task
         from actsearch.search.rundir.spec import pack_size
 
-        key = (study.task, tuple(sorted(study.settings.items())))
+        return pack_size(replace(self.base, seeds=seeds), self._task(study.task, study.settings), study.searcher)
+
+    def _task(self, name: str, settings: dict[str, Any]) -> Any:
+        from actsearch.evaluators import get_task
+
+        key = (name, tuple(sorted(settings.items())))
         if key not in self._tasks:
-            self._tasks[key] = get_task(study.task, **study.settings)
-        return pack_size(replace(self.base, seeds=seeds), self._tasks[key], study.searcher)
+            self._tasks[key] = get_task(name, **settings)
+        return self._tasks[key]
 
     def run(self, study: Any, phase: str, seeds: int = 1) -> bool:
         """Run one study to its end (trials of ``seeds`` seeds, trained in packs where the task
@@ -112,8 +116,11 @@ class Phases:
     def search(self, spec: SearchSpec, phase: str) -> bool:
         """A search phase (``spec``'s searcher, space, budget and task); marks it done when it ends."""
         from actsearch.search.rundir.run import open_study
+        from actsearch.search.rundir.scheduler import resolve_scheduler
         from actsearch.search.space import load_space
 
+        if spec.scheduler:  # a phase's own scheduler (halving: checked against its task)
+            spec, _ = resolve_scheduler(spec, self._task(spec.task, spec.task_overrides))
         started = time.perf_counter()
         total = spec.budget if spec.budget < 1_000_000 else "all"  # the whole space
         study = open_study(spec, self.store, task=None, space=load_space(spec.space), on_event=lambda e: self.log(

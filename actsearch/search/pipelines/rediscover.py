@@ -5,12 +5,16 @@ store. (``discover``: :mod:`actsearch.search.pipelines.discover`; what every pip
 ``run_pipeline("rediscover", run_dir)`` runs four phases into ``RUN_DIR/run.sqlite`` on one Ray:
 
 a. ``exhaustive``: every distinct function of the ``x-gated`` space, one seed, on ``mnist1d``;
-   the references (relu, swish, gelu) too;
+   the references (relu, swish, gelu) too; under successive halving over the steps (``scheduler``,
+   :mod:`actsearch.search.loop.halving`): a candidate whose score at 1/9 or 1/3 of the steps falls
+   below its rung's cut stops there (stored with the step it reached, ranked below every candidate
+   that finished), the rest train to the end — ``scheduler="fifo"`` trains every one in full;
 b. successive halving: the best 20 by that score get 2 more seeds (3), the best 10 of those 2
    more (5), and the references are brought to the final rung's seeds, so the leaderboard ranks
    by multi-seed scores; a rung's survivors are stored before it starts (resume repeats nothing);
 c. ``rl`` on ``paper-1`` for a fixed number of candidates (:func:`rl_budget`, computed from the
-   plan: a ~30-minute wall clock on 2 workers, not a timer, so a run is reproducible); then the
+   plan: what a full-fidelity run fits in a ~30-minute wall clock on 2 workers, not a timer, so a
+   run is reproducible; halving then trains them in less), under the same scheduler; then the
    top-up: the top 10 of the leaderboard's ranking all get the final rung's seeds, in rounds (re-score
    those that lack them, rank again, repeat: :meth:`Phases.top_up`), so a 1-seed lucky score does
    not outrank a 5-seed one;
@@ -60,6 +64,26 @@ class Plan:
     wall_plan_s: float = 1800.0
     workers: int = 2
     distinct: int = 320  # distinct functions of `space` (exhaustive proposals: 490 raw, 152 aliases, 18 trivial)
+    scheduler: str = "halving"  # the search phases' (a and c): halving, or fifo (every candidate in full)
+
+
+# Runs stored before the plan named a scheduler trained every candidate in full, with the task's own
+# checkpoints: a resumed one keeps that (Rediscover.resumed).
+LEGACY_SCHEDULER = "fifo"
+# The cost of the exhaustive phase under halving, as a fraction of training every candidate in full:
+# bench_rungs.py's replay of the x-gated table on mnist1d (benchmarks/results/rungs.json, 0.47 in the
+# exhaustive order), for the expected wall time only (the budget is the full-fidelity plan's).
+HALVING_COST = 0.47
+
+
+def settings(plan: Plan) -> dict[str, Any]:
+    """The task settings every phase trains with (the rows of one leaderboard): the plan's, with the
+    ``checkpoints`` halving's rungs fall on when its scheduler is ``halving``."""
+    if plan.scheduler != "halving" or "checkpoints" in plan.task_overrides:
+        return dict(plan.task_overrides)
+    from actsearch.search.loop.halving import default_checkpoints
+
+    return {**plan.task_overrides, "checkpoints": default_checkpoints()}
 
 
 def _seed_evals(plan: Plan) -> int:
@@ -89,9 +113,11 @@ def confirm_wall_s(plan: Plan, workers: int = 2) -> float:
 
 def estimate_wall_s(plan: Plan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
-    confirmation comes on top of the plan's wall clock: it does not shrink the rl budget)."""
-    return _clock(plan, workers).trainings(rl_budget(plan), SECONDS_PER_RL_CANDIDATE).wall_s + confirm_wall_s(
-        plan, workers)
+    confirmation comes on top of the plan's wall clock: it does not shrink the rl budget); under
+    halving, the search phases cost :data:`HALVING_COST` of training every candidate in full."""
+    cost = HALVING_COST if plan.scheduler == "halving" else 1.0
+    clock = WallClock(workers).trainings(_seed_evals(plan) - plan.distinct * (1 - cost), SECONDS_PER_SEED)
+    return clock.trainings(rl_budget(plan) * cost, SECONDS_PER_RL_CANDIDATE).wall_s + confirm_wall_s(plan, workers)
 
 
 class Rediscover(Pipeline):
@@ -102,24 +128,33 @@ class Rediscover(Pipeline):
     def budget(self) -> int:
         return rl_budget(self.plan)
 
+    def resumed(self, stored: dict[str, Any]) -> Rediscover:
+        """A resumed run keeps the scheduler and task settings it started with (a run stored before
+        the plan named a scheduler trained every candidate in full: fifo)."""
+        scheduler = stored.get("scheduler", LEGACY_SCHEDULER) if stored else self.plan.scheduler
+        overrides = dict(stored.get("task_overrides", self.plan.task_overrides)) if stored else None
+        if scheduler == self.plan.scheduler and overrides in (None, self.plan.task_overrides):
+            return self
+        return Rediscover(replace(self.plan, scheduler=scheduler, task_overrides=overrides or {}))
+
     def spec(self, budget: int, *, workers: int, address: str | None) -> SearchSpec:
         plan = self.plan
         return SearchSpec(space=plan.space, searcher="exhaustive", task=plan.task, budget=plan.exhaustive_budget,
-                          seeds=1, workers=workers, references=plan.references,
-                          task_overrides=dict(plan.task_overrides), prescreen=False,
-                          address=address)  # every distinct function is trained: a full table
+                          seeds=1, workers=workers, references=plan.references, task_overrides=settings(plan),
+                          prescreen=False, address=address,  # every distinct function is trained: a full table
+                          scheduler=plan.scheduler)
 
     def run_phases(self, run: PipelineRun) -> dict[str, Any] | None:
         plan, phases, store, log = self.plan, run.phases, run.store, run.log
-        state = phases.state
+        state, task_settings = phases.state, settings(plan)
         if not phases.done("exhaustive"):
-            log(f"phase a: {plan.space} exhaustive, 1 seed, on {plan.task}")
+            log(f"phase a: {plan.space} exhaustive, 1 seed, on {plan.task} ({plan.scheduler})")
             if not phases.search(run.spec, "exhaustive"):
                 return None
         if "count_a" not in state:  # the rl budget counts from here (stored before rl starts)
-            state["count_a"] = store.count(task=plan.task, settings=plan.task_overrides, role=Role.SEARCH)
+            state["count_a"] = store.count(task=plan.task, settings=task_settings, role=Role.SEARCH)
             phases.keep()
-        if not phases.halving(plan.rungs, plan.task, plan.task_overrides):
+        if not phases.halving(plan.rungs, plan.task, task_settings):
             return None
         if not phases.done("rl"):
             log(f"phase c: rl on {plan.rl_space}, {run.budget} candidates")
@@ -130,14 +165,14 @@ class Rediscover(Pipeline):
         final = final_seeds(plan.rungs)
         if not phases.done("top-up"):  # re-scoring reorders the top: rounds until the final top holds
             started = time.perf_counter()
-            if not phases.top_up(plan.top, final, "top-up", plan.task, plan.task_overrides):
+            if not phases.top_up(plan.top, final, "top-up", plan.task, task_settings):
                 return None
             phases.save("top-up", started)
         verdict = phases.confirm(top=plan.confirm_top, seeds=plan.confirm_seeds, references=plan.references)
         if verdict is None:
             return None
         return {"wall_s": state["wall_s"], "verdict": verdict, "found": verdict["summary"],
-                "evaluated": store.count(task=plan.task, settings=plan.task_overrides, role=Role.SEARCH)}
+                "evaluated": store.count(task=plan.task, settings=task_settings, role=Role.SEARCH)}
 
 
 register_pipeline("rediscover", Rediscover(Plan()))

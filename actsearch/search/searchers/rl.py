@@ -6,7 +6,13 @@ features that chooses each batch among the controller's samples (figures of ever
 The controller (:mod:`controller`) proposes batches of ``batch_size`` candidates with new
 fingerprints (samples that repeat one, or one the run holds, are drawn again; after ``_TRIES``
 rounds uniform samples fill the batch). Once every proposal of a batch has completed it takes a
-clipped policy-gradient step (PPO, ``epochs`` passes) with advantages from ``reward``:
+clipped policy-gradient step (PPO, ``epochs`` passes) with advantages from ``reward``. With
+``ahead=1`` (the default) it does not wait for that: once a batch is handed out and a worker asks
+for more, the next batch is sampled (and chosen by the forest on the results so far) while the rest
+of the current one trains, so the driver's sampling and featurising overlap training; the batches'
+updates then come in order, each when all its results are in (PPO's ratio keeps an update on a
+batch sampled one update earlier safe). ``ahead=0`` waits for every result, as the first form did.
+A sequential run (one trial at a time) makes the same proposals either way:
 
 - ``"rank"`` (the default): each result's rank among *all* results so far, as a fraction in
   [-0.5, 0.5] (failures rank lowest; ties share a rank) — the baseline is the running median, and
@@ -60,7 +66,8 @@ class RLController(SpaceSearcher):
     def __init__(self, space: Any, *, seed: int = 0, batch_size: int = 4, hidden: int = 32, lr: float = 0.05,
                  epochs: int = 4, clip: float = 0.2, entropy: float = 0.01, reward: str = "rank",
                  baseline_decay: float = 0.8, model: str = "forest", pool: int = 32, dyna: int = 0, prior: int = 0,
-                 explore: float = 0.0, n_initial: int = 5, n_trees: int = 32, task: Any = "mnist1d", featurizer: Any = None) -> None:
+                 explore: float = 0.0, n_initial: int = 5, n_trees: int = 32, ahead: int = 1, task: Any = "mnist1d",
+                 featurizer: Any = None) -> None:
         from actsearch.search.searchers.controller import Policy
 
         super().__init__(space, seed=seed)
@@ -68,8 +75,8 @@ class RLController(SpaceSearcher):
             raise ValueError(f"reward must be one of {', '.join(REWARDS)}, got {reward!r}")
         if model not in MODELS:
             raise ValueError(f"model must be one of {', '.join(MODELS)}, got {model!r}")
-        if batch_size < 1 or pool < 0 or dyna < 0 or prior < 0 or n_initial < 1:
-            raise ValueError("batch_size and n_initial must be >= 1; pool, dyna and prior >= 0")
+        if batch_size < 1 or pool < 0 or dyna < 0 or prior < 0 or n_initial < 1 or ahead not in (0, 1):
+            raise ValueError("batch_size and n_initial must be >= 1; pool, dyna and prior >= 0; ahead 0 or 1")
         if (pool or dyna) and model == "none":
             raise ValueError("pool and dyna need model=forest")
         if not 0.0 <= explore < 1.0 or (explore and pool <= batch_size):
@@ -77,12 +84,14 @@ class RLController(SpaceSearcher):
         self.batch_size, self.epochs, self.clip, self.entropy = batch_size, epochs, clip, entropy
         self.reward, self.baseline_decay, self.baseline = reward, baseline_decay, None
         self.model, self.pool, self.dyna, self.prior, self.explore = model, pool, dyna, prior, explore
-        self.n_initial, self.n_trees, self.task = n_initial, n_trees, task
+        self.n_initial, self.n_trees, self.task, self.ahead = n_initial, n_trees, task, ahead
         self._featurizer = featurizer
         self.policy = Policy(space, seed=seed, hidden=hidden, lr=lr)
         self.stream = IndexStream(space.raw_size)
-        self.queue: list[list[Any]] = []  # [tokens, origin] of this batch not yet handed out
-        self.batch: dict[int, list[Any]] = {}  # proposal id -> [tokens, done, fitness (None: failed)]
+        self.queue: list[list[Any]] = []  # [tokens, origin] of the newest batch not yet handed out
+        # proposal id -> [tokens, done, fitness (None: failed), batch number], until its batch's update
+        self.batch: dict[int, list[Any]] = {}
+        self.sampled = 0  # batches sampled so far (the newest one's number)
         self.results: list[list[Any]] = []  # [tokens, fitness or None] of every completed proposal
         self.primed = prior == 0
         self._acts: dict[tuple[int, ...], Any] = {}  # tokens -> Activation (None: trivial), for features
@@ -201,7 +210,7 @@ class RLController(SpaceSearcher):
             if fp is not None:
                 taken.add(fp)
                 self.queue.append([self.space.to_tokens(cand), "random"])
-        self.batch = {}
+        self.sampled += 1
 
     def _advantages(self, rewards: list[float]) -> list[float]:
         if self.reward == "rank":
@@ -218,8 +227,20 @@ class RLController(SpaceSearcher):
         self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * mean
         return adv
 
-    def _update(self) -> None:
-        ids = list(self.batch)
+    def _learn(self) -> None:
+        """Update on each batch, oldest first, once it is handed out and all its results are in."""
+        while self.batch:
+            oldest = min(entry[3] for entry in self.batch.values())
+            if oldest == self.sampled and self.queue:  # still being handed out
+                return
+            ids = [i for i, entry in self.batch.items() if entry[3] == oldest]
+            if not all(self.batch[i][1] for i in ids):
+                return
+            self._update(ids)
+            for i in ids:
+                del self.batch[i]
+
+    def _update(self, ids: list[int]) -> None:
         tokens = [self.batch[i][0] for i in ids]
         fits = [self.batch[i][2] for i in ids]
         self.results.extend([t, f] for t, f in zip(tokens, fits, strict=True))
@@ -231,21 +252,20 @@ class RLController(SpaceSearcher):
 
     def ask(self, proposal_id: int) -> Proposal | _Sentinel:
         if not self.queue:
-            if not all(done for _, done, _ in self.batch.values()):
-                return WAIT
             from actsearch.search.searchers.controller import one_thread
 
             with one_thread():
+                self._learn()
+                if len({entry[3] for entry in self.batch.values()}) > self.ahead:
+                    return WAIT  # the batches in flight are as many as may be
                 if not self.primed:
                     self._simulated(self._proxy, self.prior)
                     self.primed = True
-                if self.batch:
-                    self._update()
                 self._sample_batch()
             if not self.queue:
-                return FINISHED
+                return WAIT if self.batch else FINISHED
         tokens, origin = self.queue.pop(0)
-        self.batch[proposal_id] = [tokens, False, None]
+        self.batch[proposal_id] = [tokens, False, None, self.sampled]
         return self._propose(proposal_id, self.space.from_tokens(tokens), origin=origin)
 
     def tell(self, proposal_id: int, outcome: Outcome) -> None:
@@ -255,7 +275,7 @@ class RLController(SpaceSearcher):
 
     def _complete(self, proposal_id: int, entry: dict[str, Any], fit: float | None) -> None:
         if proposal_id in self.batch:
-            self.batch[proposal_id][1:] = [True, fit]
+            self.batch[proposal_id][1:3] = [True, fit]
 
     def concentration(self) -> float:
         """The controller's mean entropy per candidate (nats): falls as it concentrates."""
@@ -266,6 +286,7 @@ class RLController(SpaceSearcher):
             **super().state(), "policy": self.policy.state(), "baseline": self.baseline,
             "queue": [list(q) for q in self.queue], "batch": [[k, list(v)] for k, v in self.batch.items()],
             "stream": self.stream.state(), "results": [list(r) for r in self.results], "primed": self.primed,
+            "sampled": self.sampled,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -273,14 +294,16 @@ class RLController(SpaceSearcher):
         self.policy.load_state(state.get("policy", state))  # (a first-form state keeps them at the top)
         self.baseline = state["baseline"]
         self.queue = [list(q) for q in state["queue"]]
-        self.batch = {int(k): _batch_entry(v) for k, v in state["batch"]}
+        self.sampled = int(state.get("sampled", 1 if state["batch"] or state["queue"] else 0))
+        self.batch = {int(k): _batch_entry(v, self.sampled) for k, v in state["batch"]}
         self.stream.load_state(state["stream"])
         self.results = [list(r) for r in state.get("results", [])]
         self.primed = bool(state.get("primed", True))
 
 
-def _batch_entry(value: list[Any]) -> list[Any]:
-    """A stored batch member; the first form was [tokens, reward or None while running]."""
+def _batch_entry(value: list[Any], sampled: int) -> list[Any]:
+    """A stored batch member; the first form was [tokens, reward or None while running], the second
+    [tokens, done, fitness] (one batch in flight: the newest)."""
     if len(value) == 2:
-        return [value[0], value[1] is not None, value[1] if value[1] else None]
-    return list(value)
+        value = [value[0], value[1] is not None, value[1] if value[1] else None]
+    return list(value) if len(value) == 4 else [*value, sampled]
