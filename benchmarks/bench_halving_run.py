@@ -1,0 +1,122 @@
+"""What a search under halving trained, and what it kept, against a complete one-seed table of the
+same space and task (every function trained in full, seed 0).
+
+    actsearch search --space paper-1 --searcher exhaustive -O order=shuffled --task mnist1d \\
+        --budget 1000 --no-prescreen --references "" --workers 2 --run-dir runs/paper1-halving
+    python benchmarks/bench_halving_run.py runs/paper1-halving --table benchmarks/data/paper-1-mnist1d.csv
+
+Reads the run's trained search rows (one seed each) and reports:
+
+- the training it did, in seed-equivalents (steps trained / steps of one full seed, summed): a
+  stopped candidate counts the step its rung fell on, a diverged one the checkpoints it reached;
+  as a fraction of training the same candidates in full (what ``--scheduler fifo`` trains);
+- the table's top (its best ``--top`` fraction of the ``ok`` rows of the whole space; top 1 %:
+  best 30 of paper-1) among the candidates the run trained: how many finished (were not stopped),
+  and the run's top-k of its finishers against the table's top-k of the same candidates;
+- that a finisher scores as in the table (the largest difference; the same seed, so equal up to
+  float reassociation in a pack).
+
+Machine-independent: it counts steps, not seconds (the run's wall time is printed beside it).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+import sys
+from pathlib import Path
+
+import harness
+
+sys.path.insert(0, str(harness.REPO))
+
+from actsearch.results.records import Role  # noqa: E402
+from actsearch.results.store import open_store  # noqa: E402
+
+
+def table(path: Path) -> dict[str, float | None]:
+    """fingerprint -> the table's score (None: not ok)."""
+    with open(path, newline="") as f:
+        return {r["fingerprint"]: float(r["score"]) if r["status"] == "ok" else None for r in csv.DictReader(f)}
+
+
+def trained(run_dir: Path) -> tuple[list[dict], int]:
+    """The run's trained search rows: fingerprint, status, score, steps reached; and the full steps."""
+    store = open_store(run_dir, readonly=True)
+    try:
+        rows, full = [], 0
+        for r in store.candidates(include_pending=False):
+            if r.role != Role.SEARCH or r.alias_of is not None or not r.runs or r.status == "invalid":
+                continue
+            m = r.runs[0].get("metrics", {}) or {}
+            rows.append({"fingerprint": r.fingerprint, "expression": r.expression, "status": str(r.status),
+                         "score": r.score, "steps": m.get("steps"), "checkpoints": len(m.get("checkpoints") or [])})
+            if str(r.status) == "ok" and m.get("steps"):
+                full = max(full, int(m["steps"]))
+        return rows, full
+    finally:
+        store.close()
+
+
+def measure(run_dir: Path, table_path: Path, top_fraction: float) -> dict:
+    scores = table(table_path)
+    rows, full = trained(run_dir)
+    if not full:
+        raise SystemExit(f"{run_dir}: no finished candidate yet")
+    checkpoints = max((r["checkpoints"] for r in rows if r["status"] == "ok"), default=1) or 1
+    spent = 0.0
+    for r in rows:
+        if r["status"] in ("ok", "stopped") and r["steps"]:
+            spent += r["steps"] / full
+        else:  # diverged or failed: the checkpoints it reached
+            spent += r["checkpoints"] / checkpoints
+    full_cost = sum(1.0 if r["status"] in ("ok", "stopped") else r["checkpoints"] / checkpoints for r in rows)
+    ok_table = sorted((s for s in scores.values() if s is not None), reverse=True)
+    k_all = max(1, round(top_fraction * len(ok_table)))
+    cut = ok_table[k_all - 1]
+    mine = {r["fingerprint"]: r for r in rows}
+    in_run = [fp for fp, s in scores.items() if s is not None and s >= cut and fp in mine]
+    finished = [fp for fp in in_run if mine[fp]["status"] == "ok"]
+    # the same candidates ranked two ways: the run's (finishers by score, stopped below) and the table's
+    run_order = sorted(mine, key=lambda fp: (mine[fp]["status"] != "ok", -(mine[fp]["score"] or -math.inf)))
+    table_order = sorted((fp for fp in mine if scores.get(fp) is not None), key=lambda fp: -scores[fp])
+    k = max(1, round(top_fraction * len(table_order)))
+    diffs = [abs(mine[fp]["score"] - scores[fp]) for fp in mine
+             if mine[fp]["status"] == "ok" and scores.get(fp) is not None]
+    status = {s: sum(1 for r in rows if r["status"] == s) for s in sorted({r["status"] for r in rows})}
+    return {
+        "run_dir": str(run_dir), "table": str(table_path), "trained": len(rows), "status": status,
+        "full_steps": full, "seed_equivalents": round(spent, 2), "full_fidelity_seed_equivalents": round(full_cost, 2),
+        "fraction_of_full": round(spent / full_cost, 4) if full_cost else None,
+        "table_top": {"fraction": top_fraction, "of_space": k_all, "score_at_least": cut,
+                      "among_trained": len(in_run), "finished": len(finished),
+                      "stopped": [mine[fp]["expression"] for fp in in_run if mine[fp]["status"] != "ok"]},
+        "top_k_of_trained": {"k": k, "run_top_k_in_table_top_k": len(set(run_order[:k]) & set(table_order[:k]))},
+        "finisher_score_max_abs_diff_vs_table": max(diffs) if diffs else None,
+        "finisher_score_median_abs_diff_vs_table": statistics.median(diffs) if diffs else None,
+        "finishers_compared": len(diffs),
+    }
+
+
+def main() -> None:
+    ap = harness.parser(__doc__, "halving_run")
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--table", type=Path, default=harness.REPO / "benchmarks/data/paper-1-mnist1d.csv")
+    ap.add_argument("--top", type=float, default=0.01, help="the table's top fraction (default 0.01)")
+    args = ap.parse_args()
+    out = measure(args.run_dir, args.table, args.top)
+    t, kk = out["table_top"], out["top_k_of_trained"]
+    print(f"{out['trained']} trained {out['status']}: {out['seed_equivalents']} seed-equivalents, "
+          f"{out['fraction_of_full']} of training them in full")
+    print(f"the table's top {t['fraction']:.0%} ({t['of_space']} of the space, score >= {t['score_at_least']}): "
+          f"{t['among_trained']} trained here, {t['finished']} finished; stopped: {t['stopped']}")
+    print(f"top {kk['k']} of the trained: {kk['run_top_k_in_table_top_k']} of the run's in the table's; finishers "
+          f"differ from the table by at most {out['finisher_score_max_abs_diff_vs_table']} (median "
+          f"{out['finisher_score_median_abs_diff_vs_table']}) "
+          f"({out['finishers_compared']} compared)")
+    harness.save(args.out, out, args)
+
+
+if __name__ == "__main__":
+    main()
