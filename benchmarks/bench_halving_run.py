@@ -73,7 +73,7 @@ def measure(run_dir: Path, table_path: Path, top_fraction: float) -> dict:
             spent += r["checkpoints"] / checkpoints
     full_cost = sum(1.0 if r["status"] in ("ok", "stopped") else r["checkpoints"] / checkpoints for r in rows)
     ok_table = sorted((s for s in scores.values() if s is not None), reverse=True)
-    k_all = max(1, round(top_fraction * len(ok_table)))
+    k_all = max(1, math.ceil(top_fraction * len(ok_table)))  # as bench_searchers counts a top fraction
     cut = ok_table[k_all - 1]
     mine = {r["fingerprint"]: r for r in rows}
     in_run = [fp for fp, s in scores.items() if s is not None and s >= cut and fp in mine]
@@ -81,7 +81,7 @@ def measure(run_dir: Path, table_path: Path, top_fraction: float) -> dict:
     # the same candidates ranked two ways: the run's (finishers by score, stopped below) and the table's
     run_order = sorted(mine, key=lambda fp: (mine[fp]["status"] != "ok", -(mine[fp]["score"] or -math.inf)))
     table_order = sorted((fp for fp in mine if scores.get(fp) is not None), key=lambda fp: -scores[fp])
-    k = max(1, round(top_fraction * len(table_order)))
+    k = max(1, math.ceil(top_fraction * len(table_order)))
     diffs = [abs(mine[fp]["score"] - scores[fp]) for fp in mine
              if mine[fp]["status"] == "ok" and scores.get(fp) is not None]
     status = {s: sum(1 for r in rows if r["status"] == s) for s in sorted({r["status"] for r in rows})}
