@@ -16,7 +16,10 @@ Reads the run's trained search rows (one seed each) and reports:
 - that a finisher scores as in the table (the largest difference; the same seed, so equal up to
   float reassociation in a pack).
 
-Machine-independent: it counts steps, not seconds (the run's wall time is printed beside it).
+Machine-independent: it counts steps, not seconds. Beside it, the run's active wall time: the sum
+of the gaps between consecutive stored rows (``created_at``), leaving out gaps over ``--gap`` seconds
+(the run was stopped there and resumed later), with the number of such stops — seconds of whatever
+machine and load the run had (say which).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import csv
 import math
 import statistics
 import sys
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 
 import harness
@@ -59,7 +64,19 @@ def trained(run_dir: Path) -> tuple[list[dict], int]:
         store.close()
 
 
-def measure(run_dir: Path, table_path: Path, top_fraction: float) -> dict:
+def active_wall(run_dir: Path, gap_s: float) -> tuple[float, int]:
+    """Seconds between the run's stored rows, gaps over ``gap_s`` left out, and how many those were."""
+    store = open_store(run_dir, readonly=True)
+    try:
+        times = sorted(datetime.fromisoformat(r.created_at).timestamp()
+                       for r in store.candidates(include_pending=False) if r.created_at)
+    finally:
+        store.close()
+    gaps = [b - a for a, b in pairwise(times)]
+    return sum(g for g in gaps if g <= gap_s), sum(1 for g in gaps if g > gap_s)
+
+
+def measure(run_dir: Path, table_path: Path, top_fraction: float, gap_s: float = 600.0) -> dict:
     scores = table(table_path)
     rows, full = trained(run_dir)
     if not full:
@@ -85,6 +102,7 @@ def measure(run_dir: Path, table_path: Path, top_fraction: float) -> dict:
     diffs = [abs(mine[fp]["score"] - scores[fp]) for fp in mine
              if mine[fp]["status"] == "ok" and scores.get(fp) is not None]
     status = {s: sum(1 for r in rows if r["status"] == s) for s in sorted({r["status"] for r in rows})}
+    wall, stops = active_wall(run_dir, gap_s)
     return {
         "run_dir": str(run_dir), "table": str(table_path), "trained": len(rows), "status": status,
         "full_steps": full, "seed_equivalents": round(spent, 2), "full_fidelity_seed_equivalents": round(full_cost, 2),
@@ -96,6 +114,7 @@ def measure(run_dir: Path, table_path: Path, top_fraction: float) -> dict:
         "finisher_score_max_abs_diff_vs_table": max(diffs) if diffs else None,
         "finisher_score_median_abs_diff_vs_table": statistics.median(diffs) if diffs else None,
         "finishers_compared": len(diffs),
+        "active_wall_s": round(wall, 1), "stops_over_gap": stops, "gap_s": gap_s,
     }
 
 
@@ -104,8 +123,9 @@ def main() -> None:
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--table", type=Path, default=harness.REPO / "benchmarks/data/paper-1-mnist1d.csv")
     ap.add_argument("--top", type=float, default=0.01, help="the table's top fraction (default 0.01)")
+    ap.add_argument("--gap", type=float, default=600.0, help="a longer gap between rows is a stop (seconds)")
     args = ap.parse_args()
-    out = measure(args.run_dir, args.table, args.top)
+    out = measure(args.run_dir, args.table, args.top, args.gap)
     t, kk = out["table_top"], out["top_k_of_trained"]
     print(f"{out['trained']} trained {out['status']}: {out['seed_equivalents']} seed-equivalents, "
           f"{out['fraction_of_full']} of training them in full")
@@ -115,6 +135,7 @@ def main() -> None:
           f"differ from the table by at most {out['finisher_score_max_abs_diff_vs_table']} (median "
           f"{out['finisher_score_median_abs_diff_vs_table']}) "
           f"({out['finishers_compared']} compared)")
+    print(f"active wall time {out['active_wall_s']} s ({out['stops_over_gap']} stops of over {args.gap:.0f} s left out)")
     harness.save(args.out, out, args)
 
 

@@ -52,3 +52,7 @@ def test_it_counts_stopped_steps_and_the_tables_top_that_finished(tmp_path):
     assert top["of_space"] == 3 and top["among_trained"] == 3 and top["finished"] == 2
     assert top["stopped"] == ["x * tanh(x)"]
     assert out["finisher_score_max_abs_diff_vs_table"] == pytest.approx(0.01)
+    # the active wall time: the gaps between stored rows, a gap over --gap counted as a stop instead
+    every_gap_a_stop = bench_halving_run.measure(run, table, 0.5, gap_s=-1.0)
+    assert every_gap_a_stop["active_wall_s"] == 0 and every_gap_a_stop["stops_over_gap"] == 4
+    assert out["stops_over_gap"] == 0 and 0 <= out["active_wall_s"] < 60
