@@ -28,13 +28,10 @@ reference used (``panel.ref_mean/NAME``, ``panel.ref_sd/NAME``); the candidate's
 first two over seeds (the leaderboard's per-task columns). The learned constants
 (``learned.NAME``, ``learned.NAME.sd``) are the members' pooled: the mean of each member's mean over
 its layers, and the sd over every member's layers (:func:`~actsearch.evaluators.learned.pooled`).
-Progress for ASHA: member i's checkpoint k is iteration (checkpoints of members before i) + k,
-with the checkpoint's score normalised by the member's reference. The pre-screen and the surrogate
-probe the panel's first member that has a network.
-
-A candidate's seeds train member by member: on a member that trains stacked networks (its
-``batched`` setting), all the seeds still going at once (:meth:`PanelTask.run_pack`), the
-same results per seed as one by one.
+Progress for halving and ASHA: member i's checkpoint k is iteration (checkpoints of members
+before i) + k, its score normalised by the member's reference; a seed stopped at a rung scores
+that z. The pre-screen and the surrogate probe the first member that has a network. Seeds train
+member by member, at once on a member that stacks networks (:meth:`PanelTask.run_pack`).
 
 Settings: ``aggregate``, ``reference``, ``reference_seeds``, ``min_sd``; any other ``NAME=VALUE``
 goes to every member that has the setting (``steps=500``), ``TASK.NAME=VALUE`` to one member.
@@ -57,7 +54,7 @@ from typing import Any
 from actsearch.evaluators.catalog import PANELS  # noqa: F401 - the named panels, run here
 from actsearch.evaluators.protocol import TaskProbe
 from actsearch.evaluators.resolve import PANEL_PREFIX, TaskRef
-from actsearch.evaluators.result import ERROR, LEARNED, OK, PANEL_SCORE, PANEL_Z, EvalResult
+from actsearch.evaluators.result import ERROR, LEARNED, OK, PANEL_SCORE, PANEL_Z, EvalResult, Status
 from actsearch.evaluators.task import Task, TaskError
 from actsearch.limits import TRAINING_SETTINGS, Range
 
@@ -226,7 +223,7 @@ class PanelTask(Task):
         zs: list[list[float]] = [[] for _ in seeds]
         constants: list[list[dict[str, Any]]] = [[] for _ in seeds]  # per seed: each member's learned values
         done: list[EvalResult | None] = [None] * len(seeds)
-        offset = 0
+        offset, min_sd = 0, self.config.min_sd
         for name, task, per in zip(self.names, self.members, self._per, strict=True):
             live = [i for i in range(len(seeds)) if done[i] is None]
             if not live:
@@ -255,9 +252,13 @@ class PanelTask(Task):
                 m = metrics[i]
                 m[PANEL_SCORE + name] = res.score
                 m[REF_MEAN + name], m[REF_SD + name] = ref.mean, ref.sd
-                if res.status != OK:
-                    done[i] = EvalResult(res.status, 0.0, seeds[i], spent[i], m, f"{name}: {res.error or res.status}",
-                                         res.step)
+                if res.status != OK:  # a seed stopped at a rung scores the z its hook reported there
+                    stopped = res.status == Status.STOPPED
+                    if stopped:
+                        m[PANEL_Z + name] = res.score
+                        m[PANEL_SCORE + name] = ref.mean + res.score * max(ref.sd, min_sd)
+                    done[i] = EvalResult(res.status, res.score if stopped else 0.0, seeds[i], spent[i], m,
+                                         f"{name}: {res.error or res.status}", res.step)
                     continue
                 m[PANEL_Z + name] = ref.normalise(res.score, self.config.min_sd)
                 zs[i].append(m[PANEL_Z + name])

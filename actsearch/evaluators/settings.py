@@ -41,16 +41,27 @@ def parse_value(text: str) -> Any:
     return text
 
 
-def parse_assignments(items: list[str] | None, flag: str, *, numbers: bool = False) -> dict[str, Any]:
-    """``["a=1", "b=x"]`` → ``{"a": 1, "b": "x"}``; a bad item is a one-line UserError naming ``flag``.
+def _setting_name(name: str, numbers: bool) -> bool:
+    """A setting's name: an identifier, or (not for ``--param``) ``MEMBER.NAME``, a panel member's
+    own setting (``mnist1d-vit.steps``: a task name, then an identifier; the panel checks the member)."""
+    if name.isidentifier():
+        return True
+    member, dot, setting = name.rpartition(".")
+    return (not numbers and bool(dot) and setting.isidentifier() and member[:1].isalnum()
+            and member.replace("-", "_").replace(".", "_").isidentifier())
 
-    ``numbers=True`` (``--param``): every value must be a number (returned as float). A name given
-    twice is refused (the last would otherwise win without a word)."""
+
+def parse_assignments(items: list[str] | None, flag: str, *, numbers: bool = False) -> dict[str, Any]:
+    """``["a=1", "b=x", "mnist1d-vit.steps=400"]`` → ``{"a": 1, "b": "x", "mnist1d-vit.steps": 400}``;
+    a bad item is a one-line UserError naming ``flag``.
+
+    ``numbers=True`` (``--param``): every value must be a number (returned as float), every name an
+    identifier. A name given twice is refused (the last would otherwise win without a word)."""
     out: dict[str, Any] = {}
     for item in items or []:
         name, sep, text = item.partition("=")
         name, text = name.strip(), text.strip()
-        if not sep or not name.isidentifier():
+        if not sep or not _setting_name(name, numbers):
             raise UserError(f"{flag} expects NAME={'NUMBER' if numbers else 'VALUE'}, got {item!r}")
         if name in out:
             raise UserError(f"{flag} {name} is given twice; give each setting once")

@@ -176,3 +176,38 @@ def test_a_member_that_batches_trains_the_seeds_at_once_with_the_same_results():
     assert blown.status == "diverged" and all(r.error.startswith("mnist1d: ") for r in blown.runs)
     assert all(PANEL_SCORE + "mnist1d-cnn" not in r.metrics for r in blown.runs)  # never trained on the CNN
     assert calls[-1] == [0, 1]
+
+
+def test_a_members_own_setting_passes_the_command_line_as_the_guide_writes_it():
+    from actsearch.errors import UserError
+    from actsearch.evaluators.settings import parse_assignments
+
+    got = parse_assignments(["mnist1d-vit.steps=400", "xor.trials=2", "steps=7"], "--set")
+    assert got == {"mnist1d-vit.steps": 400, "xor.trials": 2, "steps": 7}
+    panel = get_task("panel:digits,xor", **parse_assignments(["xor.trials=2", "digits.steps=7"], "--set"))
+    assert panel.members[0].config.steps == 7 and panel.members[1].config.trials == 2
+    for bad in ("-x.steps=1", ".steps=1", "vit.=1", "a b.steps=1", "vit.steps-2=1"):
+        with pytest.raises(UserError, match="--set expects NAME=VALUE"):
+            parse_assignments([bad], "--set")
+    with pytest.raises(UserError, match="--param expects NAME=NUMBER"):  # constants are plain names
+        parse_assignments(["vit.beta=1"], "--param", numbers=True)
+
+
+def test_a_seed_stopped_at_a_rung_scores_the_z_it_reported_there_not_zero():
+    """Under halving a panel's z can be negative: a stopped seed stored at 0 would rank above the
+    finished candidates below ReLU. It keeps the z of its rung, and the member's score there."""
+    from actsearch.evaluators.result import MemberStop, Status
+
+    panel = get_task("panel:digits,xor", **{"digits.steps": 40})
+    seen = []
+
+    def report(k, z):
+        seen.append((k, z))
+        raise MemberStop(1, z, z + 1.0)  # cut at the first checkpoint of the first member
+
+    res, _ = panel.run_seed("x + x", 0, report=report)  # linear: below ReLU, a negative z
+    (k, z), ref = seen[0], panel.references()["digits"]
+    assert res.status == Status.STOPPED and k == 1 and res.score == pytest.approx(z) and res.score != 0.0
+    assert res.metrics[PANEL_Z + "digits"] == pytest.approx(z) and PANEL_SCORE + "xor" not in res.metrics
+    assert res.metrics[PANEL_SCORE + "digits"] == pytest.approx(ref.mean + z * max(ref.sd, panel.config.min_sd))
+    assert res.error.startswith("digits: stopped at rung 1")
