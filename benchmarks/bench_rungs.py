@@ -24,7 +24,7 @@ import math
 import random
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,9 +96,15 @@ def _cut(scores: list[float], eta: int, min_seen: int) -> float | None:
     return threshold(scores, eta, min_seen)  # the product's rule (actsearch.search.loop.halving)
 
 
+def _fraction(c: Curve, reached: float) -> float:
+    return reached
+
+
 def simulate(cs: Sequence[Curve], n: int, rungs: Sequence[int], eta: int, min_seen: int, pack: int,
-             workers: int, policy: str) -> tuple[float, set[str]]:
-    """Seed-equivalents trained and the candidates that finish, under ``policy`` (asha or sync)."""
+             workers: int, policy: str, weight: Callable[[Curve, float], float] = _fraction) -> tuple[float, set[str]]:
+    """Seed-equivalents trained and the candidates that finish, under ``policy`` (asha or sync);
+    ``weight(c, fraction)``: what training ``c`` to that fraction of its checkpoints costs (default:
+    the fraction)."""
     recorded: dict[int, list[float]] = {r: [] for r in rungs}
     packs = [list(cs[i:i + pack]) for i in range(0, len(cs), pack)]
     pending: list[list[tuple[int, float]]] = []  # rung scores of packs in flight
@@ -123,25 +129,25 @@ def simulate(cs: Sequence[Curve], n: int, rungs: Sequence[int], eta: int, min_se
                     reached[c.expression] = min(reached[c.expression], r / n)
             live = go
         for c in members:
-            cost += reached[c.expression]
+            cost += weight(c, reached[c.expression])
         finished |= {c.expression for c in live if c.final is not None}
         pending.append(seen)
     return cost, finished
 
 
 def policies(cs: Sequence[Curve], n: int, rungs: Sequence[int], eta: int, min_seen: int, pack: int,
-             workers: int, k: int, shuffles: int) -> dict:
+             workers: int, k: int, shuffles: int, weight: Callable[[Curve, float], float] = _fraction) -> dict:
     best = top(cs, k)
-    full = sum(c.diverged_at for c in cs)
+    full = sum(weight(c, c.diverged_at) for c in cs)
     out = {"full_fidelity_seed_equivalents": round(full, 1)}
     for policy in ("asha", "sync"):
-        cost, fin = simulate(cs, n, rungs, eta, min_seen, pack, workers, policy)
+        cost, fin = simulate(cs, n, rungs, eta, min_seen, pack, workers, policy, weight)
         costs, kept = [], []
         rng = random.Random(0)
         for _ in range(shuffles):
             order = list(cs)
             rng.shuffle(order)
-            c2, f2 = simulate(order, n, rungs, eta, min_seen, pack, workers, policy)
+            c2, f2 = simulate(order, n, rungs, eta, min_seen, pack, workers, policy, weight)
             costs.append(c2 / full)
             kept.append(len(best & f2))
         out[policy] = {"run_order": {"seed_equivalents": round(cost, 1), "fraction_of_full": round(cost / full, 3),

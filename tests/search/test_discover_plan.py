@@ -4,6 +4,7 @@ a 60-minute wall clock on 2 workers (not a timer), kept on resume; the CLI names
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -22,10 +23,14 @@ from actsearch.search.rundir.spec import prepare
 
 
 def test_discover_plan_fills_an_hour_with_a_fixed_budget_and_holds_out_other_architectures():
-    plan = get_pipeline("discover").plan
-    n = search_budget(plan)
-    assert 200 <= n < plan.distinct and n == search_budget(get_pipeline("discover").plan)  # most of x-gated, fixed
-    assert 55 * 60 < estimate_wall_s(plan) - confirm_wall_s(plan) <= 60 * 60  # the verdict comes on top
+    fifo = replace(get_pipeline("discover").plan, scheduler="fifo")
+    n = search_budget(fifo)
+    assert 200 <= n < fifo.distinct and n == search_budget(fifo)  # in full: most of x-gated, fixed
+    assert 55 * 60 < estimate_wall_s(fifo) - confirm_wall_s(fifo) <= 60 * 60  # the verdict comes on top
+    plan = get_pipeline("discover").plan  # under halving (the default): the whole space, in less time
+    assert plan.scheduler == "halving" and search_budget(plan) == plan.distinct
+    assert plan.search_overrides == {"checkpoints": 9} and base_spec(plan, 1).scheduler == "halving"
+    assert 30 * 60 < estimate_wall_s(plan) - confirm_wall_s(plan) < estimate_wall_s(fifo) - confirm_wall_s(fifo)
     assert 5 * 60 < confirm_wall_s(plan) < 10 * 60
     assert not set(plan.search_panel) & set(plan.held_out)
     assert plan.top <= plan.rungs[-1][0] and plan.held_out_overrides["reference_seeds"] == plan.seeds == 5
@@ -33,14 +38,17 @@ def test_discover_plan_fills_an_hour_with_a_fixed_budget_and_holds_out_other_arc
     assert search_budget(smoke) == 6 and smoke.search_panel == plan.search_panel and smoke.held_out == plan.held_out
 
 
-def test_resumed_discover_keeps_its_budget_and_skips_finished_phases(tmp_path):
-    """All phases done: nothing trains, Ray never starts; the table is written from the store."""
+@pytest.mark.parametrize("stored, scheduler", [({}, "fifo"), ({"scheduler": "halving"}, "halving")])
+def test_resumed_discover_keeps_its_budget_and_skips_finished_phases(tmp_path, stored, scheduler):
+    """All phases done: nothing trains, Ray never starts; the table is written from the store. A run
+    stored before the plan named a scheduler resumes as it started (fifo, no halving checkpoints)."""
     run_dir = tmp_path / "run"
     with pytest.raises(UserError):  # nothing to resume yet
         run_pipeline("discover", run_dir, resume=True)
-    plan = get_pipeline("discover").plan
+    plan = replace(get_pipeline("discover").plan, scheduler=scheduler)
+    assert get_pipeline("discover").resumed({"search_budget": 7, **stored}).plan == plan
     with prepare(base_spec(plan, 7), run_dir) as store:
-        store.init_run({"preset": "discover", "plan": {"search_budget": 7}})
+        store.init_run({"preset": "discover", "plan": {"search_budget": 7, **stored}})
         store.save_state(STATE, {"done": list(phase_names(plan)), "wall_s": {}, "rungs": {}, "held_out": []})
     lines = []
     summary = run_pipeline("discover", run_dir, resume=True, log=lines.append)
@@ -50,6 +58,7 @@ def test_resumed_discover_keeps_its_budget_and_skips_finished_phases(tmp_path):
         assert store.meta()["plan"]["search_budget"] == 7
     table = json.loads((run_dir / "discover.json").read_text())
     assert table["candidates"] == [] and table["held_out_task"] == plan.held_out_task
+    assert table["search_settings"] == ({"checkpoints": 9} if scheduler == "halving" else {})
 
 
 def test_a_rediscover_run_directory_is_not_resumed_as_discover(tmp_path):

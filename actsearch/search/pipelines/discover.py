@@ -8,10 +8,12 @@ a. ``search``: the ``surrogate`` searcher over the ``x-gated`` space, one seed, 
    ``panel:mnist1d-cnn,mnist1d-resnet-ln`` (score: the mean over its members of the score in ReLU
    seed spreads), for a fixed number of candidates computed from the plan (:func:`search_budget`:
    what a 60-minute wall clock on 2 workers leaves after the other phases, at measured per-seed
-   costs — not a timer, so a run is reproducible); relu, swish and gelu as references. Why the
-   surrogate and not exhaustive: the 320 distinct x-gated functions on this panel take about 45
-   minutes alone at the upper end of the measured costs; the surrogate trains the candidates its
-   forest predicts best first, so what the budget leaves out are the ones predicted worst;
+   costs — not a timer, so a run is reproducible); relu, swish and gelu as references. Under
+   successive halving over the steps (``scheduler``, the default) a candidate whose z on the first
+   member, at 1/9 or 1/3 of its steps, is not in the top third of those recorded there stops and
+   never trains the second member (:data:`HALVING_COST`), so all 320 fit; ``scheduler="fifo"``
+   trains every one in full, and 267 fit. The surrogate trains the candidates its forest predicts
+   best first, so what a budget leaves out are the ones predicted worst;
 b. successive halving on the search panel, as in ``rediscover``: the best 20 to 3 seeds, the best 10
    of those to 5, the references to 5;
 c. ``held-out``: the best ``top`` (8) after halving and relu, swish and gelu, 5 seeds each, on the
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from actsearch.evaluators import registry
@@ -44,6 +46,7 @@ from actsearch.results.records import Role
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
 from actsearch.search.pipelines.phases import SECONDS_PER_SEED, ranked
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
+from actsearch.search.rundir.scheduler import LEGACY_SCHEDULER, rung_settings
 from actsearch.search.rundir.spec import SearchSpec
 
 # A task's cost a seed relative to one mnist1d seed (ReLU, one thread; the upper ends of the
@@ -57,6 +60,11 @@ RELU_SECONDS_PER_SEED = 4.1  # one mnist1d ReLU seed on an idle core (docs/resul
 # 20-step proxy on the first search member (20 / 1,500 steps of an mnist1d-cnn seed each).
 FEATURES_S, PROXY_STEPS = 0.048, 20
 TABLE = "discover.json"
+# The search phase's cost under halving, as a fraction of training every candidate in full: the
+# replay of the x-gated functions on this panel (benchmarks/bench_panel_rungs.py,
+# benchmarks/results/panel_rungs.json: 0.23 in the space's order, median 0.25 over shuffled orders),
+# rounded up, since the surrogate proposes the promising first and fewer fall below a cut.
+HALVING_COST = 0.33
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,16 @@ class DiscoverPlan:
     workers: int = 2
     distinct: int = 320  # distinct functions of `space`
     seed: int = 0  # the searcher's seed
+    scheduler: str = "halving"  # the search phase's: halving, or fifo (every candidate in full)
 
     @property
     def search_task(self) -> str:
         return "panel:" + ",".join(self.search_panel)
+
+    @property
+    def search_overrides(self) -> dict[str, Any]:
+        """The search panel's settings as every phase on it trains with them (halving's checkpoints)."""
+        return rung_settings(self.search_settings, self.scheduler)
 
     @property
     def held_out_task(self) -> str:
@@ -104,6 +118,11 @@ def phase_names(plan: DiscoverPlan) -> tuple[str, ...]:
 def _cost(tasks: tuple[str, ...]) -> float:
     """Seconds of one worker for one candidate-seed on a panel of ``tasks`` (default settings)."""
     return SECONDS_PER_SEED * sum(COST_A_SEED.get(t, 1.0) for t in tasks)
+
+
+def _candidate_cost(plan: DiscoverPlan) -> float:
+    """Seconds of one worker for one search candidate (one seed; under halving, the expected share)."""
+    return _cost(plan.search_panel) * (HALVING_COST if plan.scheduler == "halving" else 1.0)
 
 
 def _reference_wall_s(plan: DiscoverPlan) -> float:
@@ -142,13 +161,13 @@ def search_budget(plan: DiscoverPlan) -> int:
     """Search candidates that fit the plan's wall clock after the other phases (clamped to 20..distinct)."""
     if plan.search_budget is not None:
         return plan.search_budget
-    return _clock(plan, plan.workers).fit(plan.wall_plan_s, _cost(plan.search_panel), lo=20, hi=plan.distinct)
+    return _clock(plan, plan.workers).fit(plan.wall_plan_s, _candidate_cost(plan), lo=20, hi=plan.distinct)
 
 
 def estimate_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
     """Expected wall time of the whole pipeline (seconds) from the plan's measured rates (the
     confirmation comes on top of the plan's wall clock: it does not shrink the search budget)."""
-    return (_clock(plan, workers).trainings(search_budget(plan), _cost(plan.search_panel)).wall_s
+    return (_clock(plan, workers).trainings(search_budget(plan), _candidate_cost(plan)).wall_s
             + confirm_wall_s(plan, workers))
 
 
@@ -161,8 +180,9 @@ def confirm_wall_s(plan: DiscoverPlan, workers: int = 2) -> float:
 def base_spec(plan: DiscoverPlan, budget: int, *, workers: int = 2, address: str | None = None) -> SearchSpec:
     """The search phase's spec (its identity is the run directory's)."""
     return SearchSpec(space=plan.space, searcher=plan.searcher, task=plan.search_task, budget=budget, seeds=1,
-                      workers=workers, references=plan.references, task_overrides=dict(plan.search_settings),
-                      searcher_options=dict(plan.searcher_options), prescreen=False, address=address, seed=plan.seed)
+                      workers=workers, references=plan.references, task_overrides=plan.search_overrides,
+                      searcher_options=dict(plan.searcher_options), prescreen=False, address=address, seed=plan.seed,
+                      scheduler=plan.scheduler)
 
 
 class Discover(Pipeline):
@@ -178,6 +198,11 @@ class Discover(Pipeline):
         if plan.rungs and plan.top > plan.rungs[-1][0]:
             raise ValueError(f"discover plan: top {plan.top} > the last rung's {plan.rungs[-1][0]} survivors")
 
+    def resumed(self, stored: dict[str, Any]) -> Discover:
+        """A resumed run keeps the scheduler it started with (one stored before the plan named one: fifo)."""
+        scheduler = stored.get("scheduler", LEGACY_SCHEDULER) if stored else self.plan.scheduler
+        return self if scheduler == self.plan.scheduler else Discover(replace(self.plan, scheduler=scheduler))
+
     def spec(self, budget: int, *, workers: int, address: str | None) -> SearchSpec:
         return base_spec(self.plan, budget, workers=workers, address=address)
 
@@ -189,7 +214,7 @@ class Discover(Pipeline):
         held_task, held_settings = plan.held_out_task, plan.held_out_overrides
         if not phases.done("references"):
             started = time.perf_counter()
-            for task, settings in ((plan.search_task, plan.search_settings), (held_task, held_settings)):
+            for task, settings in ((plan.search_task, plan.search_overrides), (held_task, held_settings)):
                 log(f"phase 0: ReLU references on {task} (measured once, then cached) ...")
                 refs = get_task(task, **settings).references()
                 log(f"phase 0: ReLU references on {task}: " + ", ".join(
@@ -199,14 +224,14 @@ class Discover(Pipeline):
             log(f"phase a: {plan.space} {plan.searcher}, {run.budget} candidates, 1 seed, on {plan.search_task}")
             if not phases.search(run.spec, "search"):
                 return None
-        if not phases.halving(plan.rungs, plan.search_task, plan.search_settings):
+        if not phases.halving(plan.rungs, plan.search_task, plan.search_overrides):
             return None
         if not phases.done("held-out") and not self._held_out(run):
             return None
         verdict = phases.confirm(top=plan.confirm_top, seeds=plan.confirm_seeds, references=plan.references)
         if verdict is None:
             return None
-        table = discover_table(store, search=(plan.search_task, plan.search_settings),
+        table = discover_table(store, search=(plan.search_task, plan.search_overrides),
                                held_out=(held_task, held_settings), wall_s=phases.state["wall_s"])
         held_out_words = table["summary"]
         table["confirmation"] = verdict
@@ -216,7 +241,7 @@ class Discover(Pipeline):
             log(line)
         log(f"wrote {path}")
         return {"wall_s": phases.state["wall_s"], "table": str(path), "found": table["summary"],
-                "evaluated": store.count(task=plan.search_task, settings=plan.search_settings, role=Role.SEARCH)}
+                "evaluated": store.count(task=plan.search_task, settings=plan.search_overrides, role=Role.SEARCH)}
 
     def _held_out(self, run: PipelineRun) -> bool:
         """Phase c: the best ``top`` after halving and the references on the held-out panel
@@ -230,10 +255,10 @@ class Discover(Pipeline):
         state, started = phases.state, time.perf_counter()
         if "held_out" not in state:  # chosen once, then stored
             keep = set(state["rungs"][f"rung{len(plan.rungs)}"]) if plan.rungs else None
-            rows = [r for r in ranked(store, plan.search_task, plan.search_settings) if keep is None or r.id in keep]
+            rows = [r for r in ranked(store, plan.search_task, plan.search_overrides) if keep is None or r.id in keep]
             state["held_out"] = [r.id for r in rows[:plan.top]]
             phases.keep()
-        by_id = {r.id: r for r in store.candidates(task=plan.search_task, settings=plan.search_settings,
+        by_id = {r.id: r for r in store.candidates(task=plan.search_task, settings=plan.search_overrides,
                                                    include_aliases=False)}
         todo = [Proposal(by_id[i].expression, dict(by_id[i].params)) for i in state["held_out"]]
         log(f"phase c: the top {len(todo)} and {', '.join(plan.references)} on {plan.held_out_task}, "

@@ -41,6 +41,7 @@ from actsearch.results.records import Role
 from actsearch.search.pipelines.base import Pipeline, PipelineRun, register_pipeline
 from actsearch.search.pipelines.phases import SECONDS_PER_SEED
 from actsearch.search.pipelines.wallclock import WallClock, final_seeds, halving_seed_evals
+from actsearch.search.rundir.scheduler import LEGACY_SCHEDULER, rung_settings
 from actsearch.search.rundir.spec import SearchSpec
 
 # An rl candidate on paper-1 took 12.2 s of one worker in the full preset on an idle 2-core machine;
@@ -67,9 +68,6 @@ class Plan:
     scheduler: str = "halving"  # the search phases' (a and c): halving, or fifo (every candidate in full)
 
 
-# Runs stored before the plan named a scheduler trained every candidate in full, with the task's own
-# checkpoints: a resumed one keeps that (Rediscover.resumed).
-LEGACY_SCHEDULER = "fifo"
 # The cost of the exhaustive phase under halving, as a fraction of training every candidate in full:
 # bench_rungs.py's replay of the x-gated table on mnist1d (benchmarks/results/rungs.json, 0.47 in the
 # exhaustive order; the full run of 7 Dec measured 0.36), for the expected wall time only (the budget
@@ -78,13 +76,8 @@ HALVING_COST = 0.47
 
 
 def settings(plan: Plan) -> dict[str, Any]:
-    """The task settings every phase trains with (the rows of one leaderboard): the plan's, with the
-    ``checkpoints`` halving's rungs fall on when its scheduler is ``halving``."""
-    if plan.scheduler != "halving" or "checkpoints" in plan.task_overrides:
-        return dict(plan.task_overrides)
-    from actsearch.search.loop.halving import default_checkpoints
-
-    return {**plan.task_overrides, "checkpoints": default_checkpoints()}
+    """The task settings every phase trains with (the checkpoints of halving's rungs included)."""
+    return rung_settings(plan.task_overrides, plan.scheduler)
 
 
 def _seed_evals(plan: Plan) -> int:

@@ -10,6 +10,20 @@ from typing import Any
 from actsearch.errors import UserError
 from actsearch.search.rundir.spec import SearchSpec
 
+# A preset run stored before its plan named a scheduler trained every candidate in full, with the
+# task's own checkpoints: resumed, it keeps that (the pipelines' ``resumed``).
+LEGACY_SCHEDULER = "fifo"
+
+
+def rung_settings(overrides: dict[str, Any], scheduler: str) -> dict[str, Any]:
+    """A plan's task settings as every phase trains with them (the rows of one leaderboard): its
+    own, with the ``checkpoints`` halving's rungs fall on when ``scheduler`` is ``halving``."""
+    if scheduler != "halving" or "checkpoints" in overrides:
+        return dict(overrides)
+    from actsearch.search.loop.halving import default_checkpoints
+
+    return {**overrides, "checkpoints": default_checkpoints()}
+
 
 def default_scheduler(spec: SearchSpec, task: Any) -> str:
     """The scheduler of a run that names none: ``halving`` where the task trains packs of one-seed
