@@ -19,7 +19,9 @@ Reads the run's trained search rows (one seed each) and reports:
 Machine-independent: it counts steps, not seconds. Beside it, the run's active wall time: the sum
 of the gaps between consecutive stored rows (``created_at``), leaving out gaps over ``--gap`` seconds
 (the run was stopped there and resumed later), with the number of such stops — seconds of whatever
-machine and load the run had (say which).
+machine and load the run had (say which); and the trial seconds (each stored row's ``wall_s``, its
+share of its pack's time) of the candidates both hold, the run's against the table's rows — the
+time halving saved, fixed costs of a trial included, where the steps count only the training.
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ def table(path: Path) -> dict[str, float | None]:
         return {r["fingerprint"]: float(r["score"]) if r["status"] == "ok" else None for r in csv.DictReader(f)}
 
 
+def table_seconds(path: Path) -> dict[str, float]:
+    """fingerprint -> the seconds the table's row took (its ``wall_s``: one seed in full)."""
+    with open(path, newline="") as f:
+        return {r["fingerprint"]: float(r["wall_s"] or 0.0) for r in csv.DictReader(f)}
+
+
 def trained(run_dir: Path) -> tuple[list[dict], int]:
     """The run's trained search rows: fingerprint, status, score, steps reached; and the full steps."""
     store = open_store(run_dir, readonly=True)
@@ -56,7 +64,8 @@ def trained(run_dir: Path) -> tuple[list[dict], int]:
                 continue
             m = r.runs[0].get("metrics", {}) or {}
             rows.append({"fingerprint": r.fingerprint, "expression": r.expression, "status": str(r.status),
-                         "score": r.score, "steps": m.get("steps"), "checkpoints": len(m.get("checkpoints") or [])})
+                         "score": r.score, "steps": m.get("steps"), "checkpoints": len(m.get("checkpoints") or []),
+                         "wall_s": float(r.wall_s or 0.0)})
             if str(r.status) == "ok" and m.get("steps"):
                 full = max(full, int(m["steps"]))
         return rows, full
@@ -103,6 +112,9 @@ def measure(run_dir: Path, table_path: Path, top_fraction: float, gap_s: float =
              if mine[fp]["status"] == "ok" and scores.get(fp) is not None]
     status = {s: sum(1 for r in rows if r["status"] == s) for s in sorted({r["status"] for r in rows})}
     wall, stops = active_wall(run_dir, gap_s)
+    seconds = table_seconds(table_path)
+    timed = [r for r in rows if r["fingerprint"] in seconds]
+    run_s, table_s = sum(r["wall_s"] for r in timed), sum(seconds[r["fingerprint"]] for r in timed)
     return {
         "run_dir": str(run_dir), "table": str(table_path), "trained": len(rows), "status": status,
         "full_steps": full, "seed_equivalents": round(spent, 2), "full_fidelity_seed_equivalents": round(full_cost, 2),
@@ -115,6 +127,8 @@ def measure(run_dir: Path, table_path: Path, top_fraction: float, gap_s: float =
         "finisher_score_median_abs_diff_vs_table": statistics.median(diffs) if diffs else None,
         "finishers_compared": len(diffs),
         "active_wall_s": round(wall, 1), "stops_over_gap": stops, "gap_s": gap_s,
+        "trial_seconds": {"run": round(run_s, 1), "table": round(table_s, 1), "candidates": len(timed),
+                          "ratio": round(run_s / table_s, 4) if table_s else None},
     }
 
 
@@ -136,6 +150,9 @@ def main() -> None:
           f"{out['finisher_score_median_abs_diff_vs_table']}) "
           f"({out['finishers_compared']} compared)")
     print(f"active wall time {out['active_wall_s']} s ({out['stops_over_gap']} stops of over {args.gap:.0f} s left out)")
+    ts = out["trial_seconds"]
+    print(f"trial seconds (each row's wall_s) on the {ts['candidates']} candidates both hold: run {ts['run']} s, "
+          f"table {ts['table']} s: {ts['ratio']} of the table's")
     harness.save(args.out, out, args)
 
 

@@ -56,3 +56,7 @@ def test_it_counts_stopped_steps_and_the_tables_top_that_finished(tmp_path):
     every_gap_a_stop = bench_halving_run.measure(run, table, 0.5, gap_s=-1.0)
     assert every_gap_a_stop["active_wall_s"] == 0 and every_gap_a_stop["stops_over_gap"] == 4
     assert out["stops_over_gap"] == 0 and 0 <= out["active_wall_s"] < 60
+    # trial seconds: each stored row's wall_s (0.1 s a seed here) against the table's rows (1 s each)
+    assert out["trial_seconds"]["candidates"] == 5
+    assert out["trial_seconds"]["ratio"] == pytest.approx(out["trial_seconds"]["run"] / 5.0)
+    assert out["trial_seconds"]["run"] == pytest.approx(0.5, abs=0.01)
