@@ -19,8 +19,6 @@ panel's top 10 finish, in the run's order and over shuffled orders. No training.
 from __future__ import annotations
 
 import csv
-import json
-import sqlite3
 import sys
 from pathlib import Path
 
@@ -31,6 +29,8 @@ sys.path.insert(0, str(harness.REPO))
 
 import actsearch  # noqa: E402
 from actsearch.evaluators import registry  # noqa: E402
+from actsearch.results.records import Role  # noqa: E402
+from actsearch.results.store import open_store  # noqa: E402
 
 FIRST, SECOND = "mnist1d-cnn", "mnist1d-resnet-ln"
 PER_MEMBER = 9  # the checkpoints halving gives each member; the rungs are the first member's 1 and 3
@@ -38,13 +38,13 @@ PER_MEMBER = 9  # the checkpoints halving gives each member; the rungs are the f
 
 def references(run_dir: Path) -> dict[str, tuple[float, float]]:
     """member -> (ReLU mean, sd) as a discover run's search panel stored them."""
-    con = sqlite3.connect(f"file:{run_dir / 'run.sqlite'}?mode=ro", uri=True)
+    store = open_store(run_dir, readonly=True)
     try:
-        row = con.execute("SELECT runs FROM candidates WHERE task LIKE ? AND role = 'search' AND runs IS NOT NULL "
-                          "LIMIT 1", (f"panel:{FIRST},{SECOND}%",)).fetchone()
+        row = next(r for r in store.candidates(include_pending=False)
+                   if r.task.startswith(f"panel:{FIRST},{SECOND}") and r.role == Role.SEARCH and r.runs)
     finally:
-        con.close()
-    metrics = json.loads(row[0])[0]["metrics"]
+        store.close()
+    metrics = row.runs[0]["metrics"]
     return {m: (metrics[f"panel.ref_mean/{m}"], metrics[f"panel.ref_sd/{m}"]) for m in (FIRST, SECOND)}
 
 
