@@ -36,8 +36,8 @@ from bench_surrogate import cv_quality
 from actsearch.grammar import parse
 from actsearch.search.screening.features import Featurizer
 from actsearch.search.searchers.base import with_failures
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 
 ROOT = Path(__file__).resolve().parent
 MIN_SD = 0.005  # the panel's default floor of ReLU's spread

@@ -39,8 +39,8 @@ from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.search.loop.replay import replay
 from actsearch.search.searchers import SEARCHERS, make_searcher
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 
 ROOT = Path(__file__).resolve().parent
 

@@ -46,8 +46,8 @@ from actsearch.search.screening import prescreen as ps
 from actsearch.search.screening.features import PROXY_STEPS, Featurizer
 from actsearch.search.searchers import FINISHED, make_searcher
 from actsearch.search.searchers.surrogate import SurrogateSearcher
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 
 ROOT = Path(__file__).resolve().parent
 FAILED = ("diverged", "error", "timeout")

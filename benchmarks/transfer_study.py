@@ -98,8 +98,8 @@ def _fingerprint(name: str) -> str | None:
 
 def study(archs: list[str], baselines: dict) -> dict:
     from actsearch.grammar import parse
-    from actsearch.search.space.core import load_space
     from actsearch.search.space.dedup import distinct
+    from actsearch.search.space.files import load_space
 
     space = {fp for *_, fp in distinct(load_space(SPACE))}  # rows of an earlier space's run are left out
     tables = {a: {fp: v for fp, v in load_table(table_path(a)).items() if fp in space} for a in archs}

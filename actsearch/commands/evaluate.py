@@ -29,7 +29,7 @@ from actsearch.commands.common import (
 from actsearch.limits import check
 
 BASELINES = ("relu", "prelu", "gelu", "swish", "silu", "mish", "elu", "selu", "smelu", "helu", "tanh",
-             "gelu-sine", "gelu-sinc")
+             "gelu-sine", "gelu-sinc", "golu", "relu2", "xielu")
 
 
 def run_with_progress(candidates: list[tuple[str, Any]], task: Any, seeds: list[int], *, threads: int,
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         threads: int = threads_opt, time_limit: float | None = limit_opt, as_json: bool = json_opt,
     ) -> None:
         """Score the seed papers' activations (relu, prelu, gelu, swish, silu, mish, elu, selu, smelu,
-        helu, tanh) and the 2026 AlphaEvolve finds (gelu-sine, gelu-sinc) on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
+        helu, tanh), the 2026 AlphaEvolve finds (gelu-sine, gelu-sinc) and the newer golu, relu2, xielu on one task: accuracy mean ± std, reproducibility PD, dead-neuron rate, seconds."""
         from actsearch.evaluators import get_task
         from actsearch.evaluators.guard import import_time_limit
 

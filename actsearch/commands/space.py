@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
         import json
         import sys
 
-        from actsearch.search.space.core import load_space
         from actsearch.search.space.dedup import count_distinct, distinct
+        from actsearch.search.space.files import load_space
 
         sp = load_space(space)
         if list_:
@@ -53,6 +53,8 @@ def register(app: typer.Typer) -> None:
         print(f"units: {info['units']}" + ("  (gated)" if info["gated"] else "") + ("  (chain)" if info["chain"] else ""))
         print(f"unary ({len(info['unary'])}): {' '.join(info['unary'])}")
         print(f"binary ({len(info['binary'])}): {' '.join(info['binary'])}")
+        if info.get("base"):
+            print(f"around {info['base']}: u1 is {info['base']}; the forms' learnable beta starts at {info['beta']:g}")
         for name, text in info["primitives"].items():
             print(f"user primitive {name} = {text}")
         print(f"raw: {info['raw']:,}")

@@ -1,7 +1,8 @@
 """Named activation functions from the literature: ``get(name, **params) -> nn.Module``.
 
 Most are expressions in the language (the 2026 AlphaEvolve finds ``gelu-sine`` and ``gelu-sinc``
-use the language's library functions: ``gelu(x) + 0.1 * sin(x)``) (``expression(name)`` gives the text, ``defaults(name)``
+use the language's library functions: ``gelu(x) + 0.1 * sin(x)``; the newer baselines ``golu``,
+``relu2`` and ``xielu`` are expressions too) (``expression(name)`` gives the text, ``defaults(name)``
 the initial values of their learnable constants) and are compiled like any candidate, so a
 search result and a library function go through the same code. Two need more than an
 expression: ``smelu`` (a piecewise definition with a width hyper-parameter) and ``helu`` (a
@@ -97,11 +98,56 @@ def gelu_sine() -> str:
 
 
 def gelu_sinc() -> str:
-    """GELU-Sinc-Perturbation, GELU(x)·(1 + 0.5·sinc(x)) with the language's sinc(x) = sin(x)/x
-    (unnormalised, sinc(0) = 1; the normalised sin(πx)/(πx) is ``sinc(3.141592653589793 * x)``).
+    """GELU-Sinc-Perturbation, GELU(x)·(1 + 0.5·sinc(x)) with the normalised sinc(x) =
+    sin(πx)/(πx), as the study's published code writes it (``gelu(x) * (1 + 0.5 * jnp.sinc(x))``;
+    ``jnp.sinc`` is the normalised one); the language's ``sinc`` is the unnormalised sin(x)/x, so
+    the expression scales its argument by π. ``gelu-sinc-unnorm`` is the unnormalised reading.
     Vitvitskyi, Boratko, Grcic, Pascanu, Shah & Veličković (2026), "Mining generalizable
     activation functions", arXiv:2602.05688."""
+    return f"gelu(x) * (1 + 0.5 * sinc({math.pi!r} * x))"
+
+
+def gelu_sinc_unnorm() -> str:
+    """GELU(x)·(1 + 0.5·sin(x)/x): GELU-Sinc read with the unnormalised sinc (the library's
+    ``gelu-sinc`` before 2026-12; kept as a named variant). After Vitvitskyi et al. (2026),
+    arXiv:2602.05688."""
     return "gelu(x) * (1 + 0.5 * sinc(x))"
+
+
+def golu() -> str:
+    """GoLU, x·exp(−exp(−x)): the input gated by the Gompertz function. Das, Kumar, Joshi &
+    Mahmood (2025), "Gompertz linear units: leveraging asymmetry for enhanced learning dynamics",
+    NeurIPS, arXiv:2502.03654."""
+    return "x * exp(-exp(-x))"
+
+
+def relu2() -> str:
+    """ReLU², max(x, 0)²: Primer's searched activation. So, Mańke, Liu, Dai, Shazeer & Le (2021),
+    "Primer: searching for efficient transformers for language modeling", NeurIPS,
+    arXiv:2109.08668."""
+    return "max(x, 0)^2"
+
+
+# xIELU's constants as its paper and reference code set them: beta fixed, the two learnable
+# coefficients kept positive through softplus (alpha_n additionally above beta), initial 0.8 each.
+XIELU_BETA = 0.5
+XIELU_ALPHA_INIT = 0.8
+
+
+def xielu() -> str:
+    """xIELU, a trainable integral of ELU: α_p·x² + β·x for x > 0 and α_n·(eˣ − 1 − x) + β·x for
+    x ≤ 0, with β = 0.5, α_p = softplus(a_p), α_n = β + softplus(a_n), both starting at 0.8 (the
+    raw constants ``alpha`` (for α_p) and ``alpha2`` (for α_n) start at softplus⁻¹ of 0.8 and of 0.3). The reference code
+    clamps the negative branch's exponent at −1e-6 for stability; min(x, 0) here differs from it
+    only on (−1e-6, 0], by under α_n·1e-6. Huang & Schlag (2025), "Deriving activation functions using integration",
+    arXiv:2411.13010."""
+    b = XIELU_BETA
+    return (f"softplus(alpha) * max(x, 0)^2 + ({b!r} + softplus(alpha2)) * (exp(min(x, 0)) - 1 - min(x, 0)) "
+            f"+ {b!r} * x")
+
+
+def _softplus_inverse(y: float) -> float:
+    return math.log(math.expm1(y))
 
 
 class SmeLU(nn.Module):
@@ -162,12 +208,15 @@ class HeLU(nn.Module):
 
 _EXPRESSIONS = {
     f.__name__: f for f in (relu, prelu, gelu, swish, silu, mish, elu, selu, softplus, tanh, sigmoid)
-} | {"gelu-sine": gelu_sine, "gelu-sinc": gelu_sinc}
+} | {"gelu-sine": gelu_sine, "gelu-sinc": gelu_sinc, "gelu-sinc-unnorm": gelu_sinc_unnorm, "golu": golu,
+     "relu2": relu2, "xielu": xielu}
 _MODULES: dict[str, tuple[type[nn.Module], dict[str, float]]] = {
     "smelu": (SmeLU, {"beta": 1.0}),
     "helu": (HeLU, {"alpha": 0.05}),
 }
-_DEFAULTS = {"prelu": {"alpha": 0.25}, "swish": {"beta": 1.0}}
+_DEFAULTS = {"prelu": {"alpha": 0.25}, "swish": {"beta": 1.0},
+             "xielu": {"alpha": _softplus_inverse(XIELU_ALPHA_INIT),
+                       "alpha2": _softplus_inverse(XIELU_ALPHA_INIT - XIELU_BETA)}}
 NAMES: tuple[str, ...] = (*_EXPRESSIONS, *_MODULES)
 
 

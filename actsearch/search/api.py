@@ -37,7 +37,8 @@ from actsearch.results.run import Run
 from actsearch.search.loop.trials import StudyEvent
 from actsearch.search.rundir.spec import REFERENCES, SPACE_COPY, SearchSpec
 from actsearch.search.searchers import Searcher, SearcherError, recorded_name, searcher_class
-from actsearch.search.space.core import Space, SpaceError, load_space
+from actsearch.search.space.core import Space, SpaceError
+from actsearch.search.space.files import load_space
 
 
 def _check_arguments(**given: Any) -> None:

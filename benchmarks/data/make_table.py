@@ -31,8 +31,8 @@ from actsearch.evaluators.result import CandidateResult
 from actsearch.results.memory import MemoryStore
 from actsearch.search.loop.replay import replay
 from actsearch.search.searchers import make_searcher
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 
 FIELDS = ["expression", "params", "fingerprint", "status", "score", "wall_s"]
 

@@ -21,8 +21,8 @@ import json
 from pathlib import Path
 
 from actsearch.grammar import parse
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 
 ROOT = Path(__file__).resolve().parent
 

@@ -22,7 +22,7 @@ from actsearch.evaluators.result import CandidateResult, EvalResult
 from actsearch.results.store import SqliteStore
 from actsearch.search.pipelines import get_pipeline
 from actsearch.search.pipelines.rediscover import confirm_wall_s, estimate_wall_s, rl_budget
-from actsearch.search.space.core import load_space
+from actsearch.search.space.files import load_space
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

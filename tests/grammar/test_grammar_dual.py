@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from actsearch.grammar import parse
 from actsearch.grammar.dual import X, with_derivatives
 from actsearch.grammar.nodes import to_text
-from actsearch.search.space.core import load_space
+from actsearch.search.space.files import load_space
 from tests.helpers.strategies import trees
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier

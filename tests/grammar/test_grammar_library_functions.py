@@ -101,13 +101,18 @@ def test_wrong_arity_and_unknown_names_still_refused() -> None:
 
 def test_alphaevolve_finds_as_library_names() -> None:
     sine, sinc = library.expression("gelu-sine"), library.expression("gelu-sinc")
-    assert (sine, sinc) == ("gelu(x) + 0.1 * sin(x)", "gelu(x) * (1 + 0.5 * sinc(x))")
+    assert sine == "gelu(x) + 0.1 * sin(x)"
+    assert sinc == f"gelu(x) * (1 + 0.5 * sinc({math.pi!r} * x))"  # the published code's jnp.sinc: normalised
     x = torch.linspace(-5, 5, 101, dtype=torch.float64)
     torch.testing.assert_close(library.get("gelu-sine").double()(x), F.gelu(x) + 0.1 * torch.sin(x))
     torch.testing.assert_close(library.get("gelu-sinc").double()(x),
-                               F.gelu(x) * (1 + 0.5 * torch.sinc(x / math.pi)))  # sinc(x) = sin(x)/x
+                               F.gelu(x) * (1 + 0.5 * torch.sinc(x)))  # torch.sinc is sin(πx)/(πx)
+    torch.testing.assert_close(library.get("gelu-sinc-unnorm").double()(x),
+                               F.gelu(x) * (1 + 0.5 * torch.sinc(x / math.pi)))  # sin(x)/x
     assert actsearch.parse(sine).fingerprint == actsearch.parse("0.5*x*(1+erf(x/sqrt(2))) + sin(x)/10").fingerprint
+    assert actsearch.parse(sinc).fingerprint != actsearch.parse(library.expression("gelu-sinc-unnorm")).fingerprint
     assert "arXiv:2602.05688" in library.citation("gelu-sinc")
+    assert "normalised" in library.citation("gelu-sinc")
     from actsearch.commands.evaluate import BASELINES
 
     assert {"gelu-sine", "gelu-sinc"} <= set(BASELINES)

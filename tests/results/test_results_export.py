@@ -198,7 +198,7 @@ def test_exported_forms_equal_the_compiler_on_sampled_candidates(tmp_path):
     (to float rounding where they use asinh or sinc)."""
     import random
 
-    from actsearch.search.space.core import load_space
+    from actsearch.search.space.files import load_space
 
     rng = random.Random(0)
     x0 = torch.linspace(-5, 5, 101, dtype=torch.float64) + 0.0123

@@ -117,8 +117,8 @@ def test_killed_worker_is_retried_and_recorded_once(local_ray, tmp_path):
 def test_exhaustive_quick_stores_every_distinct_candidate_once(local_ray, tmp_path):
     from collections import Counter
 
-    from actsearch.search.space.core import load_space
     from actsearch.search.space.dedup import analyse
+    from actsearch.search.space.files import load_space
 
     space = load_space("quick")
     per_fp: Counter = Counter()  # distinct texts per fingerprint (candidates may share a text)

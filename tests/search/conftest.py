@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from actsearch.search.space.core import space_from_dict
+from actsearch.search.space.files import space_from_dict
 
 
 def tiny_space_dict() -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from actsearch.evaluators import get_task
-from actsearch.search.space.core import load_space
+from actsearch.search.space.files import load_space
 from tests.helpers.loop import make_searcher, run_search
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
@@ -31,7 +31,7 @@ def test_driver_trains_real_candidates_and_feeds_the_searcher():
 
 
 def test_driver_prescreen_skips_an_exploding_candidate_unless_switched_off():
-    from actsearch.search.space.core import space_from_dict
+    from actsearch.search.space.files import space_from_dict
 
     space = space_from_dict({"units": 1, "unary": ["x", "exp", "tanh"], "binary": ["mul"], "gated": True})
     task = get_task("digits", steps=5)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from actsearch.search.space.core import load_space
+from actsearch.search.space.files import load_space
 from tests.helpers.loop import make_searcher
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier

@@ -28,7 +28,8 @@ from actsearch.search.searchers import (
     searcher_class,
     searcher_names,
 )
-from actsearch.search.space.core import Space, SpaceError, _prim, load_space, space_from_dict
+from actsearch.search.space.core import Space, SpaceError, _prim
+from actsearch.search.space.files import load_space, space_from_dict
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 

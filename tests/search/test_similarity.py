@@ -11,8 +11,8 @@ import pytest
 from actsearch.evaluators.table import TableTask
 from actsearch.grammar import parse
 from actsearch.grammar.library import NAMES, defaults, expression
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 from actsearch.search.space.similarity import FAR, distance, signature, signature_of
 from tests.helpers.loop import make_searcher, run_search
 from tests.helpers.scoring import score_of

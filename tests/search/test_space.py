@@ -10,7 +10,8 @@ import pytest
 
 from actsearch.errors import UserError
 from actsearch.grammar import parse
-from actsearch.search.space.core import PRESETS, SpaceError, load_space, space_from_dict
+from actsearch.search.space.core import PRESETS, SpaceError
+from actsearch.search.space.files import load_space, space_from_dict
 
 
 def test_preset_raw_sizes():

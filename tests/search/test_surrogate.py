@@ -12,8 +12,8 @@ import torch
 import actsearch
 from actsearch.search.screening.features import Featurizer
 from actsearch.search.searchers.surrogate import SurrogateSearcher as _Surrogate
-from actsearch.search.space.core import load_space
 from actsearch.search.space.dedup import distinct
+from actsearch.search.space.files import load_space
 from tests.helpers.loop import FINISHED, Looped, make_searcher
 
 pytestmark = pytest.mark.train  # each fits a forest or a controller: seconds

@@ -120,7 +120,7 @@ def make_searcher(name: str | type[Searcher], space: Any, *, seed: int = 0, **kw
     cls = searcher_class(name)
     label = name if isinstance(name, str) else f"{cls.__module__}:{cls.__qualname__}"
     if isinstance(space, str):
-        from actsearch.search.space.core import load_space
+        from actsearch.search.space.files import load_space
 
         space = load_space(space)
     try:

@@ -7,7 +7,7 @@ are the token sequence the RL controller emits. A candidate becomes expression-l
 filling the primitives' templates; when it holds several learnable constants they are renamed
 ``beta, beta2, beta3 ...`` (in order of appearance) so that each is an independent parameter.
 
-A space is a TOML file (or a built-in preset, ``PRESETS``)::
+A space is a TOML file (or a built-in preset, ``PRESETS``; read by :mod:`actsearch.search.space.files`)::
 
     description = "..."
     units = 2                  # number of core units, 1 to 3
@@ -18,6 +18,10 @@ A space is a TOML file (or a built-in preset, ``PRESETS``)::
     [primitives]               # extra unary primitives, expression-language text in x
     gauss2 = "exp(-2 * x^2)"
 
+``base = "gelu"`` (and ``beta = 0.1``, the perturbation's initial value) makes a space of small
+learnable perturbations of that function (:mod:`actsearch.search.space.around`; the presets
+``around:gelu``, ``around:swish``).
+
 Candidates are numbered in mixed radix (the last unit varies fastest): ``at(i)`` and ``index(c)``
 convert, ``enumerate()`` walks 0 … raw_size − 1 lazily, and ``sample`` draws a uniform index.
 """
@@ -25,7 +29,6 @@ convert, ``enumerate()`` walks 0 … raw_size − 1 lazily, and ``sample`` draws
 from __future__ import annotations
 
 import itertools
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,16 +37,10 @@ from typing import Any
 
 from actsearch.errors import UserError
 
-try:  # Python 3.11+
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
-
 PRESET_DIR = Path(__file__).parent / "presets"
-PRESETS = ("quick", "x-gated", "paper-1", "paper-2")
+PRESETS = ("quick", "x-gated", "paper-1", "paper-2", "around:gelu", "around:swish")
 COMPONENTS = ("binary", "input 1", "input 2", "unary 1", "unary 2")
 MAX_UNITS = 3
-_KEYS = {"description", "units", "unary", "binary", "gated", "chain", "primitives"}
 
 Unit = tuple[int, int, int, int, int]
 Candidate = tuple[Unit, ...]
@@ -59,6 +56,7 @@ class Prim:
 
     name: str
     template: str  # expression text with {0} (and {1}) placeholders and {b} for the constant
+    init: float | None = None  # the constant's initial value (None: 1.0)
 
     def fill(self, args: tuple[str, ...], b: str) -> str:
         # grammar templates parenthesise their placeholders where precedence needs it
@@ -94,6 +92,8 @@ class Space:
     chain: bool = False
     description: str = ""
     user_primitives: dict[str, str] = field(default_factory=dict)
+    base: str | None = None  # a space around this function (its unary u1 is always the base)
+    beta: float | None = None  # the perturbation forms' initial β (base spaces)
     source: str | None = field(default=None, compare=False)  # the preset or TOML file it was loaded from
 
     def __post_init__(self) -> None:
@@ -108,6 +108,11 @@ class Space:
         n_u = len(self.unary)
         # Allowed (u1, u2) pairs and, per unit, allowed (i1, i2) input pairs.
         self._upairs = [(a, b) for a in range(n_u) for b in range(n_u) if not self.gated or ident in (a, b)]
+        if self.base is not None:
+            if self.units != 1 or self.gated or self.chain or self.base not in names:
+                raise SpaceError(f"a space around {self.base} has one unit, ungated, with the base as a unary")
+            fixed = names.index(self.base)
+            self._upairs = [(fixed, b) for b in range(n_u) if b != fixed]
         self._ipairs = []
         for k in range(self.units):
             pairs = [(a, b) for a in range(k + 1) for b in range(k + 1) if not (self.chain and k and k not in (a, b))]
@@ -236,16 +241,19 @@ class Space:
     def to_text(self, cand: Candidate) -> tuple[str, dict[str, float]]:
         """Expression-language text and initial parameters (``beta``, ``beta2`` … = 1.0)."""
         outs: list[str] = []
+        inits: dict[str, float | None] = {}
         for k, (b, i1, i2, u1, u2) in enumerate(cand):
             ins = ["x", *outs]
             a = self.unary[u1].fill((ins[i1], ""), b=f"__p{k}c__")
             c = self.unary[u2].fill((ins[i2], ""), b=f"__p{k}d__")
             outs.append(self.binary[b].fill((a, c), b=f"__p{k}b__"))
+            inits |= {f"__p{k}c__": self.unary[u1].init, f"__p{k}d__": self.unary[u2].init,
+                      f"__p{k}b__": self.binary[b].init}
         names: dict[str, str] = {}
         for ph in _PLACEHOLDER.findall(outs[-1]):
             names.setdefault(ph, "beta" if not names else f"beta{len(names) + 1}")
         text = _PLACEHOLDER.sub(lambda m: names[m.group(0)], _tidy(outs[-1]))
-        return text, {n: 1.0 for n in names.values()}
+        return text, {n: 1.0 if inits[ph] is None else inits[ph] for ph, n in names.items()}
 
     def activation(self, cand: Candidate):  # noqa: ANN201 - an actsearch.Activation
         from actsearch.grammar import parse
@@ -274,6 +282,7 @@ class Space:
             "gated": self.gated,
             "chain": self.chain,
             "primitives": dict(self.user_primitives),
+            **({"base": self.base, "beta": self.beta} if self.base is not None else {}),
             "raw": self.raw_size,
         }
 
@@ -282,107 +291,6 @@ class Space:
         aside), or None where no file can say it: primitives made in code that are not in the
         grammar's tables (or user primitives not after the built-in ones), or a file over the size
         bound. A run directory keeps this copy of a space given as an object (``space.toml``)."""
-        from actsearch.limits import SPACE_FILE_MAX_BYTES
+        from actsearch.search.space.files import space_toml
 
-        user = self.user_primitives
-        data: dict[str, Any] = {"description": self.description, "units": self.units,
-                                "unary": [p.name for p in self.unary if p.name not in user],
-                                "binary": [p.name for p in self.binary], "gated": self.gated, "chain": self.chain}
-        lines = [f"{key} = {_toml_value(value)}" for key, value in data.items()]
-        if user:
-            lines += ["", "[primitives]", *(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in user.items())]
-        text = "\n".join(lines) + "\n"
-        try:
-            if len(text.encode()) > SPACE_FILE_MAX_BYTES:
-                return None
-            back = space_from_dict(tomllib.loads(text), name=self.name)
-        except (UserError, tomllib.TOMLDecodeError, UnicodeError):
-            return None
-        return text if back == self else None
-
-
-def _toml_value(value: Any) -> str:
-    """A TOML value for a bool, an int, a string or a list of strings (JSON's escapes are TOML's, and
-    the one control character JSON leaves alone, DEL, is escaped too)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def space_from_dict(data: dict[str, Any], name: str = "space") -> Space:
-    """Build a space from the parsed TOML table (see the module docstring)."""
-    from actsearch.grammar import primitives
-
-    unknown = set(data) - _KEYS
-    if unknown:
-        raise SpaceError(f"unknown key(s) in space {name!r}: {', '.join(sorted(unknown))}")
-    user = data.get("primitives", {}) or {}
-    if not isinstance(user, dict):
-        raise SpaceError("[primitives] must be a table of name = \"expression in x\"")
-
-    def pick(key: str, table: dict[str, Any]) -> list[Prim]:
-        chosen = data.get(key, "all")
-        names = list(table) if chosen == "all" else chosen
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise SpaceError(f"{key} must be \"all\" or a list of primitive names")
-        bad = [n for n in names if n not in table]
-        if bad:
-            raise SpaceError(f"unknown {key} primitive(s) {', '.join(bad)}; valid: {', '.join(table)}")
-        return [_prim(n, table[n].template) for n in names]
-
-    unary = pick("unary", primitives.UNARY)
-    for pname, text in user.items():
-        if not isinstance(text, str) or pname in primitives.UNARY:
-            raise SpaceError(f"primitive {pname!r} must be new and given as expression text in x")
-        try:
-            unary.append(_prim(pname, primitives.unary_from_text(pname, text).template))
-        except UserError as err:
-            raise SpaceError(f"primitive {pname!r}: {err}") from None
-    units = data.get("units", 1)
-    if not isinstance(units, int) or isinstance(units, bool):
-        raise SpaceError(f"units must be an integer, got {units!r}")
-    flags = {k: data.get(k, False) for k in ("gated", "chain")}
-    if not all(isinstance(v, bool) for v in flags.values()):
-        raise SpaceError("gated and chain must be true or false")
-    return Space(
-        name=name,
-        unary=tuple(unary),
-        binary=tuple(pick("binary", primitives.BINARY)),
-        units=units,
-        description=str(data.get("description", "")),
-        user_primitives={k: str(v) for k, v in user.items()},
-        **flags,
-    )
-
-
-def load_space(preset_or_path: str | Path) -> Space:
-    """A built-in preset by name (``PRESETS``) or a TOML space file."""
-    key = str(preset_or_path)
-    path = PRESET_DIR / f"{key}.toml" if key in PRESETS else Path(key)
-    from actsearch.limits import SPACE_FILE_MAX_BYTES
-
-    try:
-        if not path.is_file():
-            raise SpaceError(f"no space preset or file {key!r}; presets: {', '.join(PRESETS)}")
-        if path.stat().st_size > SPACE_FILE_MAX_BYTES:
-            raise SpaceError(f"{path}: a space file is at most {SPACE_FILE_MAX_BYTES:,} bytes; this one has "
-                             f"{path.stat().st_size:,}")
-        with path.open("rb") as handle:  # the bound again, for a file that grows while it is read
-            raw = handle.read(SPACE_FILE_MAX_BYTES + 1)
-    except OSError as err:
-        raise SpaceError(f"cannot read the space file {path}: {err.strerror or err}") from None
-    if len(raw) > SPACE_FILE_MAX_BYTES:
-        raise SpaceError(f"{path}: a space file is at most {SPACE_FILE_MAX_BYTES:,} bytes")
-    try:
-        data = tomllib.loads(raw.decode())
-        space = space_from_dict(data, name=key if key in PRESETS else path.stem)
-        space.source = key
-        return space
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise SpaceError(f"{path}: bad TOML: {' '.join(str(err).split())[:200]}") from None
-    except RecursionError:
-        raise SpaceError(f"{path}: the TOML is nested too deeply for a space file") from None
+        return space_toml(self)
