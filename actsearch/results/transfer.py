@@ -13,7 +13,10 @@ candidate (the validated search candidates and the references relu, swish, gelu 
   z = (mean − ReLU's mean) / max(ReLU's sd, min_sd) with ReLU's reference as the panel used it;
 - ``held_out_score``: the minimum of those z's — the rank key: > 0 is above ReLU's mean on every
   held-out architecture — and ``held_out_mean_z`` (their mean);
-- ``vs``: per reference and architecture, the verdict of the paired comparison below.
+- ``vs``: per reference and architecture, the verdict of the paired comparison below;
+- ``learned``: per learnable constant, where it ended after training on the held-out panel (mean
+  over seeds, spread over layers and over seeds: :class:`~actsearch.results.learned.Learned`), so
+  a reader sees whether the networks wanted a perturbation at all (β → 0 is the base function).
 
 The rank key only orders the table; what is better is decided by ``comparisons``: every validated
 candidate against every reference on every held-out architecture, paired by seed (the held-out
@@ -36,6 +39,7 @@ from typing import Any
 from actsearch.evaluators.panel import REF_MEAN, REF_SD
 from actsearch.evaluators.result import OK, PANEL_SCORE
 from actsearch.results.findings import in_words
+from actsearch.results.learned import learned_constants
 from actsearch.results.records import Role
 from actsearch.results.verdict import DEFAULT_ALPHA, compare_pairs
 
@@ -116,6 +120,7 @@ def discover_table(store: Any, *, search: tuple[str, dict[str, Any]], held_out: 
             "held_out": per,
             "held_out_score": min(v["z"] for v in per.values()) if per else None,
             "held_out_mean_z": statistics.fmean(v["z"] for v in per.values()) if per else None,
+            "learned": {name: c.to_dict() for name, c in learned_constants(r.runs).items()},
         })
     comparisons = held_out_comparisons(validated, members, alpha)
     for c in rows:

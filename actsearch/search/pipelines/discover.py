@@ -16,9 +16,10 @@ a. ``search``: the ``surrogate`` searcher over the ``x-gated`` space, one seed, 
    best first, so what a budget leaves out are the ones predicted worst;
 b. successive halving on the search panel, as in ``rediscover``: the best 20 to 3 seeds, the best 10
    of those to 5, the references to 5;
-c. ``held-out``: the best ``top`` (8) after halving and relu, swish and gelu, 5 seeds each, on the
-   held-out panel ``panel:mnist1d-vit,mnist1d,ood-regression`` — a transformer, the deep plain MLP
-   and an out-of-distribution regression, none of them in the search panel — stored with role
+c. ``held-out``: the best ``top`` (8) after halving (and the plan's ``also``: library functions
+   validated as candidates) and relu, swish and gelu, 5 seeds each, on the held-out panel
+   ``panel:mnist1d-vit,mnist1d,ood-regression`` — a transformer, the deep plain MLP and an
+   out-of-distribution regression, none of them in the search panel — stored with role
    ``validation`` (the leaderboard's validation column);
 d. ``confirm``: the best 3 of the search (by the halving's 5-seed scores) and the references on the
    search panel, on 10 fresh seeds (1000 ..), paired, Holm-corrected (:meth:`~actsearch.search.pipelines.phases.Phases.confirm`;
@@ -32,6 +33,11 @@ e. the final table, ``RUN_DIR/discover.json`` (:mod:`actsearch.results.transfer`
 A killed pipeline resumes (``actsearch resume RUN_DIR``): finished phases are skipped, the one in
 progress continues from the store. ``--smoke`` (``discover-smoke``) runs the same phases on a
 handful of candidates with few steps, in about two minutes on 2 cores.
+
+``discover-around`` is the same plan over ``around:gelu`` (small learnable perturbations of GELU,
+:mod:`actsearch.search.space.around`), with the 2026 AlphaEvolve finds ``gelu-sine`` and
+``gelu-sinc`` validated beside its winners: does anything near GELU beat it on networks it was
+not searched on? Its table reports where every learnable constant ended (``learned``).
 """
 
 from __future__ import annotations
@@ -90,6 +96,7 @@ class DiscoverPlan:
     distinct: int = 320  # distinct functions of `space`
     seed: int = 0  # the searcher's seed
     scheduler: str = "halving"  # the search phase's: halving, or fifo (every candidate in full)
+    also: tuple[str, ...] = ()  # library functions validated on the held-out panel as candidates
 
     @property
     def search_task(self) -> str:
@@ -146,7 +153,7 @@ def _surrogate_start_s(plan: DiscoverPlan) -> float:
 def _after_search_s(plan: DiscoverPlan) -> float:
     """Seconds of one worker for phases b and c."""
     evals = halving_seed_evals(plan.rungs) + len(plan.references) * (final_seeds(plan.rungs) - 1)
-    held_out = (plan.top + len(plan.references)) * plan.seeds * _cost(plan.held_out)
+    held_out = (plan.top + len(plan.also) + len(plan.references)) * plan.seeds * _cost(plan.held_out)
     return evals * _cost(plan.search_panel) + held_out
 
 
@@ -194,9 +201,15 @@ class Discover(Pipeline):
         return search_budget(self.plan)
 
     def check(self) -> None:
+        from actsearch.grammar import library
+
         plan = self.plan
         if plan.rungs and plan.top > plan.rungs[-1][0]:
             raise ValueError(f"discover plan: top {plan.top} > the last rung's {plan.rungs[-1][0]} survivors")
+        bad = [name for name in plan.also if name not in library.NAMES or library.module_only(name)]
+        if bad:
+            raise ValueError(f"discover plan: also {bad[0]!r} is not a library function with an expression "
+                             f"({', '.join(n for n in library.NAMES if not library.module_only(n))})")
 
     def resumed(self, stored: dict[str, Any]) -> Discover:
         """A resumed run keeps the scheduler it started with (one stored before the plan named one: fifo)."""
@@ -261,8 +274,10 @@ class Discover(Pipeline):
         by_id = {r.id: r for r in store.candidates(task=plan.search_task, settings=plan.search_overrides,
                                                    include_aliases=False)}
         todo = [Proposal(by_id[i].expression, dict(by_id[i].params)) for i in state["held_out"]]
-        log(f"phase c: the top {len(todo)} and {', '.join(plan.references)} on {plan.held_out_task}, "
-            f"{plan.seeds} seeds")
+        top = len(todo)
+        todo += also_proposals(plan.also, {by_id[i].fingerprint for i in state["held_out"]})
+        log(f"phase c: the top {top}" + "".join(f", {n}" for n in plan.also) +
+            f" and {', '.join(plan.references)} on {plan.held_out_task}, {plan.seeds} seeds")
         study = Study(store, task=plan.held_out_task, settings=plan.held_out_overrides, searcher=FixedList(todo),
                       budget=len(todo), seeds=plan.seeds, role=Role.VALIDATION, references=plan.references,
                       on_event=lambda e: log(f"[held-out] {e.status:<8} mean z {e.score:+.3f} ± {e.score_std:.3f}  "
@@ -273,10 +288,26 @@ class Discover(Pipeline):
         return True
 
 
+def also_proposals(names: tuple[str, ...], chosen: set[str]) -> list[Any]:
+    """The plan's ``also`` as proposals (a library function's expression and constants), leaving out
+    one the search's top already holds (by fingerprint)."""
+    from actsearch.grammar import library
+    from actsearch.search.searchers.base import Proposal
+
+    out = []
+    for name in names:
+        act = library.resolve(name)
+        if act.fingerprint not in chosen:
+            chosen.add(act.fingerprint)
+            out.append(Proposal(library.expression(name), library.defaults(name)))
+    return out
+
+
 def _lines(table: dict[str, Any]) -> list[str]:
     """The final table as text, best first (per architecture: held-out mean ± sd, and per
     reference the paired verdict: ▲ better, ▼ worse, = no clear difference)."""
     from actsearch.results.formats import verdict_symbols
+    from actsearch.results.learned import Learned
     from actsearch.results.text import shown
 
     out = [f"held-out ranking by the worst z ({table['rank_by']}; the held-out phase's lines above give "
@@ -288,6 +319,7 @@ def _lines(table: dict[str, Any]) -> list[str]:
         score = "failed" if c["held_out_score"] is None else f"{c['held_out_score']:+.2f}"
         label = f" [{c['reference']}]" if c["reference"] else ""
         out.append(f"{i:>3}. {score:>7}  {shown(c['expression'])}{label}  {cells}")
+        out += [f"          {Learned(**v).text(c['params'].get(name))}" for name, v in c.get("learned", {}).items()]
     return out
 
 
@@ -304,11 +336,16 @@ def _marks(c: dict[str, Any], task: str, table: dict[str, Any], symbols: Callabl
 
 
 register_pipeline("discover", Discover(DiscoverPlan()))
-# a pool of 30 sampled x-gated functions (not all 320: the proxy pass over them is most of a tiny
-# run), few steps on every member, 2 seeds
-register_pipeline("discover-smoke", Discover(DiscoverPlan(
+# a pool of 30 sampled functions (not all: the proxy pass over them is most of a tiny run), few
+# steps on every member, 2 seeds
+SMOKE = DiscoverPlan(
     searcher_options={"pool_limit": 0, "pool_size": 30},
     search_settings={"reference_seeds": 2, "mnist1d-cnn.steps": 200, "mnist1d-resnet-ln.steps": 80},
     search_budget=6, rungs=((2, 2),), top=2, seeds=2, wall_plan_s=120.0, distinct=30,
     confirm_top=2, confirm_seeds=3,
-    held_out_settings={"mnist1d-vit.steps": 150, "mnist1d.steps": 300, "ood-regression.steps": 200})))
+    held_out_settings={"mnist1d-vit.steps": 150, "mnist1d.steps": 300, "ood-regression.steps": 200})
+register_pipeline("discover-smoke", Discover(SMOKE))
+# around GELU: its 329 distinct functions under halving, the AlphaEvolve finds validated beside the top 8
+AROUND = {"space": "around:gelu", "also": ("gelu-sine", "gelu-sinc")}
+register_pipeline("discover-around", Discover(DiscoverPlan(**AROUND, distinct=329)))
+register_pipeline("discover-around-smoke", Discover(replace(SMOKE, **AROUND)))
