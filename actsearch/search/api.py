@@ -39,6 +39,7 @@ from actsearch.search.rundir.spec import REFERENCES, SPACE_COPY, SearchSpec
 from actsearch.search.searchers import Searcher, SearcherError, recorded_name, searcher_class
 from actsearch.search.space.core import Space, SpaceError
 from actsearch.search.space.files import load_space
+from actsearch.search.space.files import space_toml as toml_text
 
 
 def _check_arguments(**given: Any) -> None:
@@ -82,7 +83,7 @@ def _space_argument(space: str | os.PathLike | Space, run_dir: Any) -> tuple[str
             pass
     if run_dir is None:
         return f"<Space {space.name}>", space
-    if space.to_toml() is None:
+    if toml_text(space) is None:
         raise SpaceError(f"run_search: the Space {space.name!r} cannot be saved with a run directory (its primitives "
                          "are not all the grammar's, or its [primitives] are not after them), so a resume could "
                          "not rebuild it; build it with space_from_dict or a TOML file, or run in memory (run_dir=None)")

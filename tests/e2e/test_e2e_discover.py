@@ -125,3 +125,33 @@ def test_sigkilled_discover_resumes_skipping_finished_phases(discover_run, tmp_p
     for name in PLAN.references:  # deterministic training: the same held-out scores as the uninterrupted run
         assert [x["score"] for x in got[name].runs] == pytest.approx([x["score"] for x in ref[name].runs])
     assert json.loads((run / TABLE).read_text())["candidates"]
+
+
+def test_smoke_discover_around_validates_the_alphaevolve_finds_and_reports_learned_constants(tmp_path):
+    """discover-around's smoke run: the search over around:gelu, the finds validated as candidates beside
+    the top, each tested against gelu on every held-out architecture, and where β ended."""
+    from actsearch.grammar import library
+
+    plan = get_pipeline("discover-around-smoke").plan
+    run = tmp_path / "around"
+    out = subprocess.run(CLI + ["search", "--preset", "discover-around", "--smoke", "--run-dir", str(run)],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "phase c: the top 2, gelu-sine, gelu-sinc and relu, swish, gelu" in out.stdout
+    store = SqliteStore(run, readonly=True)
+    search = [r for r in store.candidates(task=plan.search_task, role="search", include_aliases=False) if r.trained]
+    assert search and all("gelu(" in r.expression for r in search)  # every candidate is around GELU
+    table = json.loads((run / TABLE).read_text())
+    rows = {c["expression"]: c for c in table["candidates"]}
+    finds = [library.expression(name) for name in plan.also]
+    assert set(finds) <= set(rows) and not any(rows[f]["reference"] for f in finds)
+    for find in finds:  # tested against gelu on each held-out architecture (unless it diverged)
+        if rows[find]["held_out"]:
+            assert set(rows[find]["vs"]["gelu"]) == set(plan.held_out)
+    learned = [c for c in table["candidates"] if "beta" in c["params"] and c["held_out"]]
+    assert learned, "no validated candidate with a learnable beta"
+    for c in learned:
+        beta = c["learned"]["beta"]
+        assert beta["seeds"] == plan.seeds and beta["low"] <= beta["mean"] <= beta["high"]
+    assert "learned beta:" in out.stdout
+    assert rows[finds[0]]["learned"] == {}  # the finds' constants are fixed

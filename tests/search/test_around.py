@@ -13,6 +13,7 @@ from actsearch.grammar import library, parse
 from actsearch.search.space import PRESETS, SpaceError, load_space, space_from_dict
 from actsearch.search.space.around import DEFAULT_BETA
 from actsearch.search.space.dedup import count_distinct
+from actsearch.search.space.files import space_toml
 
 X = torch.linspace(-6, 6, 241, dtype=torch.float64)
 
@@ -69,7 +70,7 @@ def test_a_space_file_around_a_base_round_trips_and_defaults_beta() -> None:
     assert space.beta == DEFAULT_BETA and space.raw_size == 4 * 2
     assert space_from_dict({"base": "gelu", "beta": 0, "unary": ["sin"], "binary": ["mul"]}).to_text(
         ((0, 0, 0, 1, 0),)) == ("gelu(x) + beta * sin(x)", {"beta": 0.0})
-    back = load_space("around:gelu").to_toml()
+    back = space_toml(load_space("around:gelu"))
     assert back is not None and "base = \"gelu\"" in back and "beta = 0.1" in back
 
 

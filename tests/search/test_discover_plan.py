@@ -68,3 +68,37 @@ def test_a_rediscover_run_directory_is_not_resumed_as_discover(tmp_path):
         store.init_run({"preset": "rediscover", "plan": {}})
     with pytest.raises(UserError, match="holds preset 'rediscover'"):
         run_pipeline("discover", run_dir, resume=True, log=lambda line: None)
+
+
+def test_discover_around_plans_the_whole_space_and_validates_the_alphaevolve_finds():
+    from actsearch.search.space import load_space
+    from actsearch.search.space.dedup import count_distinct
+
+    plan = get_pipeline("discover-around").plan
+    assert plan.space == "around:gelu" and plan.distinct == count_distinct(load_space(plan.space))["distinct"]
+    assert search_budget(plan) == plan.distinct and plan.scheduler == "halving"  # all of it, under halving
+    assert plan.also == ("gelu-sine", "gelu-sinc") and plan.references == ("relu", "swish", "gelu")
+    base = get_pipeline("discover").plan  # the same panels; two more candidates held out
+    assert (plan.search_panel, plan.held_out) == (base.search_panel, base.held_out)
+    assert estimate_wall_s(plan) > estimate_wall_s(replace(plan, also=()))
+    assert estimate_wall_s(plan) < 60 * 60
+    smoke = get_pipeline("discover-around-smoke").plan
+    assert smoke.space == plan.space and smoke.also == plan.also and search_budget(smoke) == 6
+
+
+@pytest.mark.parametrize("name", ["gelu-sinus", "smelu", "x*sigmoid(x)"])
+def test_a_plan_whose_also_is_not_a_library_expression_is_refused_in_one_line(name):
+    from actsearch.search.pipelines.discover import Discover
+
+    with pytest.raises(ValueError, match="not a library function with an expression") as err:
+        Discover(replace(get_pipeline("discover-around").plan, also=(name,))).check()
+    assert "\n" not in str(err.value)
+
+
+def test_also_proposals_leave_out_a_function_the_top_already_holds():
+    from actsearch.grammar import library
+    from actsearch.search.pipelines.discover import also_proposals
+
+    sine = library.resolve("gelu-sine").fingerprint
+    out = also_proposals(("gelu-sine", "gelu-sinc", "gelu-sinc"), {sine})
+    assert [(p.expression, p.params) for p in out] == [(library.expression("gelu-sinc"), {})]

@@ -29,7 +29,7 @@ from actsearch.search.searchers import (
     searcher_names,
 )
 from actsearch.search.space.core import Space, SpaceError, _prim
-from actsearch.search.space.files import load_space, space_from_dict
+from actsearch.search.space.files import load_space, space_from_dict, space_toml
 
 pytestmark = pytest.mark.train  # trains, starts Ray or runs a subprocess: not in the quick unit tier
 
@@ -229,7 +229,7 @@ def test_a_run_directory_refuses_what_a_resume_could_not_rebuild(tmp_path):
             super().__init__()
 
     odd = Space("odd", unary=(_prim("x", "{0}"), _prim("triple", "3 * {0}")), binary=load_space("quick").binary)
-    assert odd.to_toml() is None  # a primitive outside the grammar's tables: no file says it
+    assert space_toml(odd) is None  # a primitive outside the grammar's tables: no file says it
     register_searcher("local-for-refusal", Local)
     for kwargs, error, words in (({"searcher": Local}, SearcherError, "resume could not import"),
                                  ({"searcher": "local-for-refusal"}, SearcherError, "another process cannot import"),
@@ -251,7 +251,7 @@ def test_a_run_directory_records_a_space_object_and_an_installed_class_and_resum
         assert spec["searcher"] == "backwards" and spec["space"] == str(run_dir.resolve() / SPACE_COPY)
         assert walked(run, space, 5, 2)
         assert {r.searcher for r in trained(run)} == {"backwards"}
-    assert (run_dir / SPACE_COPY).read_text() == space.to_toml()
+    assert (run_dir / SPACE_COPY).read_text() == space_toml(space)
     # what `actsearch resume` does (here in process): the stored spec, the copy of the space
     stored = spec_from_store(run_dir)
     stored.budget = 3
@@ -273,7 +273,7 @@ def test_a_space_loaded_from_a_preset_or_file_is_recorded_by_that_name(tmp_path)
                                references=(), run_dir=tmp_path / "a")
     with run:
         assert run.meta["spec"]["space"] == "quick" and not (tmp_path / "a" / SPACE_COPY).exists()
-    (tmp_path / "mine.toml").write_text(load_space("quick").to_toml())
+    (tmp_path / "mine.toml").write_text(space_toml(load_space("quick")))
     run = actsearch.run_search(space=load_space(tmp_path / "mine.toml"), searcher="random", task="digits", budget=1,
                                settings=TINY, references=(), run_dir=tmp_path / "b")
     with run:

@@ -46,6 +46,7 @@ from actsearch.search.rundir.spec import (
     run_space,
     searcher_options,
 )
+from actsearch.search.space.files import space_toml as toml_text
 
 EXECUTORS = ("ray", "inprocess")
 # What a run creates in its directory before its first trial (the store, its lock, the space's copy,
@@ -182,7 +183,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         spec = replace(spec, prescreen=kept.get("prescreen"))
     # a bad space, searcher or task: an error before anything is written
     space = run_space(spec, run_path, resume=resume, given=space_object)
-    if space_object is not None and run_path is not None and space.to_toml() is None:
+    if space_object is not None and run_path is not None and toml_text(space) is None:
         raise UserError(f"the space {space.name!r} cannot be saved as a TOML file, so a run directory cannot hold it")
     with import_time_limit(spec.time_limit_s):  # a task file that hangs at import is bounded too
         task = get_task(spec.task, **spec.task_overrides)
@@ -205,7 +206,7 @@ def run(spec: SearchSpec, run_dir: str | Path | None, *, resume: bool = False,
         probe_address(spec.address)  # after the package is sized: both refuse before anything is written
     fresh = NewRunDir(run_path) if run_path is not None and not resume else None
     store = prepare(spec, run_path, resume=resume, force=force,
-                    space_toml=space.to_toml() if space_object is not None and run_path is not None else None)
+                    space_toml=toml_text(space) if space_object is not None and run_path is not None else None)
     handle = None
     began = failed = False
     try:

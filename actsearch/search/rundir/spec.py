@@ -170,11 +170,12 @@ def check_new(run_dir: Path | None) -> None:
 def run_space(spec: SearchSpec, run_dir: Path | None, *, resume: bool, given: Any = None) -> Any:
     """The Space a run searches: ``given`` (a Space object), else on resume the run's copy of its
     space, else ``spec.space`` loaded. A space given to a resumed run must be the one its copy holds."""
-    from actsearch.search.space import load_space
+    from actsearch.search.space.files import load_space
+    from actsearch.search.space.files import space_toml as toml_text
 
     if resume and run_dir is not None and (run_dir / SPACE_COPY).is_file():
         stored = load_space(space_of(spec, run_dir))
-        if given is not None and given.to_toml() != stored.to_toml():
+        if given is not None and toml_text(given) != toml_text(stored):
             raise RunDirError(f"{run_dir} belongs to a different search (space: the Space given is not the one "
                               f"in its {SPACE_COPY})")
         return given if given is not None else stored

@@ -285,12 +285,3 @@ class Space:
             **({"base": self.base, "beta": self.beta} if self.base is not None else {}),
             "raw": self.raw_size,
         }
-
-    def to_toml(self) -> str | None:
-        """The space as the text of a TOML space file that loads back to an equal space (its name
-        aside), or None where no file can say it: primitives made in code that are not in the
-        grammar's tables (or user primitives not after the built-in ones), or a file over the size
-        bound. A run directory keeps this copy of a space given as an object (``space.toml``)."""
-        from actsearch.search.space.files import space_toml
-
-        return space_toml(self)

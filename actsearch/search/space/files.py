@@ -24,7 +24,10 @@ _KEYS = {"description", "units", "unary", "binary", "gated", "chain", "primitive
 
 
 def space_toml(space: Space) -> str | None:
-    """See :meth:`Space.to_toml`."""
+    """The space as the text of a TOML space file that loads back to an equal space (its name
+    aside), or None where no file can say it: primitives made in code that are not in the
+    grammar's tables (or user primitives not after the built-in ones), or a file over the size
+    bound. A run directory keeps this copy of a space given as an object (``space.toml``)."""
     from actsearch.limits import SPACE_FILE_MAX_BYTES
     from actsearch.search.space.around import FORMS
 
