@@ -306,6 +306,7 @@ def also_proposals(names: tuple[str, ...], chosen: set[str]) -> list[Any]:
 def _lines(table: dict[str, Any]) -> list[str]:
     """The final table as text, best first (per architecture: held-out mean ± sd, and per
     reference the paired verdict: ▲ better, ▼ worse, = no clear difference)."""
+    from actsearch.grammar import library
     from actsearch.results.formats import verdict_symbols
     from actsearch.results.learned import Learned
     from actsearch.results.text import shown
@@ -319,7 +320,8 @@ def _lines(table: dict[str, Any]) -> list[str]:
         score = "failed" if c["held_out_score"] is None else f"{c['held_out_score']:+.2f}"
         label = f" [{c['reference']}]" if c["reference"] else ""
         out.append(f"{i:>3}. {score:>7}  {shown(c['expression'])}{label}  {cells}")
-        out += [f"          {Learned(**v).text(c['params'].get(name))}" for name, v in c.get("learned", {}).items()]
+        start = c["params"] or (library.defaults(c["reference"]) if c["reference"] else {})
+        out += [f"          {Learned(**v).text(start.get(name))}" for name, v in c.get("learned", {}).items()]
     return out
 
 
