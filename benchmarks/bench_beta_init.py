@@ -1,4 +1,4 @@
-"""Where should a perturbation's learnable β start: at 0.1 (the around spaces' default) or at 0?
+"""Where should a perturbation's learnable β start: at 0.1 (GELU-Sine's value) or at 0 (the around spaces' default)?
 
     python benchmarks/bench_beta_init.py [--seeds 5] [--tasks mnist1d,mnist1d-cnn] [--quick]
 

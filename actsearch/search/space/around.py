@@ -10,9 +10,12 @@ primitives::
     inner   f(x + β·u(x))
     b       b(f(x), u(x)) for each binary primitive b (add, mul, max, sigmul, mix ...)
 
-β is learnable and starts at the file's ``beta`` (:data:`DEFAULT_BETA` when absent), so every
-perturbation form starts near f; the binaries' and unaries' own constants start at 1 as in every
-space. ``around:gelu`` and ``around:swish`` (base ``silu``: Swish at β = 1) are presets that add
+β is learnable and starts at the file's ``beta`` (:data:`DEFAULT_BETA`, 0, when absent), so every
+perturbation form starts as f exactly and the network moves β where it helps (β → 0: f); the
+binaries' and unaries' own constants start at 1 as in every space (``mix`` then starts at f too).
+Start 0 was measured against 0.1, the value the AlphaEvolve find GELU + 0.1·sin uses
+(``benchmarks/bench_beta_init.py``: on 6 members × 2 networks, 5 seeds paired, Holm, no pair was
+better from 0.1 and 4 were worse). ``around:gelu`` and ``around:swish`` (base ``silu``: Swish at β = 1) are presets that add
 the normalised sinc, sinc(πx), to the 25 unary primitives, so that both 2026 AlphaEvolve finds,
 GELU(x) + 0.1·sin(x) and GELU(x)·(1 + 0.5·sinc(πx)), are members (at β = 0.1 and 0.5).
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-DEFAULT_BETA = 0.1
+DEFAULT_BETA = 0.0
 # The perturbation forms, as templates over {0} = f(x), {1} = u(x) and {b} = the form's constant;
 # "inner" is filled with the base's name (a one-unit space: the unit's input is x).
 FORMS = {"plus": "{0} + {b} * ({1})", "times": "({0}) * (1 + {b} * ({1}))", "inner": "{f}(x + {{b}} * ({{1}}))"}
