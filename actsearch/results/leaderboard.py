@@ -238,8 +238,7 @@ def build(
     for group in _group(main):
         entry, is_search = _entry(group, ref_prints)
         if entry.status not in RANKED or entry.score is None:
-            if is_search:
-                failed.append(entry)
+            failed.append(entry)  # a reference that failed too: `--all` shows it
         elif is_search:
             ranked.append(entry)
         elif entry.status == OK:

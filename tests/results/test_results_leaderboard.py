@@ -149,3 +149,24 @@ def test_a_narrow_terminal_drops_shape_columns_before_folding_the_expression(boa
     assert "gain" not in narrow.splitlines()[0] and "(left out for the width of 80 columns: gain" in narrow
     assert "x * sigmoid(beta * x)  (= swish)" in narrow  # the expression is not folded into pieces
     assert max(len(line) for line in narrow.splitlines()) <= 80
+
+
+def test_a_reference_that_failed_is_shown_with_all(tmp_path):
+    """A reference that diverged (ReLU² on a deep plain MLP) is not ranked, and `--all` shows it
+    with its error instead of dropping it."""
+    from actsearch.results.store import SqliteStore
+    from tests.helpers.stores import result
+
+    text = actsearch.library.expression("relu2")
+    with SqliteStore(tmp_path / "run") as store:
+        store.init_run({"task": TASK, "searcher": "random", "space": "quick"})
+        store.record("x * sigmoid(x)", actsearch.parse("x * sigmoid(x)").fingerprint, result([0.8, 0.81]),
+                     task=TASK, role="search", trial=1, searcher="random", seeds=[0, 1])
+        store.record(text, actsearch.parse(text).fingerprint,
+                     result([0.0, 0.0], "diverged", "loss is not finite at step 1"), task=TASK,
+                     role="reference", reference="relu2", searcher="reference", trial=2, seeds=[0, 1])
+    with actsearch.open_run(tmp_path / "run") as run:
+        assert [e.reference for e in run.leaderboard(properties=False) if e.role == "reference"] == []
+        failed = [e for e in run.leaderboard(include_failed=True, properties=False) if e.status != "ok"]
+    assert [(e.reference, e.status, e.rank, e.error) for e in failed] == [
+        ("relu2", "diverged", None, "loss is not finite at step 1")]
