@@ -136,11 +136,11 @@ XIELU_ALPHA_INIT = 0.8
 
 def xielu() -> str:
     """xIELU, a trainable integral of ELU: α_p·x² + β·x for x > 0 and α_n·(eˣ − 1 − x) + β·x for
-    x ≤ 0, with β = 0.5, α_p = softplus(a_p), α_n = β + softplus(a_n), both starting at 0.8 (the
-    raw constants ``alpha`` (for α_p) and ``alpha2`` (for α_n) start at softplus⁻¹ of 0.8 and of 0.3). The reference code
+    x ≤ 0, with β = 0.5, α_p = softplus(``alpha``) and α_n = β + softplus(``alpha2``), both 0.8 at
+    the start (``alpha`` and ``alpha2`` start at softplus⁻¹ of 0.8 and of 0.3). The reference code
     clamps the negative branch's exponent at −1e-6 for stability; min(x, 0) here differs from it
-    only on (−1e-6, 0], by under α_n·1e-6. Huang & Schlag (2025), "Deriving activation functions using integration",
-    arXiv:2411.13010."""
+    only on (−1e-6, 0], by under α_n·1e-6. Huang & Schlag (2025), "Deriving activation functions
+    using integration", arXiv:2411.13010."""
     b = XIELU_BETA
     return (f"softplus(alpha) * max(x, 0)^2 + ({b!r} + softplus(alpha2)) * (exp(min(x, 0)) - 1 - min(x, 0)) "
             f"+ {b!r} * x")

@@ -18,7 +18,7 @@ Space, searcher and task are each a name or the object itself::
 
 A run directory records each by a name another process can rebuild it from (``actsearch resume``
 does): a space loaded from a preset or file by that name (a file is copied into the run), any other
-space by its TOML text (saved as the run's ``space.toml``, :meth:`Space.to_toml`); a searcher by its
+space by its TOML text (saved as the run's ``space.toml``, :func:`~actsearch.search.space.files.space_toml`); a searcher by its
 registered or entry-point name, else as ``module:Class``, rebuilt as ``Class(space, seed=seed,
 **options)`` with its checkpointed state. What cannot be recorded so — a space made of primitives
 outside the grammar's tables, a searcher class defined in ``__main__`` — runs in memory only and is

@@ -18,7 +18,7 @@ A space is a TOML file (or a built-in preset, ``PRESETS``; read by :mod:`actsear
     [primitives]               # extra unary primitives, expression-language text in x
     gauss2 = "exp(-2 * x^2)"
 
-``base = "gelu"`` (and ``beta = 0.1``, the perturbation's initial value) makes a space of small
+``base = "gelu"`` (and ``beta``, the perturbation's initial value, default 0) makes a space of small
 learnable perturbations of that function (:mod:`actsearch.search.space.around`; the presets
 ``around:gelu``, ``around:swish``).
 
@@ -239,7 +239,8 @@ class Space:
 
     # -- text ------------------------------------------------------------------------------------
     def to_text(self, cand: Candidate) -> tuple[str, dict[str, float]]:
-        """Expression-language text and initial parameters (``beta``, ``beta2`` … = 1.0)."""
+        """Expression-language text and initial parameters (``beta``, ``beta2`` …: 1.0, or the
+        primitive's own ``init``, e.g. an around space's perturbation β)."""
         outs: list[str] = []
         inits: dict[str, float | None] = {}
         for k, (b, i1, i2, u1, u2) in enumerate(cand):
