@@ -127,3 +127,13 @@ def test_confirm_on_a_user_task_file(tmp_path):
     result = actsearch.confirm(run_dir, top=1, seeds=2)
     assert result.task == f"{ref}[steps=30]" and result.seeds == (1000, 1001) and result.paired
     assert [(c.against, c.n) for c in result.comparisons] == [("relu", 2)]
+
+
+def test_confirm_on_another_task_leaves_the_winners_curse_out(tiny_run):
+    """The search scores are on the run's task: on another task they are another scale, so the
+    winner's-curse columns are empty there (and filled on the run's own task)."""
+    other = actsearch.confirm(tiny_run, top=1, seeds=2, task="xor", overrides={"trials": 2}).to_json()
+    assert other["task"].startswith("xor") and other["candidates"]
+    assert all(c["search_score"] is None and c["overstatement"] is None for c in other["candidates"])
+    own = actsearch.confirm(tiny_run, top=1, seeds=2).to_json()
+    assert all(isinstance(c["search_score"], float) and c["overstatement"] is not None for c in own["candidates"])

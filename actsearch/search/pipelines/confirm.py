@@ -207,13 +207,15 @@ def confirm_in(store: Any, run_dir: str | os.PathLike, spec: Any, run_study: Run
         return out
 
     return _verdict(train, entries, refs, seeds=seeds, max_seeds=max_seeds, alpha=alpha, label=label,
-                    store=store, progress=progress)
+                    store=store, progress=progress, curse=task == spec.task)
 
 
 def _verdict(train: Callable[[int], dict[str, dict[int, float]]], entries: list[Any], refs: tuple[str, ...], *,
              seeds: int, max_seeds: int | None, alpha: float, label: str, store: Any,
-             progress: Callable[[str], None] | None) -> Confirmed:
-    """Train the first ``seeds`` seeds (more when until decided), test, store what was compared."""
+             progress: Callable[[str], None] | None, curse: bool = True) -> Confirmed:
+    """Train the first ``seeds`` seeds (more when until decided), test, store what was compared.
+    ``curse``: the confirmation is on the search's own task, so the search scores measure the
+    winner's curse; on another task they are on another scale and are left out."""
     scores = train(seeds)
     candidates, search_scores = [], {}
     for entry in entries:
@@ -224,7 +226,7 @@ def _verdict(train: Callable[[int], dict[str, dict[int, float]]], entries: list[
                 progress(f"{entry.expression}: trained on fewer than 2 seeds on {label}; left out")
             continue
         candidates.append(entry.expression)
-        search_scores[entry.expression] = entry.score
+        search_scores[entry.expression] = entry.score if curse else None
     if not candidates:
         raise ConfirmError(f"no candidate trained on at least 2 seeds on {label}; no test possible")
     if max_seeds is not None:
