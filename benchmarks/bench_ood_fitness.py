@@ -64,12 +64,13 @@ def study(tables: dict[str, dict[str, float | None]], keys: list[str], n_boot: i
     boot = [rng.integers(0, len(keys), len(keys)) for _ in range(n_boot)]
     out = {}
     for tname, target in targets.items():
+        panel_boot = [spearman(predictors["panel"][i], target[i]) for i in boot]  # once per target
         row = {}
         for pname, pred in predictors.items():
             rho = spearman(pred, target)
             entry = {"rho": round(rho, 3)}
             if pname not in SEARCH and pname != "panel":
-                diffs = [spearman(pred[i], target[i]) - spearman(predictors["panel"][i], target[i]) for i in boot]
+                diffs = [spearman(pred[i], target[i]) - p for i, p in zip(boot, panel_boot, strict=True)]
                 lo, hi = np.percentile(diffs, [2.5, 97.5])
                 entry |= {"minus_panel": round(rho - spearman(predictors["panel"], target), 3),
                           "interval": [round(float(lo), 3), round(float(hi), 3)]}

@@ -22,7 +22,6 @@ GELU(x) + 0.1·sin(x) and GELU(x)·(1 + 0.5·sinc(πx)), are members (at β = 0.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 DEFAULT_BETA = 0.0
@@ -40,12 +39,13 @@ def bases() -> tuple[str, ...]:
 
 def check(base: Any, beta: Any, data: dict[str, Any]) -> tuple[str, float]:
     """The base's name and β's initial value, or a one-line :class:`SpaceError`."""
+    from actsearch.grammar.activation import MAX_PARAM
     from actsearch.search.space.core import SpaceError
 
     if not isinstance(base, str) or base not in bases():
         raise SpaceError(f"base must be one of the language's one-argument functions ({', '.join(bases())}), "
                          f"got {base!r}")
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or abs(beta) > 1e3:
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not abs(beta) <= MAX_PARAM:
         raise SpaceError(f"beta (the perturbation's initial value) must be a finite number, got {beta!r}")
     bad = [k for k in ("gated", "chain") if data.get(k)]
     if bad or data.get("units", 1) != 1:
